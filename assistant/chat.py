@@ -1,0 +1,204 @@
+"""One user turn, end to end: validate, build the messages, stream, yield to Gradio.
+
+This is the only module that speaks Gradio's message shapes. What it yields:
+- the reply so far, as a string, while text streams and when it completes;
+- a list of messages when there is something to say about the reply: the text
+  (if any) followed by a notice (a message with a metadata title, which
+  `history.exchanges` never sends back to the model).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Protocol, Sequence
+
+from .backends import Backend, BackendUnavailable, host_of
+from .coalesce import Batches
+from .errors import Failure
+from .history import (CONTINUE, INCOMPLETE_NOTICE_ID, REGENERATE, DoesNotFit, build_messages,
+                      estimate_tokens, prepare_turn)
+from .retry import RetryPolicy
+from .settings import Settings
+from .streaming import (ChatRequest, Failed, Finished, Retrying, TextDelta, Upstream, Usage,
+                        stream_chat)
+from .validation import InvalidInput, ReplyOptions, check_message, check_options
+
+log = logging.getLogger(__name__)
+
+UPDATE_INTERVAL = 0.04  # at most 25 updates a second per reply
+
+
+@dataclass
+class Reply:
+    """Everything known about one reply; observers read it, only chat.py writes it."""
+    backend: str
+    model: str
+    options: ReplyOptions
+    user_message: str
+    started: float = field(default_factory=time.monotonic)
+    first_token: float | None = None
+    ended: float | None = None
+    text: str = ""
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    usage_estimated: bool = True
+    retries: int = 0
+    outcome: str = "streaming"  # complete | stopped | failed | truncated
+    failure: Failure | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+class ReplyObserver(Protocol):
+    """Storage and metrics hook in here; called from the event loop, so keep them quick."""
+    def reply_started(self, reply: Reply) -> None: ...
+    def reply_progress(self, reply: Reply) -> None: ...
+    def reply_finished(self, reply: Reply) -> None: ...
+
+
+def notice(title: str, *, notice_id: str, text: str = "", pending: bool = False,
+           options: Sequence[str] = ()) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": text,
+        "metadata": {"title": title, "id": notice_id, "status": "pending" if pending else "done"},
+    }
+    if options:
+        message["options"] = [{"value": value} for value in options]
+    return message
+
+
+class ChatService:
+    """Answers one message at a time; one instance serves every user."""
+
+    def __init__(self, settings: Settings, backend: Backend,
+                 observers: Sequence[ReplyObserver] = ()) -> None:
+        self.settings = settings
+        self.backend = backend
+        self.observers = list(observers)
+        self.active_replies = 0
+        self.upstream = Upstream(
+            client=backend.client,
+            host=host_of(str(backend.client.base_url)),
+            read_timeout=settings.read_timeout,
+            retry=RetryPolicy(max_retries=settings.max_retries, budget=settings.retry_budget),
+            secrets=tuple(s for s in (settings.openai_api_key,) if s),
+        )
+
+    def update_interval(self) -> float:
+        return UPDATE_INTERVAL
+
+    async def respond(self, message: Any, history: list[Any], model: str | None = None,
+                      temperature: float = 0.7, system_prompt: str = "",
+                      history_turns: int = 10, max_tokens: int = 1024,
+                      context: dict[str, Any] | None = None) -> AsyncIterator[Any]:
+        try:
+            text = check_message(message, self.settings.max_message_chars)
+            if not text.strip():
+                return  # nothing to answer, nothing sent upstream
+            options = check_options(model, temperature, system_prompt, history_turns, max_tokens)
+            past, user_text = prepare_turn(history, text)
+            model_name = await self.backend.resolve_model(options.model)
+            messages = build_messages(
+                system_prompt=options.system_prompt, history=past, user_message=user_text,
+                history_turns=options.history_turns, max_tokens=options.max_tokens,
+                context_window=self.backend.context_window_for(model_name))
+        except InvalidInput as exc:
+            yield notice(f"⚠️ {exc}", notice_id="invalid")
+            return
+        except DoesNotFit as exc:
+            yield notice(f"⚠️ This message is too long for the model: {exc}.", notice_id="invalid")
+            return
+        except BackendUnavailable as exc:
+            yield notice(f"⚠️ The model is unavailable: {exc}.", notice_id=INCOMPLETE_NOTICE_ID,
+                         options=[REGENERATE])
+            return
+
+        reply = Reply(backend=self.backend.kind, model=model_name, options=options,
+                      user_message=text, context=context or {})
+        request = ChatRequest(model_name, messages, options.temperature, options.max_tokens)
+        async for update in self._stream(reply, request):
+            yield update
+
+    async def _stream(self, reply: Reply, request: ChatRequest) -> AsyncIterator[Any]:
+        self.active_replies += 1
+        self._notify("reply_started", reply)
+        try:
+            await self.backend.ensure_ready()
+            events = stream_chat(self.upstream, request)
+            async with aclosing(Batches(events, self.update_interval).__aiter__()) as batches:
+                async for batch in batches:
+                    update = self._apply(reply, batch)
+                    if update is not None:
+                        self._notify("reply_progress", reply)
+                        yield update
+            if reply.outcome == "streaming":  # the stream ended without a verdict
+                reply.outcome = "failed"
+            if reply.failure is None:
+                yield reply.text
+            else:
+                yield self._incomplete(reply)
+        except BackendUnavailable as exc:
+            reply.outcome, reply.failure = "failed", Failure("unavailable", str(exc))
+            yield self._incomplete(reply)
+        except BaseException:  # Stop, a closed tab, or a bug: the reply ends here
+            if reply.outcome == "streaming":
+                reply.outcome = "stopped"
+            raise
+        finally:
+            self.active_replies -= 1
+            reply.ended = time.monotonic()
+            if reply.prompt_tokens is None:
+                reply.prompt_tokens = sum(estimate_tokens(m["content"]) for m in request.messages)
+                reply.completion_tokens = estimate_tokens(reply.text) if reply.text else 0
+            self._notify("reply_finished", reply)
+
+    def _apply(self, reply: Reply, batch: list[Any]) -> Any:
+        """Folds a batch of events into the reply; returns what to show, if anything changed."""
+        pieces: list[str] = []
+        retrying: Retrying | None = None
+        for event in batch:
+            if isinstance(event, TextDelta):
+                pieces.append(event.text)
+            elif isinstance(event, Usage):
+                reply.prompt_tokens = event.prompt_tokens
+                reply.completion_tokens = event.completion_tokens
+                reply.usage_estimated = False
+            elif isinstance(event, Retrying):
+                reply.retries += 1
+                retrying = event
+            elif isinstance(event, Finished):
+                reply.outcome = "complete"
+            elif isinstance(event, Failed):
+                reply.failure = event.failure
+                reply.outcome = "truncated" if event.failure.kind == "length" else "failed"
+        if pieces:
+            if reply.first_token is None:
+                reply.first_token = time.monotonic()
+            reply.text += "".join(pieces)
+            return reply.text
+        if retrying is not None:
+            policy = self.upstream.retry
+            return notice(
+                f"⏳ {retrying.failure.message} Retrying in {retrying.delay:.1f} s "
+                f"(attempt {retrying.attempt} of {policy.max_retries + 1})…",
+                notice_id="retrying", pending=True)
+        return None
+
+    def _incomplete(self, reply: Reply) -> Any:
+        assert reply.failure is not None
+        if reply.text:
+            title = f"⚠️ Reply incomplete: {reply.failure.message}"
+            return [reply.text, notice(title, notice_id=INCOMPLETE_NOTICE_ID,
+                                       options=[CONTINUE, REGENERATE])]
+        return notice(f"⚠️ {reply.failure.message}", notice_id=INCOMPLETE_NOTICE_ID,
+                      options=[REGENERATE])
+
+    def _notify(self, method: str, reply: Reply) -> None:
+        for observer in self.observers:
+            try:
+                getattr(observer, method)(reply)
+            except Exception:  # an observer must never break a reply
+                log.exception("observer %s.%s failed", type(observer).__name__, method)

@@ -1,0 +1,168 @@
+"""One table from failures to the words a user reads, and key redaction for logs.
+
+A user never sees an exception class, a stack trace or any part of a key.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass
+
+import openai
+
+_KEY_PATTERN = re.compile(r"\b(sk|sess|rk)-[A-Za-z0-9_\-*]{6,}|\bBearer\s+\S+", re.IGNORECASE)
+_MAX_UPSTREAM_REASON = 300
+
+
+@dataclass(frozen=True)
+class Failure:
+    kind: str  # a stable short name, used in logs and metrics
+    message: str  # what the user reads
+    retryable: bool = False  # only ever before the first token
+    retry_after: float | None = None  # what the server asked for, in seconds
+    status: int | None = None
+
+
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 6:
+            text = text.replace(secret, "[redacted]")
+    return _KEY_PATTERN.sub("[redacted]", text)
+
+
+class RedactingFilter(logging.Filter):
+    """Scrubs keys from every log record that passes through the handler."""
+
+    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message, self.secrets)
+        if cleaned != message or record.exc_info:
+            if record.exc_info:
+                formatter = logging.Formatter()
+                cleaned += "\n" + redact(formatter.formatException(record.exc_info), self.secrets)
+                record.exc_info = None
+                record.exc_text = None
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def _retry_after(headers) -> float | None:
+    """Seconds from `retry-after-ms` or `retry-after` (seconds or an HTTP date)."""
+    if headers is None:
+        return None
+    value = headers.get("retry-after-ms")
+    if value:
+        try:
+            return max(0.0, float(value) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def _upstream_reason(exc: openai.APIError, secrets: tuple[str, ...]) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    reason = body.get("message") if isinstance(body.get("message"), str) else None
+    reason = reason or (exc.message if isinstance(exc.message, str) else "")
+    reason = redact(reason.strip(), secrets)
+    if len(reason) > _MAX_UPSTREAM_REASON:
+        reason = reason[:_MAX_UPSTREAM_REASON] + "…"
+    return reason
+
+
+def _code(exc: openai.APIError) -> str:
+    code = getattr(exc, "code", None)
+    if not code and isinstance(exc.body, dict):
+        code = exc.body.get("code") or exc.body.get("type")
+    return str(code or "")
+
+
+def is_stream_unsupported(exc: BaseException) -> bool:
+    """The server says it cannot stream (so a non-streaming request may work)."""
+    if not isinstance(exc, openai.BadRequestError):
+        return False
+    text = f"{exc.message} {getattr(exc, 'param', '')}".lower()
+    return "stream" in text and ("support" in text or getattr(exc, "param", None) == "stream")
+
+
+def describe(exc: BaseException, *, model: str, host: str, read_timeout: float,
+             secrets: tuple[str, ...] = ()) -> Failure:
+    """What went wrong, in words for the user, from any exception the upstream can cause."""
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        code = _code(exc)
+        reason = _upstream_reason(exc, secrets)
+        after = _retry_after(exc.response.headers if exc.response is not None else None)
+        if status == 401:
+            return Failure("auth", "The model server rejected the API key (401). "
+                           "Check OPENAI_API_KEY (or the key for your server).", status=status)
+        if status == 403:
+            return Failure("permission", f"This API key has no access to “{model}” or to this "
+                           "endpoint (403).", status=status)
+        if status == 404:
+            if "model" in code or "model" in reason.lower():
+                return Failure("model_not_found", f"The model “{model}” was not found (404). "
+                               "Pick one from the Model list in the sidebar.", status=status)
+            return Failure("not_found", f"{host} has no chat completions endpoint (404). "
+                           "Check the base URL; it usually ends in /v1.", status=status)
+        if status == 429 and code == "insufficient_quota":
+            return Failure("quota", "The account behind this API key is out of credit "
+                           "(insufficient_quota). Add credit or use another key.", status=status)
+        if status == 429:
+            return Failure("rate_limit", "The model server is rate limiting requests (429).",
+                           retryable=True, retry_after=after, status=status)
+        if status == 400 and ("content_filter" in code or "content management policy" in reason):
+            return Failure("content_filter", "The request was blocked by the model server's "
+                           "content filter.", status=status)
+        if status in (400, 422):
+            return Failure("bad_request", f"The model server refused the request: {reason or 'no reason given'}",
+                           status=status)
+        if status in (408, 409) or status >= 500:
+            return Failure("overloaded", f"The model server is overloaded or failing ({status}).",
+                           retryable=True, retry_after=after, status=status)
+        return Failure("http_error", f"The model server answered with an error ({status}): {reason}",
+                       status=status)
+    if isinstance(exc, openai.APITimeoutError):
+        return Failure("timeout", f"{host} sent nothing for {read_timeout:g} s.", retryable=True)
+    if isinstance(exc, openai.APIConnectionError):
+        return Failure("unreachable", f"Could not reach the model server at {host}.", retryable=True)
+    if isinstance(exc, openai.APIError):  # an error event inside the stream
+        reason = _upstream_reason(exc, secrets)
+        return Failure("stream_error", "The model server reported an error"
+                       + (f": {reason}" if reason else "."))
+    if isinstance(exc, json.JSONDecodeError):
+        return Failure("malformed", "The model server sent a malformed reply.")
+    return Failure("internal", "Something went wrong on our side. The details are in the server log.")
+
+
+def describe_dropped(exc: BaseException, *, host: str, read_timeout: float,
+                     secrets: tuple[str, ...] = ()) -> Failure:
+    """A failure after the reply started: same words, but never retryable."""
+    if isinstance(exc, openai.APITimeoutError):
+        return Failure("stalled", f"The reply stalled: {host} sent nothing for {read_timeout:g} s.")
+    if isinstance(exc, openai.APIConnectionError):
+        return Failure("dropped", "The connection to the model server dropped.")
+    failure = describe(exc, model="", host=host, read_timeout=read_timeout, secrets=secrets)
+    return Failure(failure.kind, failure.message, status=failure.status)
+
+
+FINISH_FAILURES = {
+    "length": Failure("length", "The reply reached the maximum output length."),
+    "content_filter": Failure("content_filter", "The model server's content filter stopped the reply."),
+}
+TRUNCATED = Failure("truncated", "The reply ended without the server saying it was finished.")
+EMPTY = Failure("empty", "The model server sent an empty reply.")

