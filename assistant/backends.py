@@ -72,7 +72,7 @@ class Backend:
             try:
                 await self.ensure_ready()
                 page = await self.client.with_options(timeout=MODEL_LIST_TIMEOUT).models.list()
-                self._listed = sorted(m.id async for m in page)
+                self._listed = sorted([m.id async for m in page])
             except Exception as exc:  # the list is a convenience: never fail a page load over it
                 log.info("model list unavailable from %s: %s", self.label, type(exc).__name__)
                 return []

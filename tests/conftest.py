@@ -1,0 +1,90 @@
+"""Fixtures: our fake OpenAI server, and the real app launched in-process against it."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+
+import pytest  # noqa: E402
+from gradio_client import Client  # noqa: E402
+
+from assistant.server import App, create_app, launch  # noqa: E402
+from assistant.settings import load_settings  # noqa: E402
+from tests.fake_openai import FakeOpenAI  # noqa: E402
+
+FAKE_MODEL = "fake-model"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RunningApp:
+    app: App
+    url: str
+    clients: list[Client] = field(default_factory=list)
+
+    def client(self, **kwargs: Any) -> Client:
+        """A new browser-like session: its own /chat history."""
+        client = Client(self.url, verbose=False, **kwargs)
+        self.clients.append(client)
+        return client
+
+    def chat(self, client: Client, message: str, *inputs: Any) -> tuple[list[Any], Any]:
+        """Sends one message through /chat; returns every streamed update and the final one."""
+        job = client.submit(message, *inputs, api_name="/chat")
+        updates = list(job)
+        return updates, job.result()
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
+        self.app.close()
+
+
+def start_app(env: dict[str, str], **launch_options: Any) -> RunningApp:
+    port = free_port()
+    settings = load_settings([], environ={"ASSISTANT_PORT": str(port), **env})
+    app = create_app(settings)
+    launch(app, prevent_thread_lock=True, quiet=True, **launch_options)
+    return RunningApp(app, f"http://127.0.0.1:{port}/")
+
+
+@pytest.fixture(scope="session")
+def fake_server() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as fake:
+        fake.models = [FAKE_MODEL, "other-model"]
+        yield fake
+
+
+@pytest.fixture
+def fake(fake_server: FakeOpenAI) -> FakeOpenAI:
+    """The shared fake server, emptied of earlier tests' scenarios and requests."""
+    fake_server.reset()
+    return fake_server
+
+
+@pytest.fixture(scope="session")
+def running_app(fake_server: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    """The app against the fake server, with short timeouts and quick retries."""
+    app = start_app({
+        "OPENAI_BASE_URL": fake_server.base_url,
+        "ASSISTANT_MODEL": FAKE_MODEL,
+        "ASSISTANT_READ_TIMEOUT": "1",
+        "ASSISTANT_RETRY_BUDGET": "3",
+        "ASSISTANT_DATA_DIR": str(tmp_path_factory.mktemp("data")),
+    })
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def app(running_app: RunningApp, fake: FakeOpenAI) -> RunningApp:
+    return running_app

@@ -1,0 +1,94 @@
+"""The chat through the running app's /chat API, against our fake OpenAI server."""
+
+from __future__ import annotations
+
+from tests.conftest import FAKE_MODEL
+from tests.fake_openai import Scenario
+
+REPLY = "Streaming works: one token at a time, all the way to the browser."
+
+
+def test_partial_replies_grow_to_exactly_the_text_sent(app, fake):
+    fake.default = Scenario(text=REPLY, rate=200)
+    updates, final = app.chat(app.client(), "Hello")
+
+    assert final == REPLY
+    texts = [u for u in updates if isinstance(u, str)]
+    assert len(texts) >= 3, "the reply should arrive in several updates"
+    for shorter, longer in zip(texts, texts[1:]):
+        assert longer.startswith(shorter)
+    assert texts[-1] == REPLY
+
+
+def test_every_sidebar_setting_reaches_the_upstream_request(app, fake):
+    fake.default = Scenario(text="ok")
+    app.chat(app.client(), "Hi there", "other-model", 1.25, "Answer in French.", 4, 77)
+
+    body = fake.requests[-1].body
+    assert body["model"] == "other-model"
+    assert body["temperature"] == 1.25
+    assert body["max_tokens"] == 77
+    assert body["stream"] is True
+    assert body["stream_options"] == {"include_usage": True}
+    assert body["messages"] == [
+        {"role": "system", "content": "Answer in French."},
+        {"role": "user", "content": "Hi there"},
+    ]
+
+
+def test_defaults_work_for_every_input_after_message(app, fake):
+    fake.default = Scenario(text="defaults ok")
+    _, final = app.chat(app.client(), "Only a message")
+
+    assert final == "defaults ok"
+    body = fake.requests[-1].body
+    assert body["model"] == FAKE_MODEL
+    assert 0 <= body["temperature"] <= 2
+    assert body["max_tokens"] >= 1
+    assert body["messages"][0]["role"] == "system"
+
+
+def test_a_second_turn_carries_the_first(app, fake):
+    client = app.client()
+    fake.enqueue(Scenario(text="Paris."), Scenario(text="About 2.1 million."))
+    app.chat(client, "What is the capital of France?")
+    _, final = app.chat(client, "How many people live there?")
+
+    assert final == "About 2.1 million."
+    messages = fake.requests[-1].body["messages"]
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert messages[1]["content"] == "What is the capital of France?"
+    assert messages[2]["content"] == "Paris."
+    assert messages[3]["content"] == "How many people live there?"
+
+
+def test_history_length_limits_the_turns_sent(app, fake):
+    client = app.client()
+    for i in range(3):
+        fake.enqueue(Scenario(text=f"answer {i}"))
+        app.chat(client, f"question {i}", FAKE_MODEL, 0.7, "", 1, 50)
+    fake.enqueue(Scenario(text="last"))
+    app.chat(client, "question 3", FAKE_MODEL, 0.7, "", 1, 50)
+
+    contents = [m["content"] for m in fake.requests[-1].body["messages"]]
+    assert contents == ["question 2", "answer 2", "question 3"]
+
+
+def test_history_length_zero_sends_no_earlier_turns(app, fake):
+    client = app.client()
+    fake.enqueue(Scenario(text="first"), Scenario(text="second"))
+    app.chat(client, "one", FAKE_MODEL, 0.7, "sys", 0, 50)
+    app.chat(client, "two", FAKE_MODEL, 0.7, "sys", 0, 50)
+
+    assert fake.requests[-1].body["messages"] == [
+        {"role": "system", "content": "sys"}, {"role": "user", "content": "two"}]
+
+
+def test_a_fast_stream_is_coalesced_into_at_most_25_updates_a_second(app, fake):
+    fake.default = Scenario(n_tokens=1000, rate=2000)  # half a second of tokens
+    updates, final = app.chat(app.client(), "Go fast")
+
+    assert final == "".join(f"w{i} " for i in range(1000))
+    # 0.5 s of streaming at <= 25 updates/s is ~13 updates, plus the first and the final one
+    assert 2 <= len(updates) <= 25
+

@@ -1,0 +1,94 @@
+"""Normalising Gradio's two history shapes, and trimming what is sent."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.history import (CONTINUE, CONTINUE_INSTRUCTION, INCOMPLETE_NOTICE_ID, REGENERATE,
+                               DoesNotFit, build_messages, estimate_tokens, exchanges,
+                               prepare_turn)
+
+UI_SHAPE = [
+    {"role": "user", "content": [{"type": "text", "text": "Hi"}], "metadata": None, "options": None},
+    {"role": "assistant", "content": [{"type": "text", "text": "Hello!"}], "metadata": None},
+]
+API_SHAPE = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]
+
+
+def _incomplete(text: str) -> list[dict]:
+    return [
+        {"role": "user", "content": "Tell me a story"},
+        {"role": "assistant", "content": text},
+        {"role": "assistant", "content": "", "metadata": {"title": "⚠️ Reply incomplete",
+                                                          "id": INCOMPLETE_NOTICE_ID}},
+    ]
+
+
+@pytest.mark.parametrize("history", [UI_SHAPE, API_SHAPE], ids=["browser", "api"])
+def test_both_history_shapes_give_the_same_exchanges(history):
+    [exchange] = exchanges(history)
+    assert (exchange.user, exchange.assistant, exchange.incomplete) == ("Hi", "Hello!", False)
+
+
+def test_notices_are_never_sent_back_to_the_model():
+    history = API_SHAPE + [
+        {"role": "user", "content": "again"},
+        {"role": "assistant", "content": "", "metadata": {"title": "⏳ Retrying", "id": "retrying"}},
+        {"role": "assistant", "content": "done"},
+    ]
+    assert [(e.user, e.assistant) for e in exchanges(history)] == [("Hi", "Hello!"), ("again", "done")]
+
+
+def test_file_parts_are_skipped_and_text_parts_joined():
+    history = [{"role": "user", "content": [{"type": "file", "file": {"path": "/x.png"}},
+                                            {"type": "text", "text": "what is this"}]}]
+    assert exchanges(history)[0].user == "what is this"
+
+
+def test_continue_after_an_incomplete_reply_sends_the_partial_text_and_asks_to_carry_on():
+    past, user = prepare_turn(_incomplete("Once upon a"), CONTINUE)
+    assert user == CONTINUE_INSTRUCTION
+    assert (past[-1].user, past[-1].assistant) == ("Tell me a story", "Once upon a")
+
+
+def test_a_continued_reply_joins_the_partial_one_in_later_turns():
+    history = _incomplete("Once upon a") + [
+        {"role": "user", "content": CONTINUE}, {"role": "assistant", "content": " time."}]
+    [exchange] = exchanges(history)
+    assert exchange.assistant == "Once upon a time."
+
+
+def test_regenerate_after_an_incomplete_reply_asks_the_question_again():
+    past, user = prepare_turn(_incomplete("Once upon a"), REGENERATE)
+    assert past == [] and user == "Tell me a story"
+    history = _incomplete("Once upon a") + [
+        {"role": "user", "content": REGENERATE}, {"role": "assistant", "content": "A new story."}]
+    assert [(e.user, e.assistant) for e in exchanges(history)] == [("Tell me a story", "A new story.")]
+
+
+def test_continue_typed_in_an_ordinary_chat_is_an_ordinary_message():
+    past, user = prepare_turn(API_SHAPE, CONTINUE)
+    assert user == CONTINUE and len(past) == 1
+
+
+def test_history_is_trimmed_oldest_first_to_fit_the_context_window():
+    long_turns = exchanges([{"role": "user", "content": "x" * 3000},
+                            {"role": "assistant", "content": "y" * 3000}] * 10)
+    messages = build_messages(system_prompt="sys", history=long_turns, user_message="new",
+                              history_turns=10, context_window=8192, max_tokens=1024)
+    assert messages[0] == {"role": "system", "content": "sys"}
+    assert messages[-1] == {"role": "user", "content": "new"}
+    sent_turns = (len(messages) - 2) // 2
+    assert 0 < sent_turns < 10
+    assert sum(estimate_tokens(m["content"]) for m in messages) < 8192 - 1024
+
+
+def test_a_message_too_long_for_the_context_window_is_refused():
+    with pytest.raises(DoesNotFit):
+        build_messages(system_prompt="", history=[], user_message="word " * 20_000,
+                       history_turns=0, context_window=4096, max_tokens=256)
+
+
+def test_token_estimates_work_offline_and_count_non_latin_text_higher():
+    assert estimate_tokens("hello world") < estimate_tokens("こんにちは世界")
+    assert estimate_tokens("a" * 4000) >= 1000
