@@ -117,7 +117,8 @@ class ChatService:
             return
 
         reply = Reply(backend=self.backend.kind, model=model_name, options=options,
-                      user_message=text, context=context or {})
+                      user_message=text,
+                      context=context if context is not None else {})
         request = ChatRequest(model_name, messages, options.temperature, options.max_tokens)
         async for update in self._stream(reply, request):
             yield update

@@ -184,5 +184,7 @@ def _describe(exc: BaseException, upstream: Upstream, request: ChatRequest) -> F
     failure = describe(exc, model=request.model, host=upstream.host,
                        read_timeout=upstream.read_timeout, secrets=upstream.secrets)
     if failure.kind == "internal":
-        log.exception("unexpected failure calling %s", upstream.host, exc_info=exc)
+        log.error("unexpected failure calling %s", upstream.host, exc_info=exc)
+    else:  # the handler's RedactingFilter scrubs keys from the upstream's words
+        log.warning("%s from %s: %s", type(exc).__name__, upstream.host, exc)
     return failure

@@ -29,7 +29,8 @@ def clean_text(text: Any) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        text = text.encode("utf-8", "replace").decode("utf-8")
+        # a lone surrogate becomes U+FFFD, as a UTF-8 decoder would show it
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     return text
 
 

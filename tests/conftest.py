@@ -79,6 +79,7 @@ def running_app(fake_server: FakeOpenAI, tmp_path_factory: pytest.TempPathFactor
         "ASSISTANT_MODEL": FAKE_MODEL,
         "ASSISTANT_READ_TIMEOUT": "1",
         "ASSISTANT_RETRY_BUDGET": "3",
+        "ASSISTANT_CONTEXT_WINDOW": "128000",
         "ASSISTANT_DATA_DIR": str(tmp_path_factory.mktemp("data")),
     })
     yield app
@@ -88,3 +89,30 @@ def running_app(fake_server: FakeOpenAI, tmp_path_factory: pytest.TempPathFactor
 @pytest.fixture
 def app(running_app: RunningApp, fake: FakeOpenAI) -> RunningApp:
     return running_app
+
+
+def raw_chat(url: str, data: list[Any], timeout: float = 30) -> list[dict[str, Any]]:
+    """One /chat call over Gradio's queue protocol, as a browser sends it (JSON, ASCII-escaped).
+
+    Returns the queue's messages; lets a test send what gradio_client cannot encode.
+    """
+    import json
+    import uuid
+
+    import httpx
+
+    with httpx.Client(base_url=url, timeout=timeout) as http:
+        config = http.get("config").json()
+        fn_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "chat")
+        session = uuid.uuid4().hex
+        body = json.dumps({"data": data, "fn_index": fn_index, "session_hash": session})
+        http.post("gradio_api/queue/join", content=body,
+                  headers={"content-type": "application/json"}).raise_for_status()
+        messages = []
+        with http.stream("GET", "gradio_api/queue/data", params={"session_hash": session}) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("data:"):
+                    messages.append(json.loads(line[5:]))
+                    if messages[-1].get("msg") == "process_completed":
+                        break
+        return messages
