@@ -1,0 +1,156 @@
+"""Saves each chat turn as it happens: a ReplyObserver that writes through the Store.
+
+It runs on the event loop, so it only enqueues; the store's writer thread does the
+disk work. A streaming reply is saved when it starts, at most every `flush_interval`
+seconds while text arrives, and when it ends: a killed process loses at most the
+last `flush_interval` seconds of a reply.
+
+What it reads from `reply.context`: "owner" (required, else nothing is saved) and
+"conversation_id" (if missing, it creates a conversation and puts the id there at
+once). What it adds: "message_id", the assistant message, once that row exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import Future
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from .store import SETTINGS_KEYS, DatabaseClosed, NotFound, Store, new_conversation_id
+
+if TYPE_CHECKING:
+    from .chat import Reply
+
+log = logging.getLogger(__name__)
+
+FINAL_STATUSES = ("complete", "stopped", "failed", "truncated")
+
+
+@dataclass(eq=False)
+class _Turn:
+    owner: str
+    conversation_id: str
+    context: dict[str, Any]
+    loop: asyncio.AbstractEventLoop | None
+    last_flush: float
+    flushed_chars: int = 0
+    message_id: int | None = None  # set on the writer thread; read only there
+    timer: asyncio.TimerHandle | None = None
+
+
+class ConversationRecorder:
+    def __init__(self, store: Store, flush_interval: float = 2.0) -> None:
+        self.store = store
+        self.flush_interval = flush_interval
+        self._turns: dict[int, _Turn] = {}  # by id(reply), from reply_started to reply_finished
+
+    def reply_started(self, reply: Reply) -> None:
+        try:
+            self._start(reply)
+        except Exception:
+            log.exception("could not save the start of a reply")
+
+    def reply_progress(self, reply: Reply) -> None:
+        """O(1) unless a flush is due: at most one write per `flush_interval` per reply."""
+        turn = self._turns.get(id(reply))
+        if turn is None or turn.timer is not None:  # a flush is already scheduled
+            return
+        try:
+            wait = turn.last_flush + self.flush_interval - time.monotonic()
+            if wait <= 0:
+                self._flush(reply, turn)
+            elif turn.loop is not None:  # so text that stops arriving is still saved in time
+                turn.timer = turn.loop.call_later(wait, self._flush, reply, turn)
+        except Exception:
+            log.exception("could not schedule saving a streaming reply")
+
+    def reply_finished(self, reply: Reply) -> None:
+        turn = self._turns.pop(id(reply), None)
+        if turn is None:
+            return
+        try:
+            if turn.timer is not None:
+                turn.timer.cancel()
+            status = reply.outcome if reply.outcome in FINAL_STATUSES else "failed"
+            reason = reply.failure.message if reply.failure is not None else None
+            self._submit(self._save_text, turn, reply.text, status, reason)
+        except Exception:
+            log.exception("could not save the end of a reply")
+
+    def _start(self, reply: Reply) -> None:
+        owner = reply.context.get("owner")
+        if not isinstance(owner, str) or not owner:
+            log.debug("reply without an owner: not saved")
+            return
+        conversation_id = reply.context.get("conversation_id")
+        create = not conversation_id
+        if create:
+            conversation_id = reply.context["conversation_id"] = new_conversation_id()
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        turn = _Turn(owner, conversation_id, reply.context, loop, time.monotonic())
+        self._turns[id(reply)] = turn
+        options = asdict(reply.options)
+        settings = {k: v for k, v in options.items() if k in SETTINGS_KEYS}
+        self._submit(self._save_start, turn, create, reply.user_message, settings,
+                     {**options, "model": reply.model})  # the model that actually answered
+
+    def _flush(self, reply: Reply, turn: _Turn) -> None:
+        turn.timer = None
+        turn.last_flush = time.monotonic()
+        if len(reply.text) != turn.flushed_chars:
+            turn.flushed_chars = len(reply.text)
+            try:
+                self._submit(self._save_text, turn, reply.text, "streaming", None)
+            except Exception:
+                log.exception("could not save a streaming reply")
+
+    def _submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        try:
+            future = self.store.submit(fn, *args)
+        except DatabaseClosed:  # shutting down while a reply streams
+            log.warning("the store is closed: part of a turn was not saved")
+            return
+        future.add_done_callback(_log_failure)
+
+    # On the writer thread
+
+    def _save_start(self, turn: _Turn, create: bool, user_text: str,
+                    settings: dict[str, Any], reply_settings: dict[str, Any]) -> None:
+        store, owner, cid = self.store, turn.owner, turn.conversation_id
+        if create:
+            store.create_conversation(owner, None, settings, conversation_id=cid)
+        else:
+            store.update_settings(owner, cid, settings)  # the conversation keeps its last settings
+        store.add_message(owner, cid, "user", user_text)
+        turn.message_id = store.add_message(owner, cid, "assistant", "", "streaming",
+                                            settings=reply_settings)
+        _publish(turn, "message_id", turn.message_id)
+
+    def _save_text(self, turn: _Turn, text: str, status: str, reason: str | None) -> None:
+        if turn.message_id is not None:  # else the start was not saved and was logged
+            self.store.update_message(turn.owner, turn.message_id, text, status, reason)
+
+
+def _publish(turn: _Turn, key: str, value: Any) -> None:
+    """Sets `reply.context[key]` on the event loop, where the UI reads it."""
+    if turn.loop is None:
+        turn.context[key] = value
+        return
+    try:
+        turn.loop.call_soon_threadsafe(turn.context.__setitem__, key, value)
+    except RuntimeError:  # the loop has closed; nobody is left to read it
+        pass
+
+
+def _log_failure(future: Future[Any]) -> None:
+    exc = future.exception()
+    if isinstance(exc, NotFound):
+        log.warning("conversation %s is gone or not this user's: the turn was not saved", exc)
+    elif exc is not None:
+        log.error("saving a turn failed", exc_info=exc)
