@@ -70,6 +70,21 @@ def notice(title: str, *, notice_id: str, text: str = "", pending: bool = False,
     return message
 
 
+def incomplete_notice(reason: str, has_text: bool) -> dict[str, Any]:
+    """The mark under a reply that did not finish, with what the user can do next."""
+    if has_text:
+        return notice(f"⚠️ Reply incomplete: {reason}", notice_id=INCOMPLETE_NOTICE_ID,
+                      options=[CONTINUE, REGENERATE])
+    return notice(f"⚠️ {reason}", notice_id=INCOMPLETE_NOTICE_ID, options=[REGENERATE])
+
+
+def with_memories(system_prompt: str, memories: Sequence[str]) -> str:
+    if not memories:
+        return system_prompt
+    facts = "\n".join(f"- {fact}" for fact in memories)
+    return f"{system_prompt}\n\nFacts the user asked you to remember:\n{facts}".strip()
+
+
 class ChatService:
     """Answers one message at a time; one instance serves every user."""
 
@@ -92,8 +107,10 @@ class ChatService:
 
     async def respond(self, message: Any, history: list[Any], model: str | None = None,
                       temperature: float = 0.7, system_prompt: str = "",
-                      history_turns: int = 10, max_tokens: int = 1024,
+                      history_turns: int = 10, max_tokens: int = 1024, *,
+                      memories: Sequence[str] = (),
                       context: dict[str, Any] | None = None) -> AsyncIterator[Any]:
+        """Yields the growing reply; `context` is handed to observers (owner, conversation)."""
         try:
             text = check_message(message, self.settings.max_message_chars)
             if not text.strip():
@@ -102,7 +119,7 @@ class ChatService:
             past, user_text = prepare_turn(history, text)
             model_name = await self.backend.resolve_model(options.model)
             messages = build_messages(
-                system_prompt=options.system_prompt, history=past, user_message=user_text,
+                system_prompt=with_memories(options.system_prompt, memories), history=past, user_message=user_text,
                 history_turns=options.history_turns, max_tokens=options.max_tokens,
                 context_window=self.backend.context_window_for(model_name))
         except InvalidInput as exc:
@@ -112,8 +129,7 @@ class ChatService:
             yield notice(f"⚠️ This message is too long for the model: {exc}.", notice_id="invalid")
             return
         except BackendUnavailable as exc:
-            yield notice(f"⚠️ The model is unavailable: {exc}.", notice_id=INCOMPLETE_NOTICE_ID,
-                         options=[REGENERATE])
+            yield incomplete_notice(f"The model is unavailable: {exc}.", has_text=False)
             return
 
         reply = Reply(backend=self.backend.kind, model=model_name, options=options,
@@ -190,12 +206,8 @@ class ChatService:
 
     def _incomplete(self, reply: Reply) -> Any:
         assert reply.failure is not None
-        if reply.text:
-            title = f"⚠️ Reply incomplete: {reply.failure.message}"
-            return [reply.text, notice(title, notice_id=INCOMPLETE_NOTICE_ID,
-                                       options=[CONTINUE, REGENERATE])]
-        return notice(f"⚠️ {reply.failure.message}", notice_id=INCOMPLETE_NOTICE_ID,
-                      options=[REGENERATE])
+        mark = incomplete_notice(reply.failure.message, has_text=bool(reply.text))
+        return [reply.text, mark] if reply.text else mark
 
     def _notify(self, method: str, reply: Reply) -> None:
         for observer in self.observers:

@@ -13,6 +13,10 @@ import gradio as gr  # noqa: E402
 
 from .backends import Backend, select_backend  # noqa: E402
 from .chat import ChatService  # noqa: E402
+from .conversations_ui import STATUS_WORDS, ConversationPanel  # noqa: E402
+from .owners import Identity, OwnerTokens, Sessions, load_secret  # noqa: E402
+from .recorder import ConversationRecorder  # noqa: E402
+from .store import Store  # noqa: E402
 from .errors import RedactingFilter  # noqa: E402
 from .settings import Settings, build_parser, load_settings  # noqa: E402
 from .ui import build_ui  # noqa: E402
@@ -26,9 +30,11 @@ class App:
     backend: Backend
     service: ChatService
     demo: gr.Blocks
+    store: Store
 
     def close(self) -> None:
         self.demo.close()
+        self.store.close()
         try:
             asyncio.run(self.backend.aclose())
         except RuntimeError:  # already inside a running loop (tests); the process ends soon
@@ -60,10 +66,16 @@ def _default_model(backend: Backend) -> str:
 
 def create_app(settings: Settings) -> App:
     backend = select_backend(settings)
-    service = ChatService(settings, backend)
-    demo = build_ui(service, _default_model(backend))
+    store = Store.in_directory(settings.data_dir)
+    interrupted = store.mark_interrupted(STATUS_WORDS["streaming"])
+    if interrupted:
+        log.warning("%d replies were cut off by the last shutdown; marked incomplete", interrupted)
+    service = ChatService(settings, backend, observers=[ConversationRecorder(store)])
+    secret = load_secret(settings.secret, settings.data_dir)
+    panel = ConversationPanel(store, Identity(OwnerTokens(secret), Sessions()), secret)
+    demo = build_ui(service, _default_model(backend), panel)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency_limit)
-    return App(settings, backend, service, demo)
+    return App(settings, backend, service, demo, store)
 
 
 def launch(app: App, **overrides) -> None:

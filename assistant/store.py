@@ -287,6 +287,12 @@ class Store:
 
     # Export and import
 
+    def mark_interrupted(self, reason: str) -> int:
+        """Replies a crash left "streaming" become "failed" with `reason`; returns how many."""
+        return self._db.write(lambda conn: conn.execute(
+            "UPDATE messages SET status = 'failed', reason = ? WHERE status = 'streaming'",
+            (_text(reason),)).rowcount)
+
     def export_json(self, owner: str, conversation_id: str) -> dict[str, Any]:
         """The conversation in the versioned export format; NotFound if not the owner's."""
         c = self._owned(owner, conversation_id)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, AsyncIterator
 
 import gradio as gr
 
 from .chat import ChatService
+from .conversations_api import register_api
+from .conversations_ui import ConversationPanel
 
 PRESETS: dict[str, str] = {
     "Helpful": "You are a helpful assistant. Answer accurately, and say so when you are not sure.",
@@ -42,14 +45,19 @@ class UncheckedNumber(gr.Number):
         return payload
 
 
-def build_ui(service: ChatService, default_model: str) -> gr.Blocks:
+def build_ui(service: ChatService, default_model: str, panel: ConversationPanel) -> gr.Blocks:
     backend = service.backend
 
     async def chat(message: str, history: list[Any], model: str, temperature: float,
                    system_prompt: str, history_turns: int, max_tokens: int,
-                   request: gr.Request) -> AsyncIterator[Any]:
+                   use_memory: bool, request: gr.Request) -> AsyncIterator[Any]:
+        context, memories = None, []
+        if isinstance(message, str) and message.strip():
+            context, memories = await asyncio.to_thread(panel.turn_context, request, message,
+                                                        bool(use_memory))
         async for update in service.respond(message, history, model, temperature,
-                                            system_prompt, history_turns, max_tokens):
+                                            system_prompt, history_turns, max_tokens,
+                                            memories=memories, context=context):
             yield update
 
     async def refresh_models(current: str) -> dict[str, Any]:
@@ -60,8 +68,9 @@ def build_ui(service: ChatService, default_model: str) -> gr.Blocks:
 
     with gr.Blocks(title="Streaming Assistant", fill_height=True) as demo:
         with gr.Sidebar(open=True):
-            gr.Markdown("## Settings")
             gr.Markdown(f"**Backend:** {backend.label}", elem_id="backend-label")
+            panel.render()
+            gr.Markdown("### Settings")
             model = gr.Dropdown(label="Model", choices=list(backend.suggested_models) or [default_model],
                                 value=default_model, allow_custom_value=True, filterable=True)
             temperature = UncheckedSlider(0, 2, value=DEFAULT_TEMPERATURE, step=0.05, label="Temperature")
@@ -76,15 +85,19 @@ def build_ui(service: ChatService, default_model: str) -> gr.Blocks:
         preset.change(lambda name: PRESETS.get(name, ""), preset, system_prompt,
                       api_visibility="private", queue=False)
 
-        gr.ChatInterface(
+        chat_interface = gr.ChatInterface(
             fn=chat,
             chatbot=gr.Chatbot(label="Chat", latex_delimiters=LATEX, scale=1,
                                buttons=["copy"], placeholder="Ask anything."),
-            additional_inputs=[model, temperature, system_prompt, history_turns, max_tokens],
+            additional_inputs=[model, temperature, system_prompt, history_turns, max_tokens,
+                               panel.use_memory],
             api_name="chat",
             concurrency_limit=service.settings.concurrency_limit,
             editable=True,
             fill_height=True,
         )
         demo.load(refresh_models, model, model, api_visibility="private", queue=False)
+        panel.wire(demo, chat_interface, [model, temperature, system_prompt, history_turns,
+                                          max_tokens])
+        register_api(panel.store, panel.identity)
     return demo

@@ -1,0 +1,85 @@
+"""Conversations and memories as API endpoints (gradio_client, scripts).
+
+The owner is the logged-in user name, else the anonymous `token` the page keeps
+in the browser. Nobody reaches another owner's data: someone else's id answers
+exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from .owners import Identity
+from .store import Store
+
+
+def register_api(store: Store, identity: Identity) -> None:
+    """Call inside the Blocks context."""
+
+    def owner_of(request: gr.Request, token: str) -> str:
+        owner = identity.owner(request, token)
+        if owner is None:
+            raise gr.Error("Log in, or pass the token your browser keeps, to use your chats.")
+        return owner
+
+    def list_conversations(query: str = "", token: str = "", request: gr.Request = None
+                           ) -> list[dict[str, Any]]:
+        """Your chats, most recent first; `query` searches titles and messages."""
+        return [{"id": c.id, "title": c.title, "updated": c.updated}
+                for c in store.list_conversations(owner_of(request, token), query or None)]
+
+    def export_conversation(conversation_id: str, token: str = "",
+                            request: gr.Request = None) -> dict[str, Any]:
+        """One chat in the JSON export format (the same file the Export button gives)."""
+        try:
+            return store.export_json(owner_of(request, token), conversation_id)
+        except LookupError:
+            raise gr.Error("No such chat.") from None
+
+    def export_markdown(conversation_id: str, token: str = "", request: gr.Request = None) -> str:
+        """One chat as Markdown."""
+        try:
+            return store.export_markdown(owner_of(request, token), conversation_id)
+        except LookupError:
+            raise gr.Error("No such chat.") from None
+
+    def import_conversation(data: str, token: str = "", request: gr.Request = None) -> str:
+        """Imports a JSON export as a new chat of yours; returns its id."""
+        try:
+            return store.import_json(owner_of(request, token), data)
+        except ValueError as exc:
+            raise gr.Error(f"This cannot be imported: {exc}") from None
+
+    def rename_conversation(conversation_id: str, title: str, token: str = "",
+                            request: gr.Request = None) -> bool:
+        """Renames one of your chats; False if there is no such chat."""
+        try:
+            return store.rename_conversation(owner_of(request, token), conversation_id, title)
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from None
+
+    def delete_conversation(conversation_id: str, token: str = "",
+                            request: gr.Request = None) -> bool:
+        """Deletes one of your chats for good; False if there is no such chat."""
+        return store.delete_conversation(owner_of(request, token), conversation_id)
+
+    def list_memories(token: str = "", request: gr.Request = None) -> list[dict[str, Any]]:
+        """The facts you asked the assistant to remember."""
+        return [{"id": m.id, "text": m.text} for m in store.list_memories(owner_of(request, token))]
+
+    def add_memory(text: str, token: str = "", request: gr.Request = None) -> int:
+        """Saves a fact; it is sent with your messages when memory is on."""
+        if not text.strip():
+            raise gr.Error("The fact is empty.")
+        return store.add_memory(owner_of(request, token), text.strip())
+
+    def delete_memory(memory_id: int, token: str = "", request: gr.Request = None) -> bool:
+        """Deletes a saved fact for good."""
+        return store.delete_memory(owner_of(request, token), int(memory_id))
+
+    for endpoint in (list_conversations, export_conversation, export_markdown, import_conversation,
+                     rename_conversation, delete_conversation, list_memories, add_memory,
+                     delete_memory):
+        gr.api(endpoint, api_name=endpoint.__name__, queue=False)

@@ -1,0 +1,228 @@
+"""The sidebar's conversation list and memory: wiring between the page and the store.
+
+Store calls block on SQLite, so every handler here is a plain function: Gradio
+runs those on worker threads, never on the event loop that streams replies.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from .chat import incomplete_notice
+from .owners import Identity
+from .store import SETTINGS_KEYS, Conversation, Store, auto_title
+
+STATUS_WORDS = {
+    "stopped": "You stopped this reply.",
+    "streaming": "The app stopped while this reply was being written.",
+    "failed": "The reply failed.",
+    "truncated": "The reply was cut short.",
+}
+UNTITLED = "Untitled chat"
+
+
+def chat_messages(conversation: Conversation) -> list[dict[str, Any]]:
+    """A stored conversation as Chatbot messages, incomplete replies marked as in the live chat."""
+    messages: list[dict[str, Any]] = []
+    for message in conversation.messages:
+        if message.content:
+            messages.append({"role": message.role, "content": message.content})
+        if message.role == "assistant" and message.status != "complete":
+            reason = message.reason or STATUS_WORDS.get(message.status, "The reply is incomplete.")
+            messages.append(incomplete_notice(reason, has_text=bool(message.content)))
+    return messages
+
+
+class ConversationPanel:
+    """Renders inside the sidebar; `wire` connects it to the chat once both exist."""
+
+    def __init__(self, store: Store, identity: Identity, secret: str) -> None:
+        self.store = store
+        self.identity = identity
+        self.secret = secret
+        self.export_dir = Path(tempfile.mkdtemp(prefix="assistant-exports-"))
+
+    # --- what the chat function asks for each turn ---------------------------------
+
+    def turn_context(self, request: Any, message: str, use_memory: bool
+                     ) -> tuple[dict[str, Any] | None, list[str]]:
+        """The recorder's context (owner, conversation) and the memories to send, if any."""
+        owner = self.identity.owner(request)
+        if owner is None:
+            return None, []  # an anonymous API caller: nothing to keep it under
+        conversation_id = self.identity.sessions.ensure_conversation(
+            request.session_hash, lambda: self.store.create_conversation(owner, auto_title(message)))
+        memories = [m.text for m in self.store.list_memories(owner)] if use_memory else []
+        return {"owner": owner, "conversation_id": conversation_id}, memories
+
+    # --- rendering -------------------------------------------------------------------
+
+    def render(self) -> None:
+        self.token = gr.BrowserState("", storage_key="assistant-owner", secret=self.secret)
+        self.new_chat = gr.Button("＋ New chat", variant="primary", size="sm")
+        self.search = gr.Textbox(placeholder="Search chats…", show_label=False, container=False)
+        self.conversations = gr.Radio(label="Chats", choices=[], elem_id="conversation-list")
+        with gr.Accordion("This chat", open=False):
+            self.title = gr.Textbox(label="Title", max_lines=1)
+            with gr.Row():
+                self.rename = gr.Button("Rename", size="sm")
+                self.delete = gr.Button("Delete", size="sm", variant="stop")
+            with gr.Row():
+                self.export_json = gr.Button("Export JSON", size="sm")
+                self.export_md = gr.Button("Export Markdown", size="sm")
+            self.export_file = gr.File(label="Export", visible=False, interactive=False)
+            self.import_file = gr.UploadButton("Import JSON", file_types=[".json"], size="sm")
+        with gr.Accordion("Memory", open=False):
+            self.use_memory = gr.Checkbox(
+                label="Send my saved facts with every message", value=False,
+                info="When on, the facts below are added to the system prompt.")
+            self.memories = gr.CheckboxGroup(label="Saved facts (tick to delete)", choices=[])
+            self.new_memory = gr.Textbox(placeholder="e.g. I prefer metric units", show_label=False,
+                                         max_lines=2)
+            with gr.Row():
+                self.remember = gr.Button("Remember", size="sm")
+                self.forget = gr.Button("Delete ticked", size="sm")
+
+    # --- events ----------------------------------------------------------------------
+
+    def wire(self, demo: gr.Blocks, chat: gr.ChatInterface, settings: list[gr.components.Component]
+             ) -> None:
+        opened = [chat.chatbot, chat.chatbot_state, self.title, *settings]
+        private: dict[str, Any] = {"api_visibility": "private"}
+        demo.load(self._load, [self.token], [self.token, self.conversations, self.memories, *opened],
+                  **private)
+        self.new_chat.click(self._new_chat, None, [self.conversations, *opened[:3]], **private)
+        self.conversations.input(self._open, [self.conversations, self.token], opened, **private)
+        # The API opens by id; the radio only accepts the ids this session was shown.
+        open_id = gr.Textbox(visible=False)
+        gr.Button(visible=False).click(self._open, [open_id, self.token], opened,
+                                       api_name="open_conversation")
+        self.search.change(self._list, [self.search, self.token], self.conversations, **private)
+        self.rename.click(self._rename, [self.title, self.search, self.token], self.conversations,
+                          **private)
+        self.delete.click(self._delete, [self.search, self.token],
+                          [self.conversations, *opened[:3]], **private)
+        self.export_json.click(self._export, [gr.State("json"), self.token], self.export_file, **private)
+        self.export_md.click(self._export, [gr.State("md"), self.token], self.export_file, **private)
+        self.import_file.upload(self._import, [self.import_file, self.token],
+                                [self.conversations, *opened], **private)
+        self.remember.click(self._remember, [self.new_memory, self.token],
+                            [self.memories, self.new_memory], **private)
+        self.forget.click(self._forget, [self.memories, self.token], self.memories, **private)
+        chat.textbox.submit(self._on_submit, [chat.textbox, self.search, self.token],
+                            self.conversations, queue=False, **private)
+
+    def _load(self, token: str, request: gr.Request) -> tuple[Any, ...]:
+        if not request.username and self.identity.tokens.owner(token) is None:
+            token = self.identity.tokens.new()
+        owner = self.identity.owner(request, token)
+        session = self.identity.sessions.get(request.session_hash)
+        session.owner, session.conversation_id = owner, None
+        recent = self.store.list_conversations(owner, limit=1) if owner else []
+        opened = self._open(recent[0].id, token, request) if recent else self._empty()
+        return (token, self._list("", token, request), self._memory_choices(owner), *opened)
+
+    def _empty(self) -> tuple[Any, ...]:
+        return ([], [], "", *[gr.update() for _ in SETTINGS_KEYS])
+
+    def _open(self, conversation_id: str | None, token: str, request: gr.Request) -> tuple[Any, ...]:
+        owner = self.identity.owner(request, token)
+        conversation = self.store.get_conversation(owner, conversation_id) \
+            if owner and conversation_id else None
+        if conversation is None:
+            return self._empty()
+        self.identity.sessions.get(request.session_hash).conversation_id = conversation.id
+        messages = chat_messages(conversation)
+        saved = [conversation.settings.get(key) for key in SETTINGS_KEYS]
+        return (messages, messages, conversation.title,
+                *[gr.update() if value is None else value for value in saved])
+
+    def _list(self, query: str, token: str, request: gr.Request) -> dict[str, Any]:
+        owner = self.identity.owner(request, token)
+        items = self.store.list_conversations(owner, query or None) if owner else []
+        current = self.identity.sessions.get(request.session_hash).conversation_id
+        choices = [(c.title or UNTITLED, c.id) for c in items]
+        return gr.update(choices=choices, value=current if any(c.id == current for c in items) else None)
+
+    def _new_chat(self, request: gr.Request) -> tuple[Any, ...]:
+        self.identity.sessions.get(request.session_hash).conversation_id = None
+        return gr.update(value=None), [], [], ""
+
+    def _on_submit(self, message: str, query: str, token: str, request: gr.Request) -> dict[str, Any]:
+        owner = self.identity.owner(request, token)
+        if owner and isinstance(message, str) and message.strip():
+            self.identity.sessions.ensure_conversation(
+                request.session_hash, lambda: self.store.create_conversation(owner, auto_title(message)))
+        return self._list(query, token, request)
+
+    def _current(self, token: str, request: gr.Request) -> tuple[str | None, str | None]:
+        owner = self.identity.owner(request, token)
+        return owner, self.identity.sessions.get(request.session_hash).conversation_id
+
+    def _rename(self, title: str, query: str, token: str, request: gr.Request) -> dict[str, Any]:
+        owner, conversation_id = self._current(token, request)
+        if not (owner and conversation_id):
+            raise gr.Error("Open a chat first.")
+        if not (title or "").strip():
+            raise gr.Error("The title is empty.")
+        self.store.rename_conversation(owner, conversation_id, title)
+        return self._list(query, token, request)
+
+    def _delete(self, query: str, token: str, request: gr.Request) -> tuple[Any, ...]:
+        owner, conversation_id = self._current(token, request)
+        if owner and conversation_id:
+            self.store.delete_conversation(owner, conversation_id)
+        self.identity.sessions.get(request.session_hash).conversation_id = None
+        return self._list(query, token, request), [], [], ""
+
+    def _export(self, kind: str, token: str, request: gr.Request) -> dict[str, Any]:
+        owner, conversation_id = self._current(token, request)
+        if not (owner and conversation_id):
+            raise gr.Error("Open a chat first.")
+        conversation = self.store.get_conversation(owner, conversation_id)
+        if conversation is None:
+            raise gr.Error("This chat no longer exists.")
+        name = "".join(ch if ch.isalnum() else "-" for ch in (conversation.title or "chat"))[:40]
+        path = self.export_dir / conversation_id / f"{name or 'chat'}.{kind}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "json":
+            path.write_text(json.dumps(self.store.export_json(owner, conversation_id),
+                                       ensure_ascii=False, indent=2))
+        else:
+            path.write_text(self.store.export_markdown(owner, conversation_id))
+        return gr.update(value=str(path), visible=True)
+
+    def _import(self, file: Any, token: str, request: gr.Request) -> tuple[Any, ...]:
+        owner = self.identity.owner(request, token)
+        if owner is None:
+            raise gr.Error("Sign in or reload the page to import.")
+        try:
+            data = Path(file if isinstance(file, str) else file.name).read_bytes()
+            conversation_id = self.store.import_json(owner, data)
+        except ValueError as exc:
+            raise gr.Error(f"This file cannot be imported: {exc}") from None
+        opened = self._open(conversation_id, token, request)
+        return (self._list("", token, request), *opened)
+
+    def _memory_choices(self, owner: str | None) -> dict[str, Any]:
+        memories = self.store.list_memories(owner) if owner else []
+        return gr.update(choices=[(m.text, m.id) for m in memories], value=[])
+
+    def _remember(self, text: str, token: str, request: gr.Request) -> tuple[Any, ...]:
+        owner = self.identity.owner(request, token)
+        if owner is None:
+            raise gr.Error("Sign in or reload the page to save facts.")
+        if (text or "").strip():
+            self.store.add_memory(owner, text.strip())
+        return self._memory_choices(owner), ""
+
+    def _forget(self, ticked: list[int], token: str, request: gr.Request) -> dict[str, Any]:
+        owner = self.identity.owner(request, token)
+        for memory_id in ticked or []:
+            self.store.delete_memory(owner, int(memory_id))
+        return self._memory_choices(owner)

@@ -1,0 +1,107 @@
+"""Who is asking: the owner of a browser session, and which conversation it has open.
+
+With login on, the owner is the user name. Without it, the browser keeps an
+anonymous id signed with a server secret that survives restarts (Gradio's own
+BrowserState secret changes at every start, which would lose every chat).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+SECRET_FILE = "secret.key"
+MAX_SESSIONS = 20_000
+
+
+def load_secret(configured: str | None, data_dir: Path) -> str:
+    """The configured secret, else one kept in the data directory (created once)."""
+    if configured:
+        return configured
+    path = data_dir / SECRET_FILE
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(32)
+        path.touch(mode=0o600)
+        path.write_text(secret)
+        return secret
+
+
+class OwnerTokens:
+    """Anonymous ids as `random.signature`, so a browser can hold one but nobody can forge one."""
+
+    def __init__(self, secret: str) -> None:
+        self._key = hashlib.sha256(("owner-token:" + secret).encode()).digest()
+
+    def _sign(self, ident: str) -> str:
+        return hmac.new(self._key, ident.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def new(self) -> str:
+        ident = secrets.token_urlsafe(18)
+        return f"{ident}.{self._sign(ident)}"
+
+    def owner(self, token: Any) -> str | None:
+        if not isinstance(token, str) or token.count(".") != 1:
+            return None
+        ident, signature = token.split(".")
+        if ident and hmac.compare_digest(signature, self._sign(ident)):
+            return f"anon:{ident}"
+        return None
+
+
+@dataclass
+class Session:
+    owner: str | None = None
+    conversation_id: str | None = None
+
+
+class Sessions:
+    """Per browser session (Gradio's session_hash): its owner and open conversation."""
+
+    def __init__(self) -> None:
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, session_hash: str | None) -> Session:
+        key = session_hash or ""
+        with self._lock:
+            session = self._sessions.get(key)
+            if session is None:
+                session = self._sessions[key] = Session()
+                if len(self._sessions) > MAX_SESSIONS:
+                    self._sessions.popitem(last=False)
+            else:
+                self._sessions.move_to_end(key)
+            return session
+
+    def ensure_conversation(self, session_hash: str | None, create: Callable[[], str]) -> str:
+        """The open conversation's id, creating it once even if two events race."""
+        session = self.get(session_hash)
+        with self._lock:
+            if session.conversation_id is None:
+                session.conversation_id = create()
+            return session.conversation_id
+
+
+def user_owner(username: str | None) -> str | None:
+    return f"user:{username}" if username else None
+
+
+class Identity:
+    """Resolves the owner of a request: user name, else a signed token, else the session's."""
+
+    def __init__(self, tokens: OwnerTokens, sessions: Sessions) -> None:
+        self.tokens = tokens
+        self.sessions = sessions
+
+    def owner(self, request: Any, token: Any = None) -> str | None:
+        return (user_owner(getattr(request, "username", None)) or self.tokens.owner(token)
+                or self.sessions.get(getattr(request, "session_hash", None)).owner)

@@ -1,0 +1,164 @@
+"""Conversations survive restarts and crashes, stay private, and take many writers at once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from gradio_client import Client
+
+from assistant.store import Store
+from tests.conftest import FAKE_MODEL, RunningApp, free_port, start_app
+from tests.fake_openai import Scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+USERS = "ann:ann-pw,bob:bob-pw"
+
+
+def auth_app(fake, data_dir: Path) -> RunningApp:
+    return start_app({"OPENAI_BASE_URL": fake.base_url, "ASSISTANT_MODEL": FAKE_MODEL,
+                      "ASSISTANT_AUTH": USERS, "ASSISTANT_DATA_DIR": str(data_dir)})
+
+
+def test_a_conversation_is_listed_and_continued_after_a_restart(fake, tmp_path):
+    first = auth_app(fake, tmp_path)
+    try:
+        fake.enqueue(Scenario(text="Paris."))
+        first.chat(first.client(auth=("ann", "ann-pw")), "Capital of France?")
+    finally:
+        first.close()
+
+    second = auth_app(fake, tmp_path)
+    try:
+        ann = second.client(auth=("ann", "ann-pw"))
+        [listed] = ann.predict(api_name="/list_conversations")
+        assert listed["title"] == "Capital of France?"
+        ann.predict(listed["id"], "", api_name="/open_conversation")
+        fake.enqueue(Scenario(text="About 2.1 million."))
+        _, final = second.chat(ann, "And its population?")
+
+        assert final == "About 2.1 million."
+        sent = [m["content"] for m in fake.requests[-1].body["messages"] if m["role"] != "system"]
+        assert sent == ["Capital of France?", "Paris.", "And its population?"]
+        second.app.store.flush()
+        stored = ann.predict(listed["id"], api_name="/export_conversation")
+        assert [(m["role"], m["content"]) for m in stored["messages"]] == [
+            ("user", "Capital of France?"), ("assistant", "Paris."),
+            ("user", "And its population?"), ("assistant", "About 2.1 million.")]
+        assert stored["settings"]["model"] == FAKE_MODEL
+    finally:
+        second.close()
+
+
+def test_no_owner_can_reach_another_owners_conversations_through_the_api(fake, tmp_path):
+    app = auth_app(fake, tmp_path)
+    try:
+        ann = app.client(auth=("ann", "ann-pw"))
+        bob = app.client(auth=("bob", "bob-pw"))
+        fake.enqueue(Scenario(text="Secret answer."))
+        app.chat(ann, "Ann's private question")
+        app.app.store.flush()
+        [anns] = ann.predict(api_name="/list_conversations")
+
+        assert bob.predict(api_name="/list_conversations") == []
+        assert bob.predict("private", api_name="/list_conversations") == []
+        with pytest.raises(Exception, match="No such chat"):
+            bob.predict(anns["id"], api_name="/export_conversation")
+        with pytest.raises(Exception, match="No such chat"):
+            bob.predict(anns["id"], api_name="/export_markdown")
+        assert bob.predict(anns["id"], "Bob's now", api_name="/rename_conversation") is False
+        assert bob.predict(anns["id"], api_name="/delete_conversation") is False
+        opened = bob.predict(anns["id"], "", api_name="/open_conversation")
+        assert "Secret answer." not in str(opened)
+        # a forged anonymous token is no way in either
+        assert bob.predict("", "forged.token", api_name="/list_conversations") == []
+
+        assert ann.predict(anns["id"], api_name="/export_conversation")["title"] == \
+            "Ann's private question"
+    finally:
+        app.close()
+
+
+def test_fifty_sessions_writing_at_once_store_every_turn(fake, tmp_path):
+    app = auth_app(fake, tmp_path)
+    fake.default = Scenario(n_tokens=30, rate=100)
+    try:
+        def one_session(i: int) -> object:
+            client = Client(app.url, auth=("ann", "ann-pw"), verbose=False)
+            try:
+                return client.submit(f"question {i}", api_name="/chat").result(timeout=60)
+            finally:
+                client.close()
+
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            results = list(pool.map(one_session, range(50)))
+        app.app.store.flush()
+
+        expected = "".join(f"w{i} " for i in range(30))
+        assert results == [expected] * 50
+        store = app.app.store
+        conversations = store.list_conversations("user:ann")
+        assert len(conversations) == 50
+        titles = sorted(c.title for c in conversations)
+        assert titles == sorted(f"question {i}" for i in range(50))
+        for summary in conversations:
+            messages = store.get_conversation("user:ann", summary.id).messages
+            assert [(m.role, m.status) for m in messages] == [("user", "complete"),
+                                                              ("assistant", "complete")]
+            assert messages[1].content == expected
+    finally:
+        app.close()
+
+
+def test_a_killed_app_keeps_the_message_and_the_partial_reply_marked_incomplete(fake, tmp_path):
+    """SIGKILL mid-reply: at most the last 2 seconds of the reply may be lost."""
+    rate = 20  # tokens a second
+    fake.default = Scenario(n_tokens=400, rate=rate)
+    port = free_port()
+    env = {**os.environ, "OPENAI_BASE_URL": fake.base_url, "ASSISTANT_MODEL": FAKE_MODEL,
+           "ASSISTANT_AUTH": USERS, "ASSISTANT_DATA_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    env.pop("OPENAI_API_KEY", None)
+    process = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in process.stdout:  # wait for Gradio to say it is serving
+            if "Running on local URL" in line:
+                break
+        client = Client(f"http://127.0.0.1:{port}/", auth=("ann", "ann-pw"), verbose=False)
+        job = client.submit("Count slowly", api_name="/chat")
+        seen = ""
+        for update in job:
+            if isinstance(update, str):
+                seen = update
+            if len(seen.split()) >= int(3.5 * rate):  # 3.5 s into the reply
+                break
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        killed_at_tokens = len(seen.split())
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    restarted = auth_app(fake, tmp_path)  # marks the cut-off reply on start
+    try:
+        store: Store = restarted.app.store
+        [summary] = store.list_conversations("user:ann")
+        user, assistant = store.get_conversation("user:ann", summary.id).messages
+        assert (user.role, user.content) == ("user", "Count slowly")
+        assert assistant.role == "assistant" and assistant.status == "failed"
+        assert "stopped while this reply was being written" in assistant.reason
+        saved_tokens = len(assistant.content.split())
+        assert seen.startswith(assistant.content)
+        lost_seconds = (killed_at_tokens - saved_tokens) / rate
+        print(f"crash test: saw {killed_at_tokens} tokens, saved {saved_tokens}, "
+              f"lost {lost_seconds:.2f} s of reply")
+        assert saved_tokens > 0
+        assert lost_seconds <= 2.0 + 0.5  # the flush interval, plus the kill's own delay
+    finally:
+        restarted.close()
