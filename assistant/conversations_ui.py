@@ -64,7 +64,7 @@ class ConversationPanel:
 
     def render(self) -> None:
         self.token = gr.BrowserState("", storage_key="assistant-owner", secret=self.secret)
-        self.new_chat = gr.Button("＋ New chat", variant="primary", size="sm")
+        self.new_chat = gr.Button("+ New chat", variant="primary", size="sm")
         self.search = gr.Textbox(placeholder="Search chats…", show_label=False, container=False)
         self.conversations = gr.Radio(label="Chats", choices=[], elem_id="conversation-list")
         with gr.Accordion("This chat", open=False):

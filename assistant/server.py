@@ -35,11 +35,8 @@ class App:
     def close(self) -> None:
         self.demo.close()
         self.store.close()
-        try:
-            asyncio.run(self.backend.aclose())
-        except RuntimeError:  # already inside a running loop (tests); the process ends soon
-            if self.backend.local_server is not None:
-                self.backend.local_server.stop()
+        if self.backend.local_server is not None:
+            self.backend.local_server.stop()
 
 
 def configure_logging(settings: Settings) -> None:

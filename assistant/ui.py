@@ -34,12 +34,16 @@ LATEX = [{"left": "$$", "right": "$$", "display": True},
 class UncheckedSlider(gr.Slider):
     """Passes any value on: chat.py checks ranges and answers in the chat, for the API too."""
 
+    is_template = True  # the browser draws it with the parent's (Slider's) code
+
     def preprocess(self, payload: Any) -> Any:
         return payload
 
 
 class UncheckedNumber(gr.Number):
     """As UncheckedSlider, for a number box."""
+
+    is_template = True
 
     def preprocess(self, payload: Any) -> Any:
         return payload

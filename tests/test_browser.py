@@ -1,0 +1,118 @@
+"""The app in a real browser: Debian's chromium driven by Playwright.
+
+Without chromium these tests are skipped on a developer's machine, but fail in
+CI (CI=true), where .ci/run installs it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FAKE_MODEL, start_app
+from tests.fake_openai import Scenario
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI"):
+        raise RuntimeError("chromium is missing: .ci/run should have installed it")
+    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def fake_app(fake_server, tmp_path_factory):
+    app = start_app({"OPENAI_BASE_URL": fake_server.base_url, "ASSISTANT_MODEL": FAKE_MODEL,
+                     "ASSISTANT_DATA_DIR": str(tmp_path_factory.mktemp("browser-data"))})
+    yield app
+    app.close()
+
+
+def send(page: Page, text: str) -> None:
+    box = page.locator("textarea[data-testid='textbox']").last
+    expect(box).to_be_editable(timeout=20_000)
+    box.fill(text)
+    box.press("Enter")
+
+
+def bot_messages(page: Page):
+    return page.locator('[data-testid="bot"]')
+
+
+def test_with_no_key_the_embedded_model_streams_a_reply_in_the_browser(page, tmp_path):
+    app = start_app({"ASSISTANT_DATA_DIR": str(tmp_path)})
+    try:
+        page.goto(app.url, wait_until="domcontentloaded")
+        expect(page.get_by_text("Local: SmolLM2-135M (offline)")).to_be_visible(timeout=20_000)
+        send(page, "What is the capital of France? Answer in one sentence.")
+        expect(bot_messages(page).first).not_to_be_empty(timeout=60_000)
+        expect(page.locator("button.stop-button")).to_have_count(0, timeout=60_000)
+        assert bot_messages(page).first.inner_text().strip()
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT))
+    finally:
+        app.close()
+
+
+def test_markdown_renders_and_html_in_a_reply_never_executes(page, fake_app, fake):
+    fake.enqueue(Scenario(text="**bold** and `code`\n\n<script>window.__pwned = 1</script>"
+                               "<img src=x onerror=\"window.__pwned = 2\">"))
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(fake_app.url, wait_until="domcontentloaded")
+    send(page, "<script>window.__pwned = 3</script><b>hi</b>")
+
+    expect(bot_messages(page).first.locator("strong")).to_have_text("bold", timeout=20_000)
+    expect(bot_messages(page).first.locator("code")).to_have_text("code")
+    assert page.evaluate("window.__pwned") is None
+    assert dialogs == []
+
+
+def test_stop_in_the_browser_closes_the_upstream_and_keeps_the_partial_reply(page, fake_app, fake):
+    fake.enqueue(Scenario(n_tokens=400, rate=20), Scenario(text="Next reply works."))
+    page.goto(fake_app.url, wait_until="domcontentloaded")
+    send(page, "Count slowly")
+    expect(bot_messages(page).first).to_contain_text("w3", timeout=20_000)
+    page.locator("button.stop-button").click()
+
+    assert fake.wait_for_disconnect(timeout=2)
+    kept = bot_messages(page).first.inner_text()
+    assert "w3" in kept and "w399" not in kept
+    send(page, "Again")
+    expect(bot_messages(page).last).to_contain_text("Next reply works.", timeout=20_000)
+
+
+def test_a_reload_brings_the_conversation_back(page, fake_app, fake):
+    fake.enqueue(Scenario(text="Remembered reply."))
+    page.goto(fake_app.url, wait_until="domcontentloaded")
+    send(page, "Please keep this chat")
+    expect(bot_messages(page).first).to_contain_text("Remembered reply.", timeout=20_000)
+    expect(page.locator("button.stop-button")).to_have_count(0, timeout=20_000)
+
+    page.reload(wait_until="domcontentloaded")
+    expect(bot_messages(page).first).to_contain_text("Remembered reply.", timeout=20_000)
+    expect(page.locator("#conversation-list")).to_contain_text("Please keep this chat")
