@@ -78,6 +78,21 @@ def incomplete_notice(reason: str, has_text: bool) -> dict[str, Any]:
     return notice(f"⚠️ {reason}", notice_id=INCOMPLETE_NOTICE_ID, options=[REGENERATE])
 
 
+STOPPED = "You stopped this reply."
+
+
+def mark_stopped(history: list[Any]) -> list[Any]:
+    """The chat after Stop: a reply cut short by the user gets the incomplete mark."""
+    if not history:
+        return history
+    last = history[-1]
+    role = last.get("role") if isinstance(last, dict) else getattr(last, "role", None)
+    metadata = (last.get("metadata") if isinstance(last, dict) else getattr(last, "metadata", None))
+    if role != "assistant" or (metadata or {}).get("title"):
+        return history
+    return [*history, incomplete_notice(STOPPED, has_text=True)]
+
+
 def with_memories(system_prompt: str, memories: Sequence[str]) -> str:
     if not memories:
         return system_prompt

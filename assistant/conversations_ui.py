@@ -13,12 +13,12 @@ from typing import Any
 
 import gradio as gr
 
-from .chat import incomplete_notice
+from .chat import STOPPED, incomplete_notice
 from .owners import Identity
 from .store import SETTINGS_KEYS, Conversation, Store, auto_title
 
 STATUS_WORDS = {
-    "stopped": "You stopped this reply.",
+    "stopped": STOPPED,
     "streaming": "The app stopped while this reply was being written.",
     "failed": "The reply failed.",
     "truncated": "The reply was cut short.",
@@ -124,7 +124,9 @@ class ConversationPanel:
         session = self.identity.sessions.get(request.session_hash)
         session.owner, session.conversation_id = owner, None
         recent = self.store.list_conversations(owner, limit=1) if owner else []
-        opened = self._open(recent[0].id, token, request) if recent else self._empty()
+        # With nothing to restore, leave the chat alone: a quick first message may be in it.
+        opened = self._open(recent[0].id, token, request) if recent else \
+            tuple(gr.update() for _ in range(3 + len(SETTINGS_KEYS)))
         return (token, self._list("", token, request), self._memory_choices(owner), *opened)
 
     def _empty(self) -> tuple[Any, ...]:

@@ -61,6 +61,7 @@ class OwnerTokens:
 class Session:
     owner: str | None = None
     conversation_id: str | None = None
+    reply_stopped: bool = False  # Stop was pressed; the next turn marks the last reply
 
 
 class Sessions:

@@ -7,7 +7,7 @@ from typing import Any, AsyncIterator
 
 import gradio as gr
 
-from .chat import ChatService
+from .chat import ChatService, mark_stopped
 from .conversations_api import register_api
 from .conversations_ui import ConversationPanel
 
@@ -56,6 +56,9 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel)
                    system_prompt: str, history_turns: int, max_tokens: int,
                    use_memory: bool, request: gr.Request) -> AsyncIterator[Any]:
         context, memories = None, []
+        session = panel.identity.sessions.get(request.session_hash)
+        if session.reply_stopped:  # Gradio may sync its history state before the Stop mark
+            history, session.reply_stopped = mark_stopped(history), False
         if isinstance(message, str) and message.strip():
             context, memories = await asyncio.to_thread(panel.turn_context, request, message,
                                                         bool(use_memory))
@@ -100,6 +103,14 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel)
             editable=True,
             fill_height=True,
         )
+        def on_stop(history: list[Any], request: gr.Request) -> tuple[list[Any], list[Any]]:
+            panel.identity.sessions.get(request.session_hash).reply_stopped = True
+            marked = mark_stopped(history)
+            return marked, marked
+
+        chat_interface.textbox.stop(on_stop, chat_interface.chatbot,
+                                    [chat_interface.chatbot, chat_interface.chatbot_state],
+                                    api_visibility="private", queue=False)
         demo.load(refresh_models, model, model, api_visibility="private", queue=False)
         panel.wire(demo, chat_interface, [model, temperature, system_prompt, history_turns,
                                           max_tokens])

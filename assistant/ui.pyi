@@ -32,6 +32,8 @@ from gradio.events import Dependency
 class UncheckedSlider(gr.Slider):
     """Passes any value on: chat.py checks ranges and answers in the chat, for the API too."""
 
+    is_template = True  # the browser draws it with the parent's (Slider's) code
+
     def preprocess(self, payload: Any) -> Any:
         return payload
     from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
@@ -43,6 +45,8 @@ class UncheckedSlider(gr.Slider):
 
 class UncheckedNumber(gr.Number):
     """As UncheckedSlider, for a number box."""
+
+    is_template = True
 
     def preprocess(self, payload: Any) -> Any:
         return payload

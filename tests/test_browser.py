@@ -52,6 +52,12 @@ def fake_app(fake_server, tmp_path_factory):
     app.close()
 
 
+def open_app(page: Page, url: str) -> None:
+    """Opens the page and waits for its load events (the owner token lands in localStorage)."""
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_function("() => localStorage.getItem('assistant-owner') !== null")
+
+
 def send(page: Page, text: str) -> None:
     box = page.locator("textarea[data-testid='textbox']").last
     expect(box).to_be_editable(timeout=20_000)
@@ -66,7 +72,7 @@ def bot_messages(page: Page):
 def test_with_no_key_the_embedded_model_streams_a_reply_in_the_browser(page, tmp_path):
     app = start_app({"ASSISTANT_DATA_DIR": str(tmp_path)})
     try:
-        page.goto(app.url, wait_until="domcontentloaded")
+        open_app(page, app.url)
         expect(page.get_by_text("Local: SmolLM2-135M (offline)")).to_be_visible(timeout=20_000)
         send(page, "What is the capital of France? Answer in one sentence.")
         expect(bot_messages(page).first).not_to_be_empty(timeout=60_000)
@@ -83,7 +89,7 @@ def test_markdown_renders_and_html_in_a_reply_never_executes(page, fake_app, fak
                                "<img src=x onerror=\"window.__pwned = 2\">"))
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    page.goto(fake_app.url, wait_until="domcontentloaded")
+    open_app(page, fake_app.url)
     send(page, "<script>window.__pwned = 3</script><b>hi</b>")
 
     expect(bot_messages(page).first.locator("strong")).to_have_text("bold", timeout=20_000)
@@ -94,12 +100,14 @@ def test_markdown_renders_and_html_in_a_reply_never_executes(page, fake_app, fak
 
 def test_stop_in_the_browser_closes_the_upstream_and_keeps_the_partial_reply(page, fake_app, fake):
     fake.enqueue(Scenario(n_tokens=400, rate=20), Scenario(text="Next reply works."))
-    page.goto(fake_app.url, wait_until="domcontentloaded")
+    open_app(page, fake_app.url)
     send(page, "Count slowly")
     expect(bot_messages(page).first).to_contain_text("w3", timeout=20_000)
     page.locator("button.stop-button").click()
 
     assert fake.wait_for_disconnect(timeout=2)
+    expect(page.get_by_text("Reply incomplete: You stopped this reply.")).to_be_visible()
+    expect(page.get_by_role("button", name="Continue")).to_be_visible()
     kept = bot_messages(page).first.inner_text()
     assert "w3" in kept and "w399" not in kept
     send(page, "Again")
@@ -108,11 +116,29 @@ def test_stop_in_the_browser_closes_the_upstream_and_keeps_the_partial_reply(pag
 
 def test_a_reload_brings_the_conversation_back(page, fake_app, fake):
     fake.enqueue(Scenario(text="Remembered reply."))
-    page.goto(fake_app.url, wait_until="domcontentloaded")
+    open_app(page, fake_app.url)
     send(page, "Please keep this chat")
     expect(bot_messages(page).first).to_contain_text("Remembered reply.", timeout=20_000)
     expect(page.locator("button.stop-button")).to_have_count(0, timeout=20_000)
 
     page.reload(wait_until="domcontentloaded")
+    page.wait_for_function("() => localStorage.getItem('assistant-owner') !== null")
     expect(bot_messages(page).first).to_contain_text("Remembered reply.", timeout=20_000)
     expect(page.locator("#conversation-list")).to_contain_text("Please keep this chat")
+
+
+def test_continue_after_stop_sends_the_partial_reply_and_asks_to_carry_on(page, fake_app, fake):
+    from assistant.history import CONTINUE_INSTRUCTION
+
+    fake.enqueue(Scenario(n_tokens=400, rate=20), Scenario(text="...carried on."))
+    open_app(page, fake_app.url)
+    send(page, "Count slowly")
+    expect(bot_messages(page).first).to_contain_text("w3", timeout=20_000)
+    page.locator("button.stop-button").click()
+    assert fake.wait_for_disconnect(timeout=2)
+    page.get_by_role("button", name="Continue").click()
+
+    expect(bot_messages(page).last).to_contain_text("...carried on.", timeout=20_000)
+    messages = fake.requests[-1].body["messages"]
+    assert messages[-1] == {"role": "user", "content": CONTINUE_INSTRUCTION}
+    assert messages[-2]["role"] == "assistant" and messages[-2]["content"].startswith("w0 w1 w2 w3")
