@@ -114,15 +114,16 @@ class ConversationPanel:
         self.remember.click(self._remember, [self.new_memory, self.token],
                             [self.memories, self.new_memory], **private)
         self.forget.click(self._forget, [self.memories, self.token], self.memories, **private)
-        chat.textbox.submit(self._on_submit, [chat.textbox, self.search, self.token],
-                            self.conversations, queue=False, **private)
+        chat.textbox.submit(self._list_after_submit, [self.search, self.token], self.conversations,
+                            **private)
 
     def _load(self, token: str, request: gr.Request) -> tuple[Any, ...]:
         if not request.username and self.identity.tokens.owner(token) is None:
             token = self.identity.tokens.new()
         owner = self.identity.owner(request, token)
         session = self.identity.sessions.get(request.session_hash)
-        session.owner, session.conversation_id = owner, None
+        session.owner = owner
+        session.open(None)
         recent = self.store.list_conversations(owner, limit=1) if owner else []
         # With nothing to restore, leave the chat alone: a quick first message may be in it.
         opened = self._open(recent[0].id, token, request) if recent else \
@@ -138,7 +139,7 @@ class ConversationPanel:
             if owner and conversation_id else None
         if conversation is None:
             return self._empty()
-        self.identity.sessions.get(request.session_hash).conversation_id = conversation.id
+        self.identity.sessions.get(request.session_hash).open(conversation.id)
         messages = chat_messages(conversation)
         saved = [conversation.settings.get(key) for key in SETTINGS_KEYS]
         return (messages, messages, conversation.title,
@@ -152,14 +153,12 @@ class ConversationPanel:
         return gr.update(choices=choices, value=current if any(c.id == current for c in items) else None)
 
     def _new_chat(self, request: gr.Request) -> tuple[Any, ...]:
-        self.identity.sessions.get(request.session_hash).conversation_id = None
+        self.identity.sessions.get(request.session_hash).open(None)
         return gr.update(value=None), [], [], ""
 
-    def _on_submit(self, message: str, query: str, token: str, request: gr.Request) -> dict[str, Any]:
-        owner = self.identity.owner(request, token)
-        if owner and isinstance(message, str) and message.strip():
-            self.identity.sessions.ensure_conversation(
-                request.session_hash, lambda: self.store.create_conversation(owner, auto_title(message)))
+    def _list_after_submit(self, query: str, token: str, request: gr.Request) -> dict[str, Any]:
+        """The list once the turn's chat exists (the chat function creates it as it starts)."""
+        self.identity.sessions.get(request.session_hash).has_conversation.wait(timeout=10)
         return self._list(query, token, request)
 
     def _current(self, token: str, request: gr.Request) -> tuple[str | None, str | None]:
@@ -179,7 +178,7 @@ class ConversationPanel:
         owner, conversation_id = self._current(token, request)
         if owner and conversation_id:
             self.store.delete_conversation(owner, conversation_id)
-        self.identity.sessions.get(request.session_hash).conversation_id = None
+        self.identity.sessions.get(request.session_hash).open(None)
         return self._list(query, token, request), [], [], ""
 
     def _export(self, kind: str, token: str, request: gr.Request) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import hmac
 import secrets
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -62,6 +62,14 @@ class Session:
     owner: str | None = None
     conversation_id: str | None = None
     reply_stopped: bool = False  # Stop was pressed; the next turn marks the last reply
+    has_conversation: threading.Event = field(default_factory=threading.Event)
+
+    def open(self, conversation_id: str | None) -> None:
+        self.conversation_id = conversation_id
+        if conversation_id is None:
+            self.has_conversation.clear()
+        else:
+            self.has_conversation.set()
 
 
 class Sessions:
@@ -88,7 +96,7 @@ class Sessions:
         session = self.get(session_hash)
         with self._lock:
             if session.conversation_id is None:
-                session.conversation_id = create()
+                session.open(create())
             return session.conversation_id
 
 

@@ -18,7 +18,6 @@ from tests.fake_openai import Scenario
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("CI"):
@@ -70,6 +69,7 @@ def bot_messages(page: Page):
 
 
 def test_with_no_key_the_embedded_model_streams_a_reply_in_the_browser(page, tmp_path):
+    """The issue's acceptance check: no key, no internet, a streamed reply in the browser."""
     app = start_app({"ASSISTANT_DATA_DIR": str(tmp_path)})
     try:
         open_app(page, app.url)
@@ -78,8 +78,6 @@ def test_with_no_key_the_embedded_model_streams_a_reply_in_the_browser(page, tmp
         expect(bot_messages(page).first).not_to_be_empty(timeout=60_000)
         expect(page.locator("button.stop-button")).to_have_count(0, timeout=60_000)
         assert bot_messages(page).first.inner_text().strip()
-        SCREENSHOT.parent.mkdir(exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT))
     finally:
         app.close()
 
@@ -119,7 +117,7 @@ def test_a_reload_brings_the_conversation_back(page, fake_app, fake):
     open_app(page, fake_app.url)
     send(page, "Please keep this chat")
     expect(bot_messages(page).first).to_contain_text("Remembered reply.", timeout=20_000)
-    expect(page.locator("button.stop-button")).to_have_count(0, timeout=20_000)
+    expect(page.locator("#conversation-list")).to_contain_text("Please keep this chat")
 
     page.reload(wait_until="domcontentloaded")
     page.wait_for_function("() => localStorage.getItem('assistant-owner') !== null")
