@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import aclosing
-from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Protocol, Sequence
 
 from .backends import Backend, BackendUnavailable, host_of
@@ -24,38 +23,14 @@ from .retry import RetryPolicy
 from .settings import Settings
 from .streaming import (ChatRequest, Failed, Finished, Retrying, TextDelta, Upstream, Usage,
                         stream_chat)
-from .validation import InvalidInput, ReplyOptions, check_message, check_options
+from .reply import Reply, ReplyObserver
+from .reply_stats import format_stats
+from .validation import InvalidInput, check_message, check_options
 
 log = logging.getLogger(__name__)
 
 UPDATE_INTERVAL = 0.04  # at most 25 updates a second per reply
-
-
-@dataclass
-class Reply:
-    """Everything known about one reply; observers read it, only chat.py writes it."""
-    backend: str
-    model: str
-    options: ReplyOptions
-    user_message: str
-    started: float = field(default_factory=time.monotonic)
-    first_token: float | None = None
-    ended: float | None = None
-    text: str = ""
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    usage_estimated: bool = True
-    retries: int = 0
-    outcome: str = "streaming"  # complete | stopped | failed | truncated
-    failure: Failure | None = None
-    context: dict[str, Any] = field(default_factory=dict)
-
-
-class ReplyObserver(Protocol):
-    """Storage and metrics hook in here; called from the event loop, so keep them quick."""
-    def reply_started(self, reply: Reply) -> None: ...
-    def reply_progress(self, reply: Reply) -> None: ...
-    def reply_finished(self, reply: Reply) -> None: ...
+STATS_NOTICE_ID = "stats"
 
 
 def notice(title: str, *, notice_id: str, text: str = "", pending: bool = False,
@@ -168,24 +143,33 @@ class ChatService:
                         yield update
             if reply.outcome == "streaming":  # the stream ended without a verdict
                 reply.outcome = "failed"
-            if reply.failure is None:
-                yield reply.text
-            else:
-                yield self._incomplete(reply)
         except BackendUnavailable as exc:
             reply.outcome, reply.failure = "failed", Failure("unavailable", str(exc))
-            yield self._incomplete(reply)
         except BaseException:  # Stop, a closed tab, or a bug: the reply ends here
             if reply.outcome == "streaming":
                 reply.outcome = "stopped"
             raise
         finally:
-            self.active_replies -= 1
-            reply.ended = time.monotonic()
-            if reply.prompt_tokens is None:
-                reply.prompt_tokens = sum(estimate_tokens(m["content"]) for m in request.messages)
-                reply.completion_tokens = estimate_tokens(reply.text) if reply.text else 0
-            self._notify("reply_finished", reply)
+            self._end(reply, request)
+        yield self._final(reply)
+
+    def _end(self, reply: Reply, request: ChatRequest) -> None:
+        self.active_replies -= 1
+        reply.ended = time.monotonic()
+        if reply.prompt_tokens is None:  # the server sent no usage: estimate it
+            reply.prompt_tokens = sum(estimate_tokens(m["content"]) for m in request.messages)
+            reply.completion_tokens = estimate_tokens(reply.text) if reply.text else 0
+        self._notify("reply_finished", reply)
+
+    def _final(self, reply: Reply) -> Any:
+        """The last update: the whole text, its stats line, and why it is incomplete if it is."""
+        stats = format_stats(reply) if reply.text else ""
+        if reply.failure is None:
+            return [reply.text, notice(stats, notice_id=STATS_NOTICE_ID)] if stats else reply.text
+        mark = incomplete_notice(reply.failure.message, has_text=bool(reply.text))
+        if stats:
+            mark["metadata"]["log"] = stats
+        return [reply.text, mark] if reply.text else mark
 
     def _apply(self, reply: Reply, batch: list[Any]) -> Any:
         """Folds a batch of events into the reply; returns what to show, if anything changed."""
@@ -218,11 +202,6 @@ class ChatService:
                 f"(attempt {retrying.attempt} of {policy.max_retries + 1})…",
                 notice_id="retrying", pending=True)
         return None
-
-    def _incomplete(self, reply: Reply) -> Any:
-        assert reply.failure is not None
-        mark = incomplete_notice(reply.failure.message, has_text=bool(reply.text))
-        return [reply.text, mark] if reply.text else mark
 
     def _notify(self, method: str, reply: Reply) -> None:
         for observer in self.observers:

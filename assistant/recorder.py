@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from .store import SETTINGS_KEYS, DatabaseClosed, NotFound, Store, new_conversation_id
 
 if TYPE_CHECKING:
-    from .chat import Reply
+    from .reply import Reply
 
 log = logging.getLogger(__name__)
 

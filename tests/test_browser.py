@@ -140,3 +140,28 @@ def test_continue_after_stop_sends_the_partial_reply_and_asks_to_carry_on(page, 
     messages = fake.requests[-1].body["messages"]
     assert messages[-1] == {"role": "user", "content": CONTINUE_INSTRUCTION}
     assert messages[-2]["role"] == "assistant" and messages[-2]["content"].startswith("w0 w1 w2 w3")
+
+
+def test_retry_undo_and_edit_work_on_a_streamed_reply(page, fake_app, fake):
+    fake.enqueue(Scenario(text="First answer."), Scenario(text="Second answer."),
+                 Scenario(text="Answer to the edit."))
+    open_app(page, fake_app.url)
+    send(page, "Original question")
+    expect(bot_messages(page).first).to_contain_text("First answer.", timeout=20_000)
+
+    page.get_by_role("button", name="Retry").click()
+    expect(bot_messages(page).first).to_contain_text("Second answer.", timeout=20_000)
+    posts = [r for r in fake.requests if r.path.endswith("/chat/completions")]
+    assert posts[-1].body["messages"][-1] == {"role": "user", "content": "Original question"}
+    assert len(posts[-1].body["messages"]) == 2  # system + the question: the old reply is gone
+
+    page.get_by_role("button", name="Edit").click()
+    editor = page.locator("textarea.edit-textarea")
+    editor.fill("Edited question")
+    page.get_by_role("button", name="Submit").click()
+    expect(bot_messages(page).first).to_contain_text("Answer to the edit.", timeout=20_000)
+    assert fake.requests[-1].body["messages"][-1] == {"role": "user", "content": "Edited question"}
+
+    page.get_by_role("button", name="Undo").click()
+    expect(bot_messages(page)).to_have_count(0, timeout=20_000)
+    expect(page.locator('[data-testid="user"]')).to_have_count(0)

@@ -92,3 +92,27 @@ def test_a_fast_stream_is_coalesced_into_at_most_25_updates_a_second(app, fake):
     # 0.5 s of streaming at <= 25 updates/s is ~13 updates, plus the first and the final one
     assert 2 <= len(updates) <= 25
 
+
+
+def test_a_complete_reply_ends_with_its_stats_line_from_the_servers_usage(app, fake):
+    fake.default = Scenario(text="Priced reply.")
+    job = app.client().submit("Hello", "gpt-4.1-mini", api_name="/chat")
+    final = job.result()
+
+    text, stats = final
+    assert text == "Priced reply."
+    title = stats["metadata"]["title"]
+    assert stats["metadata"]["id"] == "stats"
+    assert "to first token" in title and "tokens" in title
+    assert "(est.)" not in title  # the fake server reported usage
+    assert "$" in title  # gpt-4.1-mini has a known price
+
+
+def test_an_incomplete_reply_carries_its_stats_in_the_notice(app, fake):
+    fake.enqueue(Scenario(n_tokens=10, fault_after=3, fault="drop"))
+    final = app.client().submit("Hello", api_name="/chat").result()
+
+    text, notice = final
+    assert text == "w0 w1 w2 "
+    assert "Reply incomplete" in notice["metadata"]["title"]
+    assert "tokens" in notice["metadata"]["log"] and "(est.)" in notice["metadata"]["log"]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import assistant.recorder as recorder_module
-from assistant.chat import Reply
+from assistant.reply import Reply
 from assistant.errors import Failure
 from assistant.recorder import ConversationRecorder
 from assistant.store import Store
