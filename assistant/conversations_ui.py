@@ -7,6 +7,7 @@ runs those on worker threads, never on the event loop that streams replies.
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,9 @@ class ConversationPanel:
         self.identity = identity
         self.secret = secret
         self.export_dir = Path(tempfile.mkdtemp(prefix="assistant-exports-"))
+
+    def close(self) -> None:
+        shutil.rmtree(self.export_dir, ignore_errors=True)
 
     # --- what the chat function asks for each turn ---------------------------------
 

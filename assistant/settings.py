@@ -33,7 +33,7 @@ class Settings:
     local_threads: int | None = None
     data_dir: Path = field(default_factory=lambda: Path("data"))
     secret: str | None = None
-    log_content: bool = False
+    metrics_token: str | None = None
 
 
 # (flag, env var, Settings field, type, help)
@@ -124,6 +124,6 @@ def load_settings(argv: Sequence[str] | None = None,
         openai_api_key=env.get("OPENAI_API_KEY") or None,
         share=share,
         secret=env.get("ASSISTANT_SECRET") or None,
-        log_content=env.get("ASSISTANT_LOG_CONTENT", "").lower() in _TRUE,
+        metrics_token=env.get("ASSISTANT_METRICS_TOKEN") or None,
         **values,  # type: ignore[arg-type]
     )

@@ -14,6 +14,9 @@ inside: a psycopg connection pool instead of the writer thread (Postgres takes
 concurrent writers itself), TIMESTAMPTZ/JSONB/BIGSERIAL columns, the migration list
 tracked in a schema_version table instead of PRAGMA user_version, ILIKE or a pg_trgm
 index for search, and deletion that reaches the disk only after VACUUM.
+
+The JSON and Markdown export format is export.py's: the export and import methods here
+only read and write the rows.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ import sqlite3
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
@@ -35,13 +37,10 @@ from .database import Database, DatabaseClosed  # noqa: F401 - callers catch it 
 T = TypeVar("T")
 
 FILENAME = "assistant.sqlite3"
-EXPORT_FORMAT = "streaming-assistant/conversation"
-EXPORT_VERSION = 1
 ROLES = ("user", "assistant")
 STATUSES = ("complete", "streaming", "stopped", "failed", "truncated")
 SETTINGS_KEYS = ("model", "temperature", "system_prompt", "history_turns", "max_tokens")
 TITLE_CHARS = 60
-MAX_IMPORT_MESSAGES = 10_000
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 # Step n takes a file from user_version n-1 to n. Append new steps; never edit a shipped one.
@@ -135,18 +134,6 @@ def _settings_json(settings: Mapping[str, Any] | None) -> str:
     if unknown:
         raise ValueError(f"unknown conversation settings: {', '.join(sorted(unknown))}")
     return json.dumps(settings)
-
-
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def _seconds(value: Any, default: float) -> float:
-    try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
-    except (ValueError, OverflowError, OSError):
-        return default
 
 
 def _casefold(value: Any) -> Any:
@@ -285,7 +272,7 @@ class Store:
         row = (_text(content), _check_status(status), reason and _text(reason), time.time())
         return self._db.write(_update_message, _check_owner(owner), message_id, row)
 
-    # Export and import
+    # Export and import (the format is in export.py, imported on call: it imports this module)
 
     def mark_interrupted(self, reason: str) -> int:
         """Replies a crash left "streaming" become "failed" with `reason`; returns how many."""
@@ -295,30 +282,12 @@ class Store:
 
     def export_json(self, owner: str, conversation_id: str) -> dict[str, Any]:
         """The conversation in the versioned export format; NotFound if not the owner's."""
-        c = self._owned(owner, conversation_id)
-        return {"format": EXPORT_FORMAT, "version": EXPORT_VERSION, "exported": _iso(time.time()),
-                "id": c.id, "title": c.title, "created": _iso(c.created),
-                "updated": _iso(c.updated), "settings": c.settings,
-                "messages": [{"role": m.role, "content": m.content, "status": m.status,
-                              "reason": m.reason, "settings": m.settings,
-                              "created": _iso(m.created), "updated": _iso(m.updated)}
-                             for m in c.messages]}
+        from .export import to_json
+        return to_json(self._owned(owner, conversation_id), time.time())
 
     def export_markdown(self, owner: str, conversation_id: str) -> str:
-        c = self._owned(owner, conversation_id)
-        lines = [f"# {c.title or 'Untitled conversation'}", "", f"*Started {_iso(c.created)}*", ""]
-        shown = [f"{k.replace('_', ' ')}: {c.settings[k]}" for k in SETTINGS_KEYS
-                 if k in c.settings and k != "system_prompt"]
-        if shown:
-            lines += ["*" + ", ".join(shown) + "*", ""]
-        if c.settings.get("system_prompt"):
-            prompt = str(c.settings["system_prompt"]).splitlines()
-            lines += ["> **System prompt:** " + "\n> ".join(prompt), ""]
-        for m in c.messages:
-            lines += [f"## {m.role.capitalize()}", "", m.content, ""]
-            if m.status != "complete":
-                lines += [f"> ⚠️ Reply {m.status}" + (f": {m.reason}" if m.reason else ""), ""]
-        return "\n".join(lines)
+        from .export import to_markdown
+        return to_markdown(self._owned(owner, conversation_id))
 
     def _owned(self, owner: str, conversation_id: str) -> Conversation:
         conversation = self.get_conversation(owner, conversation_id)
@@ -328,6 +297,7 @@ class Store:
 
     def import_json(self, owner: str, data: Mapping[str, Any] | str | bytes) -> str:
         """A NEW conversation owned by `owner` from an export; a ValueError says what is wrong."""
+        from .export import parse_export
         _check_owner(owner)
         if isinstance(data, (str, bytes)):
             try:
@@ -335,7 +305,7 @@ class Store:
             except ValueError as exc:
                 raise ValueError(f"the file is not valid JSON ({exc})") from None
         now = time.time()
-        conversation, messages = _parse_export(data, now)
+        conversation, messages = parse_export(data, now)
         cid = new_conversation_id()
 
         def run(conn: sqlite3.Connection) -> None:
@@ -408,47 +378,3 @@ def _update_message(conn: sqlite3.Connection, owner: str, message_id: int,
         conn.execute("UPDATE conversations SET updated = ? WHERE id = ?", (row[3], found[0]))
     return found is not None
 
-
-def _parse_export(data: Any, now: float) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
-    """(title, settings JSON, created) and message rows of an export, or a ValueError."""
-    def need(ok: bool, problem: str) -> None:
-        if not ok:
-            raise ValueError(problem)
-
-    need(isinstance(data, Mapping), "not a conversation export: expected a JSON object")
-    need(data.get("format") == EXPORT_FORMAT,
-         f'not a conversation export: "format" must be "{EXPORT_FORMAT}"')
-    version = data.get("version")
-    need(type(version) is int and version >= 1, '"version" must be a positive whole number')
-    need(version <= EXPORT_VERSION, f"this export is version {version}, from a newer app; "
-                                    f"this one reads up to version {EXPORT_VERSION}")
-    need(isinstance(data.get("title") or "", str), '"title" must be a string')
-    settings = data.get("settings")
-    settings = {} if settings is None else settings
-    need(isinstance(settings, Mapping), '"settings" must be an object')
-    settings = {k: settings[k] for k in SETTINGS_KEYS if k in settings}  # drops newer keys
-    need(all(type(v) in (str, int, float) for v in settings.values()),
-         '"settings" values must be strings or numbers')
-    messages = data.get("messages")
-    need(isinstance(messages, list), '"messages" must be a list')
-    need(len(messages) <= MAX_IMPORT_MESSAGES,
-         f"too many messages ({len(messages):,}; the limit is {MAX_IMPORT_MESSAGES:,})")
-    rows = []
-    for i, m in enumerate(messages):
-        need(isinstance(m, Mapping), f"messages[{i}] must be an object")
-        need(m.get("role") in ROLES, f'messages[{i}].role must be "user" or "assistant"')
-        need(isinstance(m.get("content"), str), f"messages[{i}].content must be a string")
-        status = m.get("status", "complete")
-        need(status in STATUSES, f"messages[{i}].status must be one of {', '.join(STATUSES)}")
-        reason, extra = m.get("reason"), m.get("settings")
-        need(reason is None or isinstance(reason, str),
-             f"messages[{i}].reason must be a string or null")
-        need(extra is None or isinstance(extra, Mapping),
-             f"messages[{i}].settings must be an object or null")
-        created = _seconds(m.get("created"), now)
-        rows.append((m["role"], _text(m["content"]),
-                     "stopped" if status == "streaming" else status,  # it stopped at export
-                     reason and _text(reason), None if extra is None else json.dumps(extra),
-                     created, _seconds(m.get("updated"), created)))
-    title = _clean_title(data.get("title") or "")
-    return (title, json.dumps(settings), min(_seconds(data.get("created"), now), now)), rows

@@ -68,6 +68,11 @@ def bot_messages(page: Page):
     return page.locator('[data-testid="bot"]')
 
 
+def bot_message(page: Page, text: str):
+    """The bot message that contains `text` (a reply is followed by its stats line)."""
+    return bot_messages(page).filter(has_text=text)
+
+
 def test_with_no_key_the_embedded_model_streams_a_reply_in_the_browser(page, tmp_path):
     """The issue's acceptance check: no key, no internet, a streamed reply in the browser."""
     app = start_app({"ASSISTANT_DATA_DIR": str(tmp_path)})
@@ -92,6 +97,7 @@ def test_markdown_renders_and_html_in_a_reply_never_executes(page, fake_app, fak
 
     expect(bot_messages(page).first.locator("strong")).to_have_text("bold", timeout=20_000)
     expect(bot_messages(page).first.locator("code")).to_have_text("code")
+    expect(page.get_by_text("to first token")).to_be_visible()  # the stats line under the reply
     assert page.evaluate("window.__pwned") is None
     assert dialogs == []
 
@@ -109,7 +115,7 @@ def test_stop_in_the_browser_closes_the_upstream_and_keeps_the_partial_reply(pag
     kept = bot_messages(page).first.inner_text()
     assert "w3" in kept and "w399" not in kept
     send(page, "Again")
-    expect(bot_messages(page).last).to_contain_text("Next reply works.", timeout=20_000)
+    expect(bot_message(page, "Next reply works.")).to_be_visible(timeout=20_000)
 
 
 def test_a_reload_brings_the_conversation_back(page, fake_app, fake):
@@ -136,7 +142,7 @@ def test_continue_after_stop_sends_the_partial_reply_and_asks_to_carry_on(page, 
     assert fake.wait_for_disconnect(timeout=2)
     page.get_by_role("button", name="Continue").click()
 
-    expect(bot_messages(page).last).to_contain_text("...carried on.", timeout=20_000)
+    expect(bot_message(page, "...carried on.")).to_be_visible(timeout=20_000)
     messages = fake.requests[-1].body["messages"]
     assert messages[-1] == {"role": "user", "content": CONTINUE_INSTRUCTION}
     assert messages[-2]["role"] == "assistant" and messages[-2]["content"].startswith("w0 w1 w2 w3")
@@ -163,5 +169,5 @@ def test_retry_undo_and_edit_work_on_a_streamed_reply(page, fake_app, fake):
     assert fake.requests[-1].body["messages"][-1] == {"role": "user", "content": "Edited question"}
 
     page.get_by_role("button", name="Undo").click()
-    expect(bot_messages(page)).to_have_count(0, timeout=20_000)
+    expect(bot_messages(page)).to_have_count(0, timeout=20_000)  # the reply and its stats line
     expect(page.locator('[data-testid="user"]')).to_have_count(0)

@@ -14,7 +14,7 @@ import pytest
 from gradio_client import Client
 
 from assistant.store import Store
-from tests.conftest import FAKE_MODEL, RunningApp, free_port, start_app
+from tests.conftest import FAKE_MODEL, RunningApp, free_port, start_app, without_stats
 from tests.fake_openai import Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,7 +92,7 @@ def test_fifty_sessions_writing_at_once_store_every_turn(fake, tmp_path):
         def one_session(i: int) -> object:
             client = Client(app.url, auth=("ann", "ann-pw"), verbose=False)
             try:
-                return client.submit(f"question {i}", api_name="/chat").result(timeout=60)
+                return without_stats(client.submit(f"question {i}", api_name="/chat").result(timeout=60))
             finally:
                 client.close()
 

@@ -27,7 +27,8 @@ def test_a_complete_reply_shows_first_token_speed_tokens_and_cost():
 
 def test_estimated_counts_are_marked_everywhere_they_are_used():
     line = format_stats(make_reply(usage_estimated=True))
-    assert line == ("0.42 s to first token · ~50 tokens/s · ~1,000 → ~250 tokens (est.) · ~$0.0008")
+    assert line == ("0.42 s to first token · ~50 tokens/s · ~1,000 → ~250 tokens (est.)"
+                    " · ~$0.0008")
 
 
 def test_an_unknown_model_has_no_cost():
@@ -65,7 +66,8 @@ def test_no_rate_for_a_reply_that_arrived_at_once():
 
 
 def test_slow_rates_and_long_waits_keep_a_sensible_precision():
-    line = format_stats(make_reply(started=0.0, first_token=12.5, ended=112.5, completion_tokens=250))
+    line = format_stats(make_reply(started=0.0, first_token=12.5, ended=112.5,
+                                   completion_tokens=250))
     assert line.startswith("12.5 s to first token · 2.5 tokens/s")
 
 

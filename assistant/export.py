@@ -1,0 +1,113 @@
+"""The conversation export format: versioned JSON out and back in, and Markdown out.
+
+Pure functions over plain data: `to_json` and `to_markdown` take a store Conversation,
+`parse_export` checks an export (a decoded JSON value) and returns the rows a Store
+inserts for a new conversation. Nothing here touches the database; the Store methods
+export_json, export_markdown and import_json do that and call these.
+
+Imports are checked field by field, with a ValueError that says what is wrong; an export
+of a newer EXPORT_VERSION is refused, and settings keys this app does not know are dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+# The data model and its cleaning rules belong to the store; store.py imports this module
+# only inside its methods, so that either module may be imported first.
+from .store import ROLES, SETTINGS_KEYS, STATUSES, Conversation, _clean_title, _text
+
+EXPORT_FORMAT = "streaming-assistant/conversation"
+EXPORT_VERSION = 1
+MAX_IMPORT_MESSAGES = 10_000
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _seconds(value: Any, default: float) -> float:
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+    except (ValueError, OverflowError, OSError):
+        return default
+
+
+def to_json(c: Conversation, exported: float) -> dict[str, Any]:
+    """The conversation in the versioned export format, stamped as exported at `exported`."""
+    return {"format": EXPORT_FORMAT, "version": EXPORT_VERSION, "exported": _iso(exported),
+            "id": c.id, "title": c.title, "created": _iso(c.created),
+            "updated": _iso(c.updated), "settings": c.settings,
+            "messages": [{"role": m.role, "content": m.content, "status": m.status,
+                          "reason": m.reason, "settings": m.settings,
+                          "created": _iso(m.created), "updated": _iso(m.updated)}
+                         for m in c.messages]}
+
+
+def to_markdown(c: Conversation) -> str:
+    """The conversation for reading: title, settings, system prompt, then each message."""
+    lines = [f"# {c.title or 'Untitled conversation'}", "", f"*Started {_iso(c.created)}*", ""]
+    shown = [f"{k.replace('_', ' ')}: {c.settings[k]}" for k in SETTINGS_KEYS
+             if k in c.settings and k != "system_prompt"]
+    if shown:
+        lines += ["*" + ", ".join(shown) + "*", ""]
+    if c.settings.get("system_prompt"):
+        prompt = str(c.settings["system_prompt"]).splitlines()
+        lines += ["> **System prompt:** " + "\n> ".join(prompt), ""]
+    for m in c.messages:
+        lines += [f"## {m.role.capitalize()}", "", m.content, ""]
+        if m.status != "complete":
+            lines += [f"> ⚠️ Reply {m.status}" + (f": {m.reason}" if m.reason else ""), ""]
+    return "\n".join(lines)
+
+
+def parse_export(data: Any, now: float) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+    """(title, settings JSON, created) and message rows of an export, or a ValueError.
+
+    A message row is (role, content, status, reason, settings JSON, created, updated);
+    times missing or unreadable in the export become `now`.
+    """
+    def need(ok: bool, problem: str) -> None:
+        if not ok:
+            raise ValueError(problem)
+
+    need(isinstance(data, Mapping), "not a conversation export: expected a JSON object")
+    need(data.get("format") == EXPORT_FORMAT,
+         f'not a conversation export: "format" must be "{EXPORT_FORMAT}"')
+    version = data.get("version")
+    need(type(version) is int and version >= 1, '"version" must be a positive whole number')
+    need(version <= EXPORT_VERSION, f"this export is version {version}, from a newer app; "
+                                    f"this one reads up to version {EXPORT_VERSION}")
+    need(isinstance(data.get("title") or "", str), '"title" must be a string')
+    settings = data.get("settings")
+    settings = {} if settings is None else settings
+    need(isinstance(settings, Mapping), '"settings" must be an object')
+    settings = {k: settings[k] for k in SETTINGS_KEYS if k in settings}  # drops newer keys
+    need(all(type(v) in (str, int, float) for v in settings.values()),
+         '"settings" values must be strings or numbers')
+    messages = data.get("messages")
+    need(isinstance(messages, list), '"messages" must be a list')
+    need(len(messages) <= MAX_IMPORT_MESSAGES,
+         f"too many messages ({len(messages):,}; the limit is {MAX_IMPORT_MESSAGES:,})")
+    rows = []
+    for i, m in enumerate(messages):
+        need(isinstance(m, Mapping), f"messages[{i}] must be an object")
+        need(m.get("role") in ROLES, f'messages[{i}].role must be "user" or "assistant"')
+        need(isinstance(m.get("content"), str), f"messages[{i}].content must be a string")
+        status = m.get("status", "complete")
+        need(status in STATUSES, f"messages[{i}].status must be one of {', '.join(STATUSES)}")
+        reason, extra = m.get("reason"), m.get("settings")
+        need(reason is None or isinstance(reason, str),
+             f"messages[{i}].reason must be a string or null")
+        need(extra is None or isinstance(extra, Mapping),
+             f"messages[{i}].settings must be an object or null")
+        created = _seconds(m.get("created"), now)
+        rows.append((m["role"], _text(m["content"]),
+                     "stopped" if status == "streaming" else status,  # it stopped at export
+                     reason and _text(reason), None if extra is None else json.dumps(extra),
+                     created, _seconds(m.get("updated"), created)))
+    title = _clean_title(data.get("title") or "")
+    return (title, json.dumps(settings), min(_seconds(data.get("created"), now), now)), rows
