@@ -1,0 +1,351 @@
+"""The HTTP side of the fake OpenAI server (tests/fake_openai.py): server and handler.
+
+``Server`` is a ``ThreadingHTTPServer`` bound to one ``FakeOpenAI``; ``Handler``
+serves one connection: it records each request, routes it, and for
+``POST /v1/chat/completions`` plays the next ``Scenario`` (headers, waits, token
+pacing, faults). The bytes it sends come from tests/fake_wire.py.
+
+Every wait is sliced (``_POLL_SLICE``) and watches the socket, so a stopping
+server (``_Stopped``) or a client that hangs up early (``_ClientGone``, counted
+in ``FakeOpenAI.disconnects``) ends the response promptly.
+"""
+
+from __future__ import annotations
+
+import json
+import select
+import socket
+import socketserver
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+from tests.fake_wire import (
+    END_OF_BODY,
+    MALFORMED_EVENT,
+    RecordedRequest,
+    Scenario,
+    StreamEvents,
+    completion_payload,
+    error_chunk_fault,
+    error_event_fault,
+    error_payload,
+    model_object,
+    models_list,
+    usage_payload,
+    wants_usage,
+)
+
+if TYPE_CHECKING:
+    from tests.fake_openai import FakeOpenAI
+
+__all__ = ["Server", "Handler"]
+
+_POLL_SLICE = 0.1  # longest single wait, so stop() is noticed promptly
+
+
+class _ClientGone(Exception):
+    """The client closed the connection before the response was complete."""
+
+
+class _Stopped(Exception):
+    """The server is stopping; abandon this response."""
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # stop() must not wait for stalled handler threads
+    allow_reuse_address = True
+    request_queue_size = 512
+
+    fake: FakeOpenAI
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind calls socket.getfqdn(), which can do a slow DNS lookup.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = host
+        self.server_port = port
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError) or self.fake._stop_event.is_set():
+            return  # connection noise (resets, closed sockets): stay quiet
+        super().handle_error(request, client_address)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: Server
+    server_version = "FakeOpenAI/1.0"
+    sys_version = ""
+
+    # ------------------------------------------------------------------ plumbing
+    def setup(self) -> None:
+        try:
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        super().setup()
+        self.fake = self.server.fake
+        self._poller = select.poll()
+        self._poller.register(self.request, select.POLLIN | select.POLLPRI)
+        self.fake._track(self.request, True)
+
+    def finish(self) -> None:
+        self.fake._track(self.request, False)
+        try:
+            super().finish()
+        except OSError:
+            pass
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+        pass
+
+    def _write(self, data: bytes) -> None:
+        if self.fake._stop_event.is_set():
+            raise _Stopped
+        try:
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError) as exc:
+            raise _ClientGone from exc
+        except OSError as exc:
+            if self.fake._stop_event.is_set():
+                raise _Stopped from exc
+            raise _ClientGone from exc
+
+    def _client_gone(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s; True as soon as the client closes or resets."""
+        try:
+            events = self._poller.poll(max(0.0, timeout) * 1000.0)
+        except OSError:
+            return True
+        if not events:
+            return False
+        try:
+            peek = self.request.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+        if peek == b"":
+            return True
+        # The client sent more bytes (pipelining); it is still there. Sleep plainly.
+        self.fake._stop_event.wait(timeout)
+        return False
+
+    def _wait(self, seconds: float) -> None:
+        """Sleep ``seconds``; raise _ClientGone / _Stopped if that happens first."""
+        deadline = time.monotonic() + seconds
+        stop = self.fake._stop_event
+        while True:
+            if stop.is_set():
+                raise _Stopped
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            if self._client_gone(min(remaining, _POLL_SLICE)):
+                if stop.is_set():
+                    raise _Stopped
+                raise _ClientGone
+
+    def _drop(self) -> None:
+        """Cut the connection abruptly: no terminating chunk, no further bytes."""
+        self.close_connection = True
+        try:
+            self.request.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        try:
+            self.request.close()
+        except OSError:
+            pass
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            parts = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(parts)
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _send_json(self, status: int, obj: Any, extra: dict[str, str] | None = None) -> None:
+        payload = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("x-request-id", self._request_id)
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()  # flushes the header buffer to the socket
+        self._write(payload)
+
+    def _send_error_json(
+        self,
+        status: int,
+        message: str,
+        type_: str = "invalid_request_error",
+        code: str | None = None,
+        param: str | None = None,
+        extra: dict[str, str] | None = None,
+    ) -> None:
+        self._send_json(status, error_payload(message, type_, code, param), extra)
+
+    # ------------------------------------------------------------------ dispatch
+    def _handle(self) -> None:
+        arrival = time.monotonic()
+        fake = self.fake
+        self._request_id = f"req_fake_{next(fake._ids)}"
+        raw = self._read_body()
+        body: Any = None
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = None
+        path = self.path.split("?", 1)[0]
+        fake._record(
+            RecordedRequest(
+                method=self.command,
+                path=self.path,
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=body,
+                time=arrival,
+            )
+        )
+        try:
+            if self.command == "POST" and path == "/v1/chat/completions":
+                self._chat(body)
+            elif self.command == "GET" and path == "/v1/models":
+                self._send_json(200, models_list(fake.models))
+            elif self.command == "GET" and path.startswith("/v1/models/"):
+                model = path[len("/v1/models/"):]
+                if model in fake.models:
+                    self._send_json(200, model_object(model))
+                else:
+                    self._send_error_json(
+                        404, f"The model `{model}` does not exist", code="model_not_found", param="model"
+                    )
+            else:
+                self._send_error_json(404, f"Unknown request URL: {self.command} {path}", code="unknown_url")
+        except _ClientGone:
+            self.close_connection = True
+            fake._note_disconnect()
+        except _Stopped:
+            self._drop()
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+    # ------------------------------------------------------------------ chat
+    def _chat(self, body: Any) -> None:
+        if not isinstance(body, dict):
+            self._send_error_json(400, "We could not parse the JSON body of your request.")
+            return
+        sc = self.fake._next_scenario()
+        if sc.hang_before_headers > 0:
+            self._wait(sc.hang_before_headers)
+        if sc.status != 200:
+            self._send_error_json(
+                sc.status, sc.error_message, sc.error_type, sc.error_code, extra=sc.headers
+            )
+            return
+        stream = bool(body.get("stream"))
+        if stream and sc.reject_stream:
+            self._send_error_json(
+                400,
+                "Streaming is not supported for this model",
+                "invalid_request_error",
+                "unsupported_value",
+                "stream",
+                extra=sc.headers,
+            )
+            return
+        if stream and not sc.json_body:
+            self._stream(sc, body)
+        else:
+            self._complete(sc, body)
+
+    def _complete(self, sc: Scenario, body: dict) -> None:
+        """A plain (non-streaming) ChatCompletion JSON answer."""
+        if sc.fault == "drop":
+            self._drop()
+            return
+        if sc.fault == "stall":
+            self._wait(sc.stall_seconds)
+        tokens = sc.token_list()
+        # Simulate generation time: first token delay + pacing of the whole reply.
+        gen = sc.first_token_delay + (max(len(tokens) - 1, 0) / sc.rate if sc.rate else 0.0)
+        if gen > 0:
+            self._wait(gen)
+        cid = f"chatcmpl-fake-{next(self.fake._completion_ids)}"
+        self._send_json(200, completion_payload(sc, body, tokens, cid, int(time.time())), sc.headers)
+
+    def _stream(self, sc: Scenario, body: dict) -> None:
+        tokens = sc.token_list()
+        cid = f"chatcmpl-fake-{next(self.fake._completion_ids)}"
+        model = body.get("model") or "fake-model"
+        events = StreamEvents(cid, model, int(time.time()), sc.refusal is not None)
+        want_usage = wants_usage(sc, body)
+
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("x-request-id", self._request_id)
+        for k, v in sc.headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+
+        self._write(events.role())
+        if sc.first_token_delay > 0:
+            self._wait(sc.first_token_delay)
+
+        rate = sc.rate
+        start = time.monotonic()
+        fault_at = sc.fault_after if sc.fault else -1
+        for i, tok in enumerate(tokens):
+            if i == fault_at:
+                if self._fault(sc):
+                    return
+            if rate:
+                delay = start + i / rate - time.monotonic()
+                if delay > 0:
+                    self._wait(delay)
+            self._write(events.token(tok))
+        if fault_at >= len(tokens):
+            if self._fault(sc):
+                return
+        self._write(events.finish(sc.finish_reason))
+        if want_usage:
+            self._write(events.usage(usage_payload(body, len(tokens))))
+        self._write(events.done())
+
+    def _fault(self, sc: Scenario) -> bool:
+        """Apply the scenario's fault. True if the response is finished."""
+        fault = sc.fault
+        if fault == "drop":
+            self._drop()
+            return True
+        if fault == "stall":
+            self._wait(sc.stall_seconds)
+            return False  # stall over (client still there): carry on streaming
+        if fault == "error_event":
+            self._write(error_event_fault(sc))
+            return True
+        if fault == "error_chunk":
+            self._write(error_chunk_fault(sc))
+            return True
+        if fault == "malformed":
+            self._write(MALFORMED_EVENT)
+            return False  # then continue with the normal stream
+        if fault == "no_finish":
+            self._write(END_OF_BODY)  # clean end of the chunked body
+            return True
+        return False
