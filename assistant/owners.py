@@ -63,6 +63,7 @@ class Session:
     conversation_id: str | None = None
     reply_stopped: bool = False  # Stop was pressed; the next turn marks the last reply
     has_conversation: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def open(self, conversation_id: str | None) -> None:
         self.conversation_id = conversation_id
@@ -94,7 +95,7 @@ class Sessions:
     def ensure_conversation(self, session_hash: str | None, create: Callable[[], str]) -> str:
         """The open conversation's id, creating it once even if two events race."""
         session = self.get(session_hash)
-        with self._lock:
+        with session.lock:  # per session: other sessions' first turns never wait on this one
             if session.conversation_id is None:
                 session.open(create())
             return session.conversation_id
