@@ -88,7 +88,7 @@ def test_with_no_key_the_embedded_model_streams_a_reply_in_the_browser(page, tmp
 
 
 def test_markdown_renders_and_html_in_a_reply_never_executes(page, fake_app, fake):
-    fake.enqueue(Scenario(text="**bold** and `code`\n\n<script>window.__pwned = 1</script>"
+    fake.enqueue(Scenario(text="**bold** and `code` and $$x^2$$\n\n<script>window.__pwned = 1</script>"
                                "<img src=x onerror=\"window.__pwned = 2\">"))
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
@@ -97,19 +97,25 @@ def test_markdown_renders_and_html_in_a_reply_never_executes(page, fake_app, fak
 
     expect(bot_messages(page).first.locator("strong")).to_have_text("bold", timeout=20_000)
     expect(bot_messages(page).first.locator("code")).to_have_text("code")
+    expect(bot_messages(page).first.locator(".katex").first).to_be_visible()  # math rendered
     expect(page.get_by_text("to first token")).to_be_visible()  # the stats line under the reply
     assert page.evaluate("window.__pwned") is None
     assert dialogs == []
 
 
-def test_stop_in_the_browser_closes_the_upstream_and_keeps_the_partial_reply(page, fake_app, fake):
-    fake.enqueue(Scenario(n_tokens=400, rate=20), Scenario(text="Next reply works."))
-    open_app(page, fake_app.url)
+def stop_a_slow_reply(page: Page, url: str, fake, next_reply: str) -> None:
+    """Starts a slow reply, presses Stop after a few tokens; the fake must see the hang-up."""
+    fake.enqueue(Scenario(n_tokens=400, rate=20), Scenario(text=next_reply))
+    open_app(page, url)
     send(page, "Count slowly")
     expect(bot_messages(page).first).to_contain_text("w3", timeout=20_000)
     page.locator("button.stop-button").click()
-
     assert fake.wait_for_disconnect(timeout=2)
+
+
+def test_stop_in_the_browser_closes_the_upstream_and_keeps_the_partial_reply(page, fake_app, fake):
+    stop_a_slow_reply(page, fake_app.url, fake, next_reply="Next reply works.")
+
     expect(page.get_by_text("Reply incomplete: You stopped this reply.")).to_be_visible()
     expect(page.get_by_role("button", name="Continue")).to_be_visible()
     kept = bot_messages(page).first.inner_text()
@@ -134,12 +140,7 @@ def test_a_reload_brings_the_conversation_back(page, fake_app, fake):
 def test_continue_after_stop_sends_the_partial_reply_and_asks_to_carry_on(page, fake_app, fake):
     from assistant.history import CONTINUE_INSTRUCTION
 
-    fake.enqueue(Scenario(n_tokens=400, rate=20), Scenario(text="...carried on."))
-    open_app(page, fake_app.url)
-    send(page, "Count slowly")
-    expect(bot_messages(page).first).to_contain_text("w3", timeout=20_000)
-    page.locator("button.stop-button").click()
-    assert fake.wait_for_disconnect(timeout=2)
+    stop_a_slow_reply(page, fake_app.url, fake, next_reply="...carried on.")
     page.get_by_role("button", name="Continue").click()
 
     expect(bot_message(page, "...carried on.")).to_be_visible(timeout=20_000)
@@ -171,3 +172,74 @@ def test_retry_undo_and_edit_work_on_a_streamed_reply(page, fake_app, fake):
     page.get_by_role("button", name="Undo").click()
     expect(bot_messages(page)).to_have_count(0, timeout=20_000)  # the reply and its stats line
     expect(page.locator('[data-testid="user"]')).to_have_count(0)
+
+
+def test_the_sidebar_searches_opens_renames_exports_imports_and_deletes_chats(page, fake_app, fake,
+                                                                             tmp_path):
+    import json
+
+    fake.enqueue(Scenario(text="About lighthouses."), Scenario(text="About storms."))
+    open_app(page, fake_app.url)
+    chats = page.locator("#conversation-list label")
+    send(page, "Tell me about lighthouses")
+    expect(bot_message(page, "About lighthouses.")).to_be_visible(timeout=20_000)
+    expect(chats).to_have_count(1)
+    page.get_by_role("button", name="+ New chat").click()
+    expect(bot_messages(page)).to_have_count(0)
+    send(page, "Tell me about storms")
+    expect(bot_message(page, "About storms.")).to_be_visible(timeout=20_000)
+    expect(chats).to_have_count(2)
+
+    page.get_by_placeholder("Search chats…").fill("lighthouse")
+    expect(chats).to_have_count(1)
+    chats.first.click()
+    expect(bot_message(page, "About lighthouses.")).to_be_visible()
+
+    page.get_by_text("This chat").click()
+    title = page.get_by_label("Title")
+    expect(title).to_have_value("Tell me about lighthouses")
+    title.fill("Lighthouses")
+    page.get_by_role("button", name="Rename").click()
+    expect(chats.first).to_have_text("Lighthouses")
+
+    page.get_by_role("button", name="Export JSON").click()
+    with page.expect_download() as download:
+        page.locator("a[download]").first.click()
+    saved = tmp_path / download.value.suggested_filename  # as a browser saves it: Lighthouses.json
+    download.value.save_as(saved)
+    exported = json.loads(saved.read_text())
+    assert exported["title"] == "Lighthouses"
+    assert [m["content"] for m in exported["messages"]] == ["Tell me about lighthouses",
+                                                            "About lighthouses."]
+
+    page.get_by_placeholder("Search chats…").fill("")
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Import JSON").click()
+    chooser.value.set_files(saved)
+    expect(chats).to_have_count(3)  # the import is a new chat of this owner's
+
+    page.get_by_role("button", name="Delete").click()
+    expect(chats).to_have_count(2)
+    expect(bot_messages(page)).to_have_count(0)
+
+
+def test_memory_is_saved_shown_sent_only_when_on_and_deleted(page, fake_app, fake):
+    fake.enqueue(Scenario(text="Without memory."), Scenario(text="With memory."))
+    open_app(page, fake_app.url)
+    page.get_by_text("Memory", exact=True).click()
+    page.get_by_placeholder("e.g. I prefer metric units").fill("I live in Lyon")
+    page.get_by_role("button", name="Remember").click()
+    expect(page.get_by_label("I live in Lyon")).to_be_visible()
+
+    send(page, "Where do I live?")
+    expect(bot_message(page, "Without memory.")).to_be_visible(timeout=20_000)
+    assert "Lyon" not in fake.requests[-1].body["messages"][0]["content"]
+
+    page.get_by_label("Send my saved facts with every message").check()
+    send(page, "Where do I live now?")
+    expect(bot_message(page, "With memory.")).to_be_visible(timeout=20_000)
+    assert "- I live in Lyon" in fake.requests[-1].body["messages"][0]["content"]
+
+    page.get_by_label("I live in Lyon").check()
+    page.get_by_role("button", name="Delete ticked").click()
+    expect(page.get_by_label("I live in Lyon")).to_have_count(0)

@@ -249,5 +249,5 @@ def test_stop_closes_the_upstream_stream_and_the_next_message_works(app, fake):
             break
     job.cancel()
 
-    assert fake.wait_for_disconnect(timeout=2), "the fake server never saw the client leave"
+    assert fake.wait_for_disconnect(timeout=0.5), "the upstream stream was not closed within 0.5 s"
     assert_next_message_works(app, fake, client)

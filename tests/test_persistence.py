@@ -162,3 +162,25 @@ def test_a_killed_app_keeps_the_message_and_the_partial_reply_marked_incomplete(
         assert lost_seconds <= 2.0 + 0.5  # the flush interval, plus the kill's own delay
     finally:
         restarted.close()
+
+
+def test_saved_memories_reach_the_model_only_when_memory_is_on(fake, tmp_path):
+    app = auth_app(fake, tmp_path)
+    try:
+        ann = app.client(auth=("ann", "ann-pw"))
+        memory_id = ann.predict("I prefer metric units", api_name="/add_memory")
+        assert ann.predict(api_name="/list_memories") == [{"id": memory_id, "text": "I prefer metric units"}]
+
+        app.chat(ann, "How far is it?", FAKE_MODEL, 0.7, "Be brief.", 5, 100, False)
+        assert "metric" not in fake.requests[-1].body["messages"][0]["content"]
+        app.chat(ann, "And the weight?", FAKE_MODEL, 0.7, "Be brief.", 5, 100, True)
+        system = fake.requests[-1].body["messages"][0]["content"]
+        assert system.startswith("Be brief.") and "- I prefer metric units" in system
+
+        bob = app.client(auth=("bob", "bob-pw"))
+        assert bob.predict(api_name="/list_memories") == []
+        assert bob.predict(memory_id, api_name="/delete_memory") is False
+        assert ann.predict(memory_id, api_name="/delete_memory") is True
+        assert ann.predict(api_name="/list_memories") == []
+    finally:
+        app.close()

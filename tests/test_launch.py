@@ -1,0 +1,36 @@
+"""Launching: a share link that cannot be made, and an owner secret that outlives restarts."""
+
+from __future__ import annotations
+
+import logging
+
+from assistant.owners import OwnerTokens, load_secret
+from tests.conftest import FAKE_MODEL, start_app
+from tests.fake_openai import Scenario
+
+
+def test_a_share_link_that_cannot_be_created_is_reported_and_the_app_keeps_running(
+        fake, tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="assistant")
+    app = start_app({"OPENAI_BASE_URL": fake.base_url, "ASSISTANT_MODEL": FAKE_MODEL,
+                     "ASSISTANT_SHARE": "true", "ASSISTANT_DATA_DIR": str(tmp_path)})
+    try:
+        assert app.app.demo.share_url is None  # no tunnel server is reachable from here
+        assert "public share link could not be created" in caplog.text
+        assert app.url.rstrip("/") in caplog.text
+        fake.enqueue(Scenario(text="Still here."))
+        assert app.chat(app.client(), "Hello")[1] == "Still here."
+    finally:
+        app.close()
+
+
+def test_the_owner_secret_is_kept_in_the_data_directory_across_restarts(tmp_path):
+    first = load_secret(None, tmp_path)
+    token = OwnerTokens(first).new()
+
+    second = load_secret(None, tmp_path)  # a restart reads the same file
+    assert second == first
+    assert OwnerTokens(second).owner(token) is not None
+    assert (tmp_path / "secret.key").stat().st_mode & 0o077 == 0  # readable by the owner only
+    assert OwnerTokens("another secret").owner(token) is None
+    assert load_secret("configured", tmp_path) == "configured"
