@@ -73,7 +73,8 @@ def server_runs(port: int, threads: int) -> list[float]:
         server.wait(timeout=10)
 
 
-def app_runs(llm, port: int) -> list[float]:
+def app_runs(llm, port: int) -> tuple[list[float], list[float]]:
+    """Tokens/s through the app, and the times to first text (the first is a cold start)."""
     from gradio_client import Client
 
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
@@ -86,21 +87,23 @@ def app_runs(llm, port: int) -> list[float]:
             if "Running on local URL" in line:
                 break
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-        rates = []
+        rates, first_texts = [], []
         for _ in range(RUNS + 1):  # the first run warms the model server up
             start = time.perf_counter()
-            last = None
+            first = last = None
             text = ""
             for update in client.submit(PROMPT, "smollm2", 0.0, "", 0, MAX_TOKENS,
                                         api_name="/chat"):
                 value = update if isinstance(update, str) else (update[0] if update else "")
                 if isinstance(value, str) and value and value != text:
                     last = time.perf_counter()
+                    first = first or last
                     text = value
+            first_texts.append(first - start)
             tokens = len(llm.tokenize(text.encode(), add_bos=False))
             rates.append(tokens / (last - start))
             client.reset_session()
-        return rates[1:]
+        return rates[1:], first_texts
     finally:
         app.terminate()
         app.wait(timeout=10)
@@ -120,7 +123,8 @@ def main() -> int:
         rows.append((f"llama-cpp-python in-process, {threads} thread(s)", direct_runs(llm)))
     rows.append((f"llama-cpp-python's server, {app_threads} thread(s)",
                  server_runs(free_port(), app_threads)))
-    rows.append((f"through the app ({app_threads} model thread(s))", app_runs(llm, free_port())))
+    through_app, first_texts = app_runs(llm, free_port())
+    rows.append((f"through the app ({app_threads} model thread(s))", through_app))
     best = statistics.median(rows[0][1])
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · {os.cpu_count()} cores · "
           f"SmolLM2-135M Q4_1, {MAX_TOKENS} tokens end to end, median of {RUNS} runs")
@@ -129,6 +133,8 @@ def main() -> int:
         print(f"{name:<46} {median:6.1f} tokens/s  {median / best:6.1%}   "
               f"runs: {', '.join(f'{r:.0f}' for r in rates)}")
     print("target: through the app >= 90% of llama-cpp-python called directly (first row)")
+    print(f"time to first token through the app: first request {first_texts[0] * 1000:.0f} ms, "
+          f"then median {statistics.median(first_texts[1:]) * 1000:.0f} ms")
     return 0
 
 
