@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import aclosing
-from typing import Any, AsyncIterator, Protocol, Sequence
+from typing import Any, AsyncIterator, Sequence
 
 from .backends import Backend, BackendUnavailable, host_of
 from .coalesce import Batches
@@ -21,10 +21,10 @@ from .history import (CONTINUE, INCOMPLETE_NOTICE_ID, REGENERATE, DoesNotFit, bu
                       estimate_tokens, prepare_turn)
 from .retry import RetryPolicy
 from .settings import Settings
-from .streaming import (ChatRequest, Failed, Finished, Retrying, TextDelta, Upstream, Usage,
-                        stream_chat)
 from .reply import Reply, ReplyObserver
 from .reply_stats import format_stats
+from .streaming import (ChatRequest, Failed, Finished, Retrying, TextDelta, Upstream, Usage,
+                        stream_chat)
 from .validation import InvalidInput, check_message, check_options
 
 log = logging.getLogger(__name__)
@@ -116,8 +116,9 @@ class ChatService:
             past, user_text = prepare_turn(history, text)
             model_name = await self.backend.resolve_model(options.model)
             messages = build_messages(
-                system_prompt=with_memories(options.system_prompt, memories), history=past, user_message=user_text,
-                history_turns=options.history_turns, max_tokens=options.max_tokens,
+                system_prompt=with_memories(options.system_prompt, memories), history=past,
+                user_message=user_text, history_turns=options.history_turns,
+                max_tokens=options.max_tokens,
                 context_window=self.backend.context_window_for(model_name))
         except InvalidInput as exc:
             yield notice(f"⚠️ {exc}", notice_id="invalid")

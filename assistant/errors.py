@@ -129,8 +129,8 @@ def describe(exc: BaseException, *, model: str, host: str, read_timeout: float,
             return Failure("content_filter", "The request was blocked by the model server's "
                            "content filter.", status=status)
         if status in (400, 422):
-            return Failure("bad_request", f"The model server refused the request: {reason or 'no reason given'}",
-                           status=status)
+            return Failure("bad_request", "The model server refused the request: "
+                           f"{reason or 'no reason given'}", status=status)
         if status in (408, 409) or status >= 500:
             return Failure("overloaded", f"The model server is overloaded or failing ({status}).",
                            retryable=True, retry_after=after, status=status)

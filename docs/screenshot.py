@@ -2,10 +2,18 @@
 
 Run from the repository root: PYTHONPATH=. python docs/screenshot.py
 """
-import os, tempfile; os.environ["GRADIO_ANALYTICS_ENABLED"]="False"
-from tests.conftest import start_app, FAKE_MODEL
-from tests.fake_openai import FakeOpenAI, Scenario
-from playwright.sync_api import sync_playwright
+
+import os
+import tempfile
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from tests.conftest import start_app  # noqa: E402
+from tests.fake_openai import FakeOpenAI, Scenario  # noqa: E402
+from tests.test_browser import ARGS, CHROMIUM  # noqa: E402
+
 REPLY = """## Streaming, in short
 
 Instead of waiting for the whole answer, the server sends **tokens as they are generated**:
@@ -21,19 +29,30 @@ async with stream:
 ```
 
 The cost grows with length: $$\\text{cost} = p \\cdot t_{in} + c \\cdot t_{out}$$"""
-with FakeOpenAI() as fake:
-    fake.default = Scenario(text=REPLY, rate=400)
-    app = start_app({"OPENAI_BASE_URL": fake.base_url, "ASSISTANT_MODEL": "gpt-4.1-mini", "ASSISTANT_DATA_DIR": tempfile.mkdtemp()})
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--headless","--no-sandbox","--disable-gpu"])
-        pg = b.new_page(viewport={"width":1280,"height":860})
-        pg.goto(app.url, wait_until="domcontentloaded")
-        pg.wait_for_function("() => localStorage.getItem('assistant-owner') !== null")
-        box = pg.locator("textarea[data-testid='textbox']").last
-        box.fill("Explain streaming replies briefly, with a code example."); box.press("Enter")
-        pg.locator(".katex").first.wait_for(timeout=30000)
-        pg.locator("#conversation-list label").first.wait_for(timeout=30000)
-        pg.wait_for_timeout(500)
-        pg.screenshot(path="docs/screenshot.png")
-        b.close()
-    app.close()
+QUESTION = "Explain streaming replies briefly, with a code example."
+
+
+def main() -> None:
+    with FakeOpenAI() as fake:
+        fake.default = Scenario(text=REPLY, rate=400)
+        app = start_app({"OPENAI_BASE_URL": fake.base_url, "ASSISTANT_MODEL": "gpt-4.1-mini",
+                         "ASSISTANT_DATA_DIR": tempfile.mkdtemp()})
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                page = browser.new_page(viewport={"width": 1280, "height": 860})
+                page.goto(app.url, wait_until="domcontentloaded")
+                page.wait_for_function("() => localStorage.getItem('assistant-owner') !== null")
+                box = page.locator("textarea[data-testid='textbox']").last
+                box.fill(QUESTION)
+                box.press("Enter")
+                page.get_by_text("to first token").wait_for(timeout=30_000)  # the reply ended
+                page.locator("#conversation-list label").first.wait_for(timeout=30_000)
+                page.screenshot(path="docs/screenshot.png")
+                browser.close()
+        finally:
+            app.close()
+
+
+if __name__ == "__main__":
+    main()
