@@ -78,17 +78,19 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel)
             gr.Markdown(f"**Backend:** {backend.label}", elem_id="backend-label")
             panel.render()
             gr.Markdown("### Settings")
-            model = gr.Dropdown(label="Model", choices=list(backend.suggested_models) or [default_model],
+            model = gr.Dropdown(label="Model",
+                                choices=list(backend.suggested_models) or [default_model],
                                 value=default_model, allow_custom_value=True, filterable=True)
-            temperature = UncheckedSlider(0, 2, value=DEFAULT_TEMPERATURE, step=0.05, label="Temperature")
+            temperature = UncheckedSlider(0, 2, value=DEFAULT_TEMPERATURE, step=0.05,
+                                          label="Temperature")
             preset = gr.Dropdown(label="System prompt preset", choices=list(PRESETS),
                                  value=DEFAULT_PRESET)
             system_prompt = gr.Textbox(label="System prompt", value=PRESETS[DEFAULT_PRESET],
                                        lines=4, max_lines=12)
             history_turns = UncheckedSlider(0, 50, value=DEFAULT_HISTORY_TURNS, step=1,
-                                      label="History length (earlier turns sent)")
+                                            label="History length (earlier turns sent)")
             max_tokens = UncheckedNumber(label="Max output tokens", value=DEFAULT_MAX_TOKENS,
-                                   minimum=1, precision=0)
+                                         minimum=1, precision=0)
         preset.change(lambda name: PRESETS.get(name, ""), preset, system_prompt,
                       api_visibility="private", queue=False)
 
@@ -103,6 +105,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel)
             editable=True,
             fill_height=True,
         )
+
         def on_stop(history: list[Any], request: gr.Request) -> tuple[list[Any], list[Any]]:
             panel.identity.sessions.get(request.session_hash).reply_stopped = True
             marked = mark_stopped(history)
