@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +27,16 @@ def bundled_model_path() -> Path | None:
         return None
     path = Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
     return path if path.exists() else None
+
+
+def _end_with_parent() -> None:
+    """In the child before exec: Linux sends it SIGTERM when the app's main thread dies,
+    even by SIGKILL, so the model server is never left running alone."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _free_port() -> int:
@@ -53,6 +64,7 @@ class LocalModelServer:
         self._log_tail: list[str] = []
 
     def start(self) -> None:
+        """Call from the main thread: the server ends when the thread that started it does."""
         command = [
             sys.executable, "-m", "llama_cpp.server",
             "--model", str(self.model_path), "--model_alias", MODEL_ALIAS,
@@ -62,6 +74,7 @@ class LocalModelServer:
         self._process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             errors="replace", env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            preexec_fn=_end_with_parent,  # noqa: PLW1509 - only calls prctl
         )
         threading.Thread(target=self._watch_output, name="local-model-log", daemon=True).start()
 

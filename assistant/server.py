@@ -6,6 +6,8 @@ import asyncio
 import gc
 import logging
 import os
+import signal
+import sys
 from dataclasses import dataclass
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home, works offline
@@ -101,6 +103,8 @@ def run(argv: list[str]) -> int:
     settings = load_settings(argv)
     configure_logging(settings)
     app = create_app(settings)
+    # SIGTERM (docker stop, systemd, a Space restarting) exits through `finally` below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # Startup leaves ~300k long-lived objects; full collections over them stalled every
     # stream for 100-250 ms under load. Freezing them keeps collections short.
     gc.collect()

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import select
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from tests.conftest import start_app
+from tests.conftest import free_port, start_app
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -30,3 +39,28 @@ def test_the_embedded_model_streams_a_short_reply(offline_app):
     texts = [u for u in updates if isinstance(u, str)]
     assert texts[-1] == text
     assert offline_app.app.backend.local_server.ready
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_the_embedded_model_server_ends_with_the_app(tmp_path, sig):
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    env.update(ASSISTANT_DATA_DIR=str(tmp_path), PYTHONUNBUFFERED="1")
+    app = subprocess.Popen([sys.executable, "app.py", "--port", str(free_port())], cwd=ROOT,
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in app.stdout:  # Gradio says it is serving once the model server was started
+            if "Running on local URL" in line:
+                break
+        children = [int(pid) for task in Path(f"/proc/{app.pid}/task").iterdir()
+                    for pid in (task / "children").read_text().split()]
+        [model_server] = [pid for pid in children
+                          if b"llama_cpp.server" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        watch = os.pidfd_open(model_server)  # readable once that process has ended
+        app.send_signal(sig)
+        app.wait(timeout=30)
+        readable, _, _ = select.select([watch], [], [], 30)
+        os.close(watch)
+        assert readable, "the model server outlived the app"
+    finally:
+        if app.poll() is None:
+            app.kill()
