@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from openai import AsyncOpenAI, Timeout
+from openai import AsyncOpenAI, OpenAI, Timeout
 
 from .local_model import CONTEXT_WINDOW, MODEL_ALIAS, LocalModelServer, bundled_model_path
 from .models import OPENAI_CHOICES, model_info
@@ -77,6 +77,23 @@ class Backend:
                 log.info("model list unavailable from %s: %s", self.label, type(exc).__name__)
                 return []
         return list(self._listed)
+
+    def discover_default_model(self) -> str | None:
+        """At startup, outside any event loop: the first model the server lists.
+
+        A short-lived sync client, so that no pooled connection of the async client
+        is made on one event loop and reused on Gradio's.
+        """
+        try:
+            with OpenAI(base_url=str(self.client.base_url), api_key=self.client.api_key,
+                        max_retries=0, timeout=MODEL_LIST_TIMEOUT) as client:
+                self._listed = sorted(m.id for m in client.models.list())
+        except Exception as exc:  # the server may be down at startup; chat says so later
+            log.info("model list unavailable from %s: %s", self.label, type(exc).__name__)
+            return None
+        if self._listed:
+            self.default_model = self._listed[0]
+        return self.default_model
 
     async def model_choices(self) -> list[str]:
         """Configured defaults first, then whatever the endpoint lists."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 import os
@@ -59,13 +58,10 @@ def configure_logging(settings: Settings) -> None:
 
 def _default_model(backend: Backend) -> str:
     """The model shown first; for a custom server without one configured, its first listed."""
-    if backend.default_model:
-        return backend.default_model
-    try:
-        return asyncio.run(backend.resolve_model(None))
-    except Exception:
+    model = backend.default_model or backend.discover_default_model()
+    if not model:
         log.warning("%s lists no models yet; type a model name in the sidebar", backend.label)
-        return ""
+    return model or ""
 
 
 def create_app(settings: Settings) -> App:
