@@ -12,6 +12,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 import pytest  # noqa: E402
 from gradio_client import Client  # noqa: E402
 
+from assistant.chat import STATS_NOTICE_ID  # noqa: E402
 from assistant.server import App, create_app, launch  # noqa: E402
 from assistant.settings import load_settings  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
@@ -51,7 +52,8 @@ class RunningApp:
 
 
 def is_stats(message: Any) -> bool:
-    return isinstance(message, dict) and (message.get("metadata") or {}).get("id") == "stats"
+    return isinstance(message, dict) and \
+        (message.get("metadata") or {}).get("id") == STATS_NOTICE_ID
 
 
 def without_stats(value: Any) -> Any:

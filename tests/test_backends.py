@@ -33,18 +33,23 @@ def test_host_of_never_returns_credentials():
     assert host_of("https://key:secret@api.example.com/v1") == "api.example.com"
 
 
+def ask_backend(settings, method: str):
+    """Calls one of a fresh backend's async methods in its own event loop, then closes it."""
+    async def call():
+        backend = select_backend(settings)
+        try:
+            return await getattr(backend, method)()
+        finally:
+            await backend.aclose()
+
+    return asyncio.run(call())
+
+
 def test_model_choices_merge_configured_defaults_with_the_endpoint_list(fake):
     fake.models = [FAKE_MODEL, "other-model"]
     settings = load_settings([], environ={"OPENAI_BASE_URL": fake.base_url, "ASSISTANT_MODEL": "mine"})
 
-    async def choices():
-        backend = select_backend(settings)
-        try:
-            return await backend.model_choices()
-        finally:
-            await backend.aclose()
-
-    assert asyncio.run(choices()) == ["mine", FAKE_MODEL, "other-model"]
+    assert ask_backend(settings, "model_choices") == ["mine", FAKE_MODEL, "other-model"]
     assert any(r.path == "/v1/models" for r in fake.requests)
 
 
@@ -52,14 +57,7 @@ def test_an_unreachable_model_list_gives_an_empty_list_not_an_error():
     settings = load_settings([], environ={"OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
                                          "ASSISTANT_CONNECT_TIMEOUT": "0.5"})
 
-    async def listed():
-        backend = select_backend(settings)
-        try:
-            return await backend.list_models()
-        finally:
-            await backend.aclose()
-
-    assert asyncio.run(listed()) == []
+    assert ask_backend(settings, "list_models") == []
 
 
 def test_a_custom_server_without_a_configured_model_answers_the_first_message(fake, tmp_path):

@@ -25,6 +25,14 @@ def auth_app(fake, data_dir: Path) -> RunningApp:
                       "ASSISTANT_AUTH": USERS, "ASSISTANT_DATA_DIR": str(data_dir)})
 
 
+@pytest.fixture
+def auth_running(fake, tmp_path):
+    """The app with login on (users ann and bob), closed after the test."""
+    app = auth_app(fake, tmp_path)
+    yield app
+    app.close()
+
+
 def test_a_conversation_is_listed_and_continued_after_a_restart(fake, tmp_path):
     first = auth_app(fake, tmp_path)
     try:
@@ -55,65 +63,57 @@ def test_a_conversation_is_listed_and_continued_after_a_restart(fake, tmp_path):
         second.close()
 
 
-def test_no_owner_can_reach_another_owners_conversations_through_the_api(fake, tmp_path):
-    app = auth_app(fake, tmp_path)
-    try:
-        ann = app.client(auth=("ann", "ann-pw"))
-        bob = app.client(auth=("bob", "bob-pw"))
-        fake.enqueue(Scenario(text="Secret answer."))
-        app.chat(ann, "Ann's private question")
-        app.app.store.flush()
-        [anns] = ann.predict(api_name="/list_conversations")
+def test_no_owner_can_reach_another_owners_conversations_through_the_api(fake, auth_running):
+    app = auth_running
+    ann = app.client(auth=("ann", "ann-pw"))
+    bob = app.client(auth=("bob", "bob-pw"))
+    fake.enqueue(Scenario(text="Secret answer."))
+    app.chat(ann, "Ann's private question")
+    app.app.store.flush()
+    [anns] = ann.predict(api_name="/list_conversations")
 
-        assert bob.predict(api_name="/list_conversations") == []
-        assert bob.predict("private", api_name="/list_conversations") == []
-        with pytest.raises(Exception, match="No such chat"):
-            bob.predict(anns["id"], api_name="/export_conversation")
-        with pytest.raises(Exception, match="No such chat"):
-            bob.predict(anns["id"], api_name="/export_markdown")
-        assert bob.predict(anns["id"], "Bob's now", api_name="/rename_conversation") is False
-        assert bob.predict(anns["id"], api_name="/delete_conversation") is False
-        opened = bob.predict(anns["id"], "", api_name="/open_conversation")
-        assert "Secret answer." not in str(opened)
-        # a forged anonymous token is no way in either
-        assert bob.predict("", "forged.token", api_name="/list_conversations") == []
+    assert bob.predict(api_name="/list_conversations") == []
+    assert bob.predict("private", api_name="/list_conversations") == []
+    with pytest.raises(Exception, match="No such chat"):
+        bob.predict(anns["id"], api_name="/export_conversation")
+    with pytest.raises(Exception, match="No such chat"):
+        bob.predict(anns["id"], api_name="/export_markdown")
+    assert bob.predict(anns["id"], "Bob's now", api_name="/rename_conversation") is False
+    assert bob.predict(anns["id"], api_name="/delete_conversation") is False
+    opened = bob.predict(anns["id"], "", api_name="/open_conversation")
+    assert "Secret answer." not in str(opened)
+    # a forged anonymous token is no way in either
+    assert bob.predict("", "forged.token", api_name="/list_conversations") == []
 
-        assert ann.predict(anns["id"], api_name="/export_conversation")["title"] == \
-            "Ann's private question"
-    finally:
-        app.close()
+    assert ann.predict(anns["id"], api_name="/export_conversation")["title"] == \
+        "Ann's private question"
 
-
-def test_fifty_sessions_writing_at_once_store_every_turn(fake, tmp_path):
-    app = auth_app(fake, tmp_path)
+def test_fifty_sessions_writing_at_once_store_every_turn(fake, auth_running):
+    app = auth_running
     fake.default = Scenario(n_tokens=30, rate=100)
-    try:
-        def one_session(i: int) -> object:
-            client = Client(app.url, auth=("ann", "ann-pw"), verbose=False)
-            try:
-                return without_stats(client.submit(f"question {i}", api_name="/chat").result(timeout=60))
-            finally:
-                client.close()
+    def one_session(i: int) -> object:
+        client = Client(app.url, auth=("ann", "ann-pw"), verbose=False)
+        try:
+            return without_stats(client.submit(f"question {i}", api_name="/chat").result(timeout=60))
+        finally:
+            client.close()
 
-        with ThreadPoolExecutor(max_workers=50) as pool:
-            results = list(pool.map(one_session, range(50)))
-        app.app.store.flush()
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(one_session, range(50)))
+    app.app.store.flush()
 
-        expected = "".join(f"w{i} " for i in range(30))
-        assert results == [expected] * 50
-        store = app.app.store
-        conversations = store.list_conversations("user:ann")
-        assert len(conversations) == 50
-        titles = sorted(c.title for c in conversations)
-        assert titles == sorted(f"question {i}" for i in range(50))
-        for summary in conversations:
-            messages = store.get_conversation("user:ann", summary.id).messages
-            assert [(m.role, m.status) for m in messages] == [("user", "complete"),
-                                                              ("assistant", "complete")]
-            assert messages[1].content == expected
-    finally:
-        app.close()
-
+    expected = "".join(f"w{i} " for i in range(30))
+    assert results == [expected] * 50
+    store = app.app.store
+    conversations = store.list_conversations("user:ann")
+    assert len(conversations) == 50
+    titles = sorted(c.title for c in conversations)
+    assert titles == sorted(f"question {i}" for i in range(50))
+    for summary in conversations:
+        messages = store.get_conversation("user:ann", summary.id).messages
+        assert [(m.role, m.status) for m in messages] == [("user", "complete"),
+                                                          ("assistant", "complete")]
+        assert messages[1].content == expected
 
 def test_a_killed_app_keeps_the_message_and_the_partial_reply_marked_incomplete(fake, tmp_path):
     """SIGKILL mid-reply: at most the last 2 seconds of the reply may be lost."""
@@ -163,23 +163,20 @@ def test_a_killed_app_keeps_the_message_and_the_partial_reply_marked_incomplete(
         restarted.close()
 
 
-def test_saved_memories_reach_the_model_only_when_memory_is_on(fake, tmp_path):
-    app = auth_app(fake, tmp_path)
-    try:
-        ann = app.client(auth=("ann", "ann-pw"))
-        memory_id = ann.predict("I prefer metric units", api_name="/add_memory")
-        assert ann.predict(api_name="/list_memories") == [{"id": memory_id, "text": "I prefer metric units"}]
+def test_saved_memories_reach_the_model_only_when_memory_is_on(fake, auth_running):
+    app = auth_running
+    ann = app.client(auth=("ann", "ann-pw"))
+    memory_id = ann.predict("I prefer metric units", api_name="/add_memory")
+    assert ann.predict(api_name="/list_memories") == [{"id": memory_id, "text": "I prefer metric units"}]
 
-        app.chat(ann, "How far is it?", FAKE_MODEL, 0.7, "Be brief.", 5, 100, False)
-        assert "metric" not in fake.requests[-1].body["messages"][0]["content"]
-        app.chat(ann, "And the weight?", FAKE_MODEL, 0.7, "Be brief.", 5, 100, True)
-        system = fake.requests[-1].body["messages"][0]["content"]
-        assert system.startswith("Be brief.") and "- I prefer metric units" in system
+    app.chat(ann, "How far is it?", FAKE_MODEL, 0.7, "Be brief.", 5, 100, False)
+    assert "metric" not in fake.requests[-1].body["messages"][0]["content"]
+    app.chat(ann, "And the weight?", FAKE_MODEL, 0.7, "Be brief.", 5, 100, True)
+    system = fake.requests[-1].body["messages"][0]["content"]
+    assert system.startswith("Be brief.") and "- I prefer metric units" in system
 
-        bob = app.client(auth=("bob", "bob-pw"))
-        assert bob.predict(api_name="/list_memories") == []
-        assert bob.predict(memory_id, api_name="/delete_memory") is False
-        assert ann.predict(memory_id, api_name="/delete_memory") is True
-        assert ann.predict(api_name="/list_memories") == []
-    finally:
-        app.close()
+    bob = app.client(auth=("bob", "bob-pw"))
+    assert bob.predict(api_name="/list_memories") == []
+    assert bob.predict(memory_id, api_name="/delete_memory") is False
+    assert ann.predict(memory_id, api_name="/delete_memory") is True
+    assert ann.predict(api_name="/list_memories") == []

@@ -37,13 +37,18 @@ def _messages(store: Store, owner: str, cid: str) -> list[tuple[str, str, str, s
     return [(m.role, m.content, m.status, m.reason) for m in conversation.messages]
 
 
-def test_a_turn_is_saved_from_start_to_finish(store):
+def _started(store: Store) -> tuple[str, ConversationRecorder, Reply]:
+    """Alice's new conversation with a reply that has just started and been saved."""
     cid = store.create_conversation("alice")
     recorder = ConversationRecorder(store, flush_interval=0)
     reply = _reply({"owner": "alice", "conversation_id": cid})
-
     recorder.reply_started(reply)
     store.flush()
+    return cid, recorder, reply
+
+
+def test_a_turn_is_saved_from_start_to_finish(store):
+    cid, recorder, reply = _started(store)
     assert _messages(store, "alice", cid) == [("user", "Tell me about\nSQLite", "complete", None),
                                              ("assistant", "", "streaming", None)]
     assistant = store.get_conversation("alice", cid).messages[1]
@@ -172,11 +177,7 @@ def test_many_interleaved_replies_on_one_loop(store):
 
 
 def test_a_conversation_deleted_mid_reply_stays_deleted(store):
-    cid = store.create_conversation("alice")
-    recorder = ConversationRecorder(store, flush_interval=0)
-    reply = _reply({"owner": "alice", "conversation_id": cid})
-    recorder.reply_started(reply)
-    store.flush()
+    cid, recorder, reply = _started(store)
     assert store.delete_conversation("alice", cid)
     other = store.create_conversation("alice")
     store.add_message("alice", other, "assistant", "Untouched")
