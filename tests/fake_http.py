@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from tests.fake_wire import (
     END_OF_BODY,
     MALFORMED_EVENT,
+    NOT_A_CHUNK_EVENT,
     RecordedRequest,
     Scenario,
     StreamEvents,
@@ -345,6 +346,9 @@ class Handler(BaseHTTPRequestHandler):
         if fault == "malformed":
             self._write(MALFORMED_EVENT)
             return False  # then continue with the normal stream
+        if fault == "not_a_chunk":
+            self._write(NOT_A_CHUNK_EVENT)
+            return False
         if fault == "no_finish":
             self._write(END_OF_BODY)  # clean end of the chunked body
             return True

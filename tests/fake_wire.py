@@ -32,6 +32,7 @@ __all__ = [
     "Scenario",
     "END_OF_BODY",
     "MALFORMED_EVENT",
+    "NOT_A_CHUNK_EVENT",
     "StreamEvents",
     "completion_payload",
     "error_chunk_fault",
@@ -45,7 +46,7 @@ __all__ = [
     "wants_usage",
 ]
 
-FAULTS = ("drop", "stall", "error_event", "error_chunk", "malformed", "no_finish")
+FAULTS = ("drop", "stall", "error_event", "error_chunk", "malformed", "not_a_chunk", "no_finish")
 _TOKEN_RE = re.compile(r"\S+\s*|\s+")
 
 
@@ -231,3 +232,4 @@ def error_chunk_fault(sc: Scenario) -> bytes:
 
 
 MALFORMED_EVENT = http_chunk(b"data: {not json\n\n")  # the "malformed" fault
+NOT_A_CHUNK_EVENT = http_chunk(b'data: {"choices": "oops"}\n\n')  # the "not_a_chunk" fault: JSON

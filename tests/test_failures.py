@@ -181,6 +181,7 @@ MID_STREAM = [
     (dict(fault="error_event", error_message="upstream exploded"), "reported an error: upstream exploded"),
     (dict(fault="error_chunk", error_message="overloaded mid-way"), "reported an error: overloaded mid-way"),
     (dict(fault="malformed"), "malformed reply"),
+    (dict(fault="not_a_chunk"), "malformed reply"),
     (dict(fault="no_finish"), "ended without the server saying it was finished"),
 ]
 
