@@ -145,7 +145,7 @@ def describe(exc: BaseException, *, model: str, host: str, read_timeout: float,
         return Failure("stream_error", "The model server reported an error"
                        + (f": {reason}" if reason else "."))
     if isinstance(exc, json.JSONDecodeError):
-        return Failure("malformed", "The model server sent a malformed reply.")
+        return MALFORMED
     return Failure("internal", "Something went wrong on our side. The details are in the server log.")
 
 
@@ -166,3 +166,4 @@ FINISH_FAILURES = {
 }
 TRUNCATED = Failure("truncated", "The reply ended without the server saying it was finished.")
 EMPTY = Failure("empty", "The model server sent an empty reply.")
+MALFORMED = Failure("malformed", "The model server sent a malformed reply.")

@@ -15,8 +15,8 @@ from typing import Any, AsyncIterator, Dict, Union
 import openai
 from openai import AsyncOpenAI, AsyncStream
 
-from .errors import (EMPTY, FINISH_FAILURES, TRUNCATED, Failure, describe, describe_dropped,
-                     is_stream_unsupported)
+from .errors import (EMPTY, FINISH_FAILURES, MALFORMED, TRUNCATED, Failure, describe,
+                     describe_dropped, is_stream_unsupported)
 from .retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -134,26 +134,26 @@ async def _read_stream(stream: AsyncStream[Chunk], upstream: Upstream) -> AsyncI
     try:
         async for chunk in stream:
             try:
-                usage = chunk.get("usage")
-                if usage:
-                    yield Usage(usage.get("prompt_tokens") or 0,
-                                usage.get("completion_tokens") or 0)
-                choices = chunk.get("choices")
-                if not choices:
-                    if choices is None and (chunk.get("type") == "error" or "error" in chunk):
-                        yield Failed(_stream_error_chunk(chunk, upstream), after_text=got_text)
-                        return
-                    continue  # usage chunks, Azure's prompt-filter chunks
-                choice = choices[0]
+                choices, counts = chunk.get("choices"), chunk.get("usage")
+                choice = choices[0] if choices else {}
                 delta = choice.get("delta") or {}
                 text = delta.get("content") or delta.get("refusal")
-                if text:
-                    got_text = True
-                    yield TextDelta(str(text))
-                if choice.get("finish_reason"):
-                    finish = choice["finish_reason"]
-            except (AttributeError, TypeError, KeyError) as exc:  # JSON, but not a chunk
-                raise json.JSONDecodeError(f"not a chunk: {exc}", str(chunk)[:100], 0) from exc
+                reason = choice.get("finish_reason")
+                usage = Usage(counts.get("prompt_tokens") or 0,
+                              counts.get("completion_tokens") or 0) if counts else None
+            except (AttributeError, TypeError, KeyError, IndexError):  # JSON, but not a chunk
+                yield Failed(MALFORMED, after_text=got_text)
+                return
+            if usage:
+                yield usage
+            if choices is None and (chunk.get("type") == "error" or "error" in chunk):
+                yield Failed(_stream_error_chunk(chunk, upstream), after_text=got_text)
+                return
+            if text:
+                got_text = True
+                yield TextDelta(str(text))
+            if reason:
+                finish = reason
     except (openai.APIError, json.JSONDecodeError) as exc:
         yield Failed(describe_dropped(exc, host=upstream.host, read_timeout=upstream.read_timeout,
                                       secrets=upstream.secrets), after_text=got_text)
