@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Dict, Union
+from typing import Any, AsyncIterator, Union
 
 import openai
 from openai import AsyncOpenAI, AsyncStream
@@ -70,7 +70,6 @@ class Failed:
 
 
 Event = Union[TextDelta, Usage, Retrying, Finished, Failed]
-Chunk = Dict[str, Any]  # one `data:` object of the stream, as JSON
 
 
 def _arguments(request: ChatRequest) -> dict[str, Any]:
@@ -116,19 +115,20 @@ async def stream_chat(upstream: Upstream, request: ChatRequest) -> AsyncIterator
             yield event
 
 
-async def _open_stream(client: AsyncOpenAI, request: ChatRequest) -> AsyncStream[Chunk]:
+async def _open_stream(client: AsyncOpenAI, request: ChatRequest) -> AsyncStream[Any]:
     """`chat.completions.create(stream=True)`, with chunks left as the server's JSON objects.
 
     Building the SDK's typed chunk from each JSON object cost 60 µs, most of the
     app's CPU under many concurrent streams; the SDK still decodes the SSE, raises
-    its errors and closes the response.
+    its errors and closes the response. `object`, not a dict type, so that it does
+    not walk each chunk either (7.6 µs against 1.2).
     """
     return await client.post(
-        "/chat/completions", cast_to=object, stream=True, stream_cls=AsyncStream[Chunk],
+        "/chat/completions", cast_to=object, stream=True, stream_cls=AsyncStream[object],
         body={**_arguments(request), "stream": True, "stream_options": {"include_usage": True}})
 
 
-async def _read_stream(stream: AsyncStream[Chunk], upstream: Upstream) -> AsyncIterator[Event]:
+async def _read_stream(stream: AsyncStream[Any], upstream: Upstream) -> AsyncIterator[Event]:
     finish: str | None = None
     got_text = False
     try:
