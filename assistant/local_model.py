@@ -70,6 +70,8 @@ class LocalModelServer:
             "--model", str(self.model_path), "--model_alias", MODEL_ALIAS,
             "--host", "127.0.0.1", "--port", str(self.port),
             "--n_ctx", str(CONTEXT_WINDOW), "--n_threads", str(self.threads),
+            # By default a waiting request ends the streaming one early; queue it instead.
+            "--interrupt_requests", "False",
         ]
         self._process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

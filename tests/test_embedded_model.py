@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, start_app
+from tests.conftest import free_port, start_app, without_stats
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,6 +39,20 @@ def test_the_embedded_model_streams_a_short_reply(offline_app):
     texts = [u for u in updates if isinstance(u, str)]
     assert texts[-1] == text
     assert offline_app.app.backend.local_server.ready
+
+
+def test_two_users_of_the_embedded_model_both_get_whole_replies(offline_app):
+    inputs = ("Count from one to twenty.", "smollm2", 0.0, "", 0, 24)
+    first = offline_app.client().submit(*inputs, api_name="/chat")
+    next(iter(first))  # the model is streaming the first reply
+    second = offline_app.client().submit(*inputs, api_name="/chat")
+
+    for job in (first, second):
+        final = without_stats(job.result())
+        text, *notices = final if isinstance(final, list) else [final]
+        assert isinstance(text, str) and text.strip(), f"expected text, got {final!r}"
+        titles = [n["metadata"]["title"] for n in notices]
+        assert all("maximum output length" in t for t in titles), titles
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
