@@ -169,7 +169,7 @@ class ChatService:
         reply.ended = time.monotonic()
         if reply.prompt_tokens is None:  # the server sent no usage: estimate it
             reply.prompt_tokens = sum(estimate_tokens(m["content"]) for m in request.messages)
-            reply.completion_tokens = estimate_tokens(reply.text) if reply.text else 0
+            reply.completion_tokens = reply.text_pieces
         self._notify("reply_finished", reply)
 
     def _final(self, reply: Reply) -> Any:
@@ -205,6 +205,7 @@ class ChatService:
             if reply.first_token is None:
                 reply.first_token = time.monotonic()
             reply.text += "".join(pieces)
+            reply.text_pieces += len(pieces)
             return reply.text
         if retrying is not None:
             policy = self.upstream.retry

@@ -21,6 +21,7 @@ class Reply:
     first_token: float | None = None
     ended: float | None = None
     text: str = ""
+    text_pieces: int = 0  # streamed deltas: a token each from OpenAI, llama.cpp, vLLM, Ollama
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     usage_estimated: bool = True

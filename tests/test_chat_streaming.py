@@ -108,6 +108,14 @@ def test_a_complete_reply_ends_with_its_stats_line_from_the_servers_usage(app, f
     assert "$" in title  # gpt-4.1-mini has a known price
 
 
+def test_without_usage_from_the_server_each_streamed_piece_counts_as_a_token(app, fake):
+    fake.default = Scenario(n_tokens=40, usage=False)
+    text, stats = app.client().submit("Hello", api_name="/chat").result()
+
+    assert text.endswith("w39 ")
+    assert "→ ~40 tokens (est.)" in stats["metadata"]["title"]
+
+
 def test_an_incomplete_reply_carries_its_stats_in_the_notice(app, fake):
     fake.enqueue(Scenario(n_tokens=10, fault_after=3, fault="drop"))
     final = app.client().submit("Hello", api_name="/chat").result()
