@@ -55,6 +55,17 @@ def test_two_users_of_the_embedded_model_both_get_whole_replies(offline_app):
         assert all("maximum output length" in t for t in titles), titles
 
 
+def test_after_a_stopped_reply_the_embedded_model_answers_the_next(offline_app):
+    client = offline_app.client()
+    stopped = client.submit("Write a long story.", "smollm2", 0.0, "", 0, 400, api_name="/chat")
+    next(iter(stopped))  # the model is streaming
+    stopped.cancel()
+
+    _, final = offline_app.chat(offline_app.client(), "Say hello.", "smollm2", 0.0, "", 0, 16)
+    text = final if isinstance(final, str) else final[0]
+    assert isinstance(text, str) and text.strip(), f"expected text, got {final!r}"
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
 def test_the_embedded_model_server_ends_with_the_app(tmp_path, sig):
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
@@ -68,7 +79,7 @@ def test_the_embedded_model_server_ends_with_the_app(tmp_path, sig):
         children = [int(pid) for task in Path(f"/proc/{app.pid}/task").iterdir()
                     for pid in (task / "children").read_text().split()]
         [model_server] = [pid for pid in children
-                          if b"llama_cpp.server" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+                          if b"local_model_server" in Path(f"/proc/{pid}/cmdline").read_bytes()]
         watch = os.pidfd_open(model_server)  # readable once that process has ended
         app.send_signal(sig)
         app.wait(timeout=30)
