@@ -2,15 +2,17 @@
 
     python -m bench.embedded            # 3 runs each, 256 tokens a run
 
-Direct: `llama_cpp.Llama(...).create_chat_completion(stream=True)` in this process.
-Through the app: `python app.py` with no key (its own llama-cpp server process),
-driven by gradio_client's /chat. Tokens/s is end to end, from sending the request
-to the last text, with tokens counted by the model's own tokenizer on the final
-text: the app is charged for everything it adds, prompt handling included.
+Direct: `llama_cpp.Llama(...).create_chat_completion(stream=True)` in this process, with
+llama-cpp-python's default thread count (half the cores: the app's count on 2 cores) and
+with all cores. Through the app: `python app.py` with no key (its own llama-cpp server
+process), driven through Gradio's queue protocol as a browser does (bench/client.py).
+Tokens/s is end to end, from sending the request to the last text, with tokens counted by
+the model's own tokenizer on the final text: the app is charged for everything it adds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import statistics
 import subprocess
@@ -19,7 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from assistant.local_model import CONTEXT_WINDOW, bundled_model_path
+from assistant.local_model import CONTEXT_WINDOW, MODEL_ALIAS, bundled_model_path
+from bench.client import Target, call
 
 PROMPT = "Write a long, detailed story about a lighthouse keeper and a storm."
 MAX_TOKENS = 256
@@ -28,11 +31,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def direct_runs(llm) -> list[float]:
+    """Like every row, a first run warms up (and fills the prompt cache) unmeasured."""
     rates = []
-    for _ in range(RUNS):
-        start = time.perf_counter()
-        last = None
-        count = 0
+    for _ in range(RUNS + 1):
+        start, last, count = time.perf_counter(), None, 0
         for chunk in llm.create_chat_completion(
                 messages=[{"role": "user", "content": PROMPT}], max_tokens=MAX_TOKENS,
                 temperature=0.0, stream=True):
@@ -40,7 +42,7 @@ def direct_runs(llm) -> list[float]:
                 last = time.perf_counter()
                 count += 1
         rates.append(count / (last - start))
-    return rates
+    return rates[1:]
 
 
 def server_runs(port: int, threads: int) -> list[float]:
@@ -73,10 +75,30 @@ def server_runs(port: int, threads: int) -> list[float]:
         server.wait(timeout=10)
 
 
+def chat_inputs(target: Target) -> list:
+    """The /chat inputs at their defaults, but for the model and the sampling settings."""
+    wanted = {"Model": MODEL_ALIAS, "Temperature": 0.0, "Max output tokens": MAX_TOKENS}
+    values = target.data(target.chat, PROMPT)
+    for index, cid in enumerate(target.chat["inputs"]):
+        label = target.components[cid].get("props", {}).get("label")
+        values[index] = wanted.get(label, values[index])
+    return values
+
+
+async def _chat_runs(llm, port: int) -> tuple[list[float], list[float]]:
+    target = Target(port, (await call(port, "GET /config"))[1])
+    rates, first_texts = [], []
+    for _ in range(RUNS + 1):  # the first run warms the model server up
+        record = await target.stream(target.chat, chat_inputs(target))
+        final = record["final"][0]  # the text, then a notice if the reply is incomplete
+        text = final if isinstance(final, str) else final[0]
+        first_texts.append(record["updates"][0])
+        rates.append(len(llm.tokenize(text.encode(), add_bos=False)) / record["updates"][-1])
+    return rates[1:], first_texts
+
+
 def app_runs(llm, port: int) -> tuple[list[float], list[float]]:
     """Tokens/s through the app, and the times to first text (the first is a cold start)."""
-    from gradio_client import Client
-
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
     env.update(ASSISTANT_DATA_DIR=tempfile.mkdtemp(), PYTHONUNBUFFERED="1",
                GRADIO_ANALYTICS_ENABLED="False")
@@ -86,24 +108,7 @@ def app_runs(llm, port: int) -> tuple[list[float], list[float]]:
         for line in app.stdout:
             if "Running on local URL" in line:
                 break
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-        rates, first_texts = [], []
-        for _ in range(RUNS + 1):  # the first run warms the model server up
-            start = time.perf_counter()
-            first = last = None
-            text = ""
-            for update in client.submit(PROMPT, "smollm2", 0.0, "", 0, MAX_TOKENS,
-                                        api_name="/chat"):
-                value = update if isinstance(update, str) else (update[0] if update else "")
-                if isinstance(value, str) and value and value != text:
-                    last = time.perf_counter()
-                    first = first or last
-                    text = value
-            first_texts.append(first - start)
-            tokens = len(llm.tokenize(text.encode(), add_bos=False))
-            rates.append(tokens / (last - start))
-            client.reset_session()
-        return rates[1:], first_texts
+        return asyncio.run(_chat_runs(llm, port))
     finally:
         app.terminate()
         app.wait(timeout=10)
@@ -116,23 +121,27 @@ def main() -> int:
     from tests.conftest import free_port
 
     app_threads = LocalModelServer(bundled_model_path()).threads
-    rows = []
-    for threads in sorted({os.cpu_count() or 1, app_threads}, reverse=True):
-        llm = Llama(model_path=str(bundled_model_path()), n_ctx=CONTEXT_WINDOW,
-                    n_threads=threads, verbose=False)
-        rows.append((f"llama-cpp-python in-process, {threads} thread(s)", direct_runs(llm)))
+    llm = Llama(model_path=str(bundled_model_path()), n_ctx=CONTEXT_WINDOW, verbose=False)
+    rows = [(f"direct, llama-cpp-python's default {llm.n_threads} thread(s)", direct_runs(llm))]
+    cores = os.cpu_count() or 1
+    if cores != llm.n_threads:
+        all_cores = Llama(model_path=str(bundled_model_path()), n_ctx=CONTEXT_WINDOW,
+                          n_threads=cores, verbose=False)
+        rows.append((f"direct, all {cores} cores", direct_runs(all_cores)))
+        del all_cores
     rows.append((f"llama-cpp-python's server, {app_threads} thread(s)",
                  server_runs(free_port(), app_threads)))
     through_app, first_texts = app_runs(llm, free_port())
-    rows.append((f"through the app ({app_threads} model thread(s))", through_app))
-    best = statistics.median(rows[0][1])
-    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · {os.cpu_count()} cores · "
-          f"SmolLM2-135M Q4_1, {MAX_TOKENS} tokens end to end, median of {RUNS} runs")
+    rows.append((f"through the app, {app_threads} model thread(s)", through_app))
+    baselines = [statistics.median(rows[0][1]), statistics.median(rows[1][1])]
+    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · {cores} cores · "
+          f"SmolLM2-135M Q4_1, {MAX_TOKENS} tokens end to end, median of {RUNS} warm runs")
+    print(f"{'':<44} {'tokens/s':>8}  {'vs row 1':>8}  {'vs row 2':>8}   runs")
     for name, rates in rows:
         median = statistics.median(rates)
-        print(f"{name:<46} {median:6.1f} tokens/s  {median / best:6.1%}   "
-              f"runs: {', '.join(f'{r:.0f}' for r in rates)}")
-    print("target: through the app >= 90% of llama-cpp-python called directly (first row)")
+        shares = "  ".join(f"{median / b:8.1%}" for b in baselines)
+        print(f"{name:<44} {median:8.1f}  {shares}   {', '.join(f'{r:.0f}' for r in rates)}")
+    print("target: through the app >= 90% of llama-cpp-python called directly")
     print(f"time to first token through the app: first request {first_texts[0] * 1000:.0f} ms, "
           f"then median {statistics.median(first_texts[1:]) * 1000:.0f} ms")
     return 0
