@@ -342,40 +342,55 @@ def test_first_token_delay(fake):
     assert 0.15 <= asyncio.run(run()) < 0.5
 
 
-def test_many_concurrent_paced_streams(fake):
-    fake.default = Scenario(n_tokens=10, rate=50)
+def test_fifty_paced_streams_are_served_at_once(fake):
+    fake.default = Scenario(n_tokens=1000, rate=100)  # 10 s a stream
+    users = 50
 
     async def run() -> list[str]:
-        async with _client(fake) as client:
+        all_started = asyncio.Event()
+        started = 0
 
-            async def one() -> str:
-                stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
-                return _text([c async for c in stream])
+        async def one(client: openai.AsyncOpenAI) -> str:
+            nonlocal started
+            stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+            async with stream:
+                first = [await anext(stream), await anext(stream)]  # the role, then "w0 "
+                started += 1
+                if started == users:
+                    all_started.set()
+                await all_started.wait()  # one stream at a time would never get every user here
+                return _text(first)
 
-            return await asyncio.gather(*(one() for _ in range(50)))
+        async with _client(fake) as client, asyncio.timeout(30):
+            return await asyncio.gather(*(one(client) for _ in range(users)))
 
-    start = time.monotonic()
-    texts = asyncio.run(run())
-    assert texts == ["".join(f"w{i} " for i in range(10))] * 50
-    assert time.monotonic() - start < 0.9  # each stream alone takes 0.18 s
+    assert asyncio.run(run()) == ["w0 "] * users
+    assert fake.wait_for_disconnect(count=users)  # each closed mid-stream
 
 
 def test_stop_is_prompt_with_a_stalled_stream():
     fake = FakeOpenAI().start()
-    fake.default = Scenario(fault="stall", stall_seconds=30)
+    fake.default = Scenario(text="a b", fault="stall", fault_after=1, stall_seconds=30)
+    stalled = threading.Event()  # the client has the chunk before the stall
     result: dict[str, Any] = {}
-    thread = threading.Thread(
-        target=lambda: result.update(zip(("chunks", "err"), asyncio.run(_collect_until_error(fake, timeout=30)))),
-        daemon=True,
-    )
+
+    async def read() -> None:
+        async with _client(fake, 60) as client:
+            stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+            try:
+                async with stream:
+                    async for _chunk in stream:
+                        stalled.set()
+            except Exception as exc:  # noqa: BLE001 - the test inspects it
+                result["err"] = exc
+
+    thread = threading.Thread(target=lambda: asyncio.run(read()), daemon=True)
     thread.start()
-    assert fake.wait_for_requests(1, timeout=2)
-    time.sleep(0.05)
-    start = time.monotonic()
+    assert stalled.wait(5)
     fake.stop()
-    thread.join(2)
-    assert time.monotonic() - start < 0.5
-    assert isinstance(result["err"], openai.APIConnectionError)  # stop() cuts the stalled stream
+    thread.join(5)
+    assert not thread.is_alive()  # the stall would have lasted 30 s
+    assert isinstance(result.get("err"), openai.APIConnectionError)  # stop() cut the stream
     assert fake.disconnects == 0  # a server stop is not a client disconnect
 
 
