@@ -1,6 +1,8 @@
-"""The Gradio page: wiring only. What a reply does lives in chat.py."""
+"""The Gradio page: wiring only. What a reply does lives in chat.py.
 
-from __future__ import annotations
+No `from __future__ import annotations` here: Gradio reads each handler's type hints
+on every call, and string hints would be evaluated again each time.
+"""
 
 import asyncio
 from typing import Any, AsyncIterator
