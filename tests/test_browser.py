@@ -192,11 +192,12 @@ def test_the_sidebar_searches_opens_renames_exports_imports_and_deletes_chats(pa
 
     page.get_by_placeholder("Search chats…").fill("lighthouse")
     expect(chats).to_have_count(1)
+    page.get_by_text("This chat").click()
+    title = page.get_by_label("Title")
+    expect(title).to_be_visible()
     chats.first.click()
     expect(bot_message(page, "About lighthouses.")).to_be_visible()
 
-    page.get_by_text("This chat").click()
-    title = page.get_by_label("Title")
     expect(title).to_have_value("Tell me about lighthouses")
     title.fill("Lighthouses")
     page.get_by_role("button", name="Rename").click()
