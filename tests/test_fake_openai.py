@@ -8,20 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
-import subprocess
-import sys
-import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
 
 from tests.fake_openai import FakeOpenAI, Scenario
-
-MESSAGES = [{"role": "user", "content": "Say hello"}]
+from tests.fake_openai_sdk import MESSAGES, joined_text, sdk_client
 
 
 @pytest.fixture
@@ -30,22 +24,18 @@ def fake():
         yield server
 
 
-def _client(fake: FakeOpenAI, timeout: float = 5.0, max_retries: int = 0) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=fake.base_url, api_key="test", max_retries=max_retries, timeout=timeout)
-
-
 async def _collect(fake: FakeOpenAI, timeout: float = 5.0, **kwargs: Any) -> list[Any]:
     """Stream one completion and return every chunk the SDK yields."""
     kwargs.setdefault("model", "gpt-4.1-mini")
     kwargs.setdefault("messages", MESSAGES)
-    async with _client(fake, timeout) as client:
+    async with sdk_client(fake, timeout) as client:
         stream = await client.chat.completions.create(stream=True, **kwargs)
         return [chunk async for chunk in stream]
 
 
 async def _collect_until_error(fake: FakeOpenAI, timeout: float = 5.0) -> tuple[list[Any], BaseException | None]:
     chunks: list[Any] = []
-    async with _client(fake, timeout) as client:
+    async with sdk_client(fake, timeout) as client:
         try:
             stream = await client.chat.completions.create(model="gpt-4.1-mini", messages=MESSAGES, stream=True)
             async for chunk in stream:
@@ -53,10 +43,6 @@ async def _collect_until_error(fake: FakeOpenAI, timeout: float = 5.0) -> tuple[
         except Exception as exc:  # noqa: BLE001 - the test inspects it
             return chunks, exc
     return chunks, None
-
-
-def _text(chunks: list[Any]) -> str:
-    return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
 
 
 def _finish_reasons(chunks: list[Any]) -> list[str]:
@@ -70,7 +56,7 @@ def test_text_streams_and_joins_to_exactly_the_text(fake):
     text = "  Hello,\n\nworld!  Tabs\tand   spaces stay. "
     fake.default = Scenario(text=text)
     chunks = asyncio.run(_collect(fake))
-    assert _text(chunks) == text
+    assert joined_text(chunks) == text
     first = chunks[0]
     assert first.choices[0].delta.role == "assistant"
     assert first.choices[0].delta.content == ""
@@ -107,7 +93,7 @@ def test_finish_reason_length(fake):
     fake.default = Scenario(text="cut off", finish_reason="length")
     chunks = asyncio.run(_collect(fake))
     assert _finish_reasons(chunks) == ["length"]
-    assert _text(chunks) == "cut off"
+    assert joined_text(chunks) == "cut off"
 
 
 def test_refusal_arrives_in_delta_refusal_with_content_none(fake):
@@ -156,12 +142,12 @@ def test_request_log_records_model_temperature_and_messages(fake):
 def test_queue_is_fifo_then_default_and_reset_clears(fake):
     fake.default = Scenario(text="default")
     fake.enqueue(Scenario(text="first"), Scenario(text="second"))
-    texts = [_text(asyncio.run(_collect(fake))) for _ in range(3)]
+    texts = [joined_text(asyncio.run(_collect(fake))) for _ in range(3)]
     assert texts == ["first", "second", "default"]
     fake.enqueue(Scenario(text="left over"))
     fake.reset()
     assert fake.requests == [] and fake.disconnects == 0 and fake.pending == 0
-    assert _text(asyncio.run(_collect(fake))) == Scenario().text
+    assert joined_text(asyncio.run(_collect(fake))) == Scenario().text
 
 
 # --------------------------------------------------------------------------- errors before the stream
@@ -184,9 +170,9 @@ def test_sdk_retries_429_honouring_retry_after_ms(fake):
     fake.enqueue(Scenario(status=429, headers={"retry-after-ms": "50"}), Scenario(text="second try"))
 
     async def run() -> str:
-        async with _client(fake, max_retries=1) as client:
+        async with sdk_client(fake, max_retries=1) as client:
             stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
-            return _text([c async for c in stream])
+            return joined_text([c async for c in stream])
 
     assert asyncio.run(run()) == "second try"
     assert len(fake.requests) == 2
@@ -197,7 +183,7 @@ def test_reject_stream_gives_400_and_the_fallback_pops_the_next_scenario(fake):
     fake.enqueue(Scenario(reject_stream=True), Scenario(text="non-streamed"))
 
     async def run() -> str:
-        async with _client(fake) as client:
+        async with sdk_client(fake) as client:
             with pytest.raises(openai.BadRequestError) as info:
                 await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
             assert info.value.param == "stream" and info.value.code == "unsupported_value"
@@ -226,7 +212,7 @@ def test_drop_raises_api_connection_error_after_partial_text(fake):
     assert not isinstance(err, openai.APITimeoutError)
     # The cause is httpx2.RemoteProtocolError ("incomplete chunked read").
     assert "incomplete chunked read" in str(err.__cause__)
-    assert _text(chunks) == "a b "
+    assert joined_text(chunks) == "a b "
     assert fake.disconnects == 0  # the server hung up, not the client
 
 
@@ -236,7 +222,7 @@ def test_stall_raises_api_timeout_error_and_server_sees_the_client_leave(fake):
     chunks, err = asyncio.run(_collect_until_error(fake, timeout=0.3))
     assert isinstance(err, openai.APITimeoutError)
     assert time.monotonic() - start < 1.0
-    assert _text(chunks) == "a "
+    assert joined_text(chunks) == "a "
     assert fake.wait_for_disconnect(1)  # the stalled handler ends instead of sleeping 5 s
 
 
@@ -246,7 +232,7 @@ def test_error_event_raises_api_error_without_status(fake):
     assert type(err) is openai.APIError  # not an APIStatusError: there is no status code
     assert err.message == "overloaded"
     assert err.body["code"] == "server_busy"
-    assert _text(chunks) == "Hello from "
+    assert joined_text(chunks) == "Hello from "
 
 
 def test_error_chunk_is_yielded_with_choices_none(fake):
@@ -268,14 +254,14 @@ def test_malformed_line_raises_raw_json_decode_error(fake):
     # Not an openai.OpenAIError: the SDK lets json.JSONDecodeError escape.
     assert isinstance(err, json.JSONDecodeError)
     assert not isinstance(err, openai.OpenAIError)
-    assert _text(chunks) == "Hello from "
+    assert joined_text(chunks) == "Hello from "
 
 
 def test_no_finish_ends_silently_without_finish_reason(fake):
     fake.enqueue(Scenario(text="a b c d", fault="no_finish", fault_after=3))
     chunks, err = asyncio.run(_collect_until_error(fake))
     assert err is None
-    assert _text(chunks) == "a b c "
+    assert joined_text(chunks) == "a b c "
     assert _finish_reasons(chunks) == []
 
 
@@ -284,132 +270,3 @@ def test_json_body_for_a_stream_request_yields_zero_chunks(fake):
     chunks, err = asyncio.run(_collect_until_error(fake))
     assert err is None
     assert chunks == []
-
-
-# --------------------------------------------------------------------------- timing, disconnects, lifecycle
-
-
-def test_closing_the_stream_early_is_seen_as_a_disconnect(fake):
-    fake.default = Scenario(n_tokens=1000, rate=200)
-
-    async def run() -> int:
-        seen = 0
-        async with _client(fake) as client:
-            stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
-            async with stream:
-                async for _chunk in stream:
-                    seen += 1
-                    if seen == 3:
-                        break
-        return seen
-
-    assert asyncio.run(run()) == 3
-    assert fake.wait_for_disconnect(2)
-    assert fake.disconnects == 1
-
-
-def test_rate_pacing(fake):
-    fake.default = Scenario(n_tokens=20, rate=200)
-
-    async def run() -> tuple[float, int]:
-        async with _client(fake) as client:
-            stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
-            start = None
-            n = 0
-            async for chunk in stream:
-                if chunk.choices and chunk.choices[0].delta.content:
-                    start = start or time.monotonic()
-                    n += 1
-            return time.monotonic() - start, n
-
-    elapsed, n = asyncio.run(run())
-    assert n == 20
-    assert 0.09 <= elapsed < 0.3  # 19 gaps of 5 ms, paced against the start time
-
-
-def test_first_token_delay(fake):
-    fake.default = Scenario(text="late", first_token_delay=0.15)
-
-    async def run() -> float:
-        async with _client(fake) as client:
-            start = time.monotonic()
-            stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
-            async for chunk in stream:
-                if chunk.choices and chunk.choices[0].delta.content:
-                    return time.monotonic() - start
-        raise AssertionError("no content")
-
-    assert 0.15 <= asyncio.run(run()) < 0.5
-
-
-def test_fifty_paced_streams_are_served_at_once(fake):
-    fake.default = Scenario(n_tokens=1000, rate=100)  # 10 s a stream
-    users = 50
-
-    async def run() -> list[str]:
-        all_started = asyncio.Event()
-        started = 0
-
-        async def one(client: openai.AsyncOpenAI) -> str:
-            nonlocal started
-            stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
-            async with stream:
-                first = [await anext(stream), await anext(stream)]  # the role, then "w0 "
-                started += 1
-                if started == users:
-                    all_started.set()
-                await all_started.wait()  # one stream at a time would never get every user here
-                return _text(first)
-
-        async with _client(fake) as client, asyncio.timeout(30):
-            return await asyncio.gather(*(one(client) for _ in range(users)))
-
-    assert asyncio.run(run()) == ["w0 "] * users
-    assert fake.wait_for_disconnect(count=users)  # each closed mid-stream
-
-
-def test_stop_is_prompt_with_a_stalled_stream():
-    fake = FakeOpenAI().start()
-    fake.default = Scenario(text="a b", fault="stall", fault_after=1, stall_seconds=30)
-    stalled = threading.Event()  # the client has the chunk before the stall
-    result: dict[str, Any] = {}
-
-    async def read() -> None:
-        async with _client(fake, 60) as client:
-            stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
-            try:
-                async with stream:
-                    async for _chunk in stream:
-                        stalled.set()
-            except Exception as exc:  # noqa: BLE001 - the test inspects it
-                result["err"] = exc
-
-    thread = threading.Thread(target=lambda: asyncio.run(read()), daemon=True)
-    thread.start()
-    assert stalled.wait(5)
-    fake.stop()
-    thread.join(5)
-    assert not thread.is_alive()  # the stall would have lasted 30 s
-    assert isinstance(result.get("err"), openai.APIConnectionError)  # stop() cut the stream
-    assert fake.disconnects == 0  # a server stop is not a client disconnect
-
-
-def test_cli_serves_a_default_scenario_until_sigterm():
-    root = Path(__file__).resolve().parent.parent
-    with subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_openai", "--port", "0", "--tokens", "5", "--rate", "1000"],
-        cwd=root, stdout=subprocess.PIPE, text=True,
-    ) as proc:
-        try:
-            base_url = proc.stdout.readline().strip()
-            assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/v1")
-            with openai.OpenAI(base_url=base_url, api_key="test", max_retries=0) as client:
-                stream = client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
-                with stream:
-                    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
-            assert text == "w0 w1 w2 w3 w4 "
-            proc.send_signal(signal.SIGTERM)
-            assert proc.wait(timeout=2) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
