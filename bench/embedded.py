@@ -129,14 +129,15 @@ def main() -> int:
                           n_threads=cores, verbose=False)
         rows.append((f"direct, all {cores} cores", direct_runs(all_cores)))
         del all_cores
+    baselines = [statistics.median(rates) for _, rates in rows]  # the direct rows
     rows.append((f"llama-cpp-python's server, {app_threads} thread(s)",
                  server_runs(free_port(), app_threads)))
     through_app, first_texts = app_runs(llm, free_port())
     rows.append((f"through the app, {app_threads} model thread(s)", through_app))
-    baselines = [statistics.median(rows[0][1]), statistics.median(rows[1][1])]
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · {cores} cores · "
           f"SmolLM2-135M Q4_1, {MAX_TOKENS} tokens end to end, median of {RUNS} warm runs")
-    print(f"{'':<44} {'tokens/s':>8}  {'vs row 1':>8}  {'vs row 2':>8}   runs")
+    print(f"{'':<44} {'tokens/s':>8}  " + "  ".join(f"{f'vs row {i}':>8}" for i in
+                                                       range(1, len(baselines) + 1)) + "   runs")
     for name, rates in rows:
         median = statistics.median(rates)
         shares = "  ".join(f"{median / b:8.1%}" for b in baselines)
