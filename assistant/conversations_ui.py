@@ -16,7 +16,7 @@ import gradio as gr
 
 from .chat import STOPPED, incomplete_notice
 from .owners import Identity
-from .store import SETTINGS_KEYS, Conversation, Store, auto_title
+from .store import SETTINGS_KEYS, Conversation, Store, auto_title, new_conversation_id
 
 STATUS_WORDS = {
     "stopped": STOPPED,
@@ -53,16 +53,28 @@ class ConversationPanel:
 
     # --- what the chat function asks for each turn ---------------------------------
 
-    def turn_context(self, request: Any, message: str, use_memory: bool
-                     ) -> tuple[dict[str, Any] | None, list[str]]:
-        """The recorder's context (owner, conversation) and the memories to send, if any."""
+    def turn_context(self, request: Any, message: str) -> dict[str, Any] | None:
+        """The recorder's context (owner, conversation), without waiting on the database.
+
+        A session's first turn starts its conversation: the id now, the row written
+        in the background, ahead of the turn's messages.
+        """
         owner = self.identity.owner(request)
         if owner is None:
-            return None, []  # an anonymous API caller: nothing to keep it under
+            return None  # an anonymous API caller: nothing to keep it under
         conversation_id = self.identity.sessions.ensure_conversation(
-            request.session_hash, lambda: self.store.create_conversation(owner, auto_title(message)))
-        memories = [m.text for m in self.store.list_memories(owner)] if use_memory else []
-        return {"owner": owner, "conversation_id": conversation_id}, memories
+            request.session_hash, lambda: self._start_conversation(owner, message))
+        return {"owner": owner, "conversation_id": conversation_id}
+
+    def _start_conversation(self, owner: str, first_message: str) -> str:
+        conversation_id = new_conversation_id()
+        self.store.submit(lambda: self.store.create_conversation(
+            owner, auto_title(first_message), conversation_id=conversation_id))
+        return conversation_id
+
+    def saved_facts(self, owner: str) -> list[str]:
+        """The facts to send with a turn; reads the database, so call it from a thread."""
+        return [m.text for m in self.store.list_memories(owner)]
 
     # --- rendering -------------------------------------------------------------------
 
@@ -163,6 +175,7 @@ class ConversationPanel:
     def _list_after_submit(self, query: str, token: str, request: gr.Request) -> dict[str, Any]:
         """The list once the turn's chat exists (the chat function creates it as it starts)."""
         self.identity.sessions.get(request.session_hash).has_conversation.wait(timeout=10)
+        self.store.flush(timeout=10)  # its row is written in the background
         return self._list(query, token, request)
 
     def _current(self, token: str, request: gr.Request) -> tuple[str | None, str | None]:

@@ -62,8 +62,9 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel)
         if session.reply_stopped:  # Gradio may sync its history state before the Stop mark
             history, session.reply_stopped = mark_stopped(history), False
         if isinstance(message, str) and message.strip():
-            context, memories = await asyncio.to_thread(panel.turn_context, request, message,
-                                                        bool(use_memory))
+            context = panel.turn_context(request, message)
+            if context and use_memory:
+                memories = await asyncio.to_thread(panel.saved_facts, context["owner"])
         async for update in service.respond(message, history, model, temperature,
                                             system_prompt, history_turns, max_tokens,
                                             memories=memories, context=context):
