@@ -16,6 +16,7 @@ import gradio as gr
 
 from .chat import STOPPED, incomplete_notice
 from .owners import Identity
+from .recorder import log_write_failure
 from .store import SETTINGS_KEYS, Conversation, Store, auto_title, new_conversation_id
 
 STATUS_WORDS = {
@@ -69,7 +70,8 @@ class ConversationPanel:
     def _start_conversation(self, owner: str, first_message: str) -> str:
         conversation_id = new_conversation_id()
         self.store.submit(lambda: self.store.create_conversation(
-            owner, auto_title(first_message), conversation_id=conversation_id))
+            owner, auto_title(first_message), conversation_id=conversation_id),
+        ).add_done_callback(log_write_failure)
         return conversation_id
 
     def saved_facts(self, owner: str) -> list[str]:

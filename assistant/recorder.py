@@ -116,7 +116,7 @@ class ConversationRecorder:
         except DatabaseClosed:  # shutting down while a reply streams
             log.warning("the store is closed: part of a turn was not saved")
             return
-        future.add_done_callback(_log_failure)
+        future.add_done_callback(log_write_failure)
 
     # On the writer thread
 
@@ -148,7 +148,8 @@ def _publish(turn: _Turn, key: str, value: Any) -> None:
         pass
 
 
-def _log_failure(future: Future[Any]) -> None:
+def log_write_failure(future: Future[Any]) -> None:
+    """For a write submitted in the background: nobody waits on it, so its error is logged."""
     exc = future.exception()
     if isinstance(exc, NotFound):
         log.warning("conversation %s is gone or not this user's: the turn was not saved", exc)
