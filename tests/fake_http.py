@@ -2,8 +2,9 @@
 
 ``Server`` is a ``ThreadingHTTPServer`` bound to one ``FakeOpenAI``; ``Handler``
 serves one connection: it records each request, routes it, and for
-``POST /v1/chat/completions`` plays the next ``Scenario`` (headers, waits, token
-pacing, faults). The bytes it sends come from tests/fake_wire.py.
+``POST /v1/chat/completions`` and ``POST /v1/responses`` plays the next ``Scenario``
+(headers, waits, pacing, faults). The bytes it sends come from tests/fake_wire.py
+and tests/fake_wire_responses.py.
 
 Every wait is sliced (``_POLL_SLICE``) and watches the socket, so a stopping
 server (``_Stopped``) or a client that hangs up early (``_ClientGone``, counted
@@ -19,24 +20,23 @@ import socketserver
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from tests.fake_wire import (
-    END_OF_BODY,
-    MALFORMED_EVENT,
-    NOT_A_CHUNK_EVENT,
+    DELTA,
+    END,
+    HEAD,
     RecordedRequest,
     Scenario,
-    StreamEvents,
+    Wire,
+    chat_fault,
+    chat_stream,
     completion_payload,
-    error_chunk_fault,
-    error_event_fault,
     error_payload,
     model_object,
     models_list,
-    usage_payload,
-    wants_usage,
 )
+from tests.fake_wire_responses import ResponseEvents
 
 if TYPE_CHECKING:
     from tests.fake_openai import FakeOpenAI
@@ -101,7 +101,7 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _write(self, data: bytes) -> None:
@@ -223,7 +223,9 @@ class Handler(BaseHTTPRequestHandler):
         )
         try:
             if self.command == "POST" and path == "/v1/chat/completions":
-                self._chat(body)
+                self._post(body, self._stream, self._complete)
+            elif self.command == "POST" and path == "/v1/responses":
+                self._post(body, self._responses_stream, self._responses_complete)
             elif self.command == "GET" and path == "/v1/models":
                 self._send_json(200, models_list(fake.models))
             elif self.command == "GET" and path.startswith("/v1/models/"):
@@ -244,8 +246,10 @@ class Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
-    # ------------------------------------------------------------------ chat
-    def _chat(self, body: Any) -> None:
+    # ------------------------------------------------------------------ chat / responses
+    def _post(self, body: Any, stream: Callable[[Scenario, dict], None],
+              complete: Callable[[Scenario, dict], None]) -> None:
+        """Pop the next scenario and answer with it: an error, a stream or a plain JSON body."""
         if not isinstance(body, dict):
             self._send_error_json(400, "We could not parse the JSON body of your request.")
             return
@@ -257,8 +261,8 @@ class Handler(BaseHTTPRequestHandler):
                 sc.status, sc.error_message, sc.error_type, sc.error_code, extra=sc.headers
             )
             return
-        stream = bool(body.get("stream"))
-        if stream and sc.reject_stream:
+        streaming = bool(body.get("stream"))
+        if streaming and sc.reject_stream:
             self._send_error_json(
                 400,
                 "Streaming is not supported for this model",
@@ -268,33 +272,47 @@ class Handler(BaseHTTPRequestHandler):
                 extra=sc.headers,
             )
             return
-        if stream and not sc.json_body:
-            self._stream(sc, body)
-        else:
-            self._complete(sc, body)
+        if streaming and not sc.json_body:
+            stream(sc, body)
+        elif self._before_json(sc):
+            complete(sc, body)
+
+    def _before_json(self, sc: Scenario) -> bool:
+        """The faults and generation time of a plain JSON answer. False if it was dropped."""
+        if sc.fault == "drop":
+            self._drop()
+            return False
+        if sc.fault == "stall":
+            self._wait(sc.stall_seconds)
+        # Simulate generation time: first token delay + pacing of the whole reply.
+        n = len(sc.token_list()) + len(sc.reasoning_tokens())
+        gen = sc.first_token_delay + (max(n - 1, 0) / sc.rate if sc.rate else 0.0)
+        if gen > 0:
+            self._wait(gen)
+        return True
 
     def _complete(self, sc: Scenario, body: dict) -> None:
         """A plain (non-streaming) ChatCompletion JSON answer."""
-        if sc.fault == "drop":
-            self._drop()
-            return
-        if sc.fault == "stall":
-            self._wait(sc.stall_seconds)
-        tokens = sc.token_list()
-        # Simulate generation time: first token delay + pacing of the whole reply.
-        gen = sc.first_token_delay + (max(len(tokens) - 1, 0) / sc.rate if sc.rate else 0.0)
-        if gen > 0:
-            self._wait(gen)
         cid = f"chatcmpl-fake-{next(self.fake._completion_ids)}"
-        self._send_json(200, completion_payload(sc, body, tokens, cid, int(time.time())), sc.headers)
+        payload = completion_payload(sc, body, sc.token_list(), cid, int(time.time()))
+        self._send_json(200, payload, sc.headers)
 
     def _stream(self, sc: Scenario, body: dict) -> None:
-        tokens = sc.token_list()
         cid = f"chatcmpl-fake-{next(self.fake._completion_ids)}"
-        model = body.get("model") or "fake-model"
-        events = StreamEvents(cid, model, int(time.time()), sc.refusal is not None)
-        want_usage = wants_usage(sc, body)
+        self._stream_headers(sc)
+        self._play(sc, chat_stream(sc, body, cid, int(time.time())), lambda fault: chat_fault(sc, fault))
 
+    def _responses_complete(self, sc: Scenario, body: dict) -> None:
+        """A plain (non-streaming) Response JSON answer."""
+        events = ResponseEvents(sc, body, next(self.fake._response_ids), int(time.time()))
+        self._send_json(200, events.payload(), sc.headers)
+
+    def _responses_stream(self, sc: Scenario, body: dict) -> None:
+        events = ResponseEvents(sc, body, next(self.fake._response_ids), int(time.time()))
+        self._stream_headers(sc)
+        self._play(sc, events.stream(), events.fault)
+
+    def _stream_headers(self, sc: Scenario) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
         self.send_header("Cache-Control", "no-cache")
@@ -304,52 +322,42 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
 
-        self._write(events.role())
-        if sc.first_token_delay > 0:
-            self._wait(sc.first_token_delay)
-
-        rate = sc.rate
-        start = time.monotonic()
+    def _play(self, sc: Scenario, events: Iterable[tuple[str, Wire]],
+              fault_bytes: Callable[[str], tuple[bytes, bool]]) -> None:
+        """Send a stream's events: ``first_token_delay`` after the HEAD ones, DELTAs paced
+        by ``rate``, the fault before delta ``fault_after`` (or before the END event)."""
         fault_at = sc.fault_after if sc.fault else -1
-        for i, tok in enumerate(tokens):
-            if i == fault_at:
-                if self._fault(sc):
+        start: float | None = None
+        n = 0
+        for kind, data in events:
+            if kind != HEAD and start is None:
+                if sc.first_token_delay > 0:
+                    self._wait(sc.first_token_delay)
+                start = time.monotonic()
+            if fault_at >= 0 and (n == fault_at if kind == DELTA else kind == END):
+                fault_at = -1
+                if self._fault(sc, fault_bytes):
                     return
-            if rate:
-                delay = start + i / rate - time.monotonic()
-                if delay > 0:
-                    self._wait(delay)
-            self._write(events.token(tok))
-        if fault_at >= len(tokens):
-            if self._fault(sc):
-                return
-        self._write(events.finish(sc.finish_reason))
-        if want_usage:
-            self._write(events.usage(usage_payload(body, len(tokens))))
-        self._write(events.done())
+            if kind == DELTA:
+                if sc.rate and start is not None:
+                    delay = start + n / sc.rate - time.monotonic()
+                    if delay > 0:
+                        self._wait(delay)
+                n += 1
+            if callable(data):
+                data = data()
+            for piece in data if isinstance(data, tuple) else (data,):
+                self._write(piece)
 
-    def _fault(self, sc: Scenario) -> bool:
+    def _fault(self, sc: Scenario, fault_bytes: Callable[[str], tuple[bytes, bool]]) -> bool:
         """Apply the scenario's fault. True if the response is finished."""
-        fault = sc.fault
-        if fault == "drop":
+        if sc.fault == "drop":
             self._drop()
             return True
-        if fault == "stall":
+        if sc.fault == "stall":
             self._wait(sc.stall_seconds)
             return False  # stall over (client still there): carry on streaming
-        if fault == "error_event":
-            self._write(error_event_fault(sc))
-            return True
-        if fault == "error_chunk":
-            self._write(error_chunk_fault(sc))
-            return True
-        if fault == "malformed":
-            self._write(MALFORMED_EVENT)
-            return False  # then continue with the normal stream
-        if fault == "not_a_chunk":
-            self._write(NOT_A_CHUNK_EVENT)
-            return False
-        if fault == "no_finish":
-            self._write(END_OF_BODY)  # clean end of the chunked body
-            return True
-        return False
+        data, finished = fault_bytes(sc.fault or "")
+        if data:
+            self._write(data)
+        return finished

@@ -1,4 +1,4 @@
-"""A real loopback HTTP server that speaks OpenAI's Chat Completions wire format.
+"""A real loopback HTTP server that speaks OpenAI's Chat Completions and Responses wire formats.
 
 Standard library only, so it starts in milliseconds. Tests and benchmarks point
 the real ``openai`` SDK at it instead of the internet::
@@ -13,15 +13,20 @@ the real ``openai`` SDK at it instead of the internet::
         fake.requests[-1].body["messages"]             # request log
         fake.wait_for_disconnect(2)                     # did the client hang up early?
 
-Scenario queue: every ``POST /v1/chat/completions`` pops exactly one scenario
-(FIFO), or uses ``fake.default`` when the queue is empty. That includes the
-non-streaming fallback an app sends after a ``reject_stream`` answer: it pops
-the next scenario too. ``GET /v1/models`` and unknown paths pop nothing. Every
+Scenario queue: every ``POST /v1/chat/completions`` or ``POST /v1/responses``
+pops exactly one scenario (FIFO), or uses ``fake.default`` when the queue is
+empty. That includes the non-streaming fallback an app sends after a
+``reject_stream`` answer: it pops the next scenario too. ``GET /v1/models`` and unknown paths pop nothing. Every
 request (any path) is recorded in ``fake.requests``.
 
 Wire format (stream events, JSON bodies) and fault semantics: see
-tests/fake_wire.py, which also defines ``Scenario`` and ``RecordedRequest``
-(re-exported here). The HTTP server and handler live in tests/fake_http.py.
+tests/fake_wire.py (chat; it also defines ``Scenario`` and ``RecordedRequest``,
+re-exported here) and tests/fake_wire_responses.py (Responses). Besides text,
+errors, pacing and faults, a scenario can stream ``reasoning`` (chat: in the
+``reasoning_shape`` a provider uses; Responses: summary events), ``tool_calls``,
+a ``refusal``, ``choices`` > 1 and ``content_parts`` (chat), and raw SSE quirks
+(chat: ``keepalive``, ``leading_blank_lines``, ``split_utf8``, ``azure_filter``).
+The HTTP server and handler live in tests/fake_http.py.
 
 Early disconnects: a client that goes away before its response is complete
 (a failed write while streaming, or EOF seen while the server is waiting: during
@@ -52,7 +57,7 @@ __all__ = ["FakeOpenAI", "Scenario", "RecordedRequest", "FAULTS"]
 
 
 class FakeOpenAI:
-    """A threaded loopback server speaking the Chat Completions wire format."""
+    """A threaded loopback server speaking the Chat Completions and Responses wire formats."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
@@ -67,6 +72,7 @@ class FakeOpenAI:
         self._conns: set[socket.socket] = set()
         self._ids = itertools.count(1)
         self._completion_ids = itertools.count(1)
+        self._response_ids = itertools.count(1)
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -116,7 +122,7 @@ class FakeOpenAI:
 
     # ---------------------------------------------------------------- scenarios
     def enqueue(self, *scenarios: Scenario) -> None:
-        """Queue scenarios; each POST /v1/chat/completions pops one (FIFO)."""
+        """Queue scenarios; each POST /v1/chat/completions or /v1/responses pops one (FIFO)."""
         with self._cond:
             self._queue.extend(scenarios)
 
@@ -170,7 +176,7 @@ class FakeOpenAI:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Fake OpenAI Chat Completions server")
+    parser = argparse.ArgumentParser(description="Fake OpenAI server (Chat Completions and Responses)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 = pick a free port")
     parser.add_argument("--tokens", type=int, default=None, help="reply with N tokens 'w0 w1 ...'")

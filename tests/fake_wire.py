@@ -1,22 +1,31 @@
 """The Chat Completions wire format of the fake OpenAI server (tests/fake_openai.py).
 
-Pure data and pure functions, no I/O: what one chat completion request should
-get (``Scenario``, ``FAULTS``, how a reply is split into tokens), what a request
-looked like (``RecordedRequest``), and the exact JSON / SSE bytes of each answer.
-The HTTP handler in tests/fake_http.py does the sending, waiting and pacing.
+Pure data and pure functions, no I/O: what one request should get (``Scenario``,
+``FAULTS``, how a reply is split into tokens), what a request looked like
+(``RecordedRequest``), and the exact JSON / SSE bytes of each chat answer. The
+Responses API bytes are in tests/fake_wire_responses.py; the HTTP handler in
+tests/fake_http.py does the sending, waiting and pacing.
 
-Stream wire format (``Content-Type: text/event-stream``, chunked body), each
-event ``data: <json>\\n\\n``:
-  1. role chunk   ``delta: {"role": "assistant", "content": ""}`` (sent right after
-     the headers; ``first_token_delay`` is waited after it)
-  2. one chunk per token ``delta: {"content": tok}`` (paced by ``rate``)
-  3. final chunk ``delta: {}`` with ``finish_reason``
+Chat stream (``Content-Type: text/event-stream``, chunked body), each event
+``data: <json>\\n\\n``:
+  1. role chunk per choice ``delta: {"role": "assistant", "content": ""}`` (sent
+     right after the headers; ``first_token_delay`` is waited after it)
+  2. the deltas, paced by ``rate``: ``reasoning`` tokens (shaped by
+     ``reasoning_shape``), then one chunk per text token ``delta: {"content": tok}``
+     (a list of parts with ``content_parts``; with ``choices`` > 1 each token is
+     followed by one chunk per other choice), then ``tool_calls`` fragments
+  3. a final chunk ``delta: {}`` with ``finish_reason`` per choice
   4. usage chunk ``choices: []`` when asked (``stream_options.include_usage``)
   5. ``data: [DONE]``, then the terminating zero-length chunk.
+``keepalive``, ``leading_blank_lines``, ``split_utf8`` and ``azure_filter`` add
+raw SSE quirks around those events.
 
-Faults (``Scenario.fault``) are applied after ``fault_after`` content chunks of a
-stream. For a non-streaming answer only "drop" (close before any response) and
-"stall" (stall before the headers) apply; the others are ignored there.
+Faults (``Scenario.fault``) are applied before delta ``fault_after`` of a stream
+(every delta counts: reasoning, text, other choices' round, tool fragment), or
+before the finish when there are fewer. For a non-streaming answer only "drop"
+(close before any response) and "stall" (stall before the headers) apply. On
+the chat endpoint "failed" is sent as "error_event", and "unknown_event" sends
+nothing extra.
 """
 
 from __future__ import annotations
@@ -24,30 +33,26 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Iterable, Iterator
 
 __all__ = [
-    "FAULTS",
-    "RecordedRequest",
-    "Scenario",
-    "END_OF_BODY",
-    "MALFORMED_EVENT",
-    "NOT_A_CHUNK_EVENT",
-    "StreamEvents",
-    "completion_payload",
-    "error_chunk_fault",
-    "error_event_fault",
-    "error_payload",
-    "http_chunk",
-    "model_object",
-    "models_list",
-    "sse_event",
-    "usage_payload",
-    "wants_usage",
+    "FAULTS", "REASONING_SHAPES", "HEAD", "DELTA", "OTHER", "END", "Wire", "RecordedRequest", "Scenario",
+    "END_OF_BODY", "KEEPALIVE", "MALFORMED_EVENT", "NOT_A_CHUNK_EVENT", "StreamEvents", "chat_fault",
+    "chat_stream", "completion_payload", "error_chunk_fault", "error_event_fault", "error_payload", "http_chunk",
+    "model_object", "models_list", "prompt_tokens", "split_chunks", "sse_event", "usage_payload", "wants_usage",
 ]
 
-FAULTS = ("drop", "stall", "error_event", "error_chunk", "malformed", "not_a_chunk", "no_finish")
+FAULTS = ("drop", "stall", "error_event", "error_chunk", "malformed", "not_a_chunk", "no_finish",
+          "failed", "unknown_event", "event_error_line")
+REASONING_SHAPES = ("reasoning_content", "reasoning", "think_tags", "parts")
 _TOKEN_RE = re.compile(r"\S+\s*|\s+")
+
+# What a stream event is to the player: HEAD before first_token_delay, DELTA paced
+# and counted for fault_after, END the first event at which a late fault fires.
+HEAD, DELTA, OTHER, END = "head", "delta", "other", "end"
+# What to send for one event: bytes, pieces to send with a flush between them,
+# or a function making the bytes at sending time.
+Wire = bytes | tuple[bytes, ...] | Callable[[], bytes]
 
 
 @dataclass
@@ -61,12 +66,12 @@ class RecordedRequest:
 
 @dataclass
 class Scenario:
-    """What the fake answers to one chat completion request. All fields optional."""
+    """What the fake answers to one chat completion or response request. All fields optional."""
 
     text: str = "Hello from the fake server."
     tokens: list[str] | None = None  # explicit deltas; default: split text keeping whitespace
     n_tokens: int | None = None  # generate "w0 w1 ... " (n tokens), overriding text
-    rate: float | None = None  # tokens per second; None = as fast as possible
+    rate: float | None = None  # deltas per second; None = as fast as possible
     first_token_delay: float = 0.0  # seconds after the headers (and role chunk)
     status: int = 200  # != 200: OpenAI-style JSON error, no stream
     error_message: str = "fake error"
@@ -75,27 +80,57 @@ class Scenario:
     headers: dict[str, str] = field(default_factory=dict)  # extra response headers
     hang_before_headers: float = 0.0
     fault: str | None = None  # one of FAULTS
-    fault_after: int = 2  # content chunks sent before the fault
+    fault_after: int = 2  # deltas sent before the fault
     stall_seconds: float = 30.0
     finish_reason: str = "stop"
-    json_body: bool = False  # answer stream=true with a plain JSON ChatCompletion
+    json_body: bool = False  # answer stream=true with a plain JSON ChatCompletion / Response
     reject_stream: bool = False  # answer stream=true with HTTP 400 (non-stream gets JSON)
     usage: bool | None = None  # None: follow stream_options.include_usage; True: always; False: never
     refusal: str | None = None  # stream refusal deltas (content null) instead of content
+    reasoning: str | None = None  # reasoning text, streamed (as tokens) before the answer
+    reasoning_shape: str = "reasoning_content"  # chat only, one of REASONING_SHAPES
+    content_parts: bool = False  # chat: delta.content = [{"type": "text", "text": tok}]
+    choices: int = 1  # chat n: choice k > 0 gets "OTHER{k} " tokens
+    tool_calls: list[dict] | None = None  # [{"name", "arguments" (JSON text), "id"?}]
+    tool_args_piece: int = 5  # characters of arguments per streamed fragment
+    text_with_tools: bool = False  # with tool_calls: also send the text
+    keepalive: bool = False  # chat: ": keep-alive" comment after every delta
+    leading_blank_lines: bool = False  # chat: "\n\n" before the first event
+    split_utf8: bool = False  # chat: every event in two HTTP chunks, cut inside a UTF-8 character
+    azure_filter: bool = False  # chat: Azure prompt_filter_results chunk first, choices [] mid-stream
 
     def __post_init__(self) -> None:
         if self.fault is not None and self.fault not in FAULTS:
             raise ValueError(f"unknown fault {self.fault!r}; expected one of {FAULTS}")
+        if self.reasoning_shape not in REASONING_SHAPES:
+            raise ValueError(f"unknown reasoning_shape {self.reasoning_shape!r}; expected one of {REASONING_SHAPES}")
 
     def token_list(self) -> list[str]:
-        """The deltas this scenario streams ("".join(...) is the full reply)."""
+        """The text deltas this scenario streams ("".join(...) is the full reply)."""
         if self.refusal is not None:
             return _TOKEN_RE.findall(self.refusal)
+        if self.tool_calls and not self.text_with_tools:
+            return []
         if self.n_tokens is not None:
             return [f"w{i} " for i in range(self.n_tokens)]
         if self.tokens is not None:
             return list(self.tokens)
         return _TOKEN_RE.findall(self.text)
+
+    def reasoning_tokens(self) -> list[str]:
+        return _TOKEN_RE.findall(self.reasoning or "")
+
+    def calls(self) -> list[dict[str, str]]:
+        """``tool_calls`` with their ids filled in ("call_fake_<i>" by default)."""
+        return [{"id": c.get("id") or f"call_fake_{i}", "name": c["name"], "arguments": c["arguments"]}
+                for i, c in enumerate(self.tool_calls or [])]
+
+    def chat_finish(self) -> str:
+        return "tool_calls" if self.tool_calls and self.finish_reason == "stop" else self.finish_reason
+
+    def output_tokens(self) -> int:
+        """Completion tokens: every choice's text tokens plus the reasoning tokens."""
+        return len(self.token_list()) * self.choices + len(self.reasoning_tokens())
 
 
 # ---------------------------------------------------------------------- JSON bodies
@@ -119,14 +154,21 @@ def models_list(models: list[str]) -> dict[str, Any]:
     return {"object": "list", "data": [model_object(m) for m in models]}
 
 
-def usage_payload(body: dict, completion_tokens: int) -> dict[str, int]:
-    """Token usage: about one prompt token per 4 characters (+1) of each message."""
-    prompt = 0
-    for msg in body.get("messages") or []:
-        content = msg.get("content") if isinstance(msg, dict) else None
+def prompt_tokens(items: Iterable[Any]) -> int:
+    """About one token per 4 characters (+1) of each item: a string, or a dict whose
+    ``content`` is a string or a list of parts with "text"."""
+    total = 0
+    for item in items:
+        content = item.get("content") if isinstance(item, dict) else item
         if isinstance(content, list):  # content parts
             content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
-        prompt += len(content or "") // 4 + 1
+        total += len(content if isinstance(content, str) else "") // 4 + 1
+    return total
+
+
+def usage_payload(body: dict, completion_tokens: int) -> dict[str, int]:
+    """Chat token usage, prompt tokens counted over the messages."""
+    prompt = prompt_tokens(body.get("messages") or [])
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion_tokens,
@@ -142,21 +184,44 @@ def wants_usage(sc: Scenario, body: dict) -> bool:
     )
 
 
+def _message(sc: Scenario, text: str) -> dict[str, Any]:
+    if sc.refusal is not None:
+        return {"role": "assistant", "content": None, "refusal": text}
+    reasoning = sc.reasoning
+    content: Any = text if text or not sc.tool_calls else None
+    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+    if sc.content_parts or sc.reasoning_shape == "parts":
+        parts = [{"type": "thinking", "thinking": reasoning}] if reasoning else []
+        message["content"] = parts + ([{"type": "text", "text": text}] if text else [])
+    elif reasoning and sc.reasoning_shape == "think_tags":
+        message["content"] = f"<think>{reasoning}</think>{text}"
+    elif reasoning:
+        message[sc.reasoning_shape] = reasoning
+    if sc.tool_calls:
+        message["tool_calls"] = [
+            {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+            for c in sc.calls()
+        ]
+    return message
+
+
 def completion_payload(
     sc: Scenario, body: dict, tokens: list[str], cid: str, created: int
 ) -> dict[str, Any]:
     """A plain (non-streaming) ``chat.completion`` object for ``tokens``."""
-    text = "".join(tokens)
-    message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
-    if sc.refusal is not None:
-        message = {"role": "assistant", "content": None, "refusal": text}
+    choices = [{"index": 0, "message": _message(sc, "".join(tokens)), "logprobs": None,
+                "finish_reason": sc.chat_finish()}]
+    for k in range(1, sc.choices):
+        message = {"role": "assistant", "content": f"OTHER{k} " * len(tokens), "refusal": None}
+        choices.append({"index": k, "message": message, "logprobs": None, "finish_reason": sc.finish_reason})
+    completion_tokens = len(tokens) * sc.choices + len(sc.reasoning_tokens())
     return {
         "id": cid,
         "object": "chat.completion",
         "created": created,
         "model": body.get("model") or "fake-model",
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": sc.finish_reason}],
-        "usage": None if sc.usage is False else usage_payload(body, len(tokens)),
+        "choices": choices,
+        "usage": None if sc.usage is False else usage_payload(body, completion_tokens),
         "system_fingerprint": None,
     }
 
@@ -175,40 +240,139 @@ def sse_event(data: str) -> bytes:
     return http_chunk(b"data: " + data.encode() + b"\n\n")
 
 
-class StreamEvents:
-    """The events of one streamed ``chat.completion.chunk`` answer, in wire order."""
+KEEPALIVE = http_chunk(b": keep-alive\n\n")
+_PROMPT_FILTER = [{"prompt_index": 0, "content_filter_results": {
+    k: {"filtered": False, "severity": "safe"} for k in ("hate", "self_harm", "sexual", "violence")}}]
 
-    def __init__(self, cid: str, model: str, created: int, refusal: bool) -> None:
+
+def split_chunks(framed: bytes) -> tuple[bytes, ...]:
+    """Every HTTP chunk of ``framed`` re-framed as two, cut just after the first byte
+    of a multi-byte UTF-8 character (in the middle when there is none)."""
+    out: list[bytes] = []
+    pos = 0
+    while pos < len(framed):
+        eol = framed.index(b"\r\n", pos)
+        size = int(framed[pos:eol], 16)
+        payload = framed[eol + 2:eol + 2 + size]
+        pos = eol + 4 + size
+        if size < 2:
+            out.append(http_chunk(payload) if size else END_OF_BODY)
+            continue
+        cut = next((i + 1 for i, b in enumerate(payload) if b >= 0xC0), len(payload) // 2)
+        out += [http_chunk(payload[:cut]), http_chunk(payload[cut:])]
+    return tuple(out)
+
+
+class StreamEvents:
+    """The events of one streamed ``chat.completion.chunk`` answer."""
+
+    def __init__(self, cid: str, model: str, created: int, refusal: bool, ascii: bool = True) -> None:
         self.refusal = refusal
+        self.ascii = ascii  # False: non-ASCII text goes raw (UTF-8) on the wire
         self._head = (
             f'{{"id":{json.dumps(cid)},"object":"chat.completion.chunk",'
             f'"created":{created},"model":{json.dumps(model)},'
         )
-        self._choice_head = self._head + '"choices":[{"index":0,"delta":'
         self._delta_key = '{"content":null,"refusal":' if refusal else '{"content":'
 
-    def _choice(self, delta_json: str, finish: str | None = None) -> bytes:
-        fin = "null" if finish is None else json.dumps(finish)
-        return sse_event(f'{self._choice_head}{delta_json},"logprobs":null,"finish_reason":{fin}}}]}}')
+    def _dumps(self, obj: Any) -> str:
+        return json.dumps(obj, ensure_ascii=self.ascii, separators=(",", ":"))
 
-    def role(self) -> bytes:
+    def _choice(self, delta_json: str, finish: str | None = None, index: int = 0) -> bytes:
+        fin = "null" if finish is None else json.dumps(finish)
+        return sse_event(f'{self._head}"choices":[{{"index":{index},"delta":{delta_json},'
+                         f'"logprobs":null,"finish_reason":{fin}}}]}}')
+
+    def role(self, index: int = 0) -> bytes:
         if self.refusal:
-            return self._choice('{"role":"assistant","content":null,"refusal":""}')
-        return self._choice('{"role":"assistant","content":""}')
+            return self._choice('{"role":"assistant","content":null,"refusal":""}', index=index)
+        return self._choice('{"role":"assistant","content":""}', index=index)
 
     def token(self, tok: str) -> bytes:
-        return self._choice(self._delta_key + json.dumps(tok) + "}")
+        return self._choice(self._delta_key + self._dumps(tok) + "}")
 
-    def finish(self, finish_reason: str) -> bytes:
-        return self._choice("{}", finish_reason)
+    def delta(self, delta: dict[str, Any], index: int = 0) -> bytes:
+        return self._choice(self._dumps(delta), index=index)
+
+    def finish(self, finish_reason: str, index: int = 0) -> bytes:
+        return self._choice("{}", finish_reason, index)
 
     def usage(self, usage: dict[str, int]) -> bytes:
-        usage_json = json.dumps(usage, separators=(",", ":"))
-        return sse_event(f'{self._head}"choices":[],"usage":{usage_json}}}')
+        return sse_event(f'{self._head}"choices":[],"usage":{self._dumps(usage)}}}')
+
+    def no_choices(self) -> bytes:
+        """An Azure-style chunk with empty ``choices`` (sent mid-stream)."""
+        return sse_event(f'{self._head}"choices":[],"usage":null}}')
 
     def done(self) -> bytes:
         """``data: [DONE]`` and the end of the chunked body."""
         return sse_event("[DONE]") + END_OF_BODY
+
+
+def _chat_deltas(sc: Scenario, ev: StreamEvents) -> Iterator[bytes]:
+    """The paced deltas of a chat stream, one (or, with choices > 1, a round of) event(s) each."""
+    shape = sc.reasoning_shape
+    reasoning = sc.reasoning_tokens()
+    if reasoning and shape == "think_tags":
+        for tok in ["<thi", "nk>", *reasoning, "</think", ">"]:
+            yield ev.delta({"content": tok})
+    else:
+        for tok in reasoning:
+            if shape == "parts":
+                yield ev.delta({"content": [{"type": "thinking", "thinking": tok}]})
+            else:
+                yield ev.delta({"content": None, shape: tok})
+    as_parts = sc.content_parts or shape == "parts"
+
+    def text(tok: str, k: int) -> bytes:
+        if as_parts:
+            return ev.delta({"content": [{"type": "text", "text": tok}]}, k)
+        return ev.token(tok) if k == 0 else ev.delta({"content": tok}, k)
+
+    for tok in sc.token_list():
+        yield b"".join(text(tok if k == 0 else f"OTHER{k} ", k) for k in range(sc.choices))
+    calls, step = sc.calls(), max(sc.tool_args_piece, 1)
+    pieces = [[c["arguments"][i:i + step] for i in range(0, len(c["arguments"]), step)] for c in calls]
+    for i, c in enumerate(calls):
+        frag = {"index": i, "id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": ""}}
+        yield ev.delta({"content": None, "tool_calls": [frag]})
+    for n in range(max(map(len, pieces), default=0)):  # round-robin over the calls
+        for i, call_pieces in enumerate(pieces):
+            if n < len(call_pieces):
+                frag = {"index": i, "function": {"arguments": call_pieces[n]}}
+                yield ev.delta({"content": None, "tool_calls": [frag]})
+
+
+def chat_stream(sc: Scenario, body: dict, cid: str, created: int) -> Iterator[tuple[str, Wire]]:
+    """Every event of a streamed chat answer, as (HEAD | DELTA | OTHER | END, bytes to send);
+    a tuple of bytes (``split_utf8``) is sent with a flush between the pieces."""
+    ev = StreamEvents(cid, body.get("model") or "fake-model", created, sc.refusal is not None,
+                      ascii=not sc.split_utf8)
+    wire = split_chunks if sc.split_utf8 else (lambda b: b)
+    if sc.leading_blank_lines:
+        yield HEAD, http_chunk(b"\n\n")
+    if sc.azure_filter:
+        yield HEAD, wire(sse_event(json.dumps({"choices": [], "created": 0, "id": "", "model": "",
+                                               "object": "", "prompt_filter_results": _PROMPT_FILTER})))
+    for k in range(sc.choices):
+        yield HEAD, wire(ev.role(k))
+    deltas: Iterable[bytes] = _chat_deltas(sc, ev)
+    middle = -1
+    if sc.azure_filter:
+        deltas = list(deltas)
+        middle = len(deltas) // 2
+    for i, data in enumerate(deltas):
+        yield DELTA, wire(data)
+        if i == middle:
+            yield OTHER, wire(ev.no_choices())
+        if sc.keepalive:
+            yield OTHER, KEEPALIVE
+    yield END, wire(ev.finish(sc.chat_finish()))
+    for k in range(1, sc.choices):
+        yield OTHER, wire(ev.finish(sc.finish_reason, k))
+    if wants_usage(sc, body):
+        yield OTHER, wire(ev.usage(usage_payload(body, sc.output_tokens())))
+    yield OTHER, wire(ev.done())
 
 
 def error_event_fault(sc: Scenario) -> bytes:
@@ -222,14 +386,27 @@ def error_chunk_fault(sc: Scenario) -> bytes:
     # No "error" key: the SDK raises APIError for any event whose "error"
     # is truthy, so that shape would just duplicate "error_event". This
     # (vLLM-style) error object is yielded as a chunk with choices=None.
-    err_chunk = {
-        "object": "error",
-        "type": "error",
-        "message": sc.error_message,
-        "code": sc.error_code,
-    }
+    err_chunk = {"object": "error", "type": "error", "message": sc.error_message, "code": sc.error_code}
     return sse_event(json.dumps(err_chunk)) + sse_event("[DONE]") + END_OF_BODY
 
 
 MALFORMED_EVENT = http_chunk(b"data: {not json\n\n")  # the "malformed" fault
 NOT_A_CHUNK_EVENT = http_chunk(b'data: {"choices": "oops"}\n\n')  # the "not_a_chunk" fault: JSON
+
+
+def chat_fault(sc: Scenario, fault: str) -> tuple[bytes, bool]:
+    """The bytes of a chat stream fault (not "drop"/"stall") and whether the body ends there."""
+    if fault in ("error_event", "failed"):
+        return error_event_fault(sc), True
+    if fault == "error_chunk":
+        return error_chunk_fault(sc), True
+    if fault == "event_error_line":
+        err = json.dumps({"error": {"message": sc.error_message, "type": sc.error_type, "code": sc.error_code}})
+        return http_chunk(b"event: error\ndata: " + err.encode() + b"\n\n") + END_OF_BODY, True
+    if fault == "malformed":
+        return MALFORMED_EVENT, False
+    if fault == "not_a_chunk":
+        return NOT_A_CHUNK_EVENT, False
+    if fault == "no_finish":
+        return END_OF_BODY, True
+    return b"", False  # "unknown_event"
