@@ -2,7 +2,7 @@
 
 import sys
 
-from assistant.server import run
+from assistant.app.server import run
 
 if __name__ == "__main__":
     sys.exit(run(sys.argv[1:]))

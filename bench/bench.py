@@ -50,8 +50,19 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from bench.client import (HOST, INF, Target, call, cpu_since, direct, peak_rss_mb, process_cpu,
-                          reset_peak_rss, summarize, thread_cpu)
+from bench.client import (
+    HOST,
+    INF,
+    Target,
+    call,
+    cpu_since,
+    direct,
+    peak_rss_mb,
+    process_cpu,
+    reset_peak_rss,
+    summarize,
+    thread_cpu,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"  # git-ignored
@@ -199,7 +210,7 @@ def start_app(stack: ExitStack, kind: str, base_url: str) -> tuple[int, int]:
 def phase(kind: str, tokens: int, rate: float, spec: dict, timeout: float) -> dict:
     count = spec.get("users") or spec.get("count") or spec.get("turns")
     print(f"… {kind}: {count} {spec['mode']}"
-          f"{' after %d messages' % spec['history'] if 'history' in spec else ''} "
+          f"{' after {} messages'.format(spec['history']) if 'history' in spec else ''} "
           f"({tokens} tokens at {rate:g}/s)", file=sys.stderr, flush=True)
     with ExitStack() as stack:
         fake_pid, base_url = start_fake(stack, tokens, rate)

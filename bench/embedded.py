@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from assistant.local_model import CONTEXT_WINDOW, MODEL_ALIAS, bundled_model_path
+from assistant.providers.local.model import CONTEXT_WINDOW, MODEL_ALIAS, bundled_model_path
 from bench.client import Target, call
 
 PROMPT = "Write a long, detailed story about a lighthouse keeper and a storm."
@@ -117,7 +117,7 @@ def app_runs(llm, port: int) -> tuple[list[float], list[float]]:
 def main() -> int:
     from llama_cpp import Llama
 
-    from assistant.local_model import LocalModelServer
+    from assistant.providers.local.model import LocalModelServer
     from tests.conftest import free_port
 
     app_threads = LocalModelServer(bundled_model_path()).threads

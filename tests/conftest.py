@@ -9,15 +9,19 @@ from typing import Any, Iterator
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
-import pytest  # noqa: E402
-from gradio_client import Client  # noqa: E402
+import pytest
+from gradio_client import Client
 
-from assistant.chat import STATS_NOTICE_ID  # noqa: E402
-from assistant.server import App, create_app, launch  # noqa: E402
-from assistant.settings import load_settings  # noqa: E402
-from tests.fake_openai import FakeOpenAI  # noqa: E402
+from assistant.app.server import App, create_app, launch
+from assistant.app.settings import load_settings
+from assistant.web.render import STATS_NOTICE_ID
+from tests.fake_openai import FakeOpenAI
 
 FAKE_MODEL = "fake-model"
+APIS = ("chat_completions", "responses")
+# /chat's inputs after the message, up to the API: model, temperature, system prompt,
+# history turns, max tokens, memory.
+CHAT_INPUTS = (FAKE_MODEL, 0.7, "", 10, 1024, False)
 
 
 def free_port() -> int:
@@ -38,9 +42,12 @@ class RunningApp:
         self.clients.append(client)
         return client
 
-    def chat(self, client: Client, message: str, *inputs: Any) -> tuple[list[Any], Any]:
+    def chat(self, client: Client, message: str, *inputs: Any,
+             api: str | None = None) -> tuple[list[Any], Any]:
         """Sends one message through /chat; returns every streamed update and the final one,
-        without its stats line (test_reply_stats_* look at that)."""
+        without its stats line (test_reply_stats_* look at that). `api` picks the protocol."""
+        if api is not None:
+            inputs = (*inputs, *CHAT_INPUTS[len(inputs):], api)
         job = client.submit(message, *inputs, api_name="/chat")
         updates = list(job)
         return [without_stats(u) for u in updates], without_stats(job.result())
@@ -104,6 +111,11 @@ def running_app(fake_server: FakeOpenAI, tmp_path_factory: pytest.TempPathFactor
 @pytest.fixture
 def app(running_app: RunningApp, fake: FakeOpenAI) -> RunningApp:
     return running_app
+
+
+def model_posts(fake: FakeOpenAI) -> list[Any]:
+    """The requests that reached a model endpoint, on either protocol."""
+    return [r for r in fake.requests if r.path.endswith(("/chat/completions", "/responses"))]
 
 
 def raw_chat(url: str, data: list[Any], timeout: float = 30) -> list[dict[str, Any]]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from assistant.backends import host_of, select_backend
-from assistant.settings import load_settings
+from assistant.app.settings import load_settings
+from assistant.providers.backends import host_of, select_backend
 from tests.conftest import FAKE_MODEL
 
 
@@ -13,7 +13,7 @@ def test_custom_base_url_wins_and_its_label_shows_the_host_only():
     settings = load_settings([], environ={
         "OPENAI_BASE_URL": "http://user:s3cret@models.internal:8000/v1",
         "OPENAI_API_KEY": "sk-live-abcdefghijklmnop"})
-    backend = select_backend(settings)
+    backend = select_backend(settings.connection())
 
     assert backend.kind == "custom"
     assert backend.label == "Custom: models.internal:8000"
@@ -21,7 +21,7 @@ def test_custom_base_url_wins_and_its_label_shows_the_host_only():
 
 
 def test_an_api_key_alone_selects_openai_with_gpt_4_1_mini():
-    backend = select_backend(load_settings([], environ={"OPENAI_API_KEY": "sk-test-1234567890"}))
+    backend = select_backend(load_settings([], environ={"OPENAI_API_KEY": "sk-test-1234567890"}).connection())
 
     assert backend.kind == "openai"
     assert backend.label == "OpenAI"
@@ -36,7 +36,7 @@ def test_host_of_never_returns_credentials():
 def ask_backend(settings, method: str):
     """Calls one of a fresh backend's async methods in its own event loop, then closes it."""
     async def call():
-        backend = select_backend(settings)
+        backend = select_backend(settings.connection())
         try:
             return await getattr(backend, method)()
         finally:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import io
+import logging
 
 import pytest
 
-from assistant.errors import RedactingFilter
+from assistant.app.logs import RedactingFilter
 from tests.conftest import FAKE_MODEL, raw_chat, without_stats
 from tests.fake_openai import Scenario
 from tests.test_failures import assert_clean, chat_posts, split, title
@@ -69,7 +69,8 @@ def test_odd_text_reaches_the_model_cleanly_and_the_chat_goes_on(app, fake, mess
 
 def test_a_lone_surrogate_is_replaced_before_it_reaches_the_model(app, fake):
     fake.enqueue(Scenario(text="Received."))
-    messages = raw_chat(app.url, ["lone \ud800 surrogate", None, FAKE_MODEL, 0.7, "", 5, 100, False])
+    messages = raw_chat(app.url, ["lone \ud800 surrogate", None, FAKE_MODEL, 0.7, "", 5, 100, False,
+                                  "chat_completions"])
 
     assert messages[-1]["msg"] == "process_completed" and messages[-1]["success"]
     assert without_stats(messages[-1]["output"]["data"][0]) == "Received."

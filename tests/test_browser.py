@@ -138,7 +138,7 @@ def test_a_reload_brings_the_conversation_back(page, fake_app, fake):
 
 
 def test_continue_after_stop_sends_the_partial_reply_and_asks_to_carry_on(page, fake_app, fake):
-    from assistant.history import CONTINUE_INSTRUCTION
+    from assistant.conversation.history import CONTINUE_INSTRUCTION
 
     stop_a_slow_reply(page, fake_app.url, fake, next_reply="...carried on.")
     page.get_by_role("button", name="Continue").click()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, AsyncGenerator
 
-from assistant.coalesce import Batches
+from assistant.conversation.coalesce import Batches
 
 
 class Network:

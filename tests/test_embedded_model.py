@@ -79,7 +79,7 @@ def test_the_embedded_model_server_ends_with_the_app(tmp_path, sig):
         children = [int(pid) for task in Path(f"/proc/{app.pid}/task").iterdir()
                     for pid in (task / "children").read_text().split()]
         [model_server] = [pid for pid in children
-                          if b"local_model_server" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+                          if b"assistant.providers.local.server" in Path(f"/proc/{pid}/cmdline").read_bytes()]
         watch = os.pidfd_open(model_server)  # readable once that process has ended
         app.send_signal(sig)
         app.wait(timeout=30)

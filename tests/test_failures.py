@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from assistant.history import CONTINUE, CONTINUE_INSTRUCTION
+from assistant.conversation.history import CONTINUE, CONTINUE_INSTRUCTION
 from tests.conftest import FAKE_MODEL, RunningApp, free_port, start_app
 from tests.fake_openai import Scenario
 
@@ -190,7 +190,7 @@ MID_STREAM = [
 def test_a_mid_stream_fault_keeps_the_partial_reply_marked_incomplete(app, fake, fault, expected):
     fake.enqueue(Scenario(n_tokens=10, fault_after=3, stall_seconds=5, **fault))
     client = app.client()
-    updates, final = app.chat(client, "Tell me something")
+    _, final = app.chat(client, "Tell me something")
 
     text, notice = split(final)
     assert text == PARTIAL

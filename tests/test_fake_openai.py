@@ -40,7 +40,7 @@ async def _collect_until_error(fake: FakeOpenAI, timeout: float = 5.0) -> tuple[
             stream = await client.chat.completions.create(model="gpt-4.1-mini", messages=MESSAGES, stream=True)
             async for chunk in stream:
                 chunks.append(chunk)
-        except Exception as exc:  # noqa: BLE001 - the test inspects it
+        except Exception as exc:
             return chunks, exc
     return chunks, None
 

@@ -117,7 +117,7 @@ def test_stop_is_prompt_with_a_stalled_stream():
                 async with stream:
                     async for _chunk in stream:
                         stalled.set()
-            except Exception as exc:  # noqa: BLE001 - the test inspects it
+            except Exception as exc:
                 result["err"] = exc
 
     thread = threading.Thread(target=lambda: asyncio.run(read()), daemon=True)

@@ -4,9 +4,25 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.history import (CONTINUE, CONTINUE_INSTRUCTION, INCOMPLETE_NOTICE_ID, REGENERATE,
-                               DoesNotFit, build_messages, estimate_tokens, exchanges,
-                               prepare_turn)
+from assistant.conversation import history as core
+from assistant.conversation.history import (
+    CONTINUE,
+    CONTINUE_INSTRUCTION,
+    REGENERATE,
+    DoesNotFit,
+    build_messages,
+    estimate_tokens,
+)
+from assistant.domain.messages import Message
+from assistant.web.render import INCOMPLETE_NOTICE_ID, history_messages
+
+
+def exchanges(history):
+    return core.exchanges(history_messages(history))
+
+
+def prepare_turn(history, message):
+    return core.prepare_turn(history_messages(history), message)
 
 UI_SHAPE = [
     {"role": "user", "content": [{"type": "text", "text": "Hi"}], "metadata": None, "options": None},
@@ -76,11 +92,11 @@ def test_history_is_trimmed_oldest_first_to_fit_the_context_window():
                             {"role": "assistant", "content": "y" * 3000}] * 10)
     messages = build_messages(system_prompt="sys", history=long_turns, user_message="new",
                               history_turns=10, context_window=8192, max_tokens=1024)
-    assert messages[0] == {"role": "system", "content": "sys"}
-    assert messages[-1] == {"role": "user", "content": "new"}
+    assert messages[0] == Message.of("system", "sys")
+    assert messages[-1] == Message.of("user", "new")
     sent_turns = (len(messages) - 2) // 2
     assert 0 < sent_turns < 10
-    assert sum(estimate_tokens(m["content"]) for m in messages) < 8192 - 1024
+    assert sum(estimate_tokens(m.text) for m in messages) < 8192 - 1024
 
 
 def test_a_message_too_long_for_the_context_window_is_refused():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from assistant.owners import OwnerTokens, load_secret
+from assistant.identity.owners import OwnerTokens, load_secret
 from tests.conftest import FAKE_MODEL, start_app
 from tests.fake_openai import Scenario
 

@@ -10,7 +10,7 @@ from typing import Iterator
 
 import pytest
 
-from assistant.local_model_server import read_ahead
+from assistant.providers.local.server import read_ahead
 
 
 def collect(iterator) -> list:

@@ -8,21 +8,20 @@ import socket
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-import httpx  # noqa: E402
-import pytest  # noqa: E402
-from gradio_client import Client  # noqa: E402
-from prometheus_client import CollectorRegistry  # noqa: E402
-from starlette.applications import Starlette  # noqa: E402
-from starlette.testclient import TestClient  # noqa: E402
+import httpx
+import pytest
+from gradio_client import Client
+from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
 
-from assistant.reply import Reply  # noqa: E402
-from assistant.errors import Failure  # noqa: E402
-from assistant.metrics import (MAX_MODEL_LABELS, ReplyMetrics, install_metrics_route,  # noqa: E402
-                               metrics_route, metrics_routes)
-from assistant.server import create_app, launch  # noqa: E402
-from assistant.settings import load_settings  # noqa: E402
-from assistant.validation import ReplyOptions  # noqa: E402
-from tests.fake_openai import FakeOpenAI, Scenario  # noqa: E402
+from assistant.app.metrics import MAX_MODEL_LABELS, ReplyMetrics, install_metrics_route, metrics_route, metrics_routes
+from assistant.app.server import create_app, launch
+from assistant.app.settings import load_settings
+from assistant.domain.failures import Failure
+from assistant.domain.reply import Reply
+from assistant.domain.validation import ReplyOptions
+from tests.fake_openai import FakeOpenAI, Scenario
 
 OPTIONS = ReplyOptions("fake-model", 0.7, "", 10, 1024)
 SECRET_TEXT = "my password is hunter2 sk-abcdefghijklmnop"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from gradio_client import Client
 
-from assistant.store import Store
+from assistant.storage.sqlite.store import SQLiteStore as Store
 from tests.conftest import FAKE_MODEL, RunningApp, free_port, start_app, without_stats
 from tests.fake_openai import Scenario
 

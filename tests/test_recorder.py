@@ -1,4 +1,4 @@
-"""ConversationRecorder: replies built by hand, observer methods called as chat.py calls them."""
+"""ConversationRecorder: replies built by hand, observer methods called as the turn calls them."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-import assistant.recorder as recorder_module
-from assistant.reply import Reply
-from assistant.errors import Failure
-from assistant.recorder import ConversationRecorder
-from assistant.store import Store
-from assistant.validation import ReplyOptions
+import assistant.storage.recorder as recorder_module
+from assistant.domain.failures import Failure
+from assistant.domain.reply import Reply
+from assistant.domain.validation import ReplyOptions
+from assistant.storage.recorder import ConversationRecorder
+from assistant.storage.sqlite.store import SQLiteStore as Store
 
 OPTIONS = ReplyOptions(model="default", temperature=0.5, system_prompt="Be kind.",
                        history_turns=4, max_tokens=256)
@@ -53,7 +53,7 @@ def test_a_turn_is_saved_from_start_to_finish(store):
                                              ("assistant", "", "streaming", None)]
     assistant = store.get_conversation("alice", cid).messages[1]
     assert reply.context["message_id"] == assistant.id
-    assert assistant.settings == {"model": "gpt-4.1-mini-2025-04-14", "temperature": 0.5,
+    assert assistant.settings == {"api": "chat_completions", "model": "gpt-4.1-mini-2025-04-14", "temperature": 0.5,
                                   "system_prompt": "Be kind.", "history_turns": 4,
                                   "max_tokens": 256}
     conversation = store.get_conversation("alice", cid)
@@ -110,15 +110,15 @@ def test_progress_writes_at_most_once_per_interval(store, monkeypatch):
     clock = SimpleNamespace(now=100.0)
     monkeypatch.setattr(recorder_module, "time", SimpleNamespace(monotonic=lambda: clock.now))
     submitted: list[Any] = []
-    real_submit = store.submit
-    monkeypatch.setattr(store, "submit", lambda fn, *a: submitted.append(fn) or real_submit(fn, *a))
+    real_defer = store.defer
+    monkeypatch.setattr(store, "defer", lambda fn, *a: submitted.append(fn) or real_defer(fn, *a))
     cid = store.create_conversation("alice")
     recorder = ConversationRecorder(store, flush_interval=2.0)
     reply = _reply({"owner": "alice", "conversation_id": cid})
     recorder.reply_started(reply)
     assert len(submitted) == 1
 
-    for n in range(49):  # 25 updates a second for ~2 s: nothing due yet
+    for _ in range(49):  # 25 updates a second for ~2 s: nothing due yet
         reply.text += "tok "
         clock.now += 0.04
         recorder.reply_progress(reply)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from assistant.reply import Reply
-from assistant.errors import Failure
-from assistant.reply_stats import format_stats
-from assistant.validation import ReplyOptions
+from assistant.domain.failures import Failure
+from assistant.domain.reply import Reply
+from assistant.domain.validation import ReplyOptions
+from assistant.web.reply_stats import format_stats
 
 OPTIONS = ReplyOptions("gpt-4.1-mini", 0.7, "", 10, 1024)
 

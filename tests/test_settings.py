@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.settings import load_settings
+from assistant.app.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

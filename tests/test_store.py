@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.store import (MIGRATIONS, DatabaseClosed, NotFound, Store, auto_title,
-                             new_conversation_id)
+from assistant.storage.records import NotFound, auto_title, new_conversation_id
+from assistant.storage.sqlite.store import MIGRATIONS, DatabaseClosed
+from assistant.storage.sqlite.store import SQLiteStore as Store
 
 SETTINGS = {"model": "gpt-4.1-mini", "temperature": 0.7, "system_prompt": "Be brief.",
             "history_turns": 10, "max_tokens": 1024}
@@ -268,7 +269,7 @@ def test_a_file_from_schema_v1_is_migrated_and_keeps_its_data(tmp_path):
         store.add_message("alice", "old-id", "assistant", "answered by version 2")
         assert store.add_memory("alice", "memories arrived in v2") > 0
     raw = sqlite3.connect(path)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 2
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 3
     raw.close()
 
 
@@ -322,7 +323,7 @@ def test_fifty_writers_at_once_lose_nothing(store):
                 store.add_message(owner, cid, "user" if i % 2 == 0 else "assistant", f"{n}:{i}")
                 if i % 5 == 0:
                     store.list_conversations(owner, query=f"{n}:")  # reads beside the writes
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(50)]
@@ -340,13 +341,13 @@ def test_fifty_writers_at_once_lose_nothing(store):
 def test_submitted_writes_run_in_order_and_flush_waits_for_them(store):
     cid = store.create_conversation("alice")
     mid = store.add_message("alice", cid, "assistant", "", "streaming")
-    futures = [store.submit(store.update_message, "alice", mid, "x" * n, "streaming")
+    futures = [store.defer(store.update_message, "alice", mid, "x" * n, "streaming")
                for n in range(1, 101)]
-    store.submit(store.update_message, "alice", mid, "done", "complete")
+    store.defer(store.update_message, "alice", mid, "done", "complete")
     store.flush()
     assert all(f.done() and f.result() for f in futures)
     assert store.get_conversation("alice", cid).messages[0].content == "done"
-    failing = store.submit(store.add_message, "alice", "missing", "user", "x")
+    failing = store.defer(store.add_message, "alice", "missing", "user", "x")
     store.flush()
     assert isinstance(failing.exception(), NotFound)
 
@@ -357,19 +358,19 @@ def test_a_closed_store_refuses_work_and_closes_twice(tmp_path):
     store.close()
     store.flush()  # nothing is pending
     with pytest.raises(DatabaseClosed):
-        store.submit(store.add_memory, "alice", "x")
+        store.defer(store.add_memory, "alice", "x")
     with pytest.raises(DatabaseClosed):
         store.list_conversations("alice")
 
 
 KILLED_WRITER = """
 import os, signal, sys
-from assistant.store import Store
+from assistant.storage.sqlite.store import SQLiteStore as Store
 store = Store(sys.argv[1])
 cid = store.create_conversation("alice", None, {"temperature": 0.5}, conversation_id=sys.argv[2])
 store.add_message("alice", cid, "user", "Before the crash")
 mid = store.add_message("alice", cid, "assistant", "", "streaming")
-store.submit(store.update_message, "alice", mid, "Half a reply", "streaming")
+store.defer(store.update_message, "alice", mid, "Half a reply", "streaming")
 store.flush()
 os.kill(os.getpid(), signal.SIGKILL)  # no close(), no atexit, no checkpoint
 """

@@ -1,6 +1,6 @@
 """Numbers about replies: Prometheus metrics, one log line per reply, and `/metrics`.
 
-`ReplyMetrics` is a `ReplyObserver` (see chat.py). It reads only the numbers
+`ReplyMetrics` is a `ReplyObserver` (see domain/reply.py). It reads only the numbers
 and short names on a `Reply`: never message text, never keys. Its metrics live
 in a registry of its own, so several apps in one process do not clash.
 
@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from .reply import Reply
+from ..domain.reply import Reply
 
 reply_log = logging.getLogger("assistant.replies")
 

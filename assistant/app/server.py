@@ -8,24 +8,29 @@ import os
 import signal
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home, works offline
 # Gradio's queue rebuilds a pandas summary of its last 10,000 events after every event
 # (1.4-4.6 ms of CPU each) for its monitoring page, which we don't enable: /metrics has it all.
 os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000000")
 
-import gradio as gr  # noqa: E402
+import gradio as gr
 
-from .backends import Backend, select_backend  # noqa: E402
-from .chat import ChatService  # noqa: E402
-from .conversations_ui import STATUS_WORDS, ConversationPanel  # noqa: E402
-from .owners import Identity, OwnerTokens, Sessions, load_secret  # noqa: E402
-from .recorder import ConversationRecorder  # noqa: E402
-from .store import Store  # noqa: E402
-from .errors import RedactingFilter  # noqa: E402
-from .metrics import ReplyMetrics, metrics_routes  # noqa: E402
-from .settings import Settings, build_parser, load_settings  # noqa: E402
-from .ui import build_ui  # noqa: E402
+from ..conversation.turn import ChatService
+from ..identity.owners import Identity, OwnerTokens, Sessions, load_secret
+from ..providers.backends import Backend, host_of, select_backend
+from ..providers.base import Upstream
+from ..providers.protocols import build_adapters
+from ..providers.retrying import RetryPolicy
+from ..storage.recorder import ConversationRecorder
+from ..storage.sqlite.store import SQLiteStore
+from ..web.conversations_panel import ConversationPanel
+from ..web.page import build_ui
+from ..web.render import STATUS_WORDS
+from .logs import configure_logging
+from .metrics import ReplyMetrics, metrics_routes
+from .settings import Settings, build_parser, load_settings
 
 log = logging.getLogger("assistant")
 
@@ -36,7 +41,7 @@ class App:
     backend: Backend
     service: ChatService
     demo: gr.Blocks
-    store: Store
+    store: SQLiteStore
     metrics: ReplyMetrics
     panel: ConversationPanel
 
@@ -48,15 +53,8 @@ class App:
             self.backend.local_server.stop()
 
 
-def configure_logging(settings: Settings) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter(tuple(s for s in (settings.openai_api_key,) if s)))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
-    for noisy in ("httpx", "httpx2", "httpcore", "httpcore2", "openai"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def _secrets(settings: Settings) -> tuple[str, ...]:
+    return tuple(s for s in (settings.openai_api_key,) if s)
 
 
 def _default_model(backend: Backend) -> str:
@@ -68,23 +66,28 @@ def _default_model(backend: Backend) -> str:
 
 
 def create_app(settings: Settings) -> App:
-    backend = select_backend(settings)
-    store = Store.in_directory(settings.data_dir)
+    backend = select_backend(settings.connection())
+    store = SQLiteStore.in_directory(settings.data_dir)
     interrupted = store.mark_interrupted(STATUS_WORDS["streaming"])
     if interrupted:
         log.warning("%d replies were cut off by the last shutdown; marked incomplete", interrupted)
     metrics = ReplyMetrics()
-    service = ChatService(settings, backend, observers=[ConversationRecorder(store), metrics])
+    upstream = Upstream(client=backend.client, host=host_of(str(backend.client.base_url)),
+                        read_timeout=settings.read_timeout, secrets=_secrets(settings))
+    retry = RetryPolicy(max_retries=settings.max_retries, budget=settings.retry_budget)
+    service = ChatService(backend, build_adapters(upstream, retry),
+                          max_message_chars=settings.max_message_chars,
+                          observers=[ConversationRecorder(store), metrics])
     secret = load_secret(settings.secret, settings.data_dir)
     panel = ConversationPanel(store, Identity(OwnerTokens(secret), Sessions()), secret)
-    demo = build_ui(service, _default_model(backend), panel)
+    demo = build_ui(service, _default_model(backend), panel, settings.concurrency_limit)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency_limit)
     return App(settings, backend, service, demo, store, metrics, panel)
 
 
-def launch(app: App, **overrides) -> None:
+def launch(app: App, **overrides: Any) -> None:
     s = app.settings
-    options = dict(
+    options: dict[str, Any] = dict(
         server_name=s.host, server_port=s.port, share=s.share,
         auth=list(s.auth) or None, max_threads=s.max_threads, show_error=False,
         app_kwargs={"routes": metrics_routes(app.metrics.registry, token=s.metrics_token)},
@@ -100,7 +103,7 @@ def launch(app: App, **overrides) -> None:
 def run(argv: list[str]) -> int:
     build_parser().parse_args(argv)  # --help and bad flags exit here, before any work
     settings = load_settings(argv)
-    configure_logging(settings)
+    configure_logging(_secrets(settings))
     app = create_app(settings)
     # SIGTERM (docker stop, systemd, a Space restarting) exits through `finally` below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

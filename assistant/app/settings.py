@@ -10,12 +10,18 @@ from typing import Mapping, Sequence
 
 from dotenv import dotenv_values
 
+from ..providers.backends import Connection
+
+_API_NAMES = {"chat": "chat_completions", "chat-completions": "chat_completions",
+              "chat_completions": "chat_completions", "responses": "responses"}
+
 
 @dataclass(frozen=True)
 class Settings:
     openai_api_key: str | None = None
     openai_base_url: str | None = None
     model: str | None = None  # overrides the backend's default model
+    api: str | None = None  # chat_completions | responses; None: the backend's default
     host: str = "127.0.0.1"
     port: int = 7860
     share: bool = False
@@ -35,6 +41,13 @@ class Settings:
     secret: str | None = None
     metrics_token: str | None = None
 
+    def connection(self) -> Connection:
+        return Connection(
+            api_key=self.openai_api_key, base_url=self.openai_base_url, model=self.model,
+            api=self.api, context_window=self.context_window, read_timeout=self.read_timeout,
+            connect_timeout=self.connect_timeout, local_model_path=self.local_model_path,
+            local_threads=self.local_threads)
+
 
 # (flag, env var, Settings field, type, help)
 _OPTIONS: tuple[tuple[str, str, str, type, str], ...] = (
@@ -43,6 +56,9 @@ _OPTIONS: tuple[tuple[str, str, str, type, str], ...] = (
     ("--model", "ASSISTANT_MODEL", "model", str, "default model (else the backend's own default)"),
     ("--base-url", "OPENAI_BASE_URL", "openai_base_url", str,
      "an OpenAI-compatible endpoint, including /v1"),
+    ("--api", "ASSISTANT_API", "api", str,
+     "the protocol: chat_completions or responses (default: responses for OpenAI, "
+     "chat_completions otherwise)"),
     ("--auth", "ASSISTANT_AUTH", "auth", str, "require login: 'user:password,user2:password2'"),
     ("--concurrency-limit", "ASSISTANT_CONCURRENCY_LIMIT", "concurrency_limit", int,
      "replies streamed at once"),
@@ -71,6 +87,13 @@ _OPTIONS: tuple[tuple[str, str, str, type, str], ...] = (
 _TRUE = {"1", "true", "yes", "on"}
 
 
+def _parse_api(value: str) -> str:
+    api = _API_NAMES.get(value.strip().lower())
+    if api is None:
+        raise ValueError("api must be chat_completions or responses")
+    return api
+
+
 def _parse_auth(value: str) -> tuple[tuple[str, str], ...]:
     pairs = []
     for item in value.split(","):
@@ -81,7 +104,7 @@ def _parse_auth(value: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def _environment(env_file: str | os.PathLike | None) -> dict[str, str]:
+def _environment(env_file: str | os.PathLike[str] | None) -> dict[str, str]:
     """The process environment over the values in `.env` (the environment wins)."""
     values = {k: v for k, v in dotenv_values(env_file or ".env").items() if v is not None}
     values.update(os.environ)
@@ -118,7 +141,8 @@ def load_settings(argv: Sequence[str] | None = None,
             raw = env.get("GRADIO_SERVER_NAME" if name == "host" else "GRADIO_SERVER_PORT") or None
         if raw is None:
             continue
-        values[name] = _parse_auth(raw) if name == "auth" else kind(raw)
+        parse = {"auth": _parse_auth, "api": _parse_api}.get(name, kind)
+        values[name] = parse(raw)
     share = args.share if args.share is not None else env.get("ASSISTANT_SHARE", "").lower() in _TRUE
     return Settings(
         openai_api_key=env.get("OPENAI_API_KEY") or None,

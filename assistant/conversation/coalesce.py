@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import aclosing
-from typing import AsyncGenerator, AsyncIterator, Callable, Generic, TypeVar
+from typing import AsyncGenerator, Callable, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -69,7 +69,7 @@ class Batches(Generic[T]):
         if due - lead > loop.time():
             await asyncio.sleep(due - lead - loop.time())
 
-    async def __aiter__(self) -> AsyncIterator[list[T]]:
+    async def __aiter__(self) -> AsyncGenerator[list[T], None]:
         loop = asyncio.get_running_loop()
         self._task = asyncio.create_task(self._pump())
         try:

@@ -1,10 +1,8 @@
-"""One user turn, end to end: validate, build the messages, stream, yield to Gradio.
+"""One user turn, end to end: validate, build the request, stream it, fold events into a Reply.
 
-This is the only module that speaks Gradio's message shapes. What it yields:
-- the reply so far, as a string, while text streams and when it completes;
-- a list of messages when there is something to say about the reply: the text
-  (if any) followed by a notice (a message with a metadata title, which
-  `history.exchanges` never sends back to the model).
+It yields what the page should show, in our own terms: a `Notice` about the turn
+(bad input, a retry, an unavailable model), or the `Reply` as it grows, last when it
+has ended. The web layer renders either; nothing here knows Gradio.
 """
 
 from __future__ import annotations
@@ -12,20 +10,19 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import aclosing
-from typing import Any, AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any, AsyncGenerator, AsyncIterator, Literal, Mapping, Sequence
 
-from .backends import Backend, BackendUnavailable, host_of
+from ..domain.events import Event, Failed, Finished, ReasoningDelta, RefusalDelta, Retrying, TextDelta, ToolCalls, Usage
+from ..domain.failures import EMPTY, TOOLS_ONLY, Failure
+from ..domain.messages import Message, ModelRequest
+from ..domain.reply import Reply, ReplyObserver, Step
+from ..domain.validation import InvalidInput, check_message, check_options
+from ..providers.backends import Backend, BackendUnavailable
+from ..providers.base import Adapter
+from ..providers.models import model_info
 from .coalesce import Batches
-from .errors import Failure
-from .history import (CONTINUE, INCOMPLETE_NOTICE_ID, REGENERATE, DoesNotFit, build_messages,
-                      estimate_tokens, prepare_turn)
-from .retry import RetryPolicy
-from .settings import Settings
-from .reply import Reply, ReplyObserver
-from .reply_stats import format_stats
-from .streaming import (ChatRequest, Failed, Finished, Retrying, TextDelta, Upstream, Usage,
-                        stream_chat)
-from .validation import InvalidInput, check_message, check_options
+from .history import DoesNotFit, build_messages, estimate_tokens, prepare_turn
 
 log = logging.getLogger(__name__)
 
@@ -35,42 +32,26 @@ UPDATE_INTERVAL = 0.04  # at most 25 updates a second per reply
 PER_ACTIVE_REPLY = 0.0005  # 200 replies streaming at once: 0.1 s
 PER_1000_CHARS_SHOWN = 0.0012  # 200 messages of 1,000 characters: +0.24 s
 MAX_INTERVAL = 0.5
-STATS_NOTICE_ID = "stats"
 
 
-def notice(title: str, *, notice_id: str, text: str = "", pending: bool = False,
-           options: Sequence[str] = ()) -> dict[str, Any]:
-    message: dict[str, Any] = {
-        "role": "assistant",
-        "content": text,
-        "metadata": {"title": title, "id": notice_id, "status": "pending" if pending else "done"},
-    }
-    if options:
-        message["options"] = [{"value": value} for value in options]
-    return message
+@dataclass(frozen=True)
+class Notice:
+    """Something to say about a turn that is not its reply."""
+    kind: Literal["invalid", "retrying", "unavailable"]
+    message: str
 
 
-def incomplete_notice(reason: str, has_text: bool) -> dict[str, Any]:
-    """The mark under a reply that did not finish, with what the user can do next."""
-    if has_text:
-        return notice(f"⚠️ Reply incomplete: {reason}", notice_id=INCOMPLETE_NOTICE_ID,
-                      options=[CONTINUE, REGENERATE])
-    return notice(f"⚠️ {reason}", notice_id=INCOMPLETE_NOTICE_ID, options=[REGENERATE])
+Update = Notice | Reply
 
 
-STOPPED = "You stopped this reply."
-
-
-def mark_stopped(history: list[Any]) -> list[Any]:
-    """The chat after Stop: a reply cut short by the user gets the incomplete mark."""
-    if not history:
-        return history
-    last = history[-1]
-    role = last.get("role") if isinstance(last, dict) else getattr(last, "role", None)
-    metadata = (last.get("metadata") if isinstance(last, dict) else getattr(last, "metadata", None))
-    if role != "assistant" or (metadata or {}).get("title"):
-        return history
-    return [*history, incomplete_notice(STOPPED, has_text=True)]
+@dataclass(frozen=True)
+class TurnOptions:
+    model: str | None = None
+    temperature: float = 0.7
+    system_prompt: str = ""
+    history_turns: int = 10
+    max_tokens: int = 1024
+    api: str | None = None  # an adapter's name; None: the backend's default
 
 
 def with_memories(system_prompt: str, memories: Sequence[str]) -> str:
@@ -83,70 +64,75 @@ def with_memories(system_prompt: str, memories: Sequence[str]) -> str:
 class ChatService:
     """Answers one message at a time; one instance serves every user."""
 
-    def __init__(self, settings: Settings, backend: Backend,
-                 observers: Sequence[ReplyObserver] = ()) -> None:
-        self.settings = settings
+    def __init__(self, backend: Backend, adapters: Mapping[str, Adapter], *,
+                 max_message_chars: int, observers: Sequence[ReplyObserver] = ()) -> None:
         self.backend = backend
+        self.adapters = dict(adapters)
+        self.max_message_chars = max_message_chars
         self.observers = list(observers)
         self.active_replies = 0
-        self.upstream = Upstream(
-            client=backend.client,
-            host=host_of(str(backend.client.base_url)),
-            read_timeout=settings.read_timeout,
-            retry=RetryPolicy(max_retries=settings.max_retries, budget=settings.retry_budget),
-            secrets=tuple(s for s in (settings.openai_api_key,) if s),
-        )
 
     def update_interval(self, shown_chars: int = 0) -> float:
         """Seconds between updates of one reply, given the text already on screen."""
         busy = max(UPDATE_INTERVAL, self.active_replies * PER_ACTIVE_REPLY)
         return min(MAX_INTERVAL, busy + shown_chars / 1000 * PER_1000_CHARS_SHOWN)
 
-    async def respond(self, message: Any, history: list[Any], model: str | None = None,
-                      temperature: float = 0.7, system_prompt: str = "",
-                      history_turns: int = 10, max_tokens: int = 1024, *,
-                      memories: Sequence[str] = (),
-                      context: dict[str, Any] | None = None) -> AsyncIterator[Any]:
+    async def respond(self, message: Any, history: Sequence[Message],
+                      options: TurnOptions = TurnOptions(), *, memories: Sequence[str] = (),
+                      context: dict[str, Any] | None = None) -> AsyncIterator[Update]:
         """Yields the growing reply; `context` is handed to observers (owner, conversation)."""
         try:
-            text = check_message(message, self.settings.max_message_chars)
+            text = check_message(message, self.max_message_chars)
             if not text.strip():
                 return  # nothing to answer, nothing sent upstream
-            options = check_options(model, temperature, system_prompt, history_turns, max_tokens)
+            checked = check_options(options.model, options.temperature, options.system_prompt,
+                                    options.history_turns, options.max_tokens)
+            api = self._api(options.api)
             past, user_text = prepare_turn(history, text)
-            model_name = await self.backend.resolve_model(options.model)
+            model_name = await self.backend.resolve_model(checked.model)
             messages = build_messages(
-                system_prompt=with_memories(options.system_prompt, memories), history=past,
-                user_message=user_text, history_turns=options.history_turns,
-                max_tokens=options.max_tokens,
+                system_prompt=with_memories(checked.system_prompt, memories), history=past,
+                user_message=user_text, history_turns=checked.history_turns,
+                max_tokens=checked.max_tokens,
                 context_window=self.backend.context_window_for(model_name))
         except InvalidInput as exc:
-            yield notice(f"⚠️ {exc}", notice_id="invalid")
+            yield Notice("invalid", str(exc))
             return
         except DoesNotFit as exc:
-            yield notice(f"⚠️ This message is too long for the model: {exc}.", notice_id="invalid")
+            yield Notice("invalid", f"This message is too long for the model: {exc}.")
             return
         except BackendUnavailable as exc:
-            yield incomplete_notice(f"The model is unavailable: {exc}.", has_text=False)
+            yield Notice("unavailable", f"The model is unavailable: {exc}.")
             return
 
-        reply = Reply(backend=self.backend.kind, model=model_name, options=options,
-                      user_message=text,
+        info = model_info(model_name)
+        reply = Reply(backend=self.backend.kind, model=model_name, options=checked,
+                      user_message=text, api=api,
                       context=context if context is not None else {})
-        request = ChatRequest(model_name, messages, options.temperature, options.max_tokens)
+        request = ModelRequest(model_name, messages, checked.temperature, checked.max_tokens,
+                               reasoning=bool(info and info.reasoning))
         shown = sum(len(e.user) + len(e.assistant) for e in past)
         async for update in self._stream(reply, request, shown):
             yield update
 
-    async def _stream(self, reply: Reply, request: ChatRequest, shown_chars: int
-                      ) -> AsyncIterator[Any]:
+    def _api(self, requested: str | None) -> str:
+        if not requested:
+            return self.backend.default_api
+        if requested not in self.adapters:
+            raise InvalidInput(f"The API must be one of: {', '.join(self.adapters)} "
+                               f"(it is “{requested}”).")
+        return requested
+
+    async def _stream(self, reply: Reply, request: ModelRequest, shown_chars: int
+                      ) -> AsyncIterator[Update]:
         self.active_replies += 1
         self._notify("reply_started", reply)
         try:
             await self.backend.ensure_ready()
-            events = stream_chat(self.upstream, request)
+            events = self.adapters[reply.api].stream(request)
             pace = lambda: self.update_interval(shown_chars)  # noqa: E731
-            async with aclosing(Batches(events, pace).__aiter__()) as batches:
+            batched: AsyncGenerator[list[Event], None] = Batches(events, pace).__aiter__()
+            async with aclosing(batched) as batches:
                 async for batch in batches:
                     update = self._apply(reply, batch)
                     if update is not None:
@@ -162,58 +148,86 @@ class ChatService:
             raise
         finally:
             self._end(reply, request)
-        yield self._final(reply)
+        yield reply
 
-    def _end(self, reply: Reply, request: ChatRequest) -> None:
+    def _end(self, reply: Reply, request: ModelRequest) -> None:
         self.active_replies -= 1
         reply.ended = time.monotonic()
+        for step in reply.steps:
+            if step.ended is None:
+                step.ended = reply.ended
         if reply.prompt_tokens is None:  # the server sent no usage: estimate it
-            reply.prompt_tokens = sum(estimate_tokens(m["content"]) for m in request.messages)
+            reply.prompt_tokens = sum(estimate_tokens(m.text) for m in request.messages)
             reply.completion_tokens = reply.text_pieces
         self._notify("reply_finished", reply)
 
-    def _final(self, reply: Reply) -> Any:
-        """The last update: the whole text, its stats line, and why it is incomplete if it is."""
-        stats = format_stats(reply) if reply.text else ""
-        if reply.failure is None:
-            return [reply.text, notice(stats, notice_id=STATS_NOTICE_ID)] if stats else reply.text
-        mark = incomplete_notice(reply.failure.message, has_text=bool(reply.text))
-        if stats:
-            mark["metadata"]["log"] = stats
-        return [reply.text, mark] if reply.text else mark
-
-    def _apply(self, reply: Reply, batch: list[Any]) -> Any:
+    def _apply(self, reply: Reply, batch: list[Event]) -> Update | None:
         """Folds a batch of events into the reply; returns what to show, if anything changed."""
         pieces: list[str] = []
+        changed = False
         retrying: Retrying | None = None
         for event in batch:
             if isinstance(event, TextDelta):
                 pieces.append(event.text)
+            elif isinstance(event, ReasoningDelta):
+                self._reason(reply, pieces, event.text)
+                changed = True
+            elif isinstance(event, RefusalDelta):
+                pieces.append(event.text)
+                reply.refused = True
             elif isinstance(event, Usage):
                 reply.prompt_tokens = event.prompt_tokens
                 reply.completion_tokens = event.completion_tokens
                 reply.usage_estimated = False
+            elif isinstance(event, ToolCalls):
+                reply.tool_calls_requested += len(event.calls)
             elif isinstance(event, Retrying):
                 reply.retries += 1
                 retrying = event
             elif isinstance(event, Finished):
-                reply.outcome = "complete"
+                self._finish(reply, pieces)
             elif isinstance(event, Failed):
                 reply.failure = event.failure
                 reply.outcome = "truncated" if event.failure.kind == "length" else "failed"
         if pieces:
-            if reply.first_token is None:
-                reply.first_token = time.monotonic()
-            reply.text += "".join(pieces)
-            reply.text_pieces += len(pieces)
-            return reply.text
+            self._add_text(reply, pieces)
+            return reply
         if retrying is not None:
-            policy = self.upstream.retry
-            return notice(
-                f"⏳ {retrying.failure.message} Retrying in {retrying.delay:.1f} s "
-                f"(attempt {retrying.attempt} of {policy.max_retries + 1})…",
-                notice_id="retrying", pending=True)
-        return None
+            return Notice("retrying", f"{retrying.failure.message} Retrying in "
+                          f"{retrying.delay:.1f} s (attempt {retrying.attempt} of "
+                          f"{retrying.of})…")
+        return reply if changed else None
+
+    @staticmethod
+    def _reason(reply: Reply, pieces: list[str], text: str) -> None:
+        step = reply.steps[-1] if reply.steps else None
+        if step is None or step.ended is not None or pieces or reply.text:
+            step = Step("reasoning")
+            reply.steps.append(step)
+            if reply.first_token is None:
+                reply.first_token = step.started
+        step.text += text
+        reply.text_pieces += 1
+
+    @staticmethod
+    def _add_text(reply: Reply, pieces: list[str]) -> None:
+        now = time.monotonic()
+        if reply.first_token is None:
+            reply.first_token = now
+        if reply.steps and reply.steps[-1].ended is None:
+            reply.steps[-1].ended = now
+            if not reply.text:
+                pieces[0] = pieces[0].lstrip()
+        reply.text += "".join(pieces)
+        reply.text_pieces += len(pieces)
+
+    @staticmethod
+    def _finish(reply: Reply, pieces: list[str]) -> None:
+        if reply.text or any(pieces):
+            reply.outcome = "refused" if reply.refused else "complete"
+            return
+        reply.failure = TOOLS_ONLY if reply.tool_calls_requested else EMPTY
+        reply.outcome = "failed"
 
     def _notify(self, method: str, reply: Reply) -> None:
         for observer in self.observers:

@@ -1,32 +1,65 @@
-"""One reply as it happens, and the observers that watch it (storage, metrics)."""
+"""One reply as it happens, its steps, and the observers that watch it (storage, metrics)."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
-from .errors import Failure
+from .failures import Failure
 from .validation import ReplyOptions
+
+Outcome = Literal["streaming", "complete", "refused", "stopped", "failed", "truncated"]
+
+
+@dataclass
+class Step:
+    """Something the reply did on the way to its answer, shown above it (reasoning now)."""
+    kind: Literal["reasoning"]
+    text: str = ""
+    started: float = field(default_factory=time.monotonic)
+    ended: float | None = None
+    seconds: float | None = None  # when restored from storage, the time it took then
+
+    @property
+    def done(self) -> bool:
+        return self.ended is not None or self.seconds is not None
+
+    def duration(self, now: float | None = None) -> float:
+        if self.seconds is not None:
+            return self.seconds
+        return (self.ended if self.ended is not None else (now or time.monotonic())) - self.started
+
+    def to_record(self) -> dict[str, Any]:
+        return {"type": self.kind, "text": self.text, "seconds": round(self.duration(), 1)}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Step:
+        return cls("reasoning", str(record.get("text") or ""),
+                   seconds=float(record.get("seconds") or 0.0))
 
 
 @dataclass
 class Reply:
-    """Everything known about one reply; observers read it, only chat.py writes it."""
+    """Everything known about one reply; observers read it, only the turn writes it."""
     backend: str
     model: str
     options: ReplyOptions
     user_message: str
+    api: str = "chat_completions"
     started: float = field(default_factory=time.monotonic)
     first_token: float | None = None
     ended: float | None = None
     text: str = ""
+    steps: list[Step] = field(default_factory=list)
     text_pieces: int = 0  # streamed deltas: a token each from OpenAI, llama.cpp, vLLM, Ollama
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     usage_estimated: bool = True
     retries: int = 0
-    outcome: str = "streaming"  # complete | stopped | failed | truncated
+    refused: bool = False
+    tool_calls_requested: int = 0
+    outcome: Outcome = "streaming"
     failure: Failure | None = None
     context: dict[str, Any] = field(default_factory=dict)
 

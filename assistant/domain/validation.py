@@ -31,7 +31,7 @@ def clean_text(text: Any) -> str:
     except UnicodeEncodeError:
         # a lone surrogate becomes U+FFFD, as a UTF-8 decoder would show it
         text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-    return text
+    return str(text)
 
 
 def _number(value: Any, name: str) -> float:

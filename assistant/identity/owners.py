@@ -98,7 +98,7 @@ class Sessions:
         with session.lock:  # per session: other sessions' first turns never wait on this one
             if session.conversation_id is None:
                 session.open(create())
-            return session.conversation_id
+            return session.conversation_id or ""
 
 
 def user_owner(username: str | None) -> str | None:

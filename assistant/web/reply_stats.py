@@ -8,8 +8,8 @@ Parts that cannot be known are left out; a reply with nothing to say gives "".
 
 from __future__ import annotations
 
-from .reply import Reply
-from .models import cost_usd
+from ..domain.reply import Reply
+from ..providers.models import cost_usd
 
 SEPARATOR = " · "
 MIN_RATE_SECONDS = 0.05  # shorter than this, a tokens/s figure means nothing

@@ -42,11 +42,11 @@ def _end_with_parent() -> None:
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
 class LocalModelServer:
-    """Starts the model's server (`local_model_server.py`) and tells when it is ready.
+    """Starts the model's server (`server.py` beside this file) and tells when it is ready.
 
     Starting returns at once; `wait_ready` blocks the first request only.
     """
@@ -66,7 +66,7 @@ class LocalModelServer:
     def start(self) -> None:
         """Call from the main thread: the server ends when the thread that started it does."""
         command = [
-            sys.executable, "-m", "assistant.local_model_server",
+            sys.executable, "-m", "assistant.providers.local.server",
             "--model", str(self.model_path), "--model_alias", MODEL_ALIAS,
             "--host", "127.0.0.1", "--port", str(self.port),
             "--n_ctx", str(CONTEXT_WINDOW), "--n_threads", str(self.threads),
@@ -76,14 +76,14 @@ class LocalModelServer:
         self._process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             errors="replace", env=self._environment(),
-            preexec_fn=_end_with_parent,  # noqa: PLW1509 - only calls prctl
+            preexec_fn=_end_with_parent,
         )
         threading.Thread(target=self._watch_output, name="local-model-log", daemon=True).start()
 
     @staticmethod
     def _environment() -> dict[str, str]:
         """Ours, with this package importable from any working directory."""
-        root = str(Path(__file__).resolve().parent.parent)
+        root = str(Path(__file__).resolve().parents[3])
         path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
         return {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1"}
 

@@ -1,6 +1,6 @@
 """The embedded model's server process: llama-cpp-python's OpenAI-compatible server, reading ahead.
 
-    python -m assistant.local_model_server --model PATH ...   # llama_cpp.server's options
+    python -m assistant.providers.local.server --model PATH ...   # llama_cpp.server's options
 
 llama_cpp.server asks a worker thread for one token at a time, so the model idles while
 the event loop sends each token on. Here one thread per reply computes tokens back to
@@ -43,7 +43,7 @@ async def read_ahead(iterator: Iterable[T]) -> AsyncIterator[T]:
                     hand_over(item)
                 else:
                     hand_over(_END)
-            except Exception as exc:  # noqa: BLE001 - the reader raises it
+            except Exception as exc:
                 hand_over(exc)
             finally:
                 close = getattr(items, "close", None)
@@ -64,8 +64,8 @@ def main() -> None:
     import llama_cpp.server.app as llama_server_app
     from llama_cpp.server.__main__ import main as serve
 
-    llama_server_app.iterate_in_threadpool = read_ahead
-    serve()
+    llama_server_app.iterate_in_threadpool = read_ahead  # type: ignore[attr-defined]
+    serve()  # type: ignore[no-untyped-call]
 
 
 if __name__ == "__main__":

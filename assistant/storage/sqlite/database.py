@@ -1,4 +1,4 @@
-"""SQLite plumbing for store.py: one writer thread, pooled readers, migrations, checkpoints.
+"""SQLite plumbing for the SQLite store: one writer thread, pooled readers, migrations, checkpoints.
 
 Writes run on one thread with one connection, fed by a queue: writers never contend,
 so "database is locked" cannot happen between them, and the asyncio event loop never
@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence, TypeVar
 
+from ..records import StoreClosed
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _Job = tuple[Callable[..., Any], tuple[Any, ...], "Future[Any]"]
@@ -28,8 +30,7 @@ IDLE_READERS = 8  # read connections kept open between reads
 CHECKPOINT_RETRY = 1.0  # seconds before retrying a checkpoint that readers held up
 
 
-class DatabaseClosed(RuntimeError):
-    pass
+DatabaseClosed = StoreClosed
 
 
 def migrate(conn: sqlite3.Connection, migrations: Migrations) -> int:
@@ -46,7 +47,7 @@ def migrate(conn: sqlite3.Connection, migrations: Migrations) -> int:
                                    f"knows up to {len(migrations)}. Upgrade the app.")
             if version == len(migrations):
                 conn.execute("COMMIT")
-                return version
+                return int(version)
             for statement in migrations[version]:
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version + 1}")
@@ -98,7 +99,8 @@ class Database:
         """`fn(conn, *args)` in one transaction on the writer thread; waits for its result."""
         if threading.current_thread() is self._thread:
             return self._transaction(fn, *args)
-        return self.submit(self._transaction, fn, *args).result()
+        future: Future[T] = self.submit(self._transaction, fn, *args)
+        return future.result()
 
     def checkpoint_after_commit(self) -> None:
         """From inside a write: empty the WAL once it commits, so deleted text leaves it too."""

@@ -1,0 +1,56 @@
+"""What a model stream turns into, whatever its protocol: a few typed events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .failures import Failure
+from .messages import ToolCall
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ReasoningDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class RefusalDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCalls:
+    """The model asks for these calls; complete, with their arguments."""
+    calls: tuple[ToolCall, ...]
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True)
+class Retrying:
+    attempt: int  # the attempt about to be made, from 2
+    of: int  # attempts allowed in all
+    delay: float
+    failure: Failure
+
+
+@dataclass(frozen=True)
+class Finished:
+    reason: str  # stop | tool_calls | …
+
+
+@dataclass(frozen=True)
+class Failed:
+    failure: Failure
+
+
+Event = TextDelta | ReasoningDelta | RefusalDelta | ToolCalls | Usage | Retrying | Finished | Failed

@@ -1,0 +1,127 @@
+"""What the store keeps, as plain values, and the rules every store applies to them."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+ROLES = ("user", "assistant")
+STATUSES = ("complete", "refused", "streaming", "stopped", "failed", "truncated")
+SETTINGS_KEYS = ("model", "temperature", "system_prompt", "history_turns", "max_tokens", "api")
+STEP_KINDS = ("reasoning",)
+TITLE_CHARS = 60
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class StoreClosed(RuntimeError):
+    """The store has been closed (the app is shutting down)."""
+
+
+class NotFound(LookupError):
+    """No such conversation or message for this owner (whether missing or someone else's)."""
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    position: int
+    role: str  # user | assistant
+    content: str
+    status: str  # one of STATUSES
+    reason: str | None  # why a reply is incomplete, in the user's words
+    settings: dict[str, Any] | None  # what produced an assistant reply
+    created: float  # seconds since the epoch
+    updated: float
+    steps: tuple[dict[str, Any], ...] = ()  # {"type": "reasoning", "text", "seconds"}, in order
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    id: str
+    title: str  # "" until the first user message names it
+    created: float
+    updated: float
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: str
+    title: str
+    created: float
+    updated: float
+    settings: dict[str, Any]
+    messages: tuple[Message, ...]
+
+
+@dataclass(frozen=True)
+class Memory:
+    id: int
+    text: str
+    created: float
+
+
+def new_conversation_id() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def auto_title(text: str, limit: int = TITLE_CHARS) -> str:
+    """The first non-blank line, cut at a word boundary to at most `limit` characters."""
+    line = next((" ".join(part.split()) for part in text.splitlines() if part.strip()), "")
+    if len(line) <= limit:
+        return line
+    space = line.rfind(" ", 0, limit)  # the text before it fits, with room for the ellipsis
+    head = line[:space] if space >= limit // 2 else line[:limit - 1]
+    return head.rstrip(" ,.;:-") + "…"
+
+
+def clean_text(value: str) -> str:
+    """Text any database takes: lone surrogates (possible in JSON) become U+FFFD."""
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", value)
+
+
+def clean_title(title: str) -> str:
+    return clean_text(" ".join(str(title).split()))[:200]
+
+
+def settings_json(settings: Mapping[str, Any] | None) -> str:
+    settings = dict(settings or {})
+    unknown = set(settings) - set(SETTINGS_KEYS)
+    if unknown:
+        raise ValueError(f"unknown conversation settings: {', '.join(sorted(unknown))}")
+    return json.dumps(settings)
+
+
+def steps_json(steps: Any) -> str | None:
+    """Checked steps as JSON, or None for none; a ValueError says what is wrong."""
+    if not steps:
+        return None
+    if not isinstance(steps, (list, tuple)):
+        raise ValueError("steps must be a list")
+    checked = []
+    for step in steps:
+        if not isinstance(step, Mapping) or step.get("type") not in STEP_KINDS:
+            raise ValueError(f"each step must be an object whose type is one of {STEP_KINDS}")
+        text, seconds = step.get("text", ""), step.get("seconds")
+        if not isinstance(text, str) or not (seconds is None or type(seconds) in (int, float)):
+            raise ValueError("a step has a text string and seconds as a number")
+        checked.append({"type": step["type"], "text": clean_text(text), "seconds": seconds})
+    return json.dumps(checked)
+
+
+def check_status(status: str) -> str:
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {', '.join(STATUSES)}")
+    return status
+
+
+def check_owner(owner: Any) -> str:
+    if not isinstance(owner, str) or not owner:
+        raise ValueError("owner must be a non-empty string")
+    return owner

@@ -1,0 +1,66 @@
+"""The store's public surface: what the app asks of any database (SQLite today).
+
+Every method takes `owner` and touches only that owner's rows; someone else's id
+behaves exactly like a missing one (None, False or NotFound), so ids cannot be probed.
+Methods block until done: call them off the event loop, or hand them to `defer`.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from typing import Any, Callable, Mapping, Protocol, Sequence, TypeVar
+
+from .records import Conversation, ConversationSummary, Memory
+
+T = TypeVar("T")
+
+
+class Store(Protocol):
+    def defer(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """Runs `fn(*args)`, usually a write of this store, off the caller's thread, after
+        everything deferred before it; returns at once. Raises DatabaseClosed."""
+        ...
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Waits until everything deferred so far has run."""
+        ...
+
+    def close(self) -> None: ...
+
+    def create_conversation(self, owner: str, title: str | None = None,
+                            settings: Mapping[str, Any] | None = None, *,
+                            conversation_id: str | None = None) -> str: ...
+
+    def list_conversations(self, owner: str, query: str | None = None,
+                           limit: int = 100) -> list[ConversationSummary]: ...
+
+    def get_conversation(self, owner: str, conversation_id: str) -> Conversation | None: ...
+
+    def rename_conversation(self, owner: str, conversation_id: str, title: str) -> bool: ...
+
+    def update_settings(self, owner: str, conversation_id: str,
+                        settings: Mapping[str, Any]) -> bool: ...
+
+    def delete_conversation(self, owner: str, conversation_id: str) -> bool: ...
+
+    def add_message(self, owner: str, conversation_id: str, role: str, content: str,
+                    status: str = "complete", reason: str | None = None,
+                    settings: Mapping[str, Any] | None = None) -> int: ...
+
+    def update_message(self, owner: str, message_id: int, content: str, status: str,
+                       reason: str | None = None,
+                       steps: Sequence[Mapping[str, Any]] = ()) -> bool: ...
+
+    def mark_interrupted(self, reason: str) -> int: ...
+
+    def export_json(self, owner: str, conversation_id: str) -> dict[str, Any]: ...
+
+    def export_markdown(self, owner: str, conversation_id: str) -> str: ...
+
+    def import_json(self, owner: str, data: Mapping[str, Any] | str | bytes) -> str: ...
+
+    def add_memory(self, owner: str, text: str) -> int: ...
+
+    def list_memories(self, owner: str) -> list[Memory]: ...
+
+    def delete_memory(self, owner: str, memory_id: int) -> bool: ...

@@ -1,0 +1,165 @@
+"""Our replies and notices as Chatbot messages, and Chatbot history as our messages.
+
+The only module that knows Gradio's message shapes. A reply is shown as its steps
+(a collapsible "Thinking" message each), then its text, then one notice under it:
+the stats line, a refusal mark, or why it is incomplete with Continue/Regenerate.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+from ..conversation.history import CONTINUE, REGENERATE
+from ..conversation.turn import Notice, Update
+from ..domain.messages import Message, Text
+from ..domain.reply import Reply, Step
+from .reply_stats import format_stats
+
+INCOMPLETE_NOTICE_ID = "incomplete"
+STATS_NOTICE_ID = "stats"
+REFUSAL_NOTICE_ID = "refusal"
+STEP_ID_PREFIX = "step-"
+STOPPED = "You stopped this reply."
+REFUSED = "🚫 The model declined this request."
+STATUS_WORDS = {
+    "stopped": STOPPED,
+    "streaming": "The app stopped while this reply was being written.",
+    "failed": "The reply failed.",
+    "truncated": "The reply was cut short.",
+}
+
+
+def notice(title: str, *, notice_id: str, text: str = "", pending: bool = False,
+           options: Sequence[str] = ()) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": text,
+        "metadata": {"title": title, "id": notice_id, "status": "pending" if pending else "done"},
+    }
+    if options:
+        message["options"] = [{"value": value} for value in options]
+    return message
+
+
+def incomplete_notice(reason: str, has_text: bool) -> dict[str, Any]:
+    """The mark under a reply that did not finish, with what the user can do next."""
+    if has_text:
+        return notice(f"⚠️ Reply incomplete: {reason}", notice_id=INCOMPLETE_NOTICE_ID,
+                      options=[CONTINUE, REGENERATE])
+    return notice(f"⚠️ {reason}", notice_id=INCOMPLETE_NOTICE_ID, options=[REGENERATE])
+
+
+def step_message(step: Step, index: int) -> dict[str, Any]:
+    title = f"💭 Thought for {step.duration():.1f} s" if step.done else "💭 Thinking…"
+    return notice(title, notice_id=f"{STEP_ID_PREFIX}{index}", text=step.text,
+                  pending=not step.done)
+
+
+def _shown(steps: Sequence[Step], text: str) -> list[Any]:
+    """The steps, then the text (a plain string, as ChatInterface takes a reply's text)."""
+    shown: list[Any] = [step_message(step, i) for i, step in enumerate(steps)]
+    if text:
+        shown.append(text)
+    return shown
+
+
+def render(update: Update) -> Any:
+    """What the chat function yields for one update of a turn."""
+    if isinstance(update, Notice):
+        if update.kind == "retrying":
+            return notice(f"⏳ {update.message}", notice_id="retrying", pending=True)
+        if update.kind == "unavailable":
+            return incomplete_notice(update.message, has_text=False)
+        return notice(f"⚠️ {update.message}", notice_id="invalid")
+    reply = update
+    if reply.ended is None:
+        return reply.text if not reply.steps else _shown(reply.steps, reply.text)
+    return _final(reply)
+
+
+def _final(reply: Reply) -> Any:
+    """The last update: steps, text, and the stats line, refusal mark or incomplete mark."""
+    shown = _shown(reply.steps, reply.text)
+    stats = format_stats(reply) if reply.text else ""
+    if reply.failure is not None:
+        mark = incomplete_notice(reply.failure.message, has_text=bool(reply.text))
+        if stats:
+            mark["metadata"]["log"] = stats
+        shown.append(mark)
+    elif reply.refused:
+        shown.append(notice(REFUSED, notice_id=REFUSAL_NOTICE_ID, text=stats))
+    elif stats:
+        shown.append(notice(stats, notice_id=STATS_NOTICE_ID))
+    return shown[0] if len(shown) == 1 else shown
+
+
+def stored_reply(text: str, steps: Iterable[Step], status: str,
+                 reason: str | None) -> list[Any]:
+    """A saved reply as the live chat showed it, as Chatbot messages."""
+    shown = [{"role": "assistant", "content": m} if isinstance(m, str) else m
+             for m in _shown(list(steps), text)]
+    if status == "refused":
+        shown.append(notice(REFUSED, notice_id=REFUSAL_NOTICE_ID))
+    elif status != "complete":
+        words = reason or STATUS_WORDS.get(status, "The reply is incomplete.")
+        shown.append(incomplete_notice(words, has_text=bool(text)))
+    return shown
+
+
+def mark_stopped(history: list[Any]) -> list[Any]:
+    """The chat after Stop: a reply cut short by the user gets the incomplete mark."""
+    if not history:
+        return history
+    last = history[-1]
+    role = _field(last, "role")
+    notice_id = str((_field(last, "metadata") or {}).get("id") or "")
+    if role != "assistant" or (notice_id and not notice_id.startswith(STEP_ID_PREFIX)):
+        return history
+    return [*history, incomplete_notice(STOPPED, has_text=True)]
+
+
+# Chatbot history -> our messages -------------------------------------------------------
+
+def message_text(content: Any) -> str:
+    """The text of a message's content, whichever shape Gradio gave it."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        if content.get("type", "text") == "text" and isinstance(content.get("text"), str):
+            return str(content["text"])
+        return ""
+    if isinstance(content, (list, tuple)):
+        return "".join(message_text(part) for part in content)
+    return ""  # files and components carry no text for the model
+
+
+def _field(message: Any, name: str) -> Any:
+    return message.get(name) if isinstance(message, dict) else getattr(message, name, None)
+
+
+def history_messages(history: Iterable[Any]) -> list[Message]:
+    """Gradio's history (either shape) as our messages: one per turn and role.
+
+    Notices and steps are dropped; an incomplete mark flags the reply before it.
+    """
+    result: list[Message] = []
+    for item in history or ():
+        role = _field(item, "role")
+        metadata = _field(item, "metadata") or {}
+        if role == "assistant" and metadata.get("title"):
+            if metadata.get("id") == INCOMPLETE_NOTICE_ID and result:
+                last = result[-1]
+                if last.role == "assistant":
+                    result[-1] = Message("assistant", last.parts, incomplete=True)
+                else:
+                    result.append(Message("assistant", (), incomplete=True))
+            continue
+        text = message_text(_field(item, "content"))
+        if role == "assistant" and result and result[-1].role == "assistant":
+            last = result[-1]
+            result[-1] = Message("assistant", (Text(last.text + text),), last.incomplete)
+        elif role in ("user", "assistant"):
+            result.append(Message.of(role, text))
+    return result
