@@ -35,6 +35,7 @@ class RunningApp:
     app: App
     url: str
     clients: list[Client] = field(default_factory=list)
+    api: str | None = None  # the protocol `chat` asks for when not told
 
     def client(self, **kwargs: Any) -> Client:
         """A new browser-like session: its own /chat history."""
@@ -46,6 +47,7 @@ class RunningApp:
              api: str | None = None) -> tuple[list[Any], Any]:
         """Sends one message through /chat; returns every streamed update and the final one,
         without its stats line (test_reply_stats_* look at that). `api` picks the protocol."""
+        api = api if api is not None else self.api
         if api is not None:
             inputs = (*inputs, *CHAT_INPUTS[len(inputs):], api)
         job = client.submit(message, *inputs, api_name="/chat")

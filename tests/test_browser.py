@@ -244,3 +244,19 @@ def test_memory_is_saved_shown_sent_only_when_on_and_deleted(page, fake_app, fak
     page.get_by_label("I live in Lyon").check()
     page.get_by_role("button", name="Delete ticked").click()
     expect(page.get_by_label("I live in Lyon")).to_have_count(0)
+
+
+def test_a_thinking_step_shows_above_the_answer_on_the_responses_api(page, fake_app, fake):
+    fake.enqueue(Scenario(reasoning="Six sevens make forty-two.", text="The answer is 42.", rate=8))
+    open_app(page, fake_app.url)
+    page.get_by_role("radio", name="Responses").check()
+    send(page, "What is 6 x 7?")
+
+    expect(page.get_by_text("💭 Thinking…")).to_be_visible(timeout=20_000)
+    step = page.get_by_text("💭 Thought for")
+    expect(step).to_be_visible(timeout=20_000)
+    answer = bot_message(page, "The answer is 42.").last
+    expect(answer).to_be_visible(timeout=20_000)
+    assert step.bounding_box()["y"] < answer.bounding_box()["y"]
+    assert fake.requests[-1].path.endswith("/responses")
+    assert "Six sevens" not in answer.inner_text()

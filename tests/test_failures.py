@@ -3,6 +3,7 @@
 Each test drives the running app through /chat against our fake server, which
 injects the fault, and checks: what the user reads, the text kept, how many
 requests reached the upstream, and that the next message is answered normally.
+Every test runs on both protocols, and must end in the same sentences on each.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from assistant.conversation.history import CONTINUE, CONTINUE_INSTRUCTION
-from tests.conftest import FAKE_MODEL, RunningApp, free_port, start_app
+from tests.conftest import APIS, CHAT_INPUTS, FAKE_MODEL, RunningApp, free_port, model_posts, start_app
 from tests.fake_openai import Scenario
 
 PARTIAL = "w0 w1 w2 "  # what the fake sends before a fault after 3 tokens
@@ -44,8 +45,20 @@ def assert_clean(message: str) -> None:
         assert word not in message, f"{word!r} shown to the user: {message}"
 
 
+@pytest.fixture(params=APIS)
+def app(running_app: RunningApp, fake, request):
+    running_app.api = request.param
+    yield running_app
+    running_app.api = None
+
+
 def chat_posts(fake) -> list:
-    return [r for r in fake.requests if r.path.endswith("/chat/completions")]
+    return model_posts(fake)
+
+
+def sent(post) -> list[dict]:
+    """The conversation a request carried, as role/content pairs, on either protocol."""
+    return post.body.get("messages") or post.body.get("input")
 
 
 def assert_next_message_works(app: RunningApp, fake, client=None) -> None:
@@ -141,13 +154,14 @@ def test_unknown_model_message_points_to_the_model_list(app, fake):
     assert "“gpt-9-imaginary”" in message and "Model list" in message
 
 
-def test_an_unreachable_endpoint_names_the_host_and_never_the_key(tmp_path):
+@pytest.mark.parametrize("api", APIS)
+def test_an_unreachable_endpoint_names_the_host_and_never_the_key(tmp_path, api):
     port = free_port()  # nothing listens here
     app = start_app({"OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1",
                      "OPENAI_API_KEY": "sk-secret-key-0123456789", "ASSISTANT_MODEL": FAKE_MODEL,
                      "ASSISTANT_MAX_RETRIES": "1", "ASSISTANT_DATA_DIR": str(tmp_path)})
     try:
-        _, final = app.chat(app.client(), "Hello")
+        _, final = app.chat(app.client(), "Hello", api=api)
         message = title(split(final)[1])
         assert f"Could not reach the model server at 127.0.0.1:{port}" in message
         assert "0123456789" not in message
@@ -201,6 +215,23 @@ def test_a_mid_stream_fault_keeps_the_partial_reply_marked_incomplete(app, fake,
     assert_next_message_works(app, fake, client)
 
 
+def test_a_responses_failure_event_keeps_the_partial_reply_and_says_why(running_app, fake):
+    fake.enqueue(Scenario(n_tokens=10, fault_after=3, fault="failed", error_message="model crashed"))
+    _, final = running_app.chat(running_app.client(), "Hello", api="responses")
+
+    text, notice = split(final)
+    assert text == PARTIAL
+    assert title(notice) == "⚠️ Reply incomplete: The model server reported an error: model crashed"
+    assert_next_message_works(running_app, fake)
+
+
+def test_an_unknown_responses_event_is_skipped(running_app, fake):
+    fake.enqueue(Scenario(n_tokens=6, fault_after=3, fault="unknown_event"))
+    _, final = running_app.chat(running_app.client(), "Hello", api="responses")
+
+    assert final == "w0 w1 w2 w3 w4 w5 "
+
+
 @pytest.mark.parametrize("reason, expected", [("length", "maximum output length"),
                                               ("content_filter", "content filter")])
 def test_a_reply_cut_by_the_server_is_marked_with_the_reason(app, fake, reason, expected):
@@ -219,7 +250,7 @@ def test_continue_sends_the_partial_reply_and_asks_the_model_to_carry_on(app, fa
     _, final = app.chat(client, CONTINUE)
 
     assert final == "w3 w4."
-    messages = chat_posts(fake)[-1].body["messages"]
+    messages = sent(chat_posts(fake)[-1])
     assert messages[-3:] == [
         {"role": "user", "content": "Count for me"},
         {"role": "assistant", "content": PARTIAL},
@@ -234,7 +265,7 @@ def test_regenerate_asks_the_same_question_again_without_the_partial_reply(app, 
     _, final = app.chat(client, "Regenerate")
 
     assert final == "Fresh."
-    messages = chat_posts(fake)[-1].body["messages"]
+    messages = sent(chat_posts(fake)[-1])
     assert messages[-1] == {"role": "user", "content": "Count for me"}
     assert all(m["content"] != PARTIAL for m in messages)
 
@@ -244,7 +275,7 @@ def test_regenerate_asks_the_same_question_again_without_the_partial_reply(app, 
 def test_stop_closes_the_upstream_stream_and_the_next_message_works(app, fake):
     fake.enqueue(Scenario(n_tokens=500, rate=20))
     client = app.client()
-    job = client.submit("Write a long essay", api_name="/chat")
+    job = client.submit("Write a long essay", *CHAT_INPUTS, app.api, api_name="/chat")
     for update in job:
         if isinstance(update, str) and len(update.split()) >= 2:
             break

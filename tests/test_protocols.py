@@ -3,6 +3,7 @@ Chat Completions and on the Responses API, through the running app."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -141,3 +142,25 @@ def test_an_unknown_api_name_is_refused_in_the_chat(app, fake):
     _, final = app.chat(app.client(), "Hi", api="smoke-signals")
     assert "The API must be one of" in final["metadata"]["title"]
     assert model_posts(fake) == []
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_a_refusal_is_its_own_outcome_in_metrics_and_the_log_line(app, fake, api, caplog):
+    metrics = app.app.metrics
+    refused = {"backend": "custom", "model": FAKE_MODEL, "outcome": "refused"}
+    before = metrics.registry.get_sample_value("assistant_replies_total", refused) or 0
+    fake.enqueue(Scenario(refusal="No."))
+    with caplog.at_level(logging.INFO, logger="assistant.replies"):
+        app.chat(app.client(), "Something bad", api=api)
+
+    assert metrics.registry.get_sample_value("assistant_replies_total", refused) == before + 1
+    [line] = [r.getMessage() for r in caplog.records if r.name == "assistant.replies"]
+    assert f"api={api}" in line and "outcome=refused" in line
+
+
+def test_a_server_without_the_responses_api_says_to_choose_chat_completions(app, fake):
+    fake.enqueue(Scenario(status=404, error_code="unknown_url",
+                          error_message="Unknown request URL: POST /v1/responses"))
+    _, final = app.chat(app.client(), "Hi", api="responses")
+
+    assert "has no Responses API endpoint (404). Choose Chat Completions" in final["metadata"]["title"]

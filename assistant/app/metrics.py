@@ -112,6 +112,7 @@ def reply_fields(reply: Reply) -> dict[str, Any]:
     failure = reply.failure
     return {
         "backend": reply.backend,
+        "api": reply.api,
         "model": reply.model,
         "outcome": reply.outcome,
         "error": failure.kind if failure else None,
@@ -122,6 +123,7 @@ def reply_fields(reply: Reply) -> dict[str, Any]:
         "completion_tokens": reply.completion_tokens,
         "tokens_estimated": reply.usage_estimated,
         "retries": reply.retries,
+        "reasoning_seconds": sum(step.duration() for step in reply.steps) if reply.steps else None,
     }
 
 

@@ -96,8 +96,9 @@ async def read_chunks(chunks: Chunks, upstream: Upstream) -> AsyncGenerator[Even
     async for chunk in chunks:
         try:
             choices, counts = chunk.get("choices"), chunk.get("usage")
-            choice = (choices[0] if len(choices) == 1 else _first_choice(choices)) \
-                if choices else None
+            choice = choices[0] if choices else None
+            if choice is not None and (len(choices) > 1 or choice.get("index", 0)):
+                choice = _first_choice(choices)
             if choice is not None:
                 delta = choice.get("delta") or {}
                 content, reason = delta.get("content"), choice.get("finish_reason")

@@ -81,8 +81,10 @@ def describe(exc: BaseException, *, model: str, host: str, read_timeout: float,
             if "model" in code or "model" in reason.lower():
                 return Failure("model_not_found", f"The model “{model}” was not found (404). "
                                "Pick one from the Model list in the sidebar.", status=status)
-            return Failure("not_found", f"{host} has no {endpoint} endpoint (404). "
-                           "Check the base URL; it usually ends in /v1.", status=status)
+            advice = ("Check the base URL; it usually ends in /v1." if endpoint == "chat completions"
+                      else "Choose Chat Completions under API in the sidebar.")
+            return Failure("not_found", f"{host} has no {endpoint} endpoint (404). {advice}",
+                           status=status)
         if status == 429 and code == "insufficient_quota":
             return Failure("quota", "The account behind this API key is out of credit "
                            "(insufficient_quota). Add credit or use another key.", status=status)

@@ -108,6 +108,8 @@ async def read_events(events: Chunks, upstream: Upstream) -> AsyncGenerator[Even
             elif kind == "error":
                 yield Failed(upstream.reported(event))
                 return
+            elif not isinstance(kind, str):
+                raise TypeError("an event without a type")
         except (AttributeError, TypeError, KeyError):  # JSON, but not an event
             yield Failed(MALFORMED)
             return
