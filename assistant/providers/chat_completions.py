@@ -95,7 +95,8 @@ async def read_chunks(chunks: Chunks, upstream: Upstream) -> AsyncGenerator[Even
     tools = ToolCallFragments()
     async for chunk in chunks:
         try:
-            choices, counts = chunk.get("choices"), chunk.get("usage")
+            choices: Any = chunk.get("choices")
+            counts = chunk.get("usage")
             choice = choices[0] if choices else None
             if choice is not None and (len(choices) > 1 or choice.get("index", 0)):
                 choice = _first_choice(choices)
