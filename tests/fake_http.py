@@ -13,6 +13,7 @@ in ``FakeOpenAI.disconnects``) ends the response promptly.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import select
 import socket
@@ -35,6 +36,7 @@ from tests.fake_wire import (
     error_payload,
     model_object,
     models_list,
+    tool_outputs,
 )
 from tests.fake_wire_responses import ResponseEvents
 
@@ -261,6 +263,12 @@ class Handler(BaseHTTPRequestHandler):
                 sc.status, sc.error_message, sc.error_type, sc.error_code, extra=sc.headers
             )
             return
+        if sc.reject_tools and body.get("tools"):
+            self._send_error_json(400, "This model does not support tools.", param="tools")
+            return
+        if sc.echo_tool_results:
+            sc = dataclasses.replace(sc, text="Tool results: " + "; ".join(tool_outputs(body)),
+                                     echo_tool_results=False)
         streaming = bool(body.get("stream"))
         if streaming and sc.reject_stream:
             self._send_error_json(

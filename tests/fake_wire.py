@@ -85,6 +85,8 @@ class Scenario:
     finish_reason: str = "stop"
     json_body: bool = False  # answer stream=true with a plain JSON ChatCompletion / Response
     reject_stream: bool = False  # answer stream=true with HTTP 400 (non-stream gets JSON)
+    reject_tools: bool = False  # answer a request that has `tools` with HTTP 400
+    echo_tool_results: bool = False  # the text is "Tool results: …" from the request's results
     usage: bool | None = None  # None: follow stream_options.include_usage; True: always; False: never
     refusal: str | None = None  # stream refusal deltas (content null) instead of content
     reasoning: str | None = None  # reasoning text, streamed (as tokens) before the answer
@@ -134,6 +136,14 @@ class Scenario:
 
 
 # ---------------------------------------------------------------------- JSON bodies
+def tool_outputs(body: dict) -> list[str]:
+    """The tool results a request carries, on either protocol."""
+    items = body.get("messages") or body.get("input") or []
+    return [str(m.get("content") if m.get("role") == "tool" else m.get("output"))
+            for m in items if isinstance(m, dict)
+            and (m.get("role") == "tool" or m.get("type") == "function_call_output")]
+
+
 def error_payload(
     message: str,
     type_: str = "invalid_request_error",

@@ -6,8 +6,10 @@ CI (CI=true), where .ci/run installs it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -260,3 +262,35 @@ def test_a_thinking_step_shows_above_the_answer_on_the_responses_api(page, fake_
     assert step.bounding_box()["y"] < answer.bounding_box()["y"]
     assert fake.requests[-1].path.endswith("/responses")
     assert "Six sevens" not in answer.inner_text()
+
+
+def test_a_tool_step_grows_from_pending_to_done_with_its_result(page, fake_app, fake):
+    release = threading.Event()
+
+    async def wait_for_test(query: str) -> str:
+        await asyncio.to_thread(release.wait, 20)
+        return f"found {query}"
+
+    toolbox = fake_app.app.service.rounds.toolbox
+    toolbox.function(wait_for_test, description="Waits until the test lets it finish.")
+    try:
+        fake.enqueue(Scenario(tool_calls=[{"name": "wait_for_test", "arguments": '{"query": "owls"}'}]),
+                     Scenario(text="Owls were found."))
+        open_app(page, fake_app.url)
+        page.get_by_text("Tools", exact=True).click()
+        page.get_by_label("wait_for_test (built-in)").check()
+        send(page, "Find owls")
+
+        step = page.get_by_text("🔧 wait_for_test")
+        expect(step).to_be_visible(timeout=20_000)  # pending: the tool is still running
+        assert page.get_by_text("found owls").count() == 0
+        assert bot_message(page, "Owls were found.").count() == 0
+        release.set()
+        expect(bot_message(page, "Owls were found.").last).to_be_visible(timeout=20_000)
+        if not page.get_by_text("found owls").is_visible():
+            step.click()  # done steps may be collapsed
+        expect(page.get_by_text("found owls")).to_be_visible(timeout=5_000)
+        page.screenshot(path="/tmp/x/tool_step.png")
+    finally:
+        release.set()
+        toolbox.remove("wait_for_test")

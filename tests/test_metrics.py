@@ -119,9 +119,10 @@ def test_one_log_line_per_reply_with_numbers_and_no_content(caplog):
         run_reply(metrics, finished_reply(usage_estimated=True))
     [record] = [r for r in caplog.records if r.name == "assistant.replies"]
     line = record.getMessage()
-    assert line == ("reply backend=custom model=fake-model outcome=complete error=- status=- "
-                    "ttft=0.250 duration=2.000 prompt_tokens=40 completion_tokens=300 "
-                    "tokens_estimated=true retries=0")
+    assert line == ("reply backend=custom api=chat_completions model=fake-model outcome=complete "
+                    "error=- status=- ttft=0.250 duration=2.000 prompt_tokens=40 "
+                    "completion_tokens=300 tokens_estimated=true retries=0 reasoning_seconds=- "
+                    "tools=-")
     assert record.levelno == logging.INFO
     assert record.reply["completion_tokens"] == 300  # for JSON log handlers
     assert "hunter2" not in line and "sk-" not in line

@@ -111,7 +111,7 @@ def test_a_refusal_is_shown_as_the_reply_and_marked(app, fake, api):
 @pytest.mark.parametrize("api", APIS)
 def test_a_reply_with_only_tool_calls_ends_with_a_notice_not_a_blank_bubble(app, fake, api):
     fake.enqueue(Scenario(tool_calls=[{"name": "calculator", "arguments": '{"x": 1}'}]))
-    _, final = app.chat(app.client(), "Compute", api=api)
+    _, final = app.chat(app.client(), "Compute", api=api, tools=[])
 
     assert answer(final) == ""
     [mark] = notices(final)

@@ -27,6 +27,7 @@ from ..domain.reply import Reply
 reply_log = logging.getLogger("assistant.replies")
 
 TTFT_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
+TOOL_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 DURATION_BUCKETS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 MAX_MODEL_LABELS = 20  # users may type any model name: bound the label values
 OTHER_MODEL = "other"
@@ -53,6 +54,11 @@ class ReplyMetrics:
                                   ["backend", "outcome"], buckets=DURATION_BUCKETS, registry=r)
         self.tokens = Counter("assistant_tokens", "Tokens in prompts and completions.",
                               ["backend", "model", "type", "estimated"], registry=r)
+        self.tool_calls = Counter("assistant_tool_calls", "Tool calls, by tool and outcome.",
+                                  ["tool", "outcome"], registry=r)
+        self.tool_duration = Histogram("assistant_tool_duration_seconds",
+                                       "Seconds a tool call took.", ["tool"],
+                                       buckets=TOOL_BUCKETS, registry=r)
         self.in_progress = Gauge("assistant_replies_in_progress", "Replies streaming now.",
                                  ["backend"], registry=r)
         self._open: set[int] = set()  # ids of replies started while we were observing
@@ -87,6 +93,10 @@ class ReplyMetrics:
             self.tokens.labels(backend, model, "prompt", estimated).inc(reply.prompt_tokens)
         if reply.completion_tokens:
             self.tokens.labels(backend, model, "completion", estimated).inc(reply.completion_tokens)
+        for step in reply.steps:
+            if step.kind == "tool":
+                self.tool_calls.labels(step.name, "failed" if step.failed else "ok").inc()
+                self.tool_duration.labels(step.name).observe(step.duration())
         log_reply(reply)
 
     def _model_label(self, model: str) -> str:
@@ -123,7 +133,10 @@ def reply_fields(reply: Reply) -> dict[str, Any]:
         "completion_tokens": reply.completion_tokens,
         "tokens_estimated": reply.usage_estimated,
         "retries": reply.retries,
-        "reasoning_seconds": sum(step.duration() for step in reply.steps) if reply.steps else None,
+        "reasoning_seconds": sum(s.duration() for s in reply.steps if s.kind == "reasoning")
+        if any(s.kind == "reasoning" for s in reply.steps) else None,
+        "tools": ",".join(f"{s.name}:{'failed' if s.failed else 'ok'}"
+                          for s in reply.steps if s.kind == "tool") or None,
     }
 
 

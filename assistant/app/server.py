@@ -17,6 +17,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000000")
 
 import gradio as gr
 
+from ..conversation.rounds import ToolRounds
 from ..conversation.turn import ChatService
 from ..identity.owners import Identity, OwnerTokens, Sessions, load_secret
 from ..providers.backends import Backend, host_of, select_backend
@@ -25,6 +26,8 @@ from ..providers.protocols import build_adapters
 from ..providers.retrying import RetryPolicy
 from ..storage.recorder import ConversationRecorder
 from ..storage.sqlite.store import SQLiteStore
+from ..tools.catalog import McpRuntime, builtin_toolbox
+from ..tools.mcp_client import load_servers
 from ..web.conversations_panel import ConversationPanel
 from ..web.page import build_ui
 from ..web.render import STATUS_WORDS
@@ -44,9 +47,11 @@ class App:
     store: SQLiteStore
     metrics: ReplyMetrics
     panel: ConversationPanel
+    mcp: McpRuntime
 
     def close(self) -> None:
         self.demo.close()
+        self.mcp.close()
         self.store.close()
         self.panel.close()
         if self.backend.local_server is not None:
@@ -75,14 +80,18 @@ def create_app(settings: Settings) -> App:
     upstream = Upstream(client=backend.client, host=host_of(str(backend.client.base_url)),
                         read_timeout=settings.read_timeout, secrets=_secrets(settings))
     retry = RetryPolicy(max_retries=settings.max_retries, budget=settings.retry_budget)
-    service = ChatService(backend, build_adapters(upstream, retry),
+    toolbox = builtin_toolbox(settings.tool_timeout)
+    mcp = McpRuntime(load_servers(settings.mcp_servers), settings.tool_timeout)
+    mcp.start(toolbox)  # a server that cannot start is logged and shown on the page
+    rounds = ToolRounds(toolbox, max_rounds=settings.max_tool_rounds)
+    service = ChatService(backend, build_adapters(upstream, retry), rounds,
                           max_message_chars=settings.max_message_chars,
                           observers=[ConversationRecorder(store), metrics])
     secret = load_secret(settings.secret, settings.data_dir)
     panel = ConversationPanel(store, Identity(OwnerTokens(secret), Sessions()), secret)
-    demo = build_ui(service, _default_model(backend), panel, settings.concurrency_limit)
+    demo = build_ui(service, _default_model(backend), panel, settings.concurrency_limit, mcp)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency_limit)
-    return App(settings, backend, service, demo, store, metrics, panel)
+    return App(settings, backend, service, demo, store, metrics, panel, mcp)
 
 
 def launch(app: App, **overrides: Any) -> None:

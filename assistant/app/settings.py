@@ -40,6 +40,9 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path("data"))
     secret: str | None = None
     metrics_token: str | None = None
+    mcp_servers: str | None = None  # a JSON file, or the JSON itself
+    tool_timeout: float = 10.0
+    max_tool_rounds: int = 8
 
     def connection(self) -> Connection:
         return Connection(
@@ -82,6 +85,12 @@ _OPTIONS: tuple[tuple[str, str, str, type, str], ...] = (
     ("--local-threads", "ASSISTANT_LOCAL_THREADS", "local_threads", int,
      "CPU threads for the embedded model (default: all cores but one)"),
     ("--data-dir", "ASSISTANT_DATA_DIR", "data_dir", Path, "where conversations are stored"),
+    ("--mcp-servers", "ASSISTANT_MCP_SERVERS", "mcp_servers", str,
+     "MCP servers whose tools the model may use: a JSON file, or the JSON itself"),
+    ("--tool-timeout", "ASSISTANT_TOOL_TIMEOUT", "tool_timeout", float,
+     "seconds a tool call may take"),
+    ("--max-tool-rounds", "ASSISTANT_MAX_TOOL_ROUNDS", "max_tool_rounds", int,
+     "rounds of tool calls in one reply before the model is stopped"),
 )
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from ..domain.messages import Message
+from ..domain.messages import Message, Part, Text, ToolCall, ToolResult
 
 CONTINUE = "Continue"
 REGENERATE = "Regenerate"
@@ -22,6 +22,14 @@ class Exchange:
     user: str
     assistant: str = ""
     incomplete: bool = False
+    tool_parts: list[Part] = field(default_factory=list)  # the reply's calls and their results
+
+    def replies(self) -> list[Message]:
+        """The reply as its protocol expects it: calls, then their results, then the text."""
+        calls = tuple(p for p in self.tool_parts if isinstance(p, ToolCall))
+        results = tuple(p for p in self.tool_parts if isinstance(p, ToolResult))
+        shown = [Message("assistant", calls), Message("tool", results)] if calls else []
+        return [*shown, Message.of("assistant", self.assistant)] if self.assistant else shown
 
 
 def exchanges(history: Iterable[Message]) -> list[Exchange]:
@@ -37,11 +45,12 @@ def exchanges(history: Iterable[Message]) -> list[Exchange]:
             if last is not None and last.incomplete and text == CONTINUE:
                 last.incomplete = False
             elif last is not None and last.incomplete and text == REGENERATE:
-                last.assistant, last.incomplete = "", False
+                last.assistant, last.incomplete, last.tool_parts = "", False, []
             else:
                 result.append(Exchange(user=text))
         elif message.role == "assistant" and result:
             result[-1].assistant += message.text
+            result[-1].tool_parts += [p for p in message.parts if not isinstance(p, Text)]
             result[-1].incomplete = result[-1].incomplete or message.incomplete
     return result
 
@@ -55,8 +64,15 @@ def estimate_tokens(text: str) -> int:
     return len(text.encode("utf-8", "surrogatepass")) // 3 + 1
 
 
+def _size(part: Part) -> str:
+    if isinstance(part, ToolCall):
+        return part.name + part.arguments
+    return part.output if isinstance(part, ToolResult) else part.text
+
+
 def messages_tokens(messages: Sequence[Message]) -> int:
-    return sum(estimate_tokens(m.text) + _PER_MESSAGE_TOKENS for m in messages)
+    return sum(estimate_tokens("".join(map(_size, m.parts))) + _PER_MESSAGE_TOKENS
+               for m in messages)
 
 
 class DoesNotFit(ValueError):
@@ -82,9 +98,7 @@ def build_messages(
     kept: list[Message] = []
     recent = list(history)[-history_turns:] if history_turns > 0 else []
     for exchange in reversed(recent):
-        pair = [Message.of("user", exchange.user)]
-        if exchange.assistant:
-            pair.append(Message.of("assistant", exchange.assistant))
+        pair = [Message.of("user", exchange.user), *exchange.replies()]
         cost = messages_tokens(pair)
         if used + cost > budget:
             break

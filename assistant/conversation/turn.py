@@ -13,16 +13,30 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, AsyncGenerator, AsyncIterator, Literal, Mapping, Sequence
 
-from ..domain.events import Event, Failed, Finished, ReasoningDelta, RefusalDelta, Retrying, TextDelta, ToolCalls, Usage
+from ..domain.events import (
+    Event,
+    Failed,
+    Finished,
+    ReasoningDelta,
+    RefusalDelta,
+    Retrying,
+    TextDelta,
+    ToolCalls,
+    ToolFinished,
+    ToolsOff,
+    ToolStarted,
+    Usage,
+)
 from ..domain.failures import EMPTY, TOOLS_ONLY, Failure
-from ..domain.messages import Message, ModelRequest
+from ..domain.messages import Message, ModelRequest, ToolSpec
 from ..domain.reply import Reply, ReplyObserver, Step
 from ..domain.validation import InvalidInput, check_message, check_options
 from ..providers.backends import Backend, BackendUnavailable
 from ..providers.base import Adapter
 from ..providers.models import model_info
 from .coalesce import Batches
-from .history import DoesNotFit, build_messages, estimate_tokens, prepare_turn
+from .history import DoesNotFit, build_messages, messages_tokens, prepare_turn
+from .rounds import ToolRounds
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +66,7 @@ class TurnOptions:
     history_turns: int = 10
     max_tokens: int = 1024
     api: str | None = None  # an adapter's name; None: the backend's default
+    tools: tuple[str, ...] = ()  # the tools the model may call, by name
 
 
 def with_memories(system_prompt: str, memories: Sequence[str]) -> str:
@@ -64,10 +79,11 @@ def with_memories(system_prompt: str, memories: Sequence[str]) -> str:
 class ChatService:
     """Answers one message at a time; one instance serves every user."""
 
-    def __init__(self, backend: Backend, adapters: Mapping[str, Adapter], *,
+    def __init__(self, backend: Backend, adapters: Mapping[str, Adapter], rounds: ToolRounds, *,
                  max_message_chars: int, observers: Sequence[ReplyObserver] = ()) -> None:
         self.backend = backend
         self.adapters = dict(adapters)
+        self.rounds = rounds
         self.max_message_chars = max_message_chars
         self.observers = list(observers)
         self.active_replies = 0
@@ -88,6 +104,7 @@ class ChatService:
             checked = check_options(options.model, options.temperature, options.system_prompt,
                                     options.history_turns, options.max_tokens)
             api = self._api(options.api)
+            tools = self._tools(options.tools)
             past, user_text = prepare_turn(history, text)
             model_name = await self.backend.resolve_model(checked.model)
             messages = build_messages(
@@ -110,7 +127,7 @@ class ChatService:
                       user_message=text, api=api,
                       context=context if context is not None else {})
         request = ModelRequest(model_name, messages, checked.temperature, checked.max_tokens,
-                               reasoning=bool(info and info.reasoning))
+                               reasoning=bool(info and info.reasoning), tools=tools)
         shown = sum(len(e.user) + len(e.assistant) for e in past)
         async for update in self._stream(reply, request, shown):
             yield update
@@ -123,13 +140,21 @@ class ChatService:
                                f"(it is “{requested}”).")
         return requested
 
+    def _tools(self, names: Sequence[str]) -> tuple[ToolSpec, ...]:
+        names = [n for n in names or () if n]
+        unknown = [n for n in names if self.rounds.toolbox.get(n) is None]
+        if unknown:
+            raise InvalidInput(f"Unknown tool: {', '.join(unknown)}. Choose tools from the "
+                               "Tools list in the sidebar.")
+        return self.rounds.toolbox.specs(names)
+
     async def _stream(self, reply: Reply, request: ModelRequest, shown_chars: int
                       ) -> AsyncIterator[Update]:
         self.active_replies += 1
         self._notify("reply_started", reply)
         try:
             await self.backend.ensure_ready()
-            events = self.adapters[reply.api].stream(request)
+            events = self.rounds.stream(self.adapters[reply.api], request)
             pace = lambda: self.update_interval(shown_chars)  # noqa: E731
             batched: AsyncGenerator[list[Event], None] = Batches(events, pace).__aiter__()
             async with aclosing(batched) as batches:
@@ -157,7 +182,7 @@ class ChatService:
             if step.ended is None:
                 step.ended = reply.ended
         if reply.prompt_tokens is None:  # the server sent no usage: estimate it
-            reply.prompt_tokens = sum(estimate_tokens(m.text) for m in request.messages)
+            reply.prompt_tokens = messages_tokens(request.messages)
             reply.completion_tokens = reply.text_pieces
         self._notify("reply_finished", reply)
 
@@ -179,8 +204,16 @@ class ChatService:
                 reply.prompt_tokens = event.prompt_tokens
                 reply.completion_tokens = event.completion_tokens
                 reply.usage_estimated = False
+            elif isinstance(event, ToolStarted):
+                self._tool_started(reply, pieces, event)
+                changed = True
+            elif isinstance(event, ToolFinished):
+                self._tool_finished(reply, event)
+                changed = True
             elif isinstance(event, ToolCalls):
                 reply.tool_calls_requested += len(event.calls)
+            elif isinstance(event, ToolsOff):
+                reply.tools_off = changed = True
             elif isinstance(event, Retrying):
                 reply.retries += 1
                 retrying = event
@@ -201,8 +234,8 @@ class ChatService:
     @staticmethod
     def _reason(reply: Reply, pieces: list[str], text: str) -> None:
         step = reply.steps[-1] if reply.steps else None
-        if step is None or step.ended is not None or pieces or reply.text:
-            step = Step("reasoning")
+        if step is None or step.kind != "reasoning" or step.ended is not None:
+            step = Step("reasoning", at=len(reply.text) + sum(map(len, pieces)))
             reply.steps.append(step)
             if reply.first_token is None:
                 reply.first_token = step.started
@@ -210,13 +243,33 @@ class ChatService:
         reply.text_pieces += 1
 
     @staticmethod
+    def _tool_started(reply: Reply, pieces: list[str], event: ToolStarted) -> None:
+        now = time.monotonic()
+        for step in reply.steps:
+            if step.kind == "reasoning" and step.ended is None:
+                step.ended = now
+        call = event.call
+        reply.steps.append(Step("tool", at=len(reply.text) + sum(map(len, pieces)),
+                                name=call.name, call_id=call.call_id, arguments=call.arguments))
+
+    @staticmethod
+    def _tool_finished(reply: Reply, event: ToolFinished) -> None:
+        result = event.result
+        for step in reply.steps:
+            if step.kind == "tool" and step.call_id == result.call_id and step.ended is None:
+                step.text, step.failed = result.output, result.failed
+                step.ended = step.started + event.seconds
+                return
+
+    @staticmethod
     def _add_text(reply: Reply, pieces: list[str]) -> None:
         now = time.monotonic()
         if reply.first_token is None:
             reply.first_token = now
-        if reply.steps and reply.steps[-1].ended is None:
-            reply.steps[-1].ended = now
-            if not reply.text:
+        last = reply.steps[-1] if reply.steps else None
+        if last is not None and last.kind == "reasoning" and last.ended is None:
+            last.ended = now
+            if last.at == len(reply.text):
                 pieces[0] = pieces[0].lstrip()
         reply.text += "".join(pieces)
         reply.text_pieces += len(pieces)

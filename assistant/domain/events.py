@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .failures import Failure
-from .messages import ToolCall
+from .messages import ToolCall, ToolResult
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,23 @@ class RefusalDelta:
 class ToolCalls:
     """The model asks for these calls; complete, with their arguments."""
     calls: tuple[ToolCall, ...]
+
+
+@dataclass(frozen=True)
+class ToolStarted:
+    call: ToolCall
+
+
+@dataclass(frozen=True)
+class ToolFinished:
+    result: ToolResult
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ToolsOff:
+    """The server refused a request with tools: this model is asked without them from now on."""
+    model: str
 
 
 @dataclass(frozen=True)
@@ -53,4 +70,5 @@ class Failed:
     failure: Failure
 
 
-Event = TextDelta | ReasoningDelta | RefusalDelta | ToolCalls | Usage | Retrying | Finished | Failed
+Event = (TextDelta | ReasoningDelta | RefusalDelta | ToolCalls | ToolStarted | ToolFinished
+         | ToolsOff | Usage | Retrying | Finished | Failed)

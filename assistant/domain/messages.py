@@ -7,7 +7,7 @@ layer translates Gradio's messages. Nothing here knows either.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -58,6 +58,14 @@ class Message:
 
 
 @dataclass(frozen=True)
+class ToolSpec:
+    """A tool the model may call: its name, what it does, its arguments' JSON schema."""
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class ModelRequest:
     """One request to a model, whatever the protocol."""
     model: str
@@ -65,3 +73,4 @@ class ModelRequest:
     temperature: float
     max_tokens: int
     reasoning: bool = False  # the model reasons: ask for a summary, leave temperature out
+    tools: tuple[ToolSpec, ...] = ()

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from .failures import Failure
+from .messages import ToolCall, ToolResult
 from .validation import ReplyOptions
 
 Outcome = Literal["streaming", "complete", "refused", "stopped", "failed", "truncated"]
@@ -14,29 +15,50 @@ Outcome = Literal["streaming", "complete", "refused", "stopped", "failed", "trun
 
 @dataclass
 class Step:
-    """Something the reply did on the way to its answer, shown above it (reasoning now)."""
-    kind: Literal["reasoning"]
-    text: str = ""
+    """Something the reply did on the way to its answer: reasoning, or a tool call."""
+    kind: Literal["reasoning", "tool"]
+    text: str = ""  # the reasoning, or the tool's result
     started: float = field(default_factory=time.monotonic)
     ended: float | None = None
     seconds: float | None = None  # when restored from storage, the time it took then
+    at: int = 0  # how much of the reply's text came before it
+    name: str = ""  # a tool call's tool, id and arguments
+    call_id: str = ""
+    arguments: str = ""
+    failed: bool = False
 
     @property
     def done(self) -> bool:
         return self.ended is not None or self.seconds is not None
 
     def duration(self, now: float | None = None) -> float:
+        """Seconds it took, or has taken so far."""
         if self.seconds is not None:
             return self.seconds
         return (self.ended if self.ended is not None else (now or time.monotonic())) - self.started
 
     def to_record(self) -> dict[str, Any]:
-        return {"type": self.kind, "text": self.text, "seconds": round(self.duration(), 1)}
+        record: dict[str, Any] = {"type": self.kind, "text": self.text, "at": self.at,
+                                  "seconds": round(self.duration(), 3)}
+        if self.kind == "tool":
+            record.update(name=self.name, call_id=self.call_id, arguments=self.arguments,
+                          failed=self.failed)
+        return record
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Step:
-        return cls("reasoning", str(record.get("text") or ""),
-                   seconds=float(record.get("seconds") or 0.0))
+        kind: Literal["reasoning", "tool"] = "tool" if record.get("type") == "tool" else "reasoning"
+        return cls(kind, str(record.get("text") or ""),
+                   seconds=float(record.get("seconds") or 0.0), at=int(record.get("at") or 0),
+                   name=str(record.get("name") or ""), call_id=str(record.get("call_id") or ""),
+                   arguments=str(record.get("arguments") or ""),
+                   failed=bool(record.get("failed")))
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ToolResult]:
+        """A tool step as the call and result a model is sent."""
+        return (ToolCall(self.call_id, self.name, self.arguments),
+                ToolResult(self.call_id, self.name, self.text, self.failed))
 
 
 @dataclass
@@ -59,6 +81,7 @@ class Reply:
     retries: int = 0
     refused: bool = False
     tool_calls_requested: int = 0
+    tools_off: bool = False  # the server refused tools: asked again without them
     outcome: Outcome = "streaming"
     failure: Failure | None = None
     context: dict[str, Any] = field(default_factory=dict)

@@ -68,6 +68,7 @@ class Backend:
     suggested_models: tuple[str, ...] = ()
     context_window: int | None = None
     default_api: str = "chat_completions"
+    tools_by_default: bool = True  # off for the embedded model, which calls them poorly
     local_server: LocalModelServer | None = None
     _listed: list[str] | None = field(default=None, repr=False)
 
@@ -181,5 +182,6 @@ def start_local_backend(connection: Connection) -> Backend:
         suggested_models=(MODEL_ALIAS,),
         context_window=min(connection.context_window or CONTEXT_WINDOW, CONTEXT_WINDOW),
         default_api=connection.api or "chat_completions",
+        tools_by_default=False,
         local_server=server,
     )

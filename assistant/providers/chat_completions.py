@@ -30,6 +30,7 @@ def wire_messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
         entry: dict[str, Any] = {"role": message.role, "content": message.text}
         calls = [p for p in message.parts if isinstance(p, ToolCall)]
         if calls:
+            entry["content"] = message.text or None
             entry["tool_calls"] = [{"id": c.call_id, "type": "function",
                                     "function": {"name": c.name, "arguments": c.arguments}}
                                    for c in calls]
@@ -44,6 +45,10 @@ def request_body(request: ModelRequest) -> dict[str, Any]:
     else:
         body["temperature"] = request.temperature
         body["max_tokens"] = request.max_tokens
+    if request.tools:
+        body["tools"] = [{"type": "function", "function": {
+            "name": t.name, "description": t.description, "parameters": t.parameters}}
+            for t in request.tools]
     return body
 
 

@@ -50,6 +50,9 @@ def request_body(request: ModelRequest) -> dict[str, Any]:
         body["reasoning"] = {"summary": "auto"}
     else:
         body["temperature"] = request.temperature
+    if request.tools:
+        body["tools"] = [{"type": "function", "name": t.name, "description": t.description,
+                          "parameters": t.parameters} for t in request.tools]
     return body
 
 

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 ROLES = ("user", "assistant")
 STATUSES = ("complete", "refused", "streaming", "stopped", "failed", "truncated")
 SETTINGS_KEYS = ("model", "temperature", "system_prompt", "history_turns", "max_tokens", "api")
-STEP_KINDS = ("reasoning",)
+STEP_KINDS = ("reasoning", "tool")
 TITLE_CHARS = 60
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -35,7 +35,7 @@ class Message:
     settings: dict[str, Any] | None  # what produced an assistant reply
     created: float  # seconds since the epoch
     updated: float
-    steps: tuple[dict[str, Any], ...] = ()  # {"type": "reasoning", "text", "seconds"}, in order
+    steps: tuple[dict[str, Any], ...] = ()  # reasoning and tool calls, in order (domain Step)
 
 
 @dataclass(frozen=True)
@@ -108,10 +108,19 @@ def steps_json(steps: Any) -> str | None:
     for step in steps:
         if not isinstance(step, Mapping) or step.get("type") not in STEP_KINDS:
             raise ValueError(f"each step must be an object whose type is one of {STEP_KINDS}")
-        text, seconds = step.get("text", ""), step.get("seconds")
-        if not isinstance(text, str) or not (seconds is None or type(seconds) in (int, float)):
-            raise ValueError("a step has a text string and seconds as a number")
-        checked.append({"type": step["type"], "text": clean_text(text), "seconds": seconds})
+        text, seconds, at = step.get("text", ""), step.get("seconds"), step.get("at", 0)
+        if not isinstance(text, str) or not (seconds is None or type(seconds) in (int, float)) \
+                or type(at) is not int:
+            raise ValueError("a step has a text string, seconds as a number and `at` a whole number")
+        record = {"type": step["type"], "text": clean_text(text), "seconds": seconds, "at": at}
+        if step["type"] == "tool":
+            fields = {k: step.get(k, "") for k in ("name", "call_id", "arguments")}
+            if not all(isinstance(v, str) for v in fields.values()) or \
+                    not isinstance(step.get("failed", False), bool):
+                raise ValueError("a tool step has a name, call_id and arguments as strings")
+            record.update({k: clean_text(v) for k, v in fields.items()},
+                          failed=step.get("failed", False))
+        checked.append(record)
     return json.dumps(checked)
 
 

@@ -11,6 +11,7 @@ import gradio as gr
 
 from ..conversation.turn import ChatService, TurnOptions
 from ..providers.protocols import LABELS
+from ..tools.catalog import McpRuntime
 from .conversations_api import register_api
 from .conversations_panel import ConversationPanel
 from .render import history_messages, mark_stopped, render
@@ -60,13 +61,32 @@ class UncheckedRadio(gr.Radio):
         return payload
 
 
+class UncheckedCheckboxGroup(gr.CheckboxGroup):
+    """As UncheckedSlider, for a set of choices: the turn names the valid ones."""
+
+    is_template = True
+
+    def preprocess(self, payload: Any) -> Any:
+        return payload
+
+
+def tools_status(mcp: McpRuntime) -> str:
+    return "\n".join(f"⚠️ MCP server **{name}** is not available: {problem}"
+                     for name, problem in mcp.problems.items())
+
+
 def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
-             concurrency_limit: int) -> gr.Blocks:
+             concurrency_limit: int, mcp: McpRuntime) -> gr.Blocks:
     backend = service.backend
+    toolbox = service.rounds.toolbox
+
+    def tool_choices() -> dict[str, Any]:
+        return gr.update(choices=[(f"{t.name} ({t.source})", t.name) for t in toolbox.tools])
 
     async def chat(message: str, history: list[Any], model: str, temperature: float,
                    system_prompt: str, history_turns: int, max_tokens: int,
-                   use_memory: bool, api: str, request: gr.Request) -> AsyncIterator[Any]:
+                   use_memory: bool, api: str, tools: list[str] | None,
+                   request: gr.Request) -> AsyncIterator[Any]:
         context, memories = None, []
         session = panel.identity.sessions.get(request.session_hash)
         if session.reply_stopped:  # Gradio may sync its history state before the Stop mark
@@ -75,7 +95,8 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
             context = panel.turn_context(request, message)
             if context and use_memory:
                 memories = await asyncio.to_thread(panel.saved_facts, context["owner"])
-        options = TurnOptions(model, temperature, system_prompt, history_turns, max_tokens, api)
+        options = TurnOptions(model, temperature, system_prompt, history_turns, max_tokens, api,
+                              tuple(tools or ()))
         async for update in service.respond(message, history_messages(history), options,
                                             memories=memories, context=context):
             yield render(update)
@@ -108,6 +129,12 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
                                             label="History length (earlier turns sent)")
             max_tokens = UncheckedNumber(label="Max output tokens", value=DEFAULTS.max_tokens,
                                          minimum=1, precision=0)
+            with gr.Accordion("Tools", open=False):
+                tools = UncheckedCheckboxGroup(
+                    label="Tools the model may use", choices=tool_choices()["choices"],
+                    value=[t.name for t in toolbox.tools] if backend.tools_by_default else [],
+                    info="Each call shows as a step in the reply.")
+                status = gr.Markdown(tools_status(mcp), elem_id="tools-status")
         preset.change(lambda name: PRESETS.get(name, ""), preset, system_prompt,
                       api_visibility="private", queue=False)
 
@@ -116,7 +143,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
             chatbot=gr.Chatbot(label="Chat", latex_delimiters=LATEX, scale=1,
                                buttons=["copy"], placeholder="Ask anything."),
             additional_inputs=[model, temperature, system_prompt, history_turns, max_tokens,
-                               panel.use_memory, api],
+                               panel.use_memory, api, tools],
             api_name="chat",
             concurrency_limit=concurrency_limit,
             editable=True,
@@ -132,6 +159,8 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
                                     [chat_interface.chatbot, chat_interface.chatbot_state],
                                     api_visibility="private", queue=False)
         demo.load(refresh_models, model, model, api_visibility="private", queue=False)
+        demo.load(lambda: (tool_choices(), tools_status(mcp)), None, [tools, status],
+                  api_visibility="private", queue=False)
         panel.wire(demo, chat_interface, {"model": model, "temperature": temperature,
                                           "system_prompt": system_prompt,
                                           "history_turns": history_turns,

@@ -7,11 +7,12 @@ the stats line, a refusal mark, or why it is incomplete with Continue/Regenerate
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterable, Sequence
 
 from ..conversation.history import CONTINUE, REGENERATE
 from ..conversation.turn import Notice, Update
-from ..domain.messages import Message, Text
+from ..domain.messages import Message, Text, ToolCall, ToolResult
 from ..domain.reply import Reply, Step
 from .reply_stats import format_stats
 
@@ -21,6 +22,7 @@ REFUSAL_NOTICE_ID = "refusal"
 STEP_ID_PREFIX = "step-"
 STOPPED = "You stopped this reply."
 REFUSED = "🚫 The model declined this request."
+TOOLS_OFF = "🔧 Tools are off for this model: its server refused a request with tools."
 STATUS_WORDS = {
     "stopped": STOPPED,
     "streaming": "The app stopped while this reply was being written.",
@@ -49,18 +51,53 @@ def incomplete_notice(reason: str, has_text: bool) -> dict[str, Any]:
     return notice(f"⚠️ {reason}", notice_id=INCOMPLETE_NOTICE_ID, options=[REGENERATE])
 
 
+TOOL_ICON = "🔧 "
+SHOWN_CHARS = 1500  # of a tool's arguments or result, in its step
+_TOOL_BODY = re.compile(r"\A\*\*Arguments\*\*\n```json\n(.*?)\n```\n\n\*\*Result\*\*\n````\n(.*)\n````\Z",
+                        re.DOTALL)
+
+
+def _trim(text: str) -> str:
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + " …"
+
+
 def step_message(step: Step, index: int) -> dict[str, Any]:
+    if step.kind == "tool":
+        title = TOOL_ICON + step.name + (" (failed)" if step.failed else "")
+        body = (f"**Arguments**\n```json\n{_trim(step.arguments)}\n```\n\n"
+                f"**Result**\n````\n{_trim(step.text) if step.done else '…'}\n````")
+        message = notice(title, notice_id=f"{STEP_ID_PREFIX}{index}", text=body,
+                         pending=not step.done)
+        if step.done:
+            message["metadata"]["duration"] = round(step.duration(), 3)
+        return message
     title = f"💭 Thought for {step.duration():.1f} s" if step.done else "💭 Thinking…"
     return notice(title, notice_id=f"{STEP_ID_PREFIX}{index}", text=step.text,
                   pending=not step.done)
 
 
 def _shown(steps: Sequence[Step], text: str) -> list[Any]:
-    """The steps, then the text (a plain string, as ChatInterface takes a reply's text)."""
-    shown: list[Any] = [step_message(step, i) for i, step in enumerate(steps)]
-    if text:
-        shown.append(text)
+    """Steps and text in the order they came (text as plain strings, as ChatInterface takes)."""
+    shown: list[Any] = []
+    written = 0
+    for i, step in enumerate(steps):
+        if step.at > written:
+            shown.append(text[written:step.at])
+            written = step.at
+        shown.append(step_message(step, i))
+    if text[written:]:
+        shown.append(text[written:])
     return shown
+
+
+def tool_parts(title: str, body: str, index: int) -> tuple[ToolCall, ToolResult] | None:
+    """A tool step shown in the chat, as the call and result to send back to the model."""
+    match = _TOOL_BODY.match(body)
+    if not title.startswith(TOOL_ICON) or match is None:
+        return None
+    name, failed = title[len(TOOL_ICON):].removesuffix(" (failed)"), title.endswith("(failed)")
+    call_id = f"call_{index}"
+    return (ToolCall(call_id, name, match[1]), ToolResult(call_id, name, match[2], failed))
 
 
 def render(update: Update) -> Any:
@@ -81,6 +118,8 @@ def _final(reply: Reply) -> Any:
     """The last update: steps, text, and the stats line, refusal mark or incomplete mark."""
     shown = _shown(reply.steps, reply.text)
     stats = format_stats(reply) if reply.text else ""
+    if reply.tools_off:
+        shown.append(notice(TOOLS_OFF, notice_id="tools-off"))
     if reply.failure is not None:
         mark = incomplete_notice(reply.failure.message, has_text=bool(reply.text))
         if stats:
@@ -145,9 +184,18 @@ def history_messages(history: Iterable[Any]) -> list[Message]:
     Notices and steps are dropped; an incomplete mark flags the reply before it.
     """
     result: list[Message] = []
-    for item in history or ():
+    for index, item in enumerate(history or ()):
         role = _field(item, "role")
         metadata = _field(item, "metadata") or {}
+        parts = tool_parts(str(metadata.get("title") or ""), message_text(_field(item, "content")),
+                           index) if role == "assistant" else None
+        if parts is not None:
+            last = result[-1] if result else None
+            if last is not None and last.role == "assistant":
+                result[-1] = Message("assistant", (*last.parts, *parts), last.incomplete)
+            else:
+                result.append(Message("assistant", parts))
+            continue
         if role == "assistant" and metadata.get("title"):
             if metadata.get("id") == INCOMPLETE_NOTICE_ID and result:
                 last = result[-1]
@@ -159,7 +207,8 @@ def history_messages(history: Iterable[Any]) -> list[Message]:
         text = message_text(_field(item, "content"))
         if role == "assistant" and result and result[-1].role == "assistant":
             last = result[-1]
-            result[-1] = Message("assistant", (Text(last.text + text),), last.incomplete)
+            others = tuple(p for p in last.parts if not isinstance(p, Text))
+            result[-1] = Message("assistant", (Text(last.text + text), *others), last.incomplete)
         elif role in ("user", "assistant"):
             result.append(Message.of(role, text))
     return result

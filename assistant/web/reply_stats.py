@@ -16,8 +16,8 @@ MIN_RATE_SECONDS = 0.05  # shorter than this, a tokens/s figure means nothing
 
 
 def format_stats(reply: Reply) -> str:
-    parts = [part for part in (_first_token(reply), _rate(reply), _tokens(reply), _cost(reply))
-             if part]
+    parts = [part for part in (_first_token(reply), _rate(reply), _tokens(reply), _tools(reply),
+                               _cost(reply)) if part]
     return SEPARATOR.join(parts)
 
 
@@ -44,6 +44,15 @@ def _tokens(reply: Reply) -> str:
     if reply.usage_estimated:
         return f"~{reply.prompt_tokens:,} → ~{reply.completion_tokens:,} tokens (est.)"
     return f"{reply.prompt_tokens:,} → {reply.completion_tokens:,} tokens"
+
+
+def _tools(reply: Reply) -> str:
+    calls = [step for step in reply.steps if step.kind == "tool"]
+    if not calls:
+        return ""
+    took = sum(step.duration() for step in calls)
+    time_text = f"{took * 1000:.0f} ms" if took < 1 else _seconds(took)
+    return f"{len(calls)} tool call{'s' if len(calls) > 1 else ''} · {time_text}"
 
 
 def _cost(reply: Reply) -> str:

@@ -1,0 +1,104 @@
+"""Tool rounds: run the calls a model asks for, send the results back, stream the answer.
+
+Wraps any adapter the way httpx's redirect loop wraps a request: text and reasoning
+pass through as they come; a round that ends in tool calls gives step events, runs
+the calls concurrently (each with its own timeout), adds the calls and their results
+to the request, and asks again, up to `max_rounds` times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from dataclasses import replace
+
+from ..domain.events import Event, Failed, Finished, TextDelta, ToolCalls, ToolFinished, ToolsOff, ToolStarted
+from ..domain.failures import Failure
+from ..domain.messages import Message, ModelRequest, Text, ToolCall, ToolResult
+from ..providers.base import Adapter
+from ..tools.registry import Toolbox
+
+MAX_ROUNDS = 8
+
+
+def too_many_rounds(rounds: int) -> Failure:
+    return Failure("tool_rounds", f"The model kept calling tools, so it was stopped after "
+                   f"{rounds} rounds of tool calls.")
+
+
+class ToolRounds:
+    """One per app; remembers which models refused a request with tools."""
+
+    def __init__(self, toolbox: Toolbox, max_rounds: int = MAX_ROUNDS) -> None:
+        self.toolbox = toolbox
+        self.max_rounds = max_rounds
+        self.no_tools: set[str] = set()  # models whose server answered 400 to `tools`
+
+    def stream(self, adapter: Adapter, request: ModelRequest) -> AsyncGenerator[Event, None]:
+        if request.tools and request.model in self.no_tools:
+            request = replace(request, tools=())
+        if not request.tools:
+            return adapter.stream(request)
+        return self._rounds(adapter, request)
+
+    async def _rounds(self, adapter: Adapter, request: ModelRequest
+                      ) -> AsyncGenerator[Event, None]:
+        messages = list(request.messages)
+        for done in range(self.max_rounds + 1):
+            text: list[str] = []
+            calls: tuple[ToolCall, ...] = ()
+            attempt = replace(request, messages=tuple(messages))
+            async with aclosing(adapter.stream(attempt)) as events:
+                async for event in events:
+                    if isinstance(event, Failed) and not text and self._refused_tools(event, attempt):
+                        self.no_tools.add(request.model)
+                        yield ToolsOff(request.model)
+                        async for plain in adapter.stream(replace(attempt, tools=())):
+                            yield plain
+                        return
+                    if isinstance(event, ToolCalls):
+                        calls = event.calls
+                        continue
+                    if isinstance(event, Finished) and calls:
+                        continue  # the reply goes on after the tools
+                    if isinstance(event, TextDelta):
+                        text.append(event.text)
+                    yield event
+            if not calls:
+                return
+            if done == self.max_rounds:
+                yield Failed(too_many_rounds(done))
+                return
+            results: list[ToolResult] = []
+            async for event in self._run(calls):
+                if isinstance(event, ToolFinished):
+                    results.append(event.result)
+                yield event
+            order = {call.call_id: i for i, call in enumerate(calls)}
+            results.sort(key=lambda r: order.get(r.call_id, 0))
+            messages += [Message("assistant", (*((Text("".join(text)),) if text else ()), *calls)),
+                         Message("tool", tuple(results))]
+
+    @staticmethod
+    def _refused_tools(event: Failed, request: ModelRequest) -> bool:
+        """A 400 about tools: vLLM, Ollama and llama.cpp's servers all name them."""
+        failure = event.failure
+        return bool(request.tools) and failure.status in (400, 422) \
+            and "tool" in failure.message.lower()
+
+    async def _run(self, calls: tuple[ToolCall, ...]) -> AsyncGenerator[Event, None]:
+        """Starts every call at once; yields each as it starts and as it ends."""
+        for call in calls:
+            yield ToolStarted(call)
+        started = time.monotonic()
+        tasks = [asyncio.ensure_future(self.toolbox.run(call)) for call in calls]
+        try:
+            for finished in asyncio.as_completed(tasks):
+                result = await finished
+                yield ToolFinished(result, time.monotonic() - started)
+        finally:  # Stop: cancel the tools still running
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
