@@ -102,3 +102,35 @@ async def post_once(upstream: Upstream, path: str, body: dict[str, Any], model: 
     except Exception as exc:
         return upstream.opening_failure(exc, model, endpoint)
     return answer if isinstance(answer, dict) else MALFORMED
+
+
+class JsonProtocol:
+    """An adapter for one endpoint: how it builds a body, reads a stream and reads a whole
+    answer. `stream` and `complete` are the same for every protocol."""
+
+    name: str
+    path: str
+    endpoint: str  # as the user reads it: "chat completions", "Responses API"
+
+    def __init__(self, upstream: Upstream) -> None:
+        self.upstream = upstream
+
+    def body(self, request: ModelRequest, *, stream: bool) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def read(self, chunks: Chunks) -> AsyncGenerator[Event, None]:
+        raise NotImplementedError
+
+    def answer(self, answer: dict[str, Any]) -> list[Event]:
+        raise NotImplementedError
+
+    async def stream(self, request: ModelRequest) -> AsyncGenerator[Event, None]:
+        async for event in stream_events(self.upstream, self.path, self.body(request, stream=True),
+                                         request.model, self.endpoint, self.read):
+            yield event
+
+    async def complete(self, request: ModelRequest) -> AsyncGenerator[Event, None]:
+        answer = await post_once(self.upstream, self.path, self.body(request, stream=False),
+                                 request.model, self.endpoint)
+        for event in self.answer(answer) if isinstance(answer, dict) else [Failed(answer)]:
+            yield event

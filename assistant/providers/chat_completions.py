@@ -13,7 +13,7 @@ from typing import Any, AsyncGenerator
 from ..domain.events import Event, Failed, Finished, ReasoningDelta, RefusalDelta, TextDelta, ToolCalls, Usage
 from ..domain.failures import EMPTY, FINISH_FAILURES, MALFORMED, TRUNCATED
 from ..domain.messages import Message, ModelRequest, ToolCall, ToolResult
-from .base import Chunks, Upstream, post_once, stream_events
+from .base import Chunks, JsonProtocol, Upstream
 from .think_tags import ThinkTags
 
 PATH, ENDPOINT = "/chat/completions", "chat completions"
@@ -161,33 +161,22 @@ def _error_object(chunk: dict[str, Any]) -> Any:
     return error if isinstance(error, dict) else chunk
 
 
-class ChatCompletions:
+class ChatCompletions(JsonProtocol):
     """The adapter for `/chat/completions`."""
 
-    name = "chat_completions"
+    name, path, endpoint = "chat_completions", PATH, ENDPOINT
 
-    def __init__(self, upstream: Upstream) -> None:
-        self.upstream = upstream
+    def body(self, request: ModelRequest, *, stream: bool) -> dict[str, Any]:
+        body = request_body(request)
+        if stream:
+            body.update(stream=True, stream_options={"include_usage": True})
+        return body
 
-    async def stream(self, request: ModelRequest) -> AsyncGenerator[Event, None]:
-        body = {**request_body(request), "stream": True, "stream_options": {"include_usage": True}}
-        async for event in stream_events(self.upstream, PATH, body, request.model, ENDPOINT,
-                                         self._read):
-            yield event
-
-    def _read(self, chunks: Chunks) -> AsyncGenerator[Event, None]:
+    def read(self, chunks: Chunks) -> AsyncGenerator[Event, None]:
         return read_chunks(chunks, self.upstream)
 
-    async def complete(self, request: ModelRequest) -> AsyncGenerator[Event, None]:
-        answer = await post_once(self.upstream, PATH, request_body(request), request.model,
-                                 ENDPOINT)
-        if not isinstance(answer, dict):
-            yield Failed(answer)
-            return
-        for event in completion_events(answer):
-            yield event
-
-
+    def answer(self, answer: dict[str, Any]) -> list[Event]:
+        return completion_events(answer)
 def completion_events(answer: dict[str, Any]) -> list[Event]:
     """A whole `chat.completion` object as the events its stream would have given."""
     try:

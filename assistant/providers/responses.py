@@ -12,7 +12,7 @@ from typing import Any, AsyncGenerator
 from ..domain.events import Event, Failed, Finished, ReasoningDelta, RefusalDelta, TextDelta, ToolCalls, Usage
 from ..domain.failures import EMPTY, FINISH_FAILURES, MALFORMED, TRUNCATED, Failure
 from ..domain.messages import Message, ModelRequest, ToolCall, ToolResult
-from .base import Chunks, Upstream, post_once, stream_events
+from .base import Chunks, JsonProtocol, Upstream
 
 PATH, ENDPOINT = "/responses", "Responses API"
 MIN_OUTPUT_TOKENS = 16  # OpenAI refuses a smaller max_output_tokens
@@ -157,25 +157,16 @@ def response_events(response: dict[str, Any]) -> list[Event]:
     return events
 
 
-class Responses:
+class Responses(JsonProtocol):
     """The adapter for `/responses`."""
 
-    name = "responses"
+    name, path, endpoint = "responses", PATH, ENDPOINT
 
-    def __init__(self, upstream: Upstream) -> None:
-        self.upstream = upstream
+    def body(self, request: ModelRequest, *, stream: bool) -> dict[str, Any]:
+        return {**request_body(request), "stream": True} if stream else request_body(request)
 
-    async def stream(self, request: ModelRequest) -> AsyncGenerator[Event, None]:
-        body = {**request_body(request), "stream": True}
-        async for event in stream_events(self.upstream, PATH, body, request.model, ENDPOINT,
-                                         self._read):
-            yield event
+    def read(self, chunks: Chunks) -> AsyncGenerator[Event, None]:
+        return read_events(chunks, self.upstream)
 
-    def _read(self, events: Chunks) -> AsyncGenerator[Event, None]:
-        return read_events(events, self.upstream)
-
-    async def complete(self, request: ModelRequest) -> AsyncGenerator[Event, None]:
-        answer = await post_once(self.upstream, PATH, request_body(request), request.model,
-                                 ENDPOINT)
-        for event in response_events(answer) if isinstance(answer, dict) else [Failed(answer)]:
-            yield event
+    def answer(self, answer: dict[str, Any]) -> list[Event]:
+        return response_events(answer)
