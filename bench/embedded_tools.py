@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from openai import OpenAI
+from openai import APITimeoutError, OpenAI
 
 from assistant.providers.local.model import MODEL_ALIAS, bundled_model_path
 from assistant.tools.builtins import CALCULATOR_DESCRIPTION, CALCULATOR_SCHEMA, calculator
@@ -24,6 +24,7 @@ from assistant.tools.errors import ToolError
 PROMPTS = [("What is 17 * 23?", 391), ("Compute 1234 + 5678.", 6912),
            ("What is 2 to the power of 10?", 1024), ("Divide 144 by 12.", 12),
            ("What is 99 minus 57?", 42), ("Use the calculator: 12.5 * 4", 50)]
+REQUEST_TIMEOUT = 60.0  # the format's grammar can keep a tiny model generating for minutes
 TOOLS = [{"type": "function", "function": {"name": "calculator", "description": CALCULATOR_DESCRIPTION,
                                            "parameters": CALCULATOR_SCHEMA}}]
 
@@ -41,7 +42,8 @@ def main() -> int:
          "--model_alias", MODEL_ALIAS, "--host", "127.0.0.1", "--port", str(port),
          "--n_ctx", "4096", "--chat_format", "chatml-function-calling"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="local", max_retries=0)
+    client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="local", max_retries=0,
+                    timeout=REQUEST_TIMEOUT)
     try:
         for _ in range(600):
             try:
@@ -52,9 +54,13 @@ def main() -> int:
         called = right = 0
         for prompt, answer in PROMPTS:
             started = time.monotonic()
-            reply = client.chat.completions.create(
-                model=MODEL_ALIAS, messages=[{"role": "user", "content": prompt}], tools=TOOLS,
-                tool_choice="auto", max_tokens=128, temperature=0)
+            try:
+                reply = client.chat.completions.create(
+                    model=MODEL_ALIAS, messages=[{"role": "user", "content": prompt}], tools=TOOLS,
+                    tool_choice="auto", max_tokens=128, temperature=0)
+            except APITimeoutError:
+                print(f"{prompt:32} {'no answer within 60 s':40} {time.monotonic() - started:5.2f} s")
+                continue
             message = reply.choices[0].message
             calls = message.tool_calls or []
             verdict = "no call"

@@ -156,6 +156,7 @@ def test_a_reopened_chat_with_tool_steps_shows_them_and_sends_them_back(fake, tm
         app.app.store.flush()
         [listed] = ann.predict(api_name="/list_conversations")
         exported = ann.predict(listed["id"], api_name="/export_conversation")
+        markdown = ann.predict(listed["id"], api_name="/export_markdown")
         copy = ann.predict(json.dumps(exported), api_name="/import_conversation")
         reopened = ann.predict(copy, "", api_name="/open_conversation")[0]
         fake.enqueue(Scenario(text="Still 5."))
@@ -165,6 +166,7 @@ def test_a_reopened_chat_with_tool_steps_shows_them_and_sends_them_back(fake, tm
 
     [step] = [s for s in exported["messages"][-1]["steps"] if s["type"] == "tool"]
     assert (step["name"], step["text"], step["failed"]) == ("calculator", "5", False)
+    assert "<summary>🔧 calculator (" in markdown and '{"expression": "2 + 3"}' in markdown
     assert [m["metadata"]["title"] for m in reopened if m.get("metadata")][0] == "🔧 calculator"
     assert tool_results(model_posts(fake)[-1]) == ["5"]
     assert "It is 5." in str(model_posts(fake)[-1].body)

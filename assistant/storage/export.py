@@ -58,9 +58,15 @@ def to_markdown(c: Conversation) -> str:
         lines += [f"## {m.role.capitalize()}", ""]
         for step in m.steps:
             seconds = step.get("seconds")
-            took = f" for {seconds:.1f} s" if isinstance(seconds, (int, float)) else ""
-            lines += [f"<details><summary>Thought{took}</summary>", "", step.get("text", ""),
-                      "", "</details>", ""]
+            took = f" ({seconds:.1f} s)" if isinstance(seconds, (int, float)) else ""
+            if step.get("type") == "tool":
+                failed = " (failed)" if step.get("failed") else ""
+                summary = f"🔧 {step.get('name', '')}{failed}{took}"
+                body = ["Arguments: `" + str(step.get("arguments", "")) + "`", "",
+                        "Result:", "", "```", step.get("text", ""), "```"]
+            else:
+                summary, body = f"💭 Thought{took}", [step.get("text", "")]
+            lines += [f"<details><summary>{summary}</summary>", "", *body, "", "</details>", ""]
         lines += [m.content, ""]
         if m.status != "complete":
             lines += [f"> ⚠️ Reply {m.status}" + (f": {m.reason}" if m.reason else ""), ""]
