@@ -13,6 +13,8 @@ import pytest
 from assistant.web.render import message_text
 from tests.conftest import APIS, FAKE_MODEL, model_posts, start_app
 from tests.fake_openai import Scenario
+from tests.fake_wire import usage_payload
+from tests.fake_wire_responses import input_tokens
 
 ADD = {"name": "calculator", "arguments": json.dumps({"expression": "2 + 3"})}
 MULTIPLY = {"name": "calculator", "arguments": json.dumps({"expression": "6 * 7"})}
@@ -46,6 +48,9 @@ def test_two_parallel_calls_run_and_their_results_reach_the_model(app, fake, api
     assert [s["metadata"]["status"] for s in steps] == ["done", "done"]
     assert "2 + 3" in message_text(steps[0]["content"]) and "5" in message_text(steps[0]["content"])
     assert "2 tool calls" in final[-1]["metadata"]["title"]
+    counted = input_tokens if api == "responses" else (lambda b: usage_payload(b, 0)["prompt_tokens"])
+    prompt = sum(counted(post.body) for post in (first, second))
+    assert f"{prompt:,} → " in final[-1]["metadata"]["title"]  # both rounds' usage, added
     assert len(updates) >= 2
 
 

@@ -200,9 +200,9 @@ class ChatService:
             elif isinstance(event, RefusalDelta):
                 pieces.append(event.text)
                 reply.refused = True
-            elif isinstance(event, Usage):
-                reply.prompt_tokens = event.prompt_tokens
-                reply.completion_tokens = event.completion_tokens
+            elif isinstance(event, Usage):  # one per request: tool rounds add up
+                reply.prompt_tokens = (reply.prompt_tokens or 0) + event.prompt_tokens
+                reply.completion_tokens = (reply.completion_tokens or 0) + event.completion_tokens
                 reply.usage_estimated = False
             elif isinstance(event, ToolStarted):
                 self._tool_started(reply, pieces, event)
