@@ -79,7 +79,11 @@ def main() -> int:
               "with an expression that gives the right answer")
     finally:
         server.terminate()
-        server.wait(10)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:  # still generating, and deaf to SIGTERM meanwhile
+            server.kill()
+            server.wait()
     return 0
 
 
