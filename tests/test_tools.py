@@ -175,3 +175,25 @@ def test_a_reopened_chat_with_tool_steps_shows_them_and_sends_them_back(fake, tm
     assert [m["metadata"]["title"] for m in reopened if m.get("metadata")][0] == "🔧 calculator"
     assert tool_results(model_posts(fake)[-1]) == ["5"]
     assert "It is 5." in str(model_posts(fake)[-1].body)
+
+
+def test_a_tool_that_times_out_gives_the_model_an_error_and_the_reply_goes_on(app, fake):
+    never = asyncio.Event()
+
+    async def hang(query: str) -> str:
+        await never.wait()
+        return "never"
+
+    toolbox = app.app.service.rounds.toolbox
+    toolbox.function(hang, description="Never answers.", timeout=0.2)
+    try:
+        fake.enqueue(Scenario(tool_calls=[{"name": "hang", "arguments": '{"query": "x"}'}]),
+                     Scenario(echo_tool_results=True))
+        _, final = app.chat(app.client(), "Try it", tools=["hang"])
+    finally:
+        toolbox.remove("hang")
+
+    [step] = tool_steps(final)
+    assert step["metadata"]["title"] == "🔧 hang (failed)"
+    assert "Tool results: Error: the tool took longer than 0.2 s." in final
+
