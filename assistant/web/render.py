@@ -92,8 +92,10 @@ def _shown(steps: Sequence[Step], text: str) -> list[Any]:
 
 def tool_parts(title: str, body: str, index: int) -> tuple[ToolCall, ToolResult] | None:
     """A tool step shown in the chat, as the call and result to send back to the model."""
+    if not title.startswith(TOOL_ICON):
+        return None
     match = _TOOL_BODY.match(body)
-    if not title.startswith(TOOL_ICON) or match is None:
+    if match is None:
         return None
     name, failed = title[len(TOOL_ICON):].removesuffix(" (failed)"), title.endswith("(failed)")
     call_id = f"call_{index}"
@@ -187,8 +189,9 @@ def history_messages(history: Iterable[Any]) -> list[Message]:
     for index, item in enumerate(history or ()):
         role = _field(item, "role")
         metadata = _field(item, "metadata") or {}
-        parts = tool_parts(str(metadata.get("title") or ""), message_text(_field(item, "content")),
-                           index) if role == "assistant" else None
+        title = str(metadata.get("title") or "")
+        parts = tool_parts(title, message_text(_field(item, "content")), index) \
+            if role == "assistant" and title.startswith(TOOL_ICON) else None
         if parts is not None:
             last = result[-1] if result else None
             if last is not None and last.role == "assistant":
