@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from assistant.conversation.history import CONTINUE, CONTINUE_INSTRUCTION
 from assistant.web.render import message_text
 from tests.conftest import APIS, FAKE_MODEL, model_posts, start_app
 from tests.fake_openai import Scenario
@@ -20,8 +21,13 @@ ADD = {"name": "calculator", "arguments": json.dumps({"expression": "2 + 3"})}
 MULTIPLY = {"name": "calculator", "arguments": json.dumps({"expression": "6 * 7"})}
 
 
-def tool_steps(final: Any) -> list[dict]:
+def tool_messages(final: Any) -> list[dict]:
     return [m for m in final if isinstance(m, dict) and m["metadata"]["title"].startswith("🔧")]
+
+
+def tool_steps(final: Any) -> list[dict]:
+    """The tool calls' own steps, without a group that holds parallel ones."""
+    return [m for m in tool_messages(final) if m["metadata"]["id"].startswith("step-")]
 
 
 def tool_results(post) -> list[str]:
@@ -44,14 +50,26 @@ def test_two_parallel_calls_run_and_their_results_reach_the_model(app, fake, api
     assert tool_results(second) == ["5", "42"]
     assert final[-1]["metadata"]["id"] == "stats"
     assert "Tool results: 5; 42" in [m for m in final if isinstance(m, str)]
-    steps = tool_steps(final)
+    group, *steps = tool_messages(final)
+    assert group["metadata"]["title"] == "🔧 2 tools at once" and group["metadata"]["status"] == "done"
     assert [s["metadata"]["status"] for s in steps] == ["done", "done"]
+    assert [s["metadata"]["parent_id"] for s in steps] == [group["metadata"]["id"]] * 2
+    assert len({s["metadata"]["id"] for s in steps}) == 2
     assert "2 + 3" in message_text(steps[0]["content"]) and "5" in message_text(steps[0]["content"])
     assert "2 tool calls" in final[-1]["metadata"]["title"]
     counted = input_tokens if api == "responses" else (lambda b: usage_payload(b, 0)["prompt_tokens"])
     prompt = sum(counted(post.body) for post in (first, second))
     assert f"{prompt:,} → " in final[-1]["metadata"]["title"]  # both rounds' usage, added
     assert len(updates) >= 2
+
+
+def test_calls_of_successive_rounds_are_not_grouped_as_parallel(app, fake):
+    fake.enqueue(Scenario(tool_calls=[ADD]), Scenario(tool_calls=[MULTIPLY]), Scenario(text="Done."))
+    _, final = app.chat(app.client(), "2+3, then 6*7")
+
+    steps = tool_messages(final)
+    assert [s["metadata"]["title"] for s in steps] == ["🔧 calculator", "🔧 calculator"]
+    assert not any("parent_id" in s["metadata"] for s in steps)
 
 
 @pytest.mark.parametrize("api", APIS)
@@ -133,6 +151,35 @@ def test_stop_during_a_tool_run_cancels_the_tool_and_keeps_the_steps(app, fake):
     finally:
         toolbox.remove("slow_lookup")
     assert len(model_posts(fake)) == 1  # no round after the stop
+
+
+def test_continue_after_a_stop_during_a_tool_run_carries_on_the_kept_text(app, fake):
+    started = threading.Event()
+
+    async def slow_lookup(query: str) -> str:
+        started.set()
+        await asyncio.sleep(60)
+        return "never"
+
+    toolbox = app.app.service.rounds.toolbox
+    toolbox.function(slow_lookup, description="Looks something up, slowly.")
+    client = app.client()
+    try:
+        fake.enqueue(Scenario(tool_calls=[{"name": "slow_lookup", "arguments": '{"query": "x"}'}],
+                              text="Let me look. ", text_with_tools=True),
+                     Scenario(text="Found it."))
+        job = client.submit("Look it up", FAKE_MODEL, 0.7, "", 10, 1024, False,
+                            "chat_completions", ["slow_lookup"], api_name="/chat")
+        assert started.wait(10)
+        job.cancel()
+        _, final = app.chat(client, CONTINUE, tools=["slow_lookup"])
+    finally:
+        toolbox.remove("slow_lookup")
+
+    assert "Found it." in final
+    messages = model_posts(fake)[-1].body["messages"]
+    assert messages[-1] == {"role": "user", "content": CONTINUE_INSTRUCTION}
+    assert messages[-2]["role"] == "assistant" and messages[-2]["content"] == "Let me look. "
 
 
 def test_tool_calls_are_counted_and_logged_by_name_without_arguments(app, fake, caplog):

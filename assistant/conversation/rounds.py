@@ -72,7 +72,7 @@ class ToolRounds:
                 yield Failed(too_many_rounds(done))
                 return
             results: list[ToolResult] = []
-            async for event in self._run(calls):
+            async for event in self._run(calls, done):
                 if isinstance(event, ToolFinished):
                     results.append(event.result)
                 yield event
@@ -88,10 +88,11 @@ class ToolRounds:
         return bool(request.tools) and failure.status in (400, 422) \
             and "tool" in failure.message.lower()
 
-    async def _run(self, calls: tuple[ToolCall, ...]) -> AsyncGenerator[Event, None]:
+    async def _run(self, calls: tuple[ToolCall, ...], round_: int
+                   ) -> AsyncGenerator[Event, None]:
         """Starts every call at once; yields each as it starts and as it ends."""
         for call in calls:
-            yield ToolStarted(call)
+            yield ToolStarted(call, round_)
         started = time.monotonic()
         tasks = [asyncio.ensure_future(self.toolbox.run(call)) for call in calls]
         try:

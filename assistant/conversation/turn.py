@@ -250,7 +250,8 @@ class ChatService:
                 step.ended = now
         call = event.call
         reply.steps.append(Step("tool", at=len(reply.text) + sum(map(len, pieces)),
-                                name=call.name, call_id=call.call_id, arguments=call.arguments))
+                                name=call.name, call_id=call.call_id, arguments=call.arguments,
+                                round=event.round))
 
     @staticmethod
     def _tool_finished(reply: Reply, event: ToolFinished) -> None:

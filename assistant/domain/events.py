@@ -32,6 +32,7 @@ class ToolCalls:
 @dataclass(frozen=True)
 class ToolStarted:
     call: ToolCall
+    round: int = 0
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ class Step:
     call_id: str = ""
     arguments: str = ""
     failed: bool = False
+    round: int = 0  # a tool call's round: calls of one round ran at once
 
     @property
     def done(self) -> bool:
@@ -42,7 +43,7 @@ class Step:
                                   "seconds": round(self.duration(), 3)}
         if self.kind == "tool":
             record.update(name=self.name, call_id=self.call_id, arguments=self.arguments,
-                          failed=self.failed)
+                          failed=self.failed, round=self.round)
         return record
 
     @classmethod
@@ -52,7 +53,7 @@ class Step:
                    seconds=float(record.get("seconds") or 0.0), at=int(record.get("at") or 0),
                    name=str(record.get("name") or ""), call_id=str(record.get("call_id") or ""),
                    arguments=str(record.get("arguments") or ""),
-                   failed=bool(record.get("failed")))
+                   failed=bool(record.get("failed")), round=int(record.get("round") or 0))
 
     @property
     def tool_calls(self) -> tuple[ToolCall, ToolResult]:

@@ -97,9 +97,13 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
                 memories = await asyncio.to_thread(panel.saved_facts, context["owner"])
         options = TurnOptions(model, temperature, system_prompt, history_turns, max_tokens, api,
                               tuple(tools or ()))
-        async for update in service.respond(message, history_messages(history), options,
-                                            memories=memories, context=context):
-            yield render(update)
+        try:
+            async for update in service.respond(message, history_messages(history), options,
+                                                memories=memories, context=context):
+                yield render(update)
+        except (asyncio.CancelledError, GeneratorExit):  # Stop, over the API or the page
+            session.reply_stopped = True
+            raise
 
     async def refresh_models(current: str) -> dict[str, Any]:
         choices = await backend.model_choices()

@@ -76,15 +76,43 @@ def step_message(step: Step, index: int) -> dict[str, Any]:
                   pending=not step.done)
 
 
+def _parallel(steps: Sequence[Step], i: int) -> int:
+    """How many tool calls of one round start at steps[i]: they came with no text between."""
+    j = i
+    while j < len(steps) and steps[j].kind == "tool" and steps[j].at == steps[i].at \
+            and steps[j].round == steps[i].round:
+        j += 1
+    return j - i
+
+
+def tools_group(calls: Sequence[Step], index: int) -> dict[str, Any]:
+    """The step that holds a round's parallel tool calls, nested in it by parent id."""
+    done = all(step.done for step in calls)
+    group = notice(f"{TOOL_ICON}{len(calls)} tools at once", notice_id=f"tools-{index}",
+                   pending=not done)
+    if done:
+        group["metadata"]["duration"] = round(max(step.duration() for step in calls), 3)
+    return group
+
+
 def _shown(steps: Sequence[Step], text: str) -> list[Any]:
     """Steps and text in the order they came (text as plain strings, as ChatInterface takes)."""
     shown: list[Any] = []
-    written = 0
+    written, parent = 0, ""
     for i, step in enumerate(steps):
         if step.at > written:
             shown.append(text[written:step.at])
-            written = step.at
-        shown.append(step_message(step, i))
+            written, parent = step.at, ""
+        if step.kind != "tool":
+            parent = ""
+        elif not parent and (count := _parallel(steps, i)) > 1:
+            group = tools_group(steps[i:i + count], i)
+            parent = group["metadata"]["id"]
+            shown.append(group)
+        message = step_message(step, i)
+        if parent:
+            message["metadata"]["parent_id"] = parent
+        shown.append(message)
     if text[written:]:
         shown.append(text[written:])
     return shown
