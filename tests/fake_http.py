@@ -23,6 +23,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from tests.fake_embeddings import embeddings_response
 from tests.fake_wire import (
     DELTA,
     END,
@@ -228,6 +229,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._post(body, self._stream, self._complete)
             elif self.command == "POST" and path == "/v1/responses":
                 self._post(body, self._responses_stream, self._responses_complete)
+            elif self.command == "POST" and path == "/v1/embeddings" and fake.embeddings_enabled:
+                self._send_json(*embeddings_response(body))
             elif self.command == "GET" and path == "/v1/models":
                 self._send_json(200, models_list(fake.models))
             elif self.command == "GET" and path.startswith("/v1/models/"):

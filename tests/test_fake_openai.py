@@ -117,6 +117,7 @@ def test_non_streaming_request_gets_a_json_completion():
 
 def test_models_list_and_unknown_path(fake):
     fake.models = ["a-model", "b-model"]
+    fake.embeddings_enabled = False
     with openai.OpenAI(base_url=fake.base_url, api_key="test", max_retries=0) as client:
         assert [m.id for m in client.models.list()] == ["a-model", "b-model"]
         with pytest.raises(openai.NotFoundError):
