@@ -26,6 +26,10 @@ errors, pacing and faults, a scenario can stream ``reasoning`` (chat: in the
 ``reasoning_shape`` a provider uses; Responses: summary events), ``tool_calls``,
 a ``refusal``, ``choices`` > 1 and ``content_parts`` (chat), and raw SSE quirks
 (chat: ``keepalive``, ``leading_blank_lines``, ``split_utf8``, ``azure_filter``).
+``reject_images`` answers a request with images as OpenAI does for a model that
+cannot see, and ``echo_images`` replies with what images arrived ("Saw 1 image:
+image/jpeg 1024x683"); both are resolved against the request body by
+``Scenario.answering`` when the scenario is popped.
 The HTTP server and handler live in tests/fake_http.py.
 
 Early disconnects: a client that goes away before its response is complete
@@ -66,6 +70,7 @@ class FakeOpenAI:
         self.models: list[str] = ["gpt-4.1-mini", "fake-model"]
         self.requests: list[RecordedRequest] = []
         self.disconnects = 0
+        self.embeddings_enabled = True  # False: /v1/embeddings answers 404, as on most servers
         self._queue: deque[Scenario] = deque()
         self._cond = threading.Condition()
         self._stop_event = threading.Event()
@@ -75,6 +80,7 @@ class FakeOpenAI:
         self._response_ids = itertools.count(1)
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
+        self._local = threading.local()  # per handler thread: the body of the request it answers
 
     # ---------------------------------------------------------------- lifecycle
     @property
@@ -133,6 +139,7 @@ class FakeOpenAI:
             self.requests.clear()
             self.disconnects = 0
             self.default = Scenario()
+            self.embeddings_enabled = True
 
     @property
     def pending(self) -> int:
@@ -142,10 +149,12 @@ class FakeOpenAI:
 
     def _next_scenario(self) -> Scenario:
         with self._cond:
-            return self._queue.popleft() if self._queue else self.default
+            scenario = self._queue.popleft() if self._queue else self.default
+        return scenario.answering(getattr(self._local, "body", None))
 
     # ---------------------------------------------------------------- observing
     def _record(self, req: RecordedRequest) -> None:
+        self._local.body = req.body  # the handler records a request before it pops its scenario
         with self._cond:
             self.requests.append(req)
             self._cond.notify_all()

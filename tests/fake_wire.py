@@ -30,16 +30,19 @@ nothing extra.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
-from dataclasses import dataclass, field
+import struct
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Iterator
 
 __all__ = [
     "FAULTS", "REASONING_SHAPES", "HEAD", "DELTA", "OTHER", "END", "Wire", "RecordedRequest", "Scenario",
     "END_OF_BODY", "KEEPALIVE", "MALFORMED_EVENT", "NOT_A_CHUNK_EVENT", "StreamEvents", "chat_fault",
-    "chat_stream", "completion_payload", "error_chunk_fault", "error_event_fault", "error_payload", "http_chunk",
-    "model_object", "models_list", "prompt_tokens", "split_chunks", "sse_event", "usage_payload", "wants_usage",
+    "chat_stream", "completion_payload", "describe_images", "error_chunk_fault", "error_event_fault",
+    "error_payload", "http_chunk", "image_parts", "image_size", "model_object", "models_list", "prompt_tokens",
+    "split_chunks", "sse_event", "usage_payload", "wants_usage",
 ]
 
 FAULTS = ("drop", "stall", "error_event", "error_chunk", "malformed", "not_a_chunk", "no_finish",
@@ -87,6 +90,8 @@ class Scenario:
     reject_stream: bool = False  # answer stream=true with HTTP 400 (non-stream gets JSON)
     reject_tools: bool = False  # answer a request that has `tools` with HTTP 400
     echo_tool_results: bool = False  # the text is "Tool results: …" from the request's results
+    reject_images: bool = False  # answer a request that has images with OpenAI's HTTP 400
+    echo_images: bool = False  # the text is "Saw 1 image: image/jpeg 1024x683" from the request
     usage: bool | None = None  # None: follow stream_options.include_usage; True: always; False: never
     refusal: str | None = None  # stream refusal deltas (content null) instead of content
     reasoning: str | None = None  # reasoning text, streamed (as tokens) before the answer
@@ -106,6 +111,20 @@ class Scenario:
             raise ValueError(f"unknown fault {self.fault!r}; expected one of {FAULTS}")
         if self.reasoning_shape not in REASONING_SHAPES:
             raise ValueError(f"unknown reasoning_shape {self.reasoning_shape!r}; expected one of {REASONING_SHAPES}")
+
+    def answering(self, body: Any) -> Scenario:
+        """This scenario with ``reject_images`` and ``echo_images`` resolved for ``body``."""
+        if not (self.reject_images or self.echo_images) or not isinstance(body, dict):
+            return self
+        images = image_parts(body)
+        if self.reject_images and images:
+            part = "input_image" if "input" in body else "image_url"
+            return replace(self, reject_images=False, status=400, error_type="invalid_request_error",
+                           error_code=None, error_message=f"Invalid content type. {part} is only "
+                           "supported by certain models.")
+        if self.echo_images:
+            return replace(self, echo_images=False, text=describe_images(images))
+        return self
 
     def token_list(self) -> list[str]:
         """The text deltas this scenario streams ("".join(...) is the full reply)."""
@@ -142,6 +161,39 @@ def tool_outputs(body: dict) -> list[str]:
     return [str(m.get("content") if m.get("role") == "tool" else m.get("output"))
             for m in items if isinstance(m, dict)
             and (m.get("role") == "tool" or m.get("type") == "function_call_output")]
+
+
+def image_parts(body: dict) -> list[str]:
+    """The image URLs a request carries, on either protocol."""
+    items = body.get("messages") or body.get("input") or []
+    parts = [p for m in items if isinstance(m, dict) and isinstance(m.get("content"), list)
+             for p in m["content"] if isinstance(p, dict)]
+    urls = [p.get("image_url") for p in parts if p.get("type") in ("image_url", "input_image")]
+    return [str(u.get("url") if isinstance(u, dict) else u) for u in urls]
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG or JPEG header, without decoding."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return struct.unpack(">II", data[16:24])
+    pos = 2 if data.startswith(b"\xff\xd8") else len(data)
+    while pos + 9 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a start of frame
+            height, width = struct.unpack(">HH", data[pos + 5:pos + 9])
+            return width, height
+        pos += 2 + struct.unpack(">H", data[pos + 2:pos + 4])[0]
+    return None
+
+
+def describe_images(urls: list[str]) -> str:
+    """What ``echo_images`` answers: how many images, their media types and sizes."""
+    seen = []
+    for url in urls:
+        media_type, _, b64 = url.removeprefix("data:").partition(";base64,")
+        size = image_size(base64.b64decode(b64)) if b64 else None
+        seen.append(f"{media_type} {size[0]}x{size[1]}" if size else media_type)
+    return f"Saw {len(urls)} image{'' if len(urls) == 1 else 's'}" + (": " + ", ".join(seen) if seen else ".")
 
 
 def error_payload(

@@ -25,3 +25,5 @@ MALFORMED = Failure("malformed", "The model server sent a malformed reply.")
 TOOLS_ONLY = Failure("tool_calls", "The model asked to use a tool instead of answering, "
                      "and no tools are switched on for it.")
 STREAM_UNSUPPORTED = Failure("stream_unsupported", "The model server cannot stream.")
+NO_IMAGES = Failure("no_images", "This model cannot read images. Choose a model that can, "
+                    "or send the message without them.")

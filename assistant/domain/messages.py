@@ -6,7 +6,7 @@ layer translates Gradio's messages. Nothing here knows either.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -39,7 +39,15 @@ class ToolResult:
     failed: bool = False
 
 
-Part = Text | Reasoning | ToolCall | ToolResult
+@dataclass(frozen=True)
+class Image:
+    """An image the user sent, already prepared: encoded bytes and their media type."""
+    media_type: str  # "image/png", "image/jpeg"
+    data: bytes = field(repr=False)
+    name: str = ""
+
+
+Part = Text | Reasoning | ToolCall | ToolResult | Image
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,10 @@ class Message:
     @property
     def text(self) -> str:
         return "".join(p.text for p in self.parts if isinstance(p, Text))
+
+    @property
+    def images(self) -> tuple[Image, ...]:
+        return tuple(p for p in self.parts if isinstance(p, Image))
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from openai import AsyncOpenAI, OpenAI, Timeout
 
 from .local.model import CONTEXT_WINDOW, MODEL_ALIAS, LocalModelServer, bundled_model_path
-from .models import OPENAI_CHOICES, model_info
+from .models import OPENAI_CHOICES, model_info, sees_images
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ class Backend:
     context_window: int | None = None
     default_api: str = "chat_completions"
     tools_by_default: bool = True  # off for the embedded model, which calls them poorly
+    images_supported: bool | None = None  # None: as the model table says; False: the embedded model
     local_server: LocalModelServer | None = None
     _listed: list[str] | None = field(default=None, repr=False)
 
@@ -125,6 +126,10 @@ class Backend:
             self.default_model = listed[0]
             return listed[0]
         raise BackendUnavailable("no model was given and the server lists none")
+
+    def sees_images(self, model: str) -> bool | None:
+        """Whether `model` on this backend reads images; None when nobody knows before asking."""
+        return self.images_supported if self.images_supported is not None else sees_images(model)
 
     def context_window_for(self, model: str) -> int:
         if self.context_window:
@@ -183,5 +188,6 @@ def start_local_backend(connection: Connection) -> Backend:
         context_window=min(connection.context_window or CONTEXT_WINDOW, CONTEXT_WINDOW),
         default_api=connection.api or "chat_completions",
         tools_by_default=False,
+        images_supported=False,
         local_server=server,
     )

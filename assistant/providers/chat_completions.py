@@ -8,15 +8,30 @@ reply), Azure's empty-choices chunks and vLLM's error objects.
 
 from __future__ import annotations
 
+import base64
 from typing import Any, AsyncGenerator
 
 from ..domain.events import Event, Failed, Finished, ReasoningDelta, RefusalDelta, TextDelta, ToolCalls, Usage
 from ..domain.failures import EMPTY, FINISH_FAILURES, MALFORMED, TRUNCATED
-from ..domain.messages import Message, ModelRequest, ToolCall, ToolResult
+from ..domain.messages import Image, Message, ModelRequest, ToolCall, ToolResult
 from .base import Chunks, JsonProtocol, Upstream
 from .think_tags import ThinkTags
 
 PATH, ENDPOINT = "/chat/completions", "chat completions"
+
+
+def data_url(image: Image) -> str:
+    """The image inline, as both protocols take it."""
+    return f"data:{image.media_type};base64,{base64.b64encode(image.data).decode('ascii')}"
+
+
+def _content(message: Message) -> str | list[dict[str, Any]]:
+    """The text, or with images a list of typed parts: the text first, then the images."""
+    images = message.images if message.role == "user" else ()
+    if not images:
+        return message.text
+    text: list[dict[str, Any]] = [{"type": "text", "text": message.text}] if message.text else []
+    return text + [{"type": "image_url", "image_url": {"url": data_url(i)}} for i in images]
 
 
 def wire_messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
@@ -27,7 +42,7 @@ def wire_messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
             wire.extend({"role": "tool", "tool_call_id": p.call_id, "content": p.output}
                         for p in message.parts if isinstance(p, ToolResult))
             continue
-        entry: dict[str, Any] = {"role": message.role, "content": message.text}
+        entry: dict[str, Any] = {"role": message.role, "content": _content(message)}
         calls = [p for p in message.parts if isinstance(p, ToolCall)]
         if calls:
             entry["content"] = message.text or None

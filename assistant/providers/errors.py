@@ -7,15 +7,23 @@ from __future__ import annotations
 
 import email.utils
 import json
+import re
 import time
+from dataclasses import replace
 from typing import Any
 
 import openai
 
-from ..domain.failures import MALFORMED, Failure
+from ..domain.failures import MALFORMED, NO_IMAGES, Failure
 from ..domain.redaction import redact
 
 _MAX_UPSTREAM_REASON = 300
+# OpenAI: "image_url is only supported by certain models"; llama.cpp (a 500): "image input
+# is not supported"; vLLM: "does not support multimodal inputs". Not "unsupported image",
+# which is OpenAI's word for an image it could not decode.
+_IMAGES = re.compile(r"image|vision|multi-?modal", re.IGNORECASE)
+_NOT_SUPPORTED = re.compile(r"(not|n't) support|only supported|invalid content type|"
+                            r"not a multi-?modal|not configured", re.IGNORECASE)
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -63,6 +71,11 @@ def is_stream_unsupported(exc: BaseException) -> bool:
     return "stream" in text and ("support" in text or getattr(exc, "param", None) == "stream")
 
 
+def refuses_images(reason: str) -> bool:
+    """The server says this model cannot take images."""
+    return bool(_IMAGES.search(reason) and _NOT_SUPPORTED.search(reason))
+
+
 def describe(exc: BaseException, *, model: str, host: str, read_timeout: float,
              secrets: tuple[str, ...] = (), endpoint: str = "chat completions") -> Failure:
     """What went wrong, in words for the user, from any exception the upstream can cause."""
@@ -91,6 +104,8 @@ def describe(exc: BaseException, *, model: str, host: str, read_timeout: float,
         if status == 429:
             return Failure("rate_limit", "The model server is rate limiting requests (429).",
                            retryable=True, retry_after=after, status=status)
+        if status in (400, 422, 500) and refuses_images(reason):
+            return replace(NO_IMAGES, status=status)
         if status == 400 and ("content_filter" in code or "content management policy" in reason):
             return Failure("content_filter", "The request was blocked by the model server's "
                            "content filter.", status=status)

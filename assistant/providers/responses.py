@@ -13,6 +13,7 @@ from ..domain.events import Event, Failed, Finished, ReasoningDelta, RefusalDelt
 from ..domain.failures import EMPTY, FINISH_FAILURES, MALFORMED, TRUNCATED, Failure
 from ..domain.messages import Message, ModelRequest, ToolCall, ToolResult
 from .base import Chunks, JsonProtocol, Upstream
+from .chat_completions import data_url
 
 PATH, ENDPOINT = "/responses", "Responses API"
 MIN_OUTPUT_TOKENS = 16  # OpenAI refuses a smaller max_output_tokens
@@ -28,7 +29,12 @@ def wire_input(messages: tuple[Message, ...]) -> tuple[str, list[dict[str, Any]]
         if message.role == "system":
             instructions.append(message.text)
             continue
-        if message.role in ("user", "assistant") and message.text:
+        images = message.images if message.role == "user" else ()
+        if images:
+            text: list[dict[str, Any]] = [{"type": "input_text", "text": message.text}] if message.text else []
+            items.append({"role": "user", "content": text + [
+                {"type": "input_image", "image_url": data_url(i)} for i in images]})
+        elif message.role in ("user", "assistant") and message.text:
             items.append({"role": message.role, "content": message.text})
         for part in message.parts:
             if isinstance(part, ToolCall):
