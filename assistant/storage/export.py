@@ -10,15 +10,29 @@ of a newer EXPORT_VERSION is refused, and settings keys this app does not know a
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from .records import ROLES, SETTINGS_KEYS, STATUSES, Conversation, clean_text, clean_title, steps_json
+from .records import (
+    ROLES,
+    SETTINGS_KEYS,
+    STATUSES,
+    Conversation,
+    StoredImage,
+    clean_text,
+    clean_title,
+    sources_json,
+    steps_json,
+)
 
 EXPORT_FORMAT = "streaming-assistant/conversation"
 EXPORT_VERSION = 1
 MAX_IMPORT_MESSAGES = 10_000
+MAX_IMPORT_IMAGE_BYTES = 20_000_000
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 
 
 def _iso(seconds: float) -> str:
@@ -40,8 +54,21 @@ def to_json(c: Conversation, exported: float) -> dict[str, Any]:
             "updated": _iso(c.updated), "settings": c.settings,
             "messages": [{"role": m.role, "content": m.content, "status": m.status,
                           "reason": m.reason, "settings": m.settings, "steps": list(m.steps),
+                          "sources": list(m.sources), "images": [_image_json(i) for i in m.images],
                           "created": _iso(m.created), "updated": _iso(m.updated)}
                          for m in c.messages]}
+
+
+def _image_json(image: StoredImage) -> dict[str, str]:
+    return {"media_type": image.media_type, "name": image.name,
+            "data": base64.b64encode(image.data).decode()}
+
+
+def source_line(source: Mapping[str, Any]) -> str:
+    """A cited passage's place: "[1] report.pdf, page 3, Results"."""
+    page = f", page {source['page']}" if source.get("page") else ""
+    heading = f", {source['heading']}" if source.get("heading") else ""
+    return f"[{source.get('number')}] {source.get('name', '')}{page}{heading}"
 
 
 def to_markdown(c: Conversation) -> str:
@@ -68,6 +95,10 @@ def to_markdown(c: Conversation) -> str:
                 summary, body = f"💭 Thought{took}", [step.get("text", "")]
             lines += [f"<details><summary>{summary}</summary>", "", *body, "", "</details>", ""]
         lines += [m.content, ""]
+        lines += [f"![{i.name or 'image'}](data:{i.media_type};base64,"
+                  f"{base64.b64encode(i.data).decode()})" for i in m.images]
+        lines += ["", "**Sources**", "", *(f"- {source_line(s)}" for s in m.sources), ""] \
+            if m.sources else []
         if m.status != "complete":
             lines += [f"> ⚠️ Reply {m.status}" + (f": {m.reason}" if m.reason else ""), ""]
     return "\n".join(lines)
@@ -77,7 +108,7 @@ def parse_export(data: Any, now: float) -> tuple[tuple[Any, ...], list[tuple[Any
     """(title, settings JSON, created) and message rows of an export, or a ValueError.
 
     A message row is (role, content, status, reason, settings JSON, created, updated,
-    steps JSON or None);
+    steps JSON or None, sources JSON or None, images);
     times missing or unreadable in the export become `now`.
     """
     def need(ok: bool, problem: str) -> None:
@@ -115,13 +146,34 @@ def parse_export(data: Any, now: float) -> tuple[tuple[Any, ...], list[tuple[Any
         need(extra is None or isinstance(extra, Mapping),
              f"messages[{i}].settings must be an object or null")
         try:
-            steps = steps_json(m.get("steps"))
+            steps, sources = steps_json(m.get("steps")), sources_json(m.get("sources"))
+            images = _images(m.get("images"))
         except ValueError as exc:
             raise ValueError(f"messages[{i}].{exc}") from None
         created = _seconds(m.get("created"), now)
         rows.append((m["role"], clean_text(m["content"]),
                      "stopped" if status == "streaming" else status,  # it stopped at export
                      reason and clean_text(reason), None if extra is None else json.dumps(extra),
-                     created, _seconds(m.get("updated"), created), steps))
+                     created, _seconds(m.get("updated"), created), steps, sources, images))
     title = clean_title(data.get("title") or "")
     return (title, json.dumps(settings), min(_seconds(data.get("created"), now), now)), rows
+
+
+def _images(value: Any) -> tuple[StoredImage, ...]:
+    if not value:
+        return ()
+    if not isinstance(value, list):
+        raise ValueError("images must be a list")
+    images = []
+    for image in value:
+        if not isinstance(image, Mapping) or image.get("media_type") not in IMAGE_TYPES \
+                or not isinstance(image.get("data"), str) \
+                or len(image["data"]) > MAX_IMPORT_IMAGE_BYTES * 4 // 3 + 4:
+            raise ValueError(f"images must each have a media_type ({', '.join(IMAGE_TYPES)}) "
+                             "and base64 data of at most 20 MB")
+        try:
+            data = base64.b64decode(image["data"], validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("an image's data is not base64") from None
+        images.append(StoredImage(image["media_type"], data, clean_text(str(image.get("name") or ""))))
+    return tuple(images)

@@ -17,9 +17,10 @@ import logging
 import time
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from .records import SETTINGS_KEYS, NotFound, StoreClosed, new_conversation_id
+from ..domain.sources import shown_sources
+from .records import SETTINGS_KEYS, NotFound, StoreClosed, StoredImage, new_conversation_id
 from .repository import Store
 
 if TYPE_CHECKING:
@@ -77,7 +78,9 @@ class ConversationRecorder:
                 turn.timer.cancel()
             status = reply.outcome if reply.outcome in FINAL_STATUSES else "failed"
             reason = reply.failure.message if reply.failure is not None else None
-            self._submit(self._save_text, turn, reply.text, status, reason, _steps(reply))
+            sources = [s.to_record() for s in shown_sources(reply.text, reply.sources)]
+            self._submit(self._save_text, turn, reply.text, status, reason, _steps(reply),
+                         sources)
         except Exception:
             log.exception("could not save the end of a reply")
 
@@ -98,8 +101,9 @@ class ConversationRecorder:
         self._turns[id(reply)] = turn
         options = {**asdict(reply.options), "api": reply.api}
         settings = {k: v for k, v in options.items() if k in SETTINGS_KEYS}
+        images = [StoredImage(i.media_type, i.data, i.name) for i in reply.images]
         self._submit(self._save_start, turn, create, reply.user_message, settings,
-                     {**options, "model": reply.model})  # the model that actually answered
+                     {**options, "model": reply.model}, images)  # the model that answered
 
     def _flush(self, reply: Reply, turn: _Turn) -> None:
         turn.timer = None
@@ -123,21 +127,24 @@ class ConversationRecorder:
     # Deferred: run by the store, in order
 
     def _save_start(self, turn: _Turn, create: bool, user_text: str,
-                    settings: dict[str, Any], reply_settings: dict[str, Any]) -> None:
+                    settings: dict[str, Any], reply_settings: dict[str, Any],
+                    images: list[StoredImage]) -> None:
         store, owner, cid = self.store, turn.owner, turn.conversation_id
         if create:
             store.create_conversation(owner, None, settings, conversation_id=cid)
         else:
             store.update_settings(owner, cid, settings)  # the conversation keeps its last settings
-        store.add_message(owner, cid, "user", user_text)
+        store.add_message(owner, cid, "user", user_text, images=images)
         turn.message_id = store.add_message(owner, cid, "assistant", "", "streaming",
                                             settings=reply_settings)
         _publish(turn, "message_id", turn.message_id)
 
     def _save_text(self, turn: _Turn, text: str, status: str, reason: str | None,
-                   steps: list[dict[str, Any]]) -> None:
+                   steps: list[dict[str, Any]],
+                   sources: Sequence[dict[str, Any]] = ()) -> None:
         if turn.message_id is not None:  # else the start was not saved and was logged
-            self.store.update_message(turn.owner, turn.message_id, text, status, reason, steps)
+            self.store.update_message(turn.owner, turn.message_id, text, status, reason, steps,
+                                      sources)
 
 
 def _steps(reply: Reply) -> list[dict[str, Any]]:

@@ -36,6 +36,39 @@ class Message:
     created: float  # seconds since the epoch
     updated: float
     steps: tuple[dict[str, Any], ...] = ()  # reasoning and tool calls, in order (domain Step)
+    sources: tuple[dict[str, Any], ...] = ()  # the passages a reply cites (domain Source)
+    images: tuple[StoredImage, ...] = ()  # attached to a user message
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    media_type: str
+    data: bytes
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    id: str
+    name: str  # as uploaded, cleaned
+    kind: str  # pdf | markdown | text | html
+    size: int  # bytes
+    pages: int
+    passages: int
+    created: float
+    path: str  # the stored file, relative to the documents directory
+
+
+@dataclass(frozen=True)
+class StoredPassage:
+    id: int
+    document_id: str
+    document_name: str
+    ordinal: int  # its place in the document
+    page: int | None
+    heading: str
+    text: str
+    vector: bytes | None = None  # float32, when the server made embeddings
 
 
 @dataclass(frozen=True)
@@ -120,7 +153,31 @@ def steps_json(steps: Any) -> str | None:
                 raise ValueError("a tool step has a name, call_id and arguments as strings")
             record.update({k: clean_text(v) for k, v in fields.items()},
                           failed=step.get("failed", False))
+            if type(step.get("round", 0)) is int:
+                record["round"] = step.get("round", 0)
         checked.append(record)
+    return json.dumps(checked)
+
+
+SOURCE_FIELDS: dict[str, Any] = {"number": int, "passage_id": int, "document_id": str, "name": str,
+                 "page": (int, type(None)), "heading": str, "text": str}
+
+
+def sources_json(sources: Any) -> str | None:
+    """Checked sources (what a reply cites) as JSON, or None for none."""
+    if not sources:
+        return None
+    if not isinstance(sources, (list, tuple)):
+        raise ValueError("sources must be a list")
+    checked = []
+    for source in sources:
+        if not isinstance(source, Mapping) or not all(
+                isinstance(source.get(k), kind) and type(source.get(k)) is not bool
+                for k, kind in SOURCE_FIELDS.items()):
+            raise ValueError("each source has a number, passage_id, document_id, name, page, "
+                             "heading and text")
+        checked.append({k: clean_text(v) if isinstance(v, str) else v
+                        for k, v in source.items() if k in SOURCE_FIELDS})
     return json.dumps(checked)
 
 

@@ -10,12 +10,41 @@ from __future__ import annotations
 from concurrent.futures import Future
 from typing import Any, Callable, Mapping, Protocol, Sequence, TypeVar
 
-from .records import Conversation, ConversationSummary, Memory
+from .records import (
+    Conversation,
+    ConversationSummary,
+    Memory,
+    StoredDocument,
+    StoredImage,
+    StoredPassage,
+)
 
 T = TypeVar("T")
+PassageRow = tuple[int, int | None, str, str, bytes | None]  # ordinal, page, heading, text, vector
+
+
+class DocumentStore(Protocol):
+    def add_document(self, owner: str, document_id: str, name: str, kind: str, size: int,
+                     pages: int, path: str, passages: Sequence[PassageRow]) -> None: ...
+
+    def list_documents(self, owner: str) -> list[StoredDocument]: ...
+
+    def get_document(self, owner: str, document_id: str) -> StoredDocument | None: ...
+
+    def remove_document(self, owner: str, document_id: str) -> StoredDocument | None: ...
+
+    def passages(self, owner: str) -> list[StoredPassage]: ...
+
+    def passage(self, owner: str, passage_id: int) -> StoredPassage | None: ...
+
+    def neighbours(self, owner: str, document_id: str, ordinal: int,
+                   span: int) -> list[StoredPassage]: ...
 
 
 class Store(Protocol):
+    @property
+    def documents(self) -> DocumentStore: ...
+
     def defer(self, fn: Callable[..., T], *args: Any) -> Future[T]:
         """Runs `fn(*args)`, usually a write of this store, off the caller's thread, after
         everything deferred before it; returns at once. Raises DatabaseClosed."""
@@ -45,11 +74,13 @@ class Store(Protocol):
 
     def add_message(self, owner: str, conversation_id: str, role: str, content: str,
                     status: str = "complete", reason: str | None = None,
-                    settings: Mapping[str, Any] | None = None) -> int: ...
+                    settings: Mapping[str, Any] | None = None,
+                    images: Sequence[StoredImage] = ()) -> int: ...
 
     def update_message(self, owner: str, message_id: int, content: str, status: str,
                        reason: str | None = None,
-                       steps: Sequence[Mapping[str, Any]] = ()) -> bool: ...
+                       steps: Sequence[Mapping[str, Any]] = (),
+                       sources: Sequence[Mapping[str, Any]] = ()) -> bool: ...
 
     def mark_interrupted(self, reason: str) -> int: ...
 

@@ -22,6 +22,7 @@ from ..records import (
     Memory,
     Message,
     NotFound,
+    StoredImage,
     auto_title,
     check_owner,
     check_status,
@@ -29,9 +30,11 @@ from ..records import (
     clean_title,
     new_conversation_id,
     settings_json,
+    sources_json,
     steps_json,
 )
 from .database import Database, DatabaseClosed
+from .documents import SQLiteDocuments
 
 __all__ = ["SQLiteStore", "DatabaseClosed", "NotFound", "FILENAME", "MIGRATIONS"]
 
@@ -69,6 +72,23 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             status, reason, settings, created, updated FROM messages""",
      "DROP TABLE messages",
      "ALTER TABLE messages_v3 RENAME TO messages"),
+    # 4: documents and their passages, images attached to messages, the sources a reply cites
+    ("""CREATE TABLE documents (id TEXT PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL,
+            kind TEXT NOT NULL, size INTEGER NOT NULL, pages INTEGER NOT NULL,
+            path TEXT NOT NULL, created REAL NOT NULL)""",
+     "CREATE INDEX documents_by_owner ON documents (owner, created)",
+     """CREATE TABLE passages (id INTEGER PRIMARY KEY AUTOINCREMENT,
+            document_id TEXT NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+            owner TEXT NOT NULL, ordinal INTEGER NOT NULL, page INTEGER,
+            heading TEXT NOT NULL DEFAULT '', text TEXT NOT NULL, vector BLOB,
+            UNIQUE (document_id, ordinal))""",
+     "CREATE INDEX passages_by_owner ON passages (owner)",
+     """CREATE TABLE images (id INTEGER PRIMARY KEY AUTOINCREMENT,
+            message_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+            position INTEGER NOT NULL, media_type TEXT NOT NULL, name TEXT NOT NULL DEFAULT '',
+            data BLOB NOT NULL)""",
+     "CREATE INDEX images_by_message ON images (message_id, position)",
+     "ALTER TABLE messages ADD COLUMN sources TEXT"),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -83,6 +103,7 @@ class SQLiteStore:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._db = Database(path, MIGRATIONS, {"casefold": _casefold})
         self.path = self._db.path
+        self.documents = SQLiteDocuments(self._db)
 
     @classmethod
     def in_directory(cls, data_dir: str | os.PathLike[str]) -> SQLiteStore:
@@ -147,10 +168,16 @@ class SQLiteStore:
                 return None
             messages = conn.execute(
                 "SELECT id, position, role, content, status, reason, settings, created, updated,"
-                " steps"
+                " steps, sources"
                 " FROM messages WHERE conversation_id = ? ORDER BY position", (row[0],)).fetchall()
+            images: dict[int, list[StoredImage]] = {}
+            for message_id, *image in conn.execute(
+                    "SELECT i.message_id, i.media_type, i.data, i.name FROM images i JOIN messages m"
+                    " ON m.id = i.message_id WHERE m.conversation_id = ? ORDER BY i.position",
+                    (row[0],)):
+                images.setdefault(message_id, []).append(StoredImage(*image))
         return Conversation(row[0], row[1], row[2], row[3], settings=json.loads(row[4]),
-                            messages=tuple(_message(m) for m in messages))
+                            messages=tuple(_message(m, images.get(m[0], ())) for m in messages))
 
     def rename_conversation(self, owner: str, conversation_id: str, title: str) -> bool:
         if not clean_title(title):
@@ -180,20 +207,23 @@ class SQLiteStore:
 
     def add_message(self, owner: str, conversation_id: str, role: str, content: str,
                     status: str = "complete", reason: str | None = None,
-                    settings: Mapping[str, Any] | None = None) -> int:
+                    settings: Mapping[str, Any] | None = None,
+                    images: Sequence[StoredImage] = ()) -> int:
         """Appends a message and returns its id; NotFound unless the owner has the conversation."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
         row = (role, clean_text(content), check_status(status), reason and clean_text(reason),
-               None if settings is None else json.dumps(dict(settings)), time.time(), None, None)
+               None if settings is None else json.dumps(dict(settings)), time.time(), None, None,
+               None, tuple(images))
         return self._db.write(_insert_message, check_owner(owner), conversation_id, row)
 
     def update_message(self, owner: str, message_id: int, content: str, status: str,
                        reason: str | None = None,
-                       steps: Sequence[Mapping[str, Any]] = ()) -> bool:
+                       steps: Sequence[Mapping[str, Any]] = (),
+                       sources: Sequence[Mapping[str, Any]] = ()) -> bool:
         """Replaces a message's content and status (a streaming reply as it grows and ends)."""
         row = (clean_text(content), check_status(status), reason and clean_text(reason),
-               steps_json(steps), time.time())
+               steps_json(steps), sources_json(sources), time.time())
         return self._db.write(_update_message, check_owner(owner), message_id, row)
 
     def mark_interrupted(self, reason: str) -> int:
@@ -262,12 +292,13 @@ class SQLiteStore:
                               memory_id, check_owner(owner))
 
 
-def _message(row: tuple[Any, ...]) -> Message:
+def _message(row: tuple[Any, ...], images: Sequence[StoredImage]) -> Message:
     """A row of `SELECT id, position, role, content, status, reason, settings, created,
-    updated, steps`."""
-    settings, steps = json.loads(row[6]) if row[6] else None, row[9]
+    updated, steps, sources`."""
+    settings, steps, sources = json.loads(row[6]) if row[6] else None, row[9], row[10]
     return Message(row[0], row[1], row[2], row[3], row[4], row[5], settings, row[7], row[8],
-                   tuple(json.loads(steps)) if steps else ())
+                   tuple(json.loads(steps)) if steps else (),
+                   tuple(json.loads(sources)) if sources else (), tuple(images))
 
 
 # Writes, run inside a transaction on the writer thread
@@ -285,29 +316,35 @@ def _update_conversation(conn: sqlite3.Connection, owner: str, cid: str,
 
 def _insert_message(conn: sqlite3.Connection, owner: str, cid: str, row: tuple[Any, ...]) -> int:
     """`row` is (role, content, status, reason, settings JSON, created, updated or None,
-    steps JSON or None)."""
+    steps JSON or None, sources JSON or None, images)."""
     if conn.execute("SELECT 1 FROM conversations WHERE id = ? AND owner = ?",
                     (cid, owner)).fetchone() is None:
         raise NotFound(cid)
+    *columns, images = row
     cursor = conn.execute(
         "INSERT INTO messages (conversation_id, position, role, content, status, reason, settings,"
-        " created, updated, steps) SELECT ?1, COALESCE(MAX(position) + 1, 0), ?2, ?3, ?4, ?5, ?6,"
-        " ?7, COALESCE(?8, ?7), ?9 FROM messages WHERE conversation_id = ?1", (cid, *row))
+        " created, updated, steps, sources) SELECT ?1, COALESCE(MAX(position) + 1, 0), ?2, ?3,"
+        " ?4, ?5, ?6, ?7, COALESCE(?8, ?7), ?9, ?10 FROM messages WHERE conversation_id = ?1",
+        (cid, *columns))
+    message_id = int(cursor.lastrowid or 0)
+    conn.executemany("INSERT INTO images (message_id, position, media_type, name, data)"
+                     " VALUES (?, ?, ?, ?, ?)",
+                     [(message_id, i, im.media_type, im.name, im.data) for i, im in enumerate(images)])
     title = auto_title(row[1]) if row[0] == "user" else ""
     conn.execute("UPDATE conversations SET updated = ?, title = CASE title WHEN '' THEN ?"
                  " ELSE title END WHERE id = ?", (time.time(), title, cid))
-    return int(cursor.lastrowid or 0)
+    return message_id
 
 
 def _update_message(conn: sqlite3.Connection, owner: str, message_id: int,
                     row: tuple[Any, ...]) -> bool:
-    """`row` is (content, status, reason, steps JSON, updated)."""
+    """`row` is (content, status, reason, steps JSON, sources JSON, updated)."""
     found = conn.execute("SELECT c.id FROM messages m JOIN conversations c"
                          " ON c.id = m.conversation_id WHERE m.id = ? AND c.owner = ?",
                          (message_id, owner)).fetchone()
     if found is not None:
         conn.execute("UPDATE messages SET content = ?, status = ?, reason = ?, steps = ?,"
-                     " updated = ? WHERE id = ?", (*row, message_id))
-        conn.execute("UPDATE conversations SET updated = ? WHERE id = ?", (row[4], found[0]))
+                     " sources = ?, updated = ? WHERE id = ?", (*row, message_id))
+        conn.execute("UPDATE conversations SET updated = ? WHERE id = ?", (row[5], found[0]))
     return found is not None
 
