@@ -70,7 +70,7 @@ def test_odd_text_reaches_the_model_cleanly_and_the_chat_goes_on(app, fake, mess
 def test_a_lone_surrogate_is_replaced_before_it_reaches_the_model(app, fake):
     fake.enqueue(Scenario(text="Received."))
     messages = raw_chat(app.url, ["lone \ud800 surrogate", None, FAKE_MODEL, 0.7, "", 5, 100, False,
-                                  "chat_completions", []])
+                                  "chat_completions", [], True])
 
     assert messages[-1]["msg"] == "process_completed" and messages[-1]["success"]
     assert without_stats(messages[-1]["output"]["data"][0]) == "Received."

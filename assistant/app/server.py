@@ -19,6 +19,9 @@ import gradio as gr
 
 from ..conversation.rounds import ToolRounds
 from ..conversation.turn import ChatService
+from ..documents.embeddings import Embeddings
+from ..documents.library import Library, Limits
+from ..documents.search_tool import search_documents_tool
 from ..identity.owners import Identity, OwnerTokens, Sessions, load_secret
 from ..providers.backends import Backend, host_of, select_backend
 from ..providers.base import Upstream
@@ -28,9 +31,12 @@ from ..storage.recorder import ConversationRecorder
 from ..storage.sqlite.store import SQLiteStore
 from ..tools.catalog import McpRuntime, builtin_toolbox
 from ..tools.mcp_client import load_servers
+from ..web.attachments import Attachments
 from ..web.conversations_panel import ConversationPanel
+from ..web.documents_panel import DocumentsPanel
 from ..web.page import build_ui
 from ..web.render import STATUS_WORDS
+from ..web.source_links import SourceLinks, source_routes
 from .logs import configure_logging
 from .metrics import ReplyMetrics, metrics_routes
 from .settings import Settings, build_parser, load_settings
@@ -48,6 +54,8 @@ class App:
     metrics: ReplyMetrics
     panel: ConversationPanel
     mcp: McpRuntime
+    library: Library
+    links: SourceLinks
 
     def close(self) -> None:
         self.demo.close()
@@ -70,6 +78,12 @@ def _default_model(backend: Backend) -> str:
     return model or ""
 
 
+def _embeddings(settings: Settings, backend: Backend) -> Embeddings | None:
+    model = settings.embedding_model or ("text-embedding-3-small" if backend.kind == "openai"
+                                         else None)
+    return Embeddings(backend.client, model) if model else None
+
+
 def create_app(settings: Settings) -> App:
     backend = select_backend(settings.connection())
     store = SQLiteStore.in_directory(settings.data_dir)
@@ -83,15 +97,25 @@ def create_app(settings: Settings) -> App:
     toolbox = builtin_toolbox(settings.tool_timeout)
     mcp = McpRuntime(load_servers(settings.mcp_servers), settings.tool_timeout)
     mcp.start(toolbox)  # a server that cannot start is logged and shown on the page
+    library = Library(store.documents, settings.data_dir / "documents",
+                      Limits(int(settings.max_document_mb * 1e6), settings.max_document_pages,
+                             settings.max_documents), _embeddings(settings, backend))
+    toolbox.add(search_documents_tool(library, settings.tool_timeout))
     rounds = ToolRounds(toolbox, max_rounds=settings.max_tool_rounds)
     service = ChatService(backend, build_adapters(upstream, retry), rounds,
                           max_message_chars=settings.max_message_chars,
-                          observers=[ConversationRecorder(store), metrics])
+                          observers=[ConversationRecorder(store), metrics], documents=library)
     secret = load_secret(settings.secret, settings.data_dir)
-    panel = ConversationPanel(store, Identity(OwnerTokens(secret), Sessions()), secret)
-    demo = build_ui(service, _default_model(backend), panel, settings.concurrency_limit, mcp)
+    identity = Identity(OwnerTokens(secret), Sessions())
+    links = SourceLinks(secret)
+    panel = ConversationPanel(store, identity, secret, links)
+    attachments = Attachments(library, links, max_side=settings.max_image_side,
+                              max_bytes=int(settings.max_image_mb * 1e6),
+                              max_images=settings.max_images)
+    demo = build_ui(service, _default_model(backend), panel, DocumentsPanel(library, identity),
+                    attachments, settings.concurrency_limit, mcp)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency_limit)
-    return App(settings, backend, service, demo, store, metrics, panel, mcp)
+    return App(settings, backend, service, demo, store, metrics, panel, mcp, library, links)
 
 
 def launch(app: App, **overrides: Any) -> None:
@@ -99,7 +123,8 @@ def launch(app: App, **overrides: Any) -> None:
     options: dict[str, Any] = dict(
         server_name=s.host, server_port=s.port, share=s.share,
         auth=list(s.auth) or None, max_threads=s.max_threads, show_error=False,
-        app_kwargs={"routes": metrics_routes(app.metrics.registry, token=s.metrics_token)},
+        app_kwargs={"routes": [*metrics_routes(app.metrics.registry, token=s.metrics_token),
+                               *source_routes(app.library, app.links)]},
     )
     options.update(overrides)
     app.demo.launch(**options)

@@ -43,6 +43,13 @@ class Settings:
     mcp_servers: str | None = None  # a JSON file, or the JSON itself
     tool_timeout: float = 10.0
     max_tool_rounds: int = 8
+    embedding_model: str | None = None  # else text-embedding-3-small on OpenAI, none elsewhere
+    max_document_mb: float = 20.0
+    max_document_pages: int = 500
+    max_documents: int = 50
+    max_image_side: int = 1024
+    max_image_mb: float = 10.0
+    max_images: int = 4
 
     def connection(self) -> Connection:
         return Connection(
@@ -91,6 +98,20 @@ _OPTIONS: tuple[tuple[str, str, str, type, str], ...] = (
      "seconds a tool call may take"),
     ("--max-tool-rounds", "ASSISTANT_MAX_TOOL_ROUNDS", "max_tool_rounds", int,
      "rounds of tool calls in one reply before the model is stopped"),
+    ("--embedding-model", "ASSISTANT_EMBEDDING_MODEL", "embedding_model", str,
+     "embeddings for document search (default: text-embedding-3-small on OpenAI; "
+     "none on other servers, where BM25 alone serves)"),
+    ("--max-document-mb", "ASSISTANT_MAX_DOCUMENT_MB", "max_document_mb", float,
+     "largest document a user may upload, in MB"),
+    ("--max-document-pages", "ASSISTANT_MAX_DOCUMENT_PAGES", "max_document_pages", int,
+     "most pages of one PDF"),
+    ("--max-documents", "ASSISTANT_MAX_DOCUMENTS", "max_documents", int,
+     "most documents per user"),
+    ("--max-image-side", "ASSISTANT_MAX_IMAGE_SIDE", "max_image_side", int,
+     "attached images are downscaled to at most this many pixels a side"),
+    ("--max-image-mb", "ASSISTANT_MAX_IMAGE_MB", "max_image_mb", float,
+     "largest image a user may attach, in MB"),
+    ("--max-images", "ASSISTANT_MAX_IMAGES", "max_images", int, "most images in one message"),
 )
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from ..domain.messages import Message, Part, Text, ToolCall, ToolResult
+from ..domain.messages import Image, Message, Part, Text, ToolCall, ToolResult
 
 CONTINUE = "Continue"
 REGENERATE = "Regenerate"
@@ -15,6 +15,7 @@ CONTINUE_INSTRUCTION = (
 )
 _PER_MESSAGE_TOKENS = 4
 _REPLY_MARGIN_TOKENS = 64
+IMAGE_TOKENS = 800  # about what a 1024-pixel image costs on OpenAI's vision models
 
 
 @dataclass
@@ -67,12 +68,14 @@ def estimate_tokens(text: str) -> int:
 def _size(part: Part) -> str:
     if isinstance(part, ToolCall):
         return part.name + part.arguments
+    if isinstance(part, Image):
+        return ""  # counted as IMAGE_TOKENS
     return part.output if isinstance(part, ToolResult) else part.text
 
 
 def messages_tokens(messages: Sequence[Message]) -> int:
     return sum(estimate_tokens("".join(map(_size, m.parts))) + _PER_MESSAGE_TOKENS
-               for m in messages)
+               + IMAGE_TOKENS * len(m.images) for m in messages)
 
 
 class DoesNotFit(ValueError):
@@ -87,10 +90,11 @@ def build_messages(
     history_turns: int,
     context_window: int,
     max_tokens: int,
+    images: Sequence[Image] = (),
 ) -> tuple[Message, ...]:
     """System prompt, the last `history_turns` exchanges that fit, the new message."""
     head = [Message.of("system", system_prompt)] if system_prompt.strip() else []
-    tail = [Message.of("user", user_message)]
+    tail = [Message("user", (Text(user_message), *images))]
     budget = context_window - min(max_tokens, context_window // 2) - _REPLY_MARGIN_TOKENS
     used = messages_tokens(head) + messages_tokens(tail)
     if used > budget:

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import replace
 
 from ..domain.events import Event, Failed, Finished, TextDelta, ToolCalls, ToolFinished, ToolsOff, ToolStarted
 from ..domain.failures import Failure
-from ..domain.messages import Message, ModelRequest, Text, ToolCall, ToolResult
+from ..domain.messages import Message, ModelRequest, Text, ToolCall, ToolResult, ToolSpec
 from ..providers.base import Adapter
-from ..tools.registry import Toolbox
+from ..tools.registry import Toolbox, ToolScope
 
 MAX_ROUNDS = 8
 
@@ -36,14 +36,16 @@ class ToolRounds:
         self.max_rounds = max_rounds
         self.no_tools: set[str] = set()  # models whose server answered 400 to `tools`
 
-    def stream(self, adapter: Adapter, request: ModelRequest) -> AsyncGenerator[Event, None]:
-        if request.tools and request.model in self.no_tools:
-            request = replace(request, tools=())
-        if not request.tools:
-            return adapter.stream(request)
-        return self._rounds(adapter, request)
+    def uses_tools(self, model: str, tools: Sequence[ToolSpec]) -> bool:
+        return bool(tools) and model not in self.no_tools
 
-    async def _rounds(self, adapter: Adapter, request: ModelRequest
+    def stream(self, adapter: Adapter, request: ModelRequest,
+               scope: ToolScope | None = None) -> AsyncGenerator[Event, None]:
+        if not self.uses_tools(request.model, request.tools):
+            return adapter.stream(replace(request, tools=()))
+        return self._rounds(adapter, request, scope or ToolScope())
+
+    async def _rounds(self, adapter: Adapter, request: ModelRequest, scope: ToolScope
                       ) -> AsyncGenerator[Event, None]:
         messages = list(request.messages)
         for done in range(self.max_rounds + 1):
@@ -72,7 +74,7 @@ class ToolRounds:
                 yield Failed(too_many_rounds(done))
                 return
             results: list[ToolResult] = []
-            async for event in self._run(calls, done):
+            async for event in self._run(calls, done, scope):
                 if isinstance(event, ToolFinished):
                     results.append(event.result)
                 yield event
@@ -88,13 +90,13 @@ class ToolRounds:
         return bool(request.tools) and failure.status in (400, 422) \
             and "tool" in failure.message.lower()
 
-    async def _run(self, calls: tuple[ToolCall, ...], round_: int
+    async def _run(self, calls: tuple[ToolCall, ...], round_: int, scope: ToolScope
                    ) -> AsyncGenerator[Event, None]:
         """Starts every call at once; yields each as it starts and as it ends."""
         for call in calls:
             yield ToolStarted(call, round_)
         started = time.monotonic()
-        tasks = [asyncio.ensure_future(self.toolbox.run(call)) for call in calls]
+        tasks = [asyncio.ensure_future(self.toolbox.run(call, scope)) for call in calls]
         try:
             for finished in asyncio.as_completed(tasks):
                 result = await finished

@@ -7,6 +7,7 @@ has ended. The web layer renders either; nothing here knows Gradio.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from contextlib import aclosing
@@ -27,15 +28,18 @@ from ..domain.events import (
     ToolStarted,
     Usage,
 )
-from ..domain.failures import EMPTY, TOOLS_ONLY, Failure
-from ..domain.messages import Message, ModelRequest, ToolSpec
+from ..domain.failures import EMPTY, NO_IMAGES, TOOLS_ONLY, Failure
+from ..domain.messages import Image, Message, ModelRequest, ToolSpec
 from ..domain.reply import Reply, ReplyObserver, Step
+from ..domain.sources import SEARCH_TOOL, Source
 from ..domain.validation import InvalidInput, check_message, check_options
 from ..providers.backends import Backend, BackendUnavailable
 from ..providers.base import Adapter
 from ..providers.models import model_info
+from ..tools.registry import ToolScope
 from .coalesce import Batches
-from .history import DoesNotFit, build_messages, messages_tokens, prepare_turn
+from .grounding import PASSAGES, DocumentSearch, passages_budget, with_passages
+from .history import CONTINUE_INSTRUCTION, DoesNotFit, build_messages, messages_tokens, prepare_turn
 from .rounds import ToolRounds
 
 log = logging.getLogger(__name__)
@@ -67,6 +71,7 @@ class TurnOptions:
     max_tokens: int = 1024
     api: str | None = None  # an adapter's name; None: the backend's default
     tools: tuple[str, ...] = ()  # the tools the model may call, by name
+    documents: bool = False  # answer from the owner's documents, if they have any
 
 
 def with_memories(system_prompt: str, memories: Sequence[str]) -> str:
@@ -80,8 +85,10 @@ class ChatService:
     """Answers one message at a time; one instance serves every user."""
 
     def __init__(self, backend: Backend, adapters: Mapping[str, Adapter], rounds: ToolRounds, *,
-                 max_message_chars: int, observers: Sequence[ReplyObserver] = ()) -> None:
+                 max_message_chars: int, observers: Sequence[ReplyObserver] = (),
+                 documents: DocumentSearch | None = None) -> None:
         self.backend = backend
+        self.documents = documents
         self.adapters = dict(adapters)
         self.rounds = rounds
         self.max_message_chars = max_message_chars
@@ -95,23 +102,38 @@ class ChatService:
 
     async def respond(self, message: Any, history: Sequence[Message],
                       options: TurnOptions = TurnOptions(), *, memories: Sequence[str] = (),
+                      images: Sequence[Image] = (),
                       context: dict[str, Any] | None = None) -> AsyncIterator[Update]:
         """Yields the growing reply; `context` is handed to observers (owner, conversation)."""
         try:
             text = check_message(message, self.max_message_chars)
-            if not text.strip():
+            if not text.strip() and not images:
                 return  # nothing to answer, nothing sent upstream
             checked = check_options(options.model, options.temperature, options.system_prompt,
                                     options.history_turns, options.max_tokens)
             api = self._api(options.api)
-            tools = self._tools(options.tools)
+            owner = (context or {}).get("owner")
+            grounded = bool(options.documents and owner and self.documents is not None
+                            and await asyncio.to_thread(self.documents.has_documents, owner))
+            tools = self._tools([n for n in options.tools if grounded or n != SEARCH_TOOL])
             past, user_text = prepare_turn(history, text)
             model_name = await self.backend.resolve_model(checked.model)
+            if images and self.backend.sees_images(model_name) is False:
+                raise InvalidInput(NO_IMAGES.message)
+            context_window = self.backend.context_window_for(model_name)
+            system_prompt = with_memories(checked.system_prompt, memories)
+            sources: list[Source] = []
+            searched = any(t.name == SEARCH_TOOL for t in tools) and \
+                self.rounds.uses_tools(model_name, tools)
+            if grounded and not searched and self.documents is not None and owner:
+                query = past[-1].user if user_text == CONTINUE_INSTRUCTION and past else user_text
+                found = await self.documents.search(owner, query, PASSAGES)
+                system_prompt = with_passages(system_prompt, found,
+                                              passages_budget(context_window), sources)
             messages = build_messages(
-                system_prompt=with_memories(checked.system_prompt, memories), history=past,
+                system_prompt=system_prompt, history=past,
                 user_message=user_text, history_turns=checked.history_turns,
-                max_tokens=checked.max_tokens,
-                context_window=self.backend.context_window_for(model_name))
+                max_tokens=checked.max_tokens, context_window=context_window, images=images)
         except InvalidInput as exc:
             yield Notice("invalid", str(exc))
             return
@@ -124,7 +146,7 @@ class ChatService:
 
         info = model_info(model_name)
         reply = Reply(backend=self.backend.kind, model=model_name, options=checked,
-                      user_message=text, api=api,
+                      user_message=text, api=api, sources=sources, images=tuple(images),
                       context=context if context is not None else {})
         request = ModelRequest(model_name, messages, checked.temperature, checked.max_tokens,
                                reasoning=bool(info and info.reasoning), tools=tools)
@@ -154,7 +176,8 @@ class ChatService:
         self._notify("reply_started", reply)
         try:
             await self.backend.ensure_ready()
-            events = self.rounds.stream(self.adapters[reply.api], request)
+            scope = ToolScope(reply.context.get("owner"), reply.sources)
+            events = self.rounds.stream(self.adapters[reply.api], request, scope)
             pace = lambda: self.update_interval(shown_chars)  # noqa: E731
             batched: AsyncGenerator[list[Event], None] = Batches(events, pace).__aiter__()
             async with aclosing(batched) as batches:

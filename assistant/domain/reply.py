@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from .failures import Failure
-from .messages import ToolCall, ToolResult
+from .messages import Image, ToolCall, ToolResult
+from .sources import Source
 from .validation import ReplyOptions
 
 Outcome = Literal["streaming", "complete", "refused", "stopped", "failed", "truncated"]
@@ -75,6 +76,8 @@ class Reply:
     ended: float | None = None
     text: str = ""
     steps: list[Step] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)  # passages given, as numbered
+    images: tuple[Image, ...] = ()  # attached to the user's message
     text_pieces: int = 0  # streamed deltas: a token each from OpenAI, llama.cpp, vLLM, Ollama
     prompt_tokens: int | None = None
     completion_tokens: int | None = None

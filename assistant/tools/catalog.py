@@ -17,7 +17,7 @@ from .builtins import (
     current_time,
 )
 from .mcp_client import McpTools, ServerConfig
-from .registry import Tool, Toolbox
+from .registry import Tool, Toolbox, ToolScope
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -61,7 +61,7 @@ class McpRuntime:
             log.info("MCP tool %s from server %s", tool.name, tool.server)
 
     def _caller(self, name: str) -> Any:
-        async def run(arguments: dict[str, Any]) -> str:
+        async def run(arguments: dict[str, Any], scope: ToolScope) -> str:
             return await asyncio.wrap_future(self._run(self.client.call(name, arguments)))
         return run
 

@@ -18,10 +18,11 @@ import inspect
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, get_type_hints
 
 from ..domain.messages import ToolCall, ToolResult, ToolSpec
+from ..domain.sources import Source
 from .errors import ToolError
 from .schema import check_arguments, schema_from_hints
 
@@ -29,12 +30,19 @@ NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 DEFAULT_TIMEOUT = 10.0
 
 
+@dataclass
+class ToolScope:
+    """Whom a call works for, and the reply's sources, where a tool notes what it read."""
+    owner: str | None = None
+    sources: list[Source] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class Tool:
     name: str
     description: str
     parameters: dict[str, Any]
-    run: Callable[[dict[str, Any]], Awaitable[str]]
+    run: Callable[[dict[str, Any], ToolScope], Awaitable[str]]
     timeout: float = DEFAULT_TIMEOUT
     source: str = "built-in"  # or the MCP server's name
 
@@ -43,8 +51,8 @@ class Tool:
         return ToolSpec(self.name, self.description, self.parameters)
 
 
-def _as_async(fn: Callable[..., Any]) -> Callable[[dict[str, Any]], Awaitable[str]]:
-    async def run(arguments: dict[str, Any]) -> str:
+def _as_async(fn: Callable[..., Any]) -> Callable[[dict[str, Any], ToolScope], Awaitable[str]]:
+    async def run(arguments: dict[str, Any], scope: ToolScope) -> str:
         if inspect.iscoroutinefunction(fn):
             result = await fn(**arguments)
         else:  # a plain function may block: keep it off the event loop
@@ -94,7 +102,7 @@ class Toolbox:
     def specs(self, names: Iterable[str]) -> tuple[ToolSpec, ...]:
         return tuple(self._tools[n].spec for n in names if n in self._tools)
 
-    async def run(self, call: ToolCall) -> ToolResult:
+    async def run(self, call: ToolCall, scope: ToolScope | None = None) -> ToolResult:
         """Runs one call; every failure becomes a result the model can read."""
         tool = self._tools.get(call.name)
         if tool is None:
@@ -103,7 +111,8 @@ class Toolbox:
         try:
             arguments = json.loads(call.arguments or "{}")
             check_arguments(arguments, tool.parameters)
-            output = await asyncio.wait_for(tool.run(arguments), tool.timeout)
+            output = await asyncio.wait_for(tool.run(arguments, scope or ToolScope()),
+                                            tool.timeout)
         except json.JSONDecodeError as exc:
             return _failed(call, f"the arguments are not valid JSON ({exc.msg}).")
         except ToolError as exc:

@@ -6,6 +6,7 @@ worker threads, never on the event loop that streams replies.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tempfile
@@ -15,35 +16,57 @@ from typing import Any
 import gradio as gr
 
 from ..domain.reply import Step
+from ..domain.sources import Source
 from ..identity.owners import Identity
 from ..storage.recorder import log_write_failure
-from ..storage.records import Conversation, auto_title, new_conversation_id
+from ..storage.records import Conversation, StoredImage, auto_title, new_conversation_id
 from ..storage.repository import Store
-from .render import stored_reply
+from .render import SourceLink, stored_reply
+from .source_links import SourceLinks
 
 UNTITLED = "Untitled chat"
 
 
-def chat_messages(conversation: Conversation) -> list[Any]:
+def chat_messages(conversation: Conversation, link: SourceLink | None = None,
+                  images_dir: Path | None = None) -> list[Any]:
     """A stored conversation as Chatbot messages, shown as the live chat showed them."""
     messages: list[Any] = []
     for message in conversation.messages:
         if message.role == "user":
-            messages.append({"role": "user", "content": message.content})
+            files = [{"path": str(_image_file(i, images_dir))} for i in message.images] \
+                if images_dir is not None else []
+            content = [*files, message.content] if files else message.content
+            messages.append({"role": "user", "content": content})
         else:
             steps = [Step.from_record(step) for step in message.steps]
-            messages += stored_reply(message.content, steps, message.status, message.reason)
+            sources = [Source.from_record(s) for s in message.sources]
+            messages += stored_reply(message.content, steps, message.status, message.reason,
+                                     sources, link)
     return messages
+
+
+def _image_file(image: StoredImage, folder: Path) -> Path:
+    """The image as a file Gradio can serve, named by its content (written once)."""
+    suffix = {"image/png": ".png", "image/gif": ".gif", "image/webp": ".webp"}.get(
+        image.media_type, ".jpg")
+    path = folder / (hashlib.sha256(image.data).hexdigest()[:32] + suffix)
+    if not path.exists():
+        path.write_bytes(image.data)
+    return path
 
 
 class ConversationPanel:
     """Renders inside the sidebar; `wire` connects it to the chat once both exist."""
 
-    def __init__(self, store: Store, identity: Identity, secret: str) -> None:
+    def __init__(self, store: Store, identity: Identity, secret: str,
+                 links: SourceLinks | None = None) -> None:
         self.store = store
         self.identity = identity
         self.secret = secret
+        self.links = links
         self.export_dir = Path(tempfile.mkdtemp(prefix="assistant-exports-"))
+        self.images_dir = self.export_dir / "images"
+        self.images_dir.mkdir(mode=0o700)
 
     def close(self) -> None:
         shutil.rmtree(self.export_dir, ignore_errors=True)
@@ -156,7 +179,9 @@ class ConversationPanel:
         if conversation is None:
             return self._empty()
         self.identity.sessions.get(request.session_hash).open(conversation.id)
-        messages = chat_messages(conversation)
+        links = self.links
+        link = (lambda s: links.url(owner, s.passage_id)) if links and owner else None
+        messages = chat_messages(conversation, link, self.images_dir)
         saved = [conversation.settings.get(key) for key in self.setting_names]
         return (messages, messages, conversation.title,
                 *[gr.update() if value is None else value for value in saved])

@@ -12,8 +12,11 @@ import gradio as gr
 from ..conversation.turn import ChatService, TurnOptions
 from ..providers.protocols import LABELS
 from ..tools.catalog import McpRuntime
+from .attachments import Attachments
 from .conversations_api import register_api
 from .conversations_panel import ConversationPanel
+from .documents_panel import DocumentsPanel
+from .message_box import MessageBox
 from .render import history_messages, mark_stopped, render
 
 PRESETS: dict[str, str] = {
@@ -76,6 +79,7 @@ def tools_status(mcp: McpRuntime) -> str:
 
 
 def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
+             documents: DocumentsPanel, attachments: Attachments,
              concurrency_limit: int, mcp: McpRuntime) -> gr.Blocks:
     backend = service.backend
     toolbox = service.rounds.toolbox
@@ -83,24 +87,33 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
     def tool_choices() -> dict[str, Any]:
         return gr.update(choices=[(f"{t.name} ({t.source})", t.name) for t in toolbox.tools])
 
-    async def chat(message: str, history: list[Any], model: str, temperature: float,
+    async def chat(message: Any, history: list[Any], model: str, temperature: float,
                    system_prompt: str, history_turns: int, max_tokens: int,
                    use_memory: bool, api: str, tools: list[str] | None,
-                   request: gr.Request) -> AsyncIterator[Any]:
+                   use_documents: bool | None, request: gr.Request) -> AsyncIterator[Any]:
         context, memories = None, []
         session = panel.identity.sessions.get(request.session_hash)
         if session.reply_stopped:  # Gradio may sync its history state before the Stop mark
             history, session.reply_stopped = mark_stopped(history), False
-        if isinstance(message, str) and message.strip():
-            context = panel.turn_context(request, message)
+        text, files = attachments.split(message)
+        owner = panel.identity.owner(request)
+        images, said = await attachments.take(owner, files)
+        if said and not (isinstance(text, str) and text.strip()) and not images:
+            yield said  # documents added, nothing asked
+            return
+        if isinstance(text, str) and (text.strip() or images):
+            context = panel.turn_context(request, text)
             if context and use_memory:
                 memories = await asyncio.to_thread(panel.saved_facts, context["owner"])
         options = TurnOptions(model, temperature, system_prompt, history_turns, max_tokens, api,
-                              tuple(tools or ()))
+                              tuple(tools or ()), documents=use_documents is not False)
+        link = attachments.source_link(owner)
         try:
-            async for update in service.respond(message, history_messages(history), options,
-                                                memories=memories, context=context):
-                yield render(update)
+            async for update in service.respond(text, history_messages(history), options,
+                                                memories=memories, images=images,
+                                                context=context):
+                shown = render(update, link)
+                yield [*said, *(shown if isinstance(shown, list) else [shown])] if said else shown
         except (asyncio.CancelledError, GeneratorExit):  # Stop, over the API or the page
             session.reply_stopped = True
             raise
@@ -111,7 +124,9 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
             choices.insert(0, current)
         return gr.update(choices=choices)
 
-    with gr.Blocks(title="Streaming Assistant", fill_height=True) as demo:
+    # Uploads age out of Gradio's cache after a day (stored images come back from the store).
+    with gr.Blocks(title="Streaming Assistant", fill_height=True,
+                   delete_cache=(3600, 86400)) as demo:
         with gr.Sidebar(open=True):
             gr.Markdown(f"**Backend:** {backend.label}", elem_id="backend-label")
             panel.render()
@@ -133,6 +148,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
                                             label="History length (earlier turns sent)")
             max_tokens = UncheckedNumber(label="Max output tokens", value=DEFAULTS.max_tokens,
                                          minimum=1, precision=0)
+            documents.render()
             with gr.Accordion("Tools", open=False):
                 tools = UncheckedCheckboxGroup(
                     label="Tools the model may use", choices=tool_choices()["choices"],
@@ -147,7 +163,10 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
             chatbot=gr.Chatbot(label="Chat", latex_delimiters=LATEX, scale=1,
                                buttons=["copy"], placeholder="Ask anything."),
             additional_inputs=[model, temperature, system_prompt, history_turns, max_tokens,
-                               panel.use_memory, api, tools],
+                               panel.use_memory, api, tools, documents.use_documents],
+            multimodal=True,
+            textbox=MessageBox(placeholder="Ask anything, or attach documents and images…",
+                               file_count="multiple", sources=["upload"]),
             api_name="chat",
             concurrency_limit=concurrency_limit,
             editable=True,
@@ -170,4 +189,5 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
                                           "history_turns": history_turns,
                                           "max_tokens": max_tokens, "api": api})
         register_api(panel.store, panel.identity)
+        documents.wire(demo, panel.token)
     return demo

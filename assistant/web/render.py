@@ -8,18 +8,21 @@ the stats line, a refusal mark, or why it is incomplete with Continue/Regenerate
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from ..conversation.history import CONTINUE, REGENERATE
 from ..conversation.turn import Notice, Update
 from ..domain.messages import Message, Text, ToolCall, ToolResult
 from ..domain.reply import Reply, Step
+from ..domain.sources import Source, shown_sources
 from .reply_stats import format_stats
 
 INCOMPLETE_NOTICE_ID = "incomplete"
 STATS_NOTICE_ID = "stats"
 REFUSAL_NOTICE_ID = "refusal"
 STEP_ID_PREFIX = "step-"
+SOURCES_NOTICE_ID = "sources"
+SourceLink = Callable[[Source], str]  # the URL that opens a source
 STOPPED = "You stopped this reply."
 REFUSED = "🚫 The model declined this request."
 TOOLS_OFF = "🔧 Tools are off for this model: its server refused a request with tools."
@@ -130,7 +133,15 @@ def tool_parts(title: str, body: str, index: int) -> tuple[ToolCall, ToolResult]
     return (ToolCall(call_id, name, match[1]), ToolResult(call_id, name, match[2], failed))
 
 
-def render(update: Update) -> Any:
+def sources_notice(sources: Sequence[Source], link: SourceLink | None) -> dict[str, Any]:
+    """The list under a reply of the passages it drew on, each opening the passage."""
+    lines = [f"{s.number}. [{s.place}]({link(s)})" if link else f"{s.number}. {s.place}"
+             for s in sources]
+    return notice(f"📚 Sources ({len(sources)})", notice_id=SOURCES_NOTICE_ID,
+                  text="\n".join(lines))
+
+
+def render(update: Update, link: SourceLink | None = None) -> Any:
     """What the chat function yields for one update of a turn."""
     if isinstance(update, Notice):
         if update.kind == "retrying":
@@ -141,12 +152,15 @@ def render(update: Update) -> Any:
     reply = update
     if reply.ended is None:
         return reply.text if not reply.steps else _shown(reply.steps, reply.text)
-    return _final(reply)
+    return _final(reply, link)
 
 
-def _final(reply: Reply) -> Any:
-    """The last update: steps, text, and the stats line, refusal mark or incomplete mark."""
+def _final(reply: Reply, link: SourceLink | None) -> Any:
+    """The last update: steps, text, sources, and the stats line, refusal or incomplete mark."""
     shown = _shown(reply.steps, reply.text)
+    sources = shown_sources(reply.text, reply.sources) if reply.text else []
+    if sources:
+        shown.append(sources_notice(sources, link))
     stats = format_stats(reply) if reply.text else ""
     if reply.tools_off:
         shown.append(notice(TOOLS_OFF, notice_id="tools-off"))
@@ -162,11 +176,13 @@ def _final(reply: Reply) -> Any:
     return shown[0] if len(shown) == 1 else shown
 
 
-def stored_reply(text: str, steps: Iterable[Step], status: str,
-                 reason: str | None) -> list[Any]:
+def stored_reply(text: str, steps: Iterable[Step], status: str, reason: str | None,
+                 sources: Sequence[Source] = (), link: SourceLink | None = None) -> list[Any]:
     """A saved reply as the live chat showed it, as Chatbot messages."""
     shown = [{"role": "assistant", "content": m} if isinstance(m, str) else m
              for m in _shown(list(steps), text)]
+    if sources:
+        shown.append(sources_notice(sources, link))
     if status == "refused":
         shown.append(notice(REFUSED, notice_id=REFUSAL_NOTICE_ID))
     elif status != "complete":
@@ -240,6 +256,9 @@ def history_messages(history: Iterable[Any]) -> list[Message]:
             last = result[-1]
             others = tuple(p for p in last.parts if not isinstance(p, Text))
             result[-1] = Message("assistant", (Text(last.text + text), *others), last.incomplete)
+        elif role == "user" and result and result[-1].role == "user" \
+                and not (result[-1].text and text):  # a file, and its message's text
+            result[-1] = Message.of("user", result[-1].text or text)
         elif role in ("user", "assistant"):
             result.append(Message.of(role, text))
     return result
