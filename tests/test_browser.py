@@ -167,7 +167,7 @@ def test_retry_undo_and_edit_work_on_a_streamed_reply(page, fake_app, fake):
     page.get_by_role("button", name="Edit").click()
     editor = page.locator("textarea.edit-textarea")
     editor.fill("Edited question")
-    page.get_by_role("button", name="Submit").click()
+    page.get_by_role("button", name="Submit").first.click()  # the edit's, above the message box's
     expect(bot_messages(page).first).to_contain_text("Answer to the edit.", timeout=20_000)
     assert fake.requests[-1].body["messages"][-1] == {"role": "user", "content": "Edited question"}
 

@@ -89,3 +89,47 @@ def test_the_embedded_model_server_ends_with_the_app(tmp_path, sig):
     finally:
         if app.poll() is None:
             app.kill()
+
+
+@pytest.fixture(scope="module")
+def signed_in_offline_app(tmp_path_factory):
+    app = start_app({"ASSISTANT_DATA_DIR": str(tmp_path_factory.mktemp("signed-in")),
+                     "ASSISTANT_AUTH": "ann:ann-pw"})
+    yield app
+    app.close()
+
+
+def test_the_embedded_model_answers_from_a_document_and_lists_its_source(signed_in_offline_app,
+                                                                         tmp_path):
+    from gradio_client import handle_file
+    app = signed_in_offline_app
+    ann = app.client(auth=("ann", "ann-pw"))
+    notes = tmp_path / "velmora.md"
+    notes.write_text("# Harbour\n\nThe harbour of Velmora exports dried kelp.\n")
+    ann.predict(handle_file(str(notes)), "", api_name="/add_document")
+    _, final = app.chat(ann, "What does the harbour of Velmora export?", "smollm2", 0.0, "", 0, 32)
+
+    sources = [m for m in final if isinstance(m, dict)
+               and m["metadata"]["title"].startswith("📚 Sources")]
+    assert sources and "velmora.md, Harbour" in sources[0]["content"]
+
+
+def test_an_image_for_the_embedded_model_is_refused_before_anything_is_sent(
+        signed_in_offline_app, tmp_path):
+    from gradio_client import handle_file
+    from PIL import Image
+    app = signed_in_offline_app
+    Image.new("RGB", (32, 32)).save(tmp_path / "dot.png")
+    registry = app.app.metrics.registry
+
+    def replies() -> float:  # every reply that reached the model, whatever its outcome
+        return sum(s.value for m in registry.collect() if m.name == "assistant_replies"
+                   for s in m.samples if s.name == "assistant_replies_total")
+
+    before = replies()
+    _, final = app.chat(app.client(auth=("ann", "ann-pw")),
+                        {"text": "What is this?", "files": [handle_file(str(tmp_path / "dot.png"))]},
+                        "smollm2", 0.0, "", 0, 32)
+
+    assert "cannot read images" in str(final)
+    assert replies() == before

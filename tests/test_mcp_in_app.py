@@ -23,7 +23,8 @@ def test_an_mcp_tool_is_offered_called_and_survives_its_server_crashing(fake, tm
                      "ASSISTANT_MCP_SERVERS": str(config), "ASSISTANT_DATA_DIR": str(tmp_path)})
     try:
         names = [t.name for t in app.app.service.rounds.toolbox.tools]
-        assert names == ["calculator", "current_time", "calc__add", "calc__fail", "calc__crash"]
+        assert names == ["calculator", "current_time", "calc__add", "calc__fail", "calc__crash",
+                         "search_documents"]
         page = httpx.get(app.url + "config", timeout=10).text
         assert "broken" in page and "could not start" in page  # reported on the page
 
