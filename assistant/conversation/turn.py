@@ -7,7 +7,6 @@ has ended. The web layer renders either; nothing here knows Gradio.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from contextlib import aclosing
@@ -114,7 +113,7 @@ class ChatService:
             api = self._api(options.api)
             owner = (context or {}).get("owner")
             grounded = bool(options.documents and owner and self.documents is not None
-                            and await asyncio.to_thread(self.documents.has_documents, owner))
+                            and await self.documents.has_documents(owner))
             tools = self._tools([n for n in options.tools if grounded or n != SEARCH_TOOL])
             past, user_text = prepare_turn(history, text)
             model_name = await self.backend.resolve_model(checked.model)

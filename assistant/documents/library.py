@@ -26,6 +26,7 @@ from .ranking import Bm25Ranking, fuse, vector_ranking
 from .reading import UnreadableFile, read_document
 
 CACHED_OWNERS = 32
+MAX_KNOWN_OWNERS = 100_000
 CANDIDATES = 20  # per ranking, before fusion
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
 
@@ -65,6 +66,7 @@ class Library:
         self._indexes: OrderedDict[str, _Index] = OrderedDict()
         self._lock = threading.Lock()
         self._changes: dict[str, int] = {}  # per owner: an index built before a change is stale
+        self._has: OrderedDict[str, bool] = OrderedDict()  # whether an owner has documents
 
     # Adding and removing
 
@@ -127,11 +129,18 @@ class Library:
     def documents(self, owner: str) -> list[StoredDocument]:
         return self.store.list_documents(owner)
 
-    def has_documents(self, owner: str) -> bool:
-        with self._lock:
-            if owner in self._indexes:
-                return True
-        return bool(self.store.list_documents(owner))
+    async def has_documents(self, owner: str) -> bool:
+        """Asked every turn: answered from memory after the first time, until a change."""
+        known = self._has.get(owner)
+        if known is None:
+            changes = self._changes.get(owner, 0)
+            known = bool(await asyncio.to_thread(self.store.list_documents, owner))
+            with self._lock:
+                if self._changes.get(owner, 0) == changes:
+                    self._has[owner] = known
+                    while len(self._has) > MAX_KNOWN_OWNERS:
+                        self._has.popitem(last=False)
+        return known
 
     # Searching and reading
 
@@ -168,6 +177,7 @@ class Library:
     def _forget(self, owner: str) -> None:
         with self._lock:
             self._indexes.pop(owner, None)
+            self._has.pop(owner, None)
             self._changes[owner] = self._changes.get(owner, 0) + 1
 
     def _index(self, owner: str) -> _Index | None:
