@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FAKE_MODEL, start_app
+from tests.conftest import FAKE_MODEL, model_posts, start_app
 from tests.fake_openai import Scenario
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -294,3 +294,29 @@ def test_a_tool_step_grows_from_pending_to_done_with_its_result(page, fake_app, 
     finally:
         release.set()
         toolbox.remove("wait_for_test")
+
+
+def test_a_file_attached_in_the_chat_is_cited_and_its_source_opens(page, fake_app, fake, tmp_path):
+    notes = tmp_path / "velmora.md"
+    notes.write_text("# Harbour\n\nThe harbour of Velmora exports dried kelp.\n")
+    search = {"name": "search_documents", "arguments": '{"query": "Velmora exports"}'}
+    fake.enqueue(Scenario(tool_calls=[search]), Scenario(text="Dried kelp [1]."))
+    open_app(page, fake_app.url)
+    with page.expect_file_chooser() as chooser:
+        page.get_by_test_id("upload-button").click()
+    chooser.value.set_files(str(notes))
+    expect(page.locator(".thumbnail-item").first).to_be_visible(timeout=20_000)  # uploaded
+    send(page, "What does Velmora export?")
+
+    expect(bot_message(page, "Dried kelp [1].").last).to_be_visible(timeout=20_000)
+    sent = str(model_posts(fake)[-1].body["messages"])
+    assert "exports dried kelp" in sent  # the passage reached the model through the tool
+    sources = page.get_by_text("📚 Sources (1)")
+    expect(sources).to_be_visible(timeout=5_000)
+    link = page.get_by_role("link", name="velmora.md, Harbour")
+    if not link.is_visible():
+        sources.click()
+    href = link.get_attribute("href") or ""
+    source = page.context.new_page()
+    source.goto(href if href.startswith("http") else fake_app.url + href)
+    expect(source.locator("mark")).to_have_text("The harbour of Velmora exports dried kelp.")
