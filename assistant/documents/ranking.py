@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Sequence
 
 import bm25s  # type: ignore[import-untyped]
 import numpy as np
+import Stemmer  # type: ignore[import-not-found]
 
 __all__ = ["Bm25Ranking", "fuse", "vector_ranking"]
 
 _STOPWORDS = "en"
+_local = threading.local()  # a Stemmer is not thread-safe: one per thread
+
+
+def _stemmer() -> Stemmer.Stemmer:
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        stemmer = _local.stemmer = Stemmer.Stemmer("english")
+    return stemmer
 
 
 def _tokenize(texts: list[str]) -> list[list[str]]:
-    tokens: list[list[str]] = bm25s.tokenize(texts, stopwords=_STOPWORDS, return_ids=False, show_progress=False)
+    """Lowercased words, English stopwords dropped, Snowball-stemmed ("exports" → "export")."""
+    tokens: list[list[str]] = bm25s.tokenize(texts, stopwords=_STOPWORDS, stemmer=_stemmer(),
+                                             return_ids=False, show_progress=False)
     return tokens
 
 
 class Bm25Ranking:
-    """BM25 over a fixed list of passage texts (lowercased words, English stopwords dropped, no stemming)."""
+    """BM25 over a fixed list of passage texts, tokenized as `_tokenize` does."""
 
     def __init__(self, texts: Sequence[str]) -> None:
         tokens = _tokenize(list(texts)) if texts else []
