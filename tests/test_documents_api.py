@@ -194,6 +194,17 @@ def test_the_sixth_document_of_an_owner_is_refused(user, tmp_path):
     assert user("bob").predict("", api_name="/list_documents") == []  # the limit is per owner
 
 
+def test_the_same_file_added_twice_is_one_document(user, tmp_path):
+    dee = user("dee")
+    text = f"# Twice\n\nThe word is owlgrass{secrets.token_hex(4)}.\n"
+    first = add(dee, write(tmp_path, "twice.md", text))
+    again = add(dee, write(tmp_path, "renamed.md", text))
+    changed = add(dee, write(tmp_path, "twice.md", text + "One more line.\n"))
+    assert again["id"] == first["id"] and changed["id"] != first["id"]
+    assert [d["id"] for d in listed(dee)] == [first["id"], changed["id"]]
+    assert add(user("flo"), write(tmp_path, "twice.md", text))["id"] != first["id"]
+
+
 def test_documents_and_passages_survive_a_restart(fake_server, tmp_path):
     first = start_app({"OPENAI_BASE_URL": fake_server.base_url, **env(tmp_path)})
     try:

@@ -35,6 +35,14 @@ class DocumentRefused(ValueError):
     """A file that cannot be added, in words for the user."""
 
 
+class AlreadyAdded(DocumentRefused):
+    """The same bytes are already one of the owner's documents."""
+
+    def __init__(self, document: StoredDocument) -> None:
+        super().__init__(f"“{document.name}” is already in your documents.")
+        self.document = document
+
+
 @dataclass(frozen=True)
 class Limits:
     max_bytes: int = 20_000_000
@@ -78,7 +86,11 @@ class Library:
         if len(data) > self.limits.max_bytes:
             raise DocumentRefused(f"“{name}” is {len(data) / 1e6:.1f} MB; the limit is "
                                   f"{self.limits.max_bytes / 1e6:g} MB.")
-        count = len(await asyncio.to_thread(self.store.list_documents, owner))
+        existing = await asyncio.to_thread(self.store.list_documents, owner)
+        same = await asyncio.to_thread(self._same_file, existing, data)
+        if same is not None:
+            raise AlreadyAdded(same)
+        count = len(existing)
         if count >= self.limits.max_documents:
             raise DocumentRefused(f"You have {count} documents, the most allowed. "
                                   "Remove one to add another.")
@@ -114,6 +126,16 @@ class Library:
         stored = await asyncio.to_thread(self.store.get_document, owner, document_id)
         assert stored is not None
         return stored
+
+    def _same_file(self, documents: list[StoredDocument], data: bytes) -> StoredDocument | None:
+        for document in documents:
+            if document.size == len(data):
+                try:
+                    if (self.files_dir / document.path).read_bytes() == data:
+                        return document
+                except OSError:
+                    continue
+        return None
 
     def remove(self, owner: str, document_id: str) -> bool:
         """Removes the document, its passages, vectors and file; False if not the owner's."""

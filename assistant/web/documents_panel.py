@@ -14,7 +14,7 @@ from typing import Any
 
 import gradio as gr
 
-from ..documents.library import DocumentRefused, Library
+from ..documents.library import AlreadyAdded, DocumentRefused, Library
 from ..identity.owners import Identity
 from ..storage.records import StoredDocument
 
@@ -47,6 +47,8 @@ async def add_files(library: Library, owner: str, paths: list[str], *,
             data = await asyncio.to_thread(Path(path).read_bytes if shown else
                                            partial(take_upload, Path(path)))
             document = await library.add(owner, name, data)
+        except AlreadyAdded as exc:
+            lines.append(f"📄 {exc}")
         except DocumentRefused as exc:
             lines.append(f"⚠️ {exc}")
         except OSError:
@@ -154,6 +156,8 @@ class DocumentsPanel:
             try:
                 data = await asyncio.to_thread(take_upload, path)
                 document = await library.add(owner, path.name, data)
+            except AlreadyAdded as exc:
+                document = exc.document  # adding is idempotent for scripts
             except DocumentRefused as exc:
                 raise gr.Error(str(exc)) from None
             return {"id": document.id, "name": document.name, "kind": document.kind,
