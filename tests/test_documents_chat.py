@@ -30,8 +30,9 @@ def docs_app(fake_server: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory
     app.close()
 
 
-def chat(client: Any, message: Any, *, tools: list[str], documents: bool = True) -> Any:
-    job = client.submit(message, FAKE_MODEL, 0.7, "", 10, 1024, False, "chat_completions",
+def chat(client: Any, message: Any, *, tools: list[str], documents: bool = True,
+         model: str = FAKE_MODEL) -> Any:
+    job = client.submit(message, model, 0.7, "", 10, 1024, False, "chat_completions",
                         tools, documents, api_name="/chat")
     list(job)
     return job.result()
@@ -149,6 +150,30 @@ def test_an_attached_image_reaches_the_model_downscaled_and_is_kept(docs_app, fa
         (1024, 683)
     exported = docs_app.app.store.export_json("user:ann", latest.id)
     assert exported["messages"][0]["images"][0]["media_type"] == "image/jpeg"
+
+    shown = ann.predict(latest.id, "", api_name="/open_conversation")[0]
+    [reopened] = [m for m in shown if m["role"] == "user" and isinstance(m["content"], list)]
+    [picture] = [part["file"] for part in reopened["content"] if part.get("type") == "file"]
+    with httpx.Client(base_url=docs_app.url) as web:
+        web.post("/login", data={"username": "ann", "password": "ann-pw"})
+        served = web.get(f"/gradio_api/file={picture}")
+    assert served.status_code == 200 and served.content == stored.data
+
+
+def test_an_earlier_image_goes_again_to_a_model_that_reads_images(docs_app, fake, tmp_path):
+    ann = docs_app.client(auth=("ann", "ann-pw"))
+    image = photo(tmp_path / "map.jpg", (1600, 800))
+    fake.enqueue(Scenario(echo_images=True))
+    first = chat(ann, {"text": "What is this?", "files": [handle_file(image)]}, tools=[],
+                 model="gpt-4o")
+    fake.enqueue(Scenario(echo_images=True))
+    later = chat(ann, "And the colours?", tools=[], model="gpt-4o")
+    fake.enqueue(Scenario(echo_images=True))
+    unknown = chat(ann, "Once more?", tools=[])
+
+    assert "Saw 1 image: image/jpeg 1024x512" in json.dumps(first)
+    assert "Saw 1 image: image/jpeg 1024x512" in json.dumps(later)
+    assert "Saw 0 images." in json.dumps(unknown)  # a model not known to see gets the text only
 
 
 def test_a_model_that_cannot_see_images_says_so_clearly(docs_app, fake, tmp_path):

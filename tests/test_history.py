@@ -13,7 +13,7 @@ from assistant.conversation.history import (
     build_messages,
     estimate_tokens,
 )
-from assistant.domain.messages import Message
+from assistant.domain.messages import Image, Message
 from assistant.web.render import INCOMPLETE_NOTICE_ID, history_messages
 
 
@@ -108,3 +108,27 @@ def test_a_message_too_long_for_the_context_window_is_refused():
 def test_token_estimates_work_offline_and_count_non_latin_text_higher():
     assert estimate_tokens("hello world") < estimate_tokens("こんにちは世界")
     assert estimate_tokens("a" * 4000) >= 1000
+
+
+PICTURE = Image("image/png", b"png-bytes", "a.png")
+
+
+@pytest.mark.parametrize("file_part", [
+    {"type": "file", "file": "/up/a.png"},  # the /chat API's history
+    {"type": "file", "file": {"path": "/up/a.png", "mime_type": "image/png"}},  # the page's
+    {"path": "/up/a.png"},
+])
+def test_an_earlier_image_is_sent_again_only_within_the_image_allowance(file_part):
+    history = [{"role": "user", "content": [file_part, {"type": "text", "text": "What is it?"}]},
+               {"role": "assistant", "content": "A cat."}]
+    past = core.exchanges(history_messages(history, {"/up/a.png": PICTURE}))
+    assert past[0].user == "What is it?" and past[0].images == (PICTURE,)
+
+    def sent(allowance: int) -> tuple[Image, ...]:
+        messages = build_messages(system_prompt="", history=past, user_message="Its colour?",
+                                  history_turns=10, context_window=8192, max_tokens=256,
+                                  earlier_images=allowance)
+        return tuple(i for m in messages for i in m.images)
+
+    assert sent(4) == (PICTURE,) and sent(0) == ()
+    assert history_messages(history)[0].images == ()  # a path not prepared is never read

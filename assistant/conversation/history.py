@@ -21,6 +21,7 @@ IMAGE_TOKENS = 800  # about what a 1024-pixel image costs on OpenAI's vision mod
 @dataclass
 class Exchange:
     user: str
+    images: tuple[Image, ...] = ()  # sent with the user's message
     assistant: str = ""
     incomplete: bool = False
     tool_parts: list[Part] = field(default_factory=list)  # the reply's calls and their results
@@ -48,7 +49,7 @@ def exchanges(history: Iterable[Message]) -> list[Exchange]:
             elif last is not None and last.incomplete and text == REGENERATE:
                 last.assistant, last.incomplete, last.tool_parts = "", False, []
             else:
-                result.append(Exchange(user=text))
+                result.append(Exchange(user=text, images=message.images))
         elif message.role == "assistant" and result:
             result[-1].assistant += message.text
             result[-1].tool_parts += [p for p in message.parts if not isinstance(p, Text)]
@@ -91,8 +92,12 @@ def build_messages(
     context_window: int,
     max_tokens: int,
     images: Sequence[Image] = (),
+    earlier_images: int = 0,
 ) -> tuple[Message, ...]:
-    """System prompt, the last `history_turns` exchanges that fit, the new message."""
+    """System prompt, the last `history_turns` exchanges that fit, the new message.
+
+    Up to `earlier_images` images of earlier messages go again, the latest first.
+    """
     head = [Message.of("system", system_prompt)] if system_prompt.strip() else []
     tail = [Message("user", (Text(user_message), *images))]
     budget = context_window - min(max_tokens, context_window // 2) - _REPLY_MARGIN_TOKENS
@@ -101,13 +106,17 @@ def build_messages(
         raise DoesNotFit(f"the message needs about {used:,} tokens; the model accepts about {budget:,}")
     kept: list[Message] = []
     recent = list(history)[-history_turns:] if history_turns > 0 else []
+    left = earlier_images
     for exchange in reversed(recent):
-        pair = [Message.of("user", exchange.user), *exchange.replies()]
+        resent = exchange.images[-left:] if left > 0 else ()
+        pair = [Message("user", (*(Text(exchange.user),) * bool(exchange.user), *resent)),
+                *exchange.replies()]
         cost = messages_tokens(pair)
         if used + cost > budget:
             break
         kept[:0] = pair
         used += cost
+        left -= len(resent)
     return (*head, *kept, *tail)
 
 

@@ -85,8 +85,9 @@ class ChatService:
 
     def __init__(self, backend: Backend, adapters: Mapping[str, Adapter], rounds: ToolRounds, *,
                  max_message_chars: int, observers: Sequence[ReplyObserver] = (),
-                 documents: DocumentSearch | None = None) -> None:
+                 documents: DocumentSearch | None = None, earlier_images: int = 4) -> None:
         self.backend = backend
+        self.earlier_images = earlier_images  # resent to models known to read images
         self.documents = documents
         self.adapters = dict(adapters)
         self.rounds = rounds
@@ -120,6 +121,7 @@ class ChatService:
             if images and self.backend.sees_images(model_name) is False:
                 raise InvalidInput(NO_IMAGES.message)
             context_window = self.backend.context_window_for(model_name)
+            resent = self.earlier_images if self.backend.sees_images(model_name) is True else 0
             system_prompt = with_memories(checked.system_prompt, memories)
             sources: list[Source] = []
             searched = any(t.name == SEARCH_TOOL for t in tools) and \
@@ -132,7 +134,8 @@ class ChatService:
             messages = build_messages(
                 system_prompt=system_prompt, history=past,
                 user_message=user_text, history_turns=checked.history_turns,
-                max_tokens=checked.max_tokens, context_window=context_window, images=images)
+                max_tokens=checked.max_tokens, context_window=context_window, images=images,
+                earlier_images=resent)
         except InvalidInput as exc:
             yield Notice("invalid", str(exc))
             return

@@ -3,28 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Sequence
+
+from gradio.utils import get_upload_folder
 
 from ..conversation.images import ImageRejected, check_images, prepare_image
 from ..documents.library import Library
 from ..documents.reading import sniff
 from ..domain.messages import Image
 from .documents_panel import add_files
-from .render import SourceLink, notice
+from .render import SourceLink, history_files, notice
 from .source_links import SourceLinks
 
 IMAGE_KINDS = ("png", "jpeg", "gif", "webp")
+CACHED_IMAGES = 64  # prepared images of earlier messages, by path
 
 
 class Attachments:
     def __init__(self, library: Library, links: SourceLinks, *, max_side: int, max_bytes: int,
-                 max_images: int) -> None:
+                 max_images: int, folders: Sequence[Path] = ()) -> None:
         self.library = library
+        # Where earlier images may be read from: Gradio's uploads, and `folders`.
+        self.folders = [Path(f).resolve() for f in (Path(get_upload_folder()), *folders)]
         self.links = links
         self.max_side = max_side
         self.max_bytes = max_bytes
         self.max_images = max_images
+        self._earlier: OrderedDict[str, Image | None] = OrderedDict()
 
     @staticmethod
     def split(message: Any) -> tuple[Any, list[str]]:
@@ -64,6 +71,34 @@ class Attachments:
         elif documents and owner is not None:
             said += [_note(line) for line in await add_files(self.library, owner, documents)]
         return images, said
+
+    async def earlier_images(self, history: Iterable[Any]) -> dict[str, Image]:
+        """The images users sent earlier in `history`, by path, prepared once and then cached.
+
+        Only files in `folders` (Gradio's uploads, the reopened chats' images) are read.
+        """
+        found: dict[str, Image] = {}
+        for path in dict.fromkeys(history_files(history)):
+            if path not in self._earlier:
+                self._earlier[path] = await asyncio.to_thread(self._prepare, path)
+                if len(self._earlier) > CACHED_IMAGES:
+                    self._earlier.popitem(last=False)
+            image = self._earlier.get(path)
+            if image is not None:
+                found[path] = image
+        return found
+
+    def _prepare(self, path: str) -> Image | None:
+        try:
+            file = Path(path).resolve()
+            if not any(file.is_relative_to(folder) for folder in self.folders):
+                return None
+            data = file.read_bytes()
+            if sniff(data[:2048]) not in IMAGE_KINDS:
+                return None
+            return prepare_image(data, file.name, max_side=self.max_side, max_bytes=self.max_bytes)
+        except (OSError, ImageRejected):
+            return None
 
     def source_link(self, owner: str | None) -> SourceLink | None:
         if owner is None:

@@ -109,7 +109,8 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
                               tuple(tools or ()), documents=use_documents is not False)
         link = attachments.source_link(owner)
         try:
-            async for update in service.respond(text, history_messages(history), options,
+            earlier = await attachments.earlier_images(history)
+            async for update in service.respond(text, history_messages(history, earlier), options,
                                                 memories=memories, images=images,
                                                 context=context):
                 shown = render(update, link)

@@ -8,11 +8,11 @@ the stats line, a refusal mark, or why it is incomplete with Continue/Regenerate
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..conversation.history import CONTINUE, REGENERATE
 from ..conversation.turn import Notice, Update
-from ..domain.messages import Message, Text, ToolCall, ToolResult
+from ..domain.messages import Image, Message, Text, ToolCall, ToolResult
 from ..domain.reply import Reply, Step
 from ..domain.sources import Source, shown_sources
 from .reply_stats import format_stats
@@ -224,10 +224,33 @@ def _field(message: Any, name: str) -> Any:
     return message.get(name) if isinstance(message, dict) else getattr(message, name, None)
 
 
-def history_messages(history: Iterable[Any]) -> list[Message]:
+def file_paths(content: Any) -> list[str]:
+    """The paths of the files in a message's content, whichever shape Gradio gave it."""
+    if isinstance(content, (list, tuple)):
+        return [path for part in content for path in file_paths(part)]
+    if isinstance(content, dict):
+        if content.get("type") == "file":
+            inner = content.get("file")
+            return [inner] if isinstance(inner, str) else file_paths(inner)
+        path = content.get("path")
+        return [path] if isinstance(path, str) and content.get("type") != "text" else []
+    inner = getattr(content, "file", None)
+    path = getattr(inner if inner is not None else content, "path", None)
+    return [path] if isinstance(path, str) else []
+
+
+def history_files(history: Iterable[Any]) -> list[str]:
+    """The paths of the files users sent in `history`."""
+    return [path for item in history or () if _field(item, "role") == "user"
+            for path in file_paths(_field(item, "content"))]
+
+
+def history_messages(history: Iterable[Any], images: Mapping[str, Image] | None = None
+                     ) -> list[Message]:
     """Gradio's history (either shape) as our messages: one per turn and role.
 
-    Notices and steps are dropped; an incomplete mark flags the reply before it.
+    Notices and steps are dropped; an incomplete mark flags the reply before it. A
+    user's file becomes an image part when `images` has its path.
     """
     result: list[Message] = []
     for index, item in enumerate(history or ()):
@@ -252,13 +275,17 @@ def history_messages(history: Iterable[Any]) -> list[Message]:
                     result.append(Message("assistant", (), incomplete=True))
             continue
         text = message_text(_field(item, "content"))
+        sent = tuple(images[path] for path in file_paths(_field(item, "content"))
+                     if path in images) if images and role == "user" else ()
         if role == "assistant" and result and result[-1].role == "assistant":
             last = result[-1]
             others = tuple(p for p in last.parts if not isinstance(p, Text))
             result[-1] = Message("assistant", (Text(last.text + text), *others), last.incomplete)
         elif role == "user" and result and result[-1].role == "user" \
                 and not (result[-1].text and text):  # a file, and its message's text
-            result[-1] = Message.of("user", result[-1].text or text)
+            last = result[-1]
+            joined = last.text or text
+            result[-1] = Message("user", (*(Text(joined),) * bool(joined), *last.images, *sent))
         elif role in ("user", "assistant"):
-            result.append(Message.of(role, text))
+            result.append(Message(role, (*(Text(text),) * bool(text), *sent)))
     return result
