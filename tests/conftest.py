@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
@@ -76,10 +76,12 @@ def without_stats(value: Any) -> Any:
     return value
 
 
-def start_app(env: dict[str, str], **launch_options: Any) -> RunningApp:
+def start_app(env: dict[str, str], clock: Callable[[], float] | None = None,
+              **launch_options: Any) -> RunningApp:
+    """`clock`: the time per-user limits count in, for tests that move it."""
     port = free_port()
     settings = load_settings([], environ={"ASSISTANT_PORT": str(port), **env})
-    app = create_app(settings)
+    app = create_app(settings, clock) if clock is not None else create_app(settings)
     launch(app, prevent_thread_lock=True, quiet=True, **launch_options)
     return RunningApp(app, f"http://127.0.0.1:{port}/")
 

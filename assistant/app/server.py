@@ -7,8 +7,9 @@ import logging
 import os
 import signal
 import sys
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home, works offline
 # Gradio's queue rebuilds a pandas summary of its last 10,000 events after every event
@@ -23,20 +24,24 @@ from ..documents.embeddings import Embeddings
 from ..documents.library import Library, Limits
 from ..documents.search_tool import search_documents_tool
 from ..identity.owners import Identity, OwnerTokens, Sessions, load_secret
+from ..identity.passwords import PasswordFile
 from ..providers.backends import Backend, host_of, select_backend
 from ..providers.base import Upstream
 from ..providers.protocols import build_adapters
 from ..providers.retrying import RetryPolicy
+from ..quotas.meter import TokenCounter, UsageMeter
 from ..storage.recorder import ConversationRecorder
 from ..storage.sqlite.store import SQLiteStore
 from ..tools.catalog import McpRuntime, builtin_toolbox
 from ..tools.mcp_client import load_servers
 from ..web.attachments import Attachments
+from ..web.client_address import parse_proxies
 from ..web.conversations_panel import ConversationPanel
 from ..web.documents_panel import DocumentsPanel
 from ..web.page import build_ui
 from ..web.render import STATUS_WORDS
 from ..web.source_links import SourceLinks, source_routes
+from ..web.usage_limits import UsageLimits
 from .logs import configure_logging
 from .metrics import ReplyMetrics, metrics_routes
 from .settings import Settings, build_parser, load_settings
@@ -56,6 +61,7 @@ class App:
     mcp: McpRuntime
     library: Library
     links: SourceLinks
+    limits: UsageLimits
 
     def close(self) -> None:
         self.demo.close()
@@ -84,7 +90,13 @@ def _embeddings(settings: Settings, backend: Backend) -> Embeddings | None:
     return Embeddings(backend.client, model) if model else None
 
 
-def create_app(settings: Settings) -> App:
+def _limits(settings: Settings, clock: Callable[[], float]) -> UsageLimits:
+    return UsageLimits(UsageMeter(settings.limits(), clock), UsageMeter(settings.own_key_limits(), clock),
+                       parse_proxies(settings.trusted_proxies), on_spaces=settings.on_spaces)
+
+
+def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> App:
+    """`clock`: the time the per-user limits count in (tests move it)."""
     backend = select_backend(settings.connection())
     store = SQLiteStore.in_directory(settings.data_dir)
     interrupted = store.mark_interrupted(STATUS_WORDS["streaming"])
@@ -104,29 +116,51 @@ def create_app(settings: Settings) -> App:
     rounds = ToolRounds(toolbox, max_rounds=settings.max_tool_rounds)
     service = ChatService(backend, build_adapters(upstream, retry), rounds,
                           max_message_chars=settings.max_message_chars,
-                          observers=[ConversationRecorder(store), metrics], documents=library)
+                          observers=[ConversationRecorder(store), metrics, TokenCounter()],
+                          documents=library,
+                          earlier_images=settings.max_images)
     secret = load_secret(settings.secret, settings.data_dir)
     identity = Identity(OwnerTokens(secret), Sessions())
     links = SourceLinks(secret)
     panel = ConversationPanel(store, identity, secret, links)
     attachments = Attachments(library, links, max_side=settings.max_image_side,
                               max_bytes=int(settings.max_image_mb * 1e6),
-                              max_images=settings.max_images)
+                              max_images=settings.max_images,
+                              folders=[panel.images_dir])
+    limits = _limits(settings, clock)
     demo = build_ui(service, _default_model(backend), panel, DocumentsPanel(library, identity),
-                    attachments, settings.concurrency_limit, mcp)
+                    attachments, settings.concurrency_limit, mcp, limits)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency_limit)
-    return App(settings, backend, service, demo, store, metrics, panel, mcp, library, links)
+    return App(settings, backend, service, demo, store, metrics, panel, mcp, library, links,
+               limits)
+
+
+SHARE_WITHOUT_LOGIN = (
+    "The public share link has no sign-in: anyone with the link can chat on this server's "
+    "key and spend it without limit beyond the per-user limits. Each visitor sees only their "
+    "own chats. Set ASSISTANT_AUTH_FILE (python -m assistant.passwords add NAME) or --auth "
+    "to require sign-in.")
+
+
+def _auth(settings: Settings) -> Any:
+    """What Gradio checks logins with: the password file (and --auth users), or --auth alone."""
+    if settings.auth_file is not None:
+        return PasswordFile(settings.auth_file, settings.auth)
+    return list(settings.auth) or None
 
 
 def launch(app: App, **overrides: Any) -> None:
     s = app.settings
     options: dict[str, Any] = dict(
         server_name=s.host, server_port=s.port, share=s.share,
-        auth=list(s.auth) or None, max_threads=s.max_threads, show_error=False,
+        auth=_auth(s), max_threads=s.max_threads, show_error=False,
+        ssl_certfile=s.ssl_certfile, ssl_keyfile=s.ssl_keyfile,
         app_kwargs={"routes": [*metrics_routes(app.metrics.registry, token=s.metrics_token),
                                *source_routes(app.library, app.links)]},
     )
     options.update(overrides)
+    if options.get("share") and not options.get("auth"):
+        log.warning(SHARE_WITHOUT_LOGIN)
     app.demo.launch(**options)
     if options.get("share") and not getattr(app.demo, "share_url", None) \
             and os.environ.get("SYSTEM") != "spaces":

@@ -11,6 +11,9 @@ from typing import Mapping, Sequence
 from dotenv import dotenv_values
 
 from ..providers.backends import Connection
+from ..quotas.policy import LimitSettings
+
+PUBLIC_LIMITS = LimitSettings(requests_per_minute=20, concurrent_streams=3, tokens_per_day=200_000)
 
 _API_NAMES = {"chat": "chat_completions", "chat-completions": "chat_completions",
               "chat_completions": "chat_completions", "responses": "responses"}
@@ -26,6 +29,9 @@ class Settings:
     port: int = 7860
     share: bool = False
     auth: tuple[tuple[str, str], ...] = ()
+    auth_file: Path | None = None  # lines made by `python -m assistant.passwords add NAME`
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
     concurrency_limit: int = 512
     max_threads: int = 600
     queue_size: int = 2000
@@ -50,6 +56,33 @@ class Settings:
     max_image_side: int = 1024
     max_image_mb: float = 10.0
     max_images: int = 4
+    # Per-user limits; None: on when the app is public (PUBLIC_LIMITS), off on a local demo.
+    requests_per_minute: int | None = None
+    concurrent_streams: int | None = None
+    tokens_per_day: int | None = None
+    own_key_requests_per_minute: int = 0  # sessions that bring their own key: off by default
+    own_key_concurrent_streams: int = 0
+    own_key_tokens_per_day: int = 0
+    trusted_proxies: str | None = None  # addresses whose X-Forwarded-For is believed
+    on_spaces: bool = False  # running on Hugging Face Spaces (SYSTEM=spaces)
+
+    @property
+    def public(self) -> bool:
+        """Reachable by people other than the one who started it."""
+        return self.share or self.on_spaces or self.host not in ("127.0.0.1", "localhost", "::1")
+
+    def limits(self) -> LimitSettings:
+        public = PUBLIC_LIMITS if self.public else LimitSettings()
+
+        def pick(value: int | None, default: int) -> int:
+            return default if value is None else value
+        return LimitSettings(pick(self.requests_per_minute, public.requests_per_minute),
+                             pick(self.concurrent_streams, public.concurrent_streams),
+                             pick(self.tokens_per_day, public.tokens_per_day))
+
+    def own_key_limits(self) -> LimitSettings:
+        return LimitSettings(self.own_key_requests_per_minute, self.own_key_concurrent_streams,
+                             self.own_key_tokens_per_day)
 
     def connection(self) -> Connection:
         return Connection(
@@ -70,6 +103,12 @@ _OPTIONS: tuple[tuple[str, str, str, type, str], ...] = (
      "the protocol: chat_completions or responses (default: responses for OpenAI, "
      "chat_completions otherwise)"),
     ("--auth", "ASSISTANT_AUTH", "auth", str, "require login: 'user:password,user2:password2'"),
+    ("--auth-file", "ASSISTANT_AUTH_FILE", "auth_file", Path,
+     "require login against a password file (python -m assistant.passwords add NAME)"),
+    ("--ssl-certfile", "ASSISTANT_SSL_CERTFILE", "ssl_certfile", str,
+     "serve HTTPS with this certificate (PEM)"),
+    ("--ssl-keyfile", "ASSISTANT_SSL_KEYFILE", "ssl_keyfile", str,
+     "the private key of --ssl-certfile (PEM)"),
     ("--concurrency-limit", "ASSISTANT_CONCURRENCY_LIMIT", "concurrency_limit", int,
      "replies streamed at once"),
     ("--max-threads", "ASSISTANT_MAX_THREADS", "max_threads", int, "Gradio's worker thread cap"),
@@ -112,6 +151,21 @@ _OPTIONS: tuple[tuple[str, str, str, type, str], ...] = (
     ("--max-image-mb", "ASSISTANT_MAX_IMAGE_MB", "max_image_mb", float,
      "largest image a user may attach, in MB"),
     ("--max-images", "ASSISTANT_MAX_IMAGES", "max_images", int, "most images in one message"),
+    ("--requests-per-minute", "ASSISTANT_REQUESTS_PER_MINUTE", "requests_per_minute", int,
+     "messages one user may send a minute; 0: no limit (default: 20 when public, else 0)"),
+    ("--concurrent-streams", "ASSISTANT_CONCURRENT_STREAMS", "concurrent_streams", int,
+     "replies one user may have streaming at once; 0: no limit (default: 3 when public)"),
+    ("--tokens-per-day", "ASSISTANT_TOKENS_PER_DAY", "tokens_per_day", int,
+     "prompt + completion tokens one user may use a day (UTC); 0: no limit "
+     "(default: 200000 when public)"),
+    ("--own-key-requests-per-minute", "ASSISTANT_OWN_KEY_REQUESTS_PER_MINUTE",
+     "own_key_requests_per_minute", int, "the same, for sessions with their own key (default 0)"),
+    ("--own-key-concurrent-streams", "ASSISTANT_OWN_KEY_CONCURRENT_STREAMS",
+     "own_key_concurrent_streams", int, "the same, for sessions with their own key (default 0)"),
+    ("--own-key-tokens-per-day", "ASSISTANT_OWN_KEY_TOKENS_PER_DAY", "own_key_tokens_per_day",
+     int, "the same, for sessions with their own key (default 0)"),
+    ("--trusted-proxies", "ASSISTANT_TRUSTED_PROXIES", "trusted_proxies", str,
+     "proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the client"),
 )
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -179,5 +233,6 @@ def load_settings(argv: Sequence[str] | None = None,
         share=share,
         secret=env.get("ASSISTANT_SECRET") or None,
         metrics_token=env.get("ASSISTANT_METRICS_TOKEN") or None,
+        on_spaces=env.get("SYSTEM") == "spaces",
         **values,  # type: ignore[arg-type]
     )

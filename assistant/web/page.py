@@ -11,13 +11,15 @@ import gradio as gr
 
 from ..conversation.turn import ChatService, TurnOptions
 from ..providers.protocols import LABELS
+from ..quotas.meter import Admission
 from ..tools.catalog import McpRuntime
 from .attachments import Attachments
 from .conversations_api import register_api
 from .conversations_panel import ConversationPanel
 from .documents_panel import DocumentsPanel
 from .message_box import MessageBox
-from .render import history_messages, mark_stopped, render
+from .render import history_messages, mark_stopped, notice, render
+from .usage_limits import UsageLimits
 
 PRESETS: dict[str, str] = {
     "Helpful": "You are a helpful assistant. Answer accurately, and say so when you are not sure.",
@@ -30,6 +32,7 @@ PRESETS: dict[str, str] = {
              "that name the language, then explain briefly.",
 }
 DEFAULT_PRESET = "Helpful"
+LIMIT_NOTICE_ID = "limit"
 DEFAULTS = TurnOptions()
 LATEX: list[dict[str, str | bool]] = [{"left": "$$", "right": "$$", "display": True},
          {"left": "$", "right": "$", "display": False},
@@ -80,7 +83,7 @@ def tools_status(mcp: McpRuntime) -> str:
 
 def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
              documents: DocumentsPanel, attachments: Attachments,
-             concurrency_limit: int, mcp: McpRuntime) -> gr.Blocks:
+             concurrency_limit: int, mcp: McpRuntime, limits: UsageLimits) -> gr.Blocks:
     backend = service.backend
     toolbox = service.rounds.toolbox
 
@@ -91,19 +94,38 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
                    system_prompt: str, history_turns: int, max_tokens: int,
                    use_memory: bool, api: str, tools: list[str] | None,
                    use_documents: bool | None, request: gr.Request) -> AsyncIterator[Any]:
-        context, memories = None, []
         session = panel.identity.sessions.get(request.session_hash)
         if session.reply_stopped:  # Gradio may sync its history state before the Stop mark
             history, session.reply_stopped = mark_stopped(history), False
         text, files = attachments.split(message)
+        if not files and not (isinstance(text, str) and text.strip()):
+            return
         owner = panel.identity.owner(request)
+        admitted = limits.admit(request, owner)
+        if isinstance(admitted, str):
+            yield notice(admitted, notice_id=LIMIT_NOTICE_ID)  # nothing reaches the model
+            return
+        with admitted:
+            async for shown in _answer(text, files, history, owner, session, request,
+                                       admitted, model, temperature, system_prompt,
+                                       history_turns, max_tokens, use_memory, api, tools,
+                                       use_documents):
+                yield shown
+
+    async def _answer(text: Any, files: list[str], history: list[Any], owner: str | None,
+                      session: Any, request: gr.Request, admitted: Admission, model: str,
+                      temperature: float, system_prompt: str, history_turns: int,
+                      max_tokens: int, use_memory: bool, api: str, tools: list[str] | None,
+                      use_documents: bool | None) -> AsyncIterator[Any]:
+        context: dict[str, Any] = {"usage": (admitted.meter, admitted.keys)}
+        memories: list[str] = []
         images, said = await attachments.take(owner, files)
         if said and not (isinstance(text, str) and text.strip()) and not images:
             yield said  # documents added, nothing asked
             return
         if isinstance(text, str) and (text.strip() or images):
-            context = panel.turn_context(request, text)
-            if context and use_memory:
+            context.update(panel.turn_context(request, text) or {})
+            if "owner" in context and use_memory:
                 memories = await asyncio.to_thread(panel.saved_facts, context["owner"])
         options = TurnOptions(model, temperature, system_prompt, history_turns, max_tokens, api,
                               tuple(tools or ()), documents=use_documents is not False)
@@ -150,6 +172,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
             max_tokens = UncheckedNumber(label="Max output tokens", value=DEFAULTS.max_tokens,
                                          minimum=1, precision=0)
             documents.render()
+            usage_left = gr.Markdown("", elem_id="usage-left")
             with gr.Accordion("Tools", open=False):
                 tools = UncheckedCheckboxGroup(
                     label="Tools the model may use", choices=tool_choices()["choices"],
@@ -190,6 +213,13 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
                                           "system_prompt": system_prompt,
                                           "history_turns": history_turns,
                                           "max_tokens": max_tokens, "api": api})
+        def left_today(token: str, request: gr.Request) -> str:
+            line = limits.left_today(request, panel.identity.owner(request, token))
+            return f"⏳ {line}" if line else ""
+
+        demo.load(left_today, panel.token, usage_left, api_visibility="private", queue=False)
+        chat_interface.textbox.submit(left_today, panel.token, usage_left,
+                                      api_visibility="private", queue=False)
         register_api(panel.store, panel.identity)
         documents.wire(demo, panel.token)
     return demo

@@ -1,0 +1,44 @@
+"""Per-user limits as the page and the API meet them: who is counted, and what they read."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ..quotas.meter import Admission, UsageMeter, limit_keys
+from ..quotas.policy import Exceeded, tokens_left_line
+from .client_address import Network, client_address
+
+
+class UsageLimits:
+    """One meter for turns on the server's key, another for visitors' own keys."""
+
+    def __init__(self, server_key: UsageMeter, own_key: UsageMeter,
+                 proxies: Sequence[Network] = (), *, on_spaces: bool = False) -> None:
+        self.server_key = server_key
+        self.own_key = own_key
+        self.proxies = tuple(proxies)
+        self.on_spaces = on_spaces
+
+    def keys(self, request: Any, owner: str | None) -> list[str]:
+        return list(limit_keys(owner, client_address(request, self.proxies,
+                                                     on_spaces=self.on_spaces)))
+
+    def meter(self, own_key: bool) -> UsageMeter:
+        return self.own_key if own_key else self.server_key
+
+    def admit(self, request: Any, owner: str | None, *, own_key: bool = False
+              ) -> Admission | str:
+        """An admission to hold while the reply streams, or the message saying which limit."""
+        meter = self.meter(own_key)
+        admitted = meter.admit(self.keys(request, owner))
+        return admitted.message(meter.clock()) if isinstance(admitted, Exceeded) else admitted
+
+    def left_today(self, request: Any, owner: str | None, *, own_key: bool = False) -> str:
+        """"41,200 of 50,000 tokens left today", for the tightest key; "" with no daily limit."""
+        meter = self.meter(own_key)
+        usages = [meter.usage(key) for key in self.keys(request, owner)]
+        counted = [u for u in usages if u.tokens_left is not None]
+        if not counted:
+            return ""
+        tightest = min(counted, key=lambda u: u.tokens_left or 0)
+        return tokens_left_line(tightest.tokens_left, tightest.tokens_per_day)
