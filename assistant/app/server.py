@@ -24,7 +24,7 @@ from ..documents.embeddings import Embeddings
 from ..documents.library import Library, Limits
 from ..documents.search_tool import search_documents_tool
 from ..identity.owners import Identity, OwnerTokens, Sessions, load_secret
-from ..identity.passwords import PasswordFile
+from ..identity.passwords import PasswordFile, PasswordFileError
 from ..providers.backends import Backend, host_of, select_backend
 from ..providers.base import Upstream
 from ..providers.protocols import build_adapters
@@ -172,6 +172,12 @@ def run(argv: list[str]) -> int:
     build_parser().parse_args(argv)  # --help and bad flags exit here, before any work
     settings = load_settings(argv)
     configure_logging(_secrets(settings))
+    if settings.auth_file is not None:
+        try:
+            PasswordFile(settings.auth_file)
+        except (OSError, PasswordFileError) as exc:
+            log.error("cannot use the password file: %s", exc)
+            return 2
     app = create_app(settings)
     # SIGTERM (docker stop, systemd, a Space restarting) exits through `finally` below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
