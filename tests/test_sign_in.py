@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from gradio_client import Client
 
@@ -50,8 +51,9 @@ def test_sign_in_checks_the_file_and_picks_up_new_users(tmp_path, fake_server):
                      "ASSISTANT_DATA_DIR": str(tmp_path / "data"), "ASSISTANT_AUTH_FILE": str(path)})
     try:
         Client(app.url, auth=("ann", "ann-secret"), verbose=False).close()
-        with pytest.raises(Exception):
-            Client(app.url, auth=("ann", "wrong"), verbose=False)
+        with httpx.Client(base_url=app.url) as web:
+            refused = web.post("/login", data={"username": "ann", "password": "wrong"})
+            assert refused.status_code == 400 and web.get("/config").status_code == 401
         add_user(path, "bob", "bob-secret")  # no restart needed
         Client(app.url, auth=("bob", "bob-secret"), verbose=False).close()
     finally:
