@@ -29,6 +29,7 @@ from ..providers.backends import Backend, host_of, select_backend
 from ..providers.base import Upstream
 from ..providers.protocols import build_adapters
 from ..providers.retrying import RetryPolicy
+from ..providers.routes import OwnKeyRoutes
 from ..quotas.meter import TokenCounter, UsageMeter
 from ..storage.recorder import ConversationRecorder
 from ..storage.sqlite.store import SQLiteStore
@@ -38,6 +39,7 @@ from ..web.attachments import Attachments
 from ..web.client_address import parse_proxies
 from ..web.conversations_panel import ConversationPanel
 from ..web.documents_panel import DocumentsPanel
+from ..web.own_key_panel import OwnKeyPanel
 from ..web.page import build_ui
 from ..web.render import STATUS_WORDS
 from ..web.source_links import SourceLinks, source_routes
@@ -128,8 +130,12 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Ap
                               max_images=settings.max_images,
                               folders=[panel.images_dir])
     limits = _limits(settings, clock)
+    own_keys = OwnKeyPanel(OwnKeyRoutes(settings.connection(), retry,
+                                        default_base_url=settings.openai_base_url),
+                           backend, settings.visitor_key_mode(),  # type: ignore[arg-type]
+                           custom_servers=settings.visitor_base_urls)
     demo = build_ui(service, _default_model(backend), panel, DocumentsPanel(library, identity),
-                    attachments, settings.concurrency_limit, mcp, limits)
+                    attachments, settings.concurrency_limit, mcp, limits, own_keys)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency_limit)
     return App(settings, backend, service, demo, store, metrics, panel, mcp, library, links,
                limits)

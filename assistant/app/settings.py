@@ -6,7 +6,7 @@ import argparse
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from dotenv import dotenv_values
 
@@ -63,8 +63,19 @@ class Settings:
     own_key_requests_per_minute: int = 0  # sessions that bring their own key: off by default
     own_key_concurrent_streams: int = 0
     own_key_tokens_per_day: int = 0
+    visitor_keys: str | None = None  # off | allowed | required; None: see visitor_key_mode
+    visitor_base_urls: bool = False  # visitors may point their key at another server
+    embedded_model: bool = True  # start the embedded model when there is no key or URL
     trusted_proxies: str | None = None  # addresses whose X-Forwarded-For is believed
     on_spaces: bool = False  # running on Hugging Face Spaces (SYSTEM=spaces)
+
+    def visitor_key_mode(self) -> str:
+        """Server key only when the server has one; required when it has nothing to run on."""
+        if self.visitor_keys:
+            return self.visitor_keys
+        if self.openai_api_key or self.openai_base_url:
+            return "off"
+        return "allowed" if self.embedded_model else "required"
 
     @property
     def public(self) -> bool:
@@ -89,7 +100,7 @@ class Settings:
             api_key=self.openai_api_key, base_url=self.openai_base_url, model=self.model,
             api=self.api, context_window=self.context_window, read_timeout=self.read_timeout,
             connect_timeout=self.connect_timeout, local_model_path=self.local_model_path,
-            local_threads=self.local_threads)
+            local_threads=self.local_threads, embedded=self.embedded_model)
 
 
 # (flag, env var, Settings field, type, help)
@@ -164,6 +175,14 @@ _OPTIONS: tuple[tuple[str, str, str, type, str], ...] = (
      "own_key_concurrent_streams", int, "the same, for sessions with their own key (default 0)"),
     ("--own-key-tokens-per-day", "ASSISTANT_OWN_KEY_TOKENS_PER_DAY", "own_key_tokens_per_day",
      int, "the same, for sessions with their own key (default 0)"),
+    ("--visitor-keys", "ASSISTANT_VISITOR_KEYS", "visitor_keys", str,
+     "visitors' own API keys: off, allowed or required (default: off when the server has a "
+     "key or URL, required when it has neither and the embedded model is off, else allowed)"),
+    ("--visitor-base-urls", "ASSISTANT_VISITOR_BASE_URLS", "visitor_base_urls", bool,
+     "let visitors send their key to a server of their choice (on/off, default off; "
+     "the app then connects wherever a visitor says)"),
+    ("--embedded-model", "ASSISTANT_EMBEDDED_MODEL", "embedded_model", bool,
+     "start the embedded model when no key or URL is set (on/off, default on)"),
     ("--trusted-proxies", "ASSISTANT_TRUSTED_PROXIES", "trusted_proxies", str,
      "proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the client"),
 )
@@ -176,6 +195,17 @@ def _parse_api(value: str) -> str:
     if api is None:
         raise ValueError("api must be chat_completions or responses")
     return api
+
+
+def _parse_mode(value: str) -> str:
+    mode = value.strip().lower()
+    if mode not in ("off", "allowed", "required"):
+        raise ValueError("visitor keys must be off, allowed or required")
+    return mode
+
+
+def _parse_flag(value: str) -> bool:
+    return value.strip().lower() in _TRUE
 
 
 def _parse_auth(value: str) -> tuple[tuple[str, str], ...]:
@@ -225,7 +255,9 @@ def load_settings(argv: Sequence[str] | None = None,
             raw = env.get("GRADIO_SERVER_NAME" if name == "host" else "GRADIO_SERVER_PORT") or None
         if raw is None:
             continue
-        parse = {"auth": _parse_auth, "api": _parse_api}.get(name, kind)
+        parsers: dict[str, Callable[[str], object]] = {
+            "auth": _parse_auth, "api": _parse_api, "visitor_keys": _parse_mode}
+        parse = parsers.get(name) or (_parse_flag if kind is bool else kind)
         values[name] = parse(raw)
     share = args.share if args.share is not None else env.get("ASSISTANT_SHARE", "").lower() in _TRUE
     return Settings(

@@ -35,6 +35,7 @@ from ..domain.validation import InvalidInput, check_message, check_options
 from ..providers.backends import Backend, BackendUnavailable
 from ..providers.base import Adapter
 from ..providers.models import model_info
+from ..providers.routes import Route
 from ..tools.registry import ToolScope
 from .coalesce import Batches
 from .grounding import PASSAGES, DocumentSearch, passages_budget, with_passages
@@ -87,6 +88,7 @@ class ChatService:
                  max_message_chars: int, observers: Sequence[ReplyObserver] = (),
                  documents: DocumentSearch | None = None, earlier_images: int = 4) -> None:
         self.backend = backend
+        self.route = Route(backend, dict(adapters))  # the server's own; a visitor may bring one
         self.earlier_images = earlier_images  # resent to models known to read images
         self.documents = documents
         self.adapters = dict(adapters)
@@ -103,25 +105,31 @@ class ChatService:
     async def respond(self, message: Any, history: Sequence[Message],
                       options: TurnOptions = TurnOptions(), *, memories: Sequence[str] = (),
                       images: Sequence[Image] = (),
-                      context: dict[str, Any] | None = None) -> AsyncIterator[Update]:
-        """Yields the growing reply; `context` is handed to observers (owner, conversation)."""
+                      context: dict[str, Any] | None = None,
+                      route: Route | None = None) -> AsyncIterator[Update]:
+        """Yields the growing reply; `context` is handed to observers (owner, conversation).
+
+        `route`: the backend and adapters to use, when not the server's (a visitor's key).
+        """
+        route = route or self.route
+        backend = route.backend
         try:
             text = check_message(message, self.max_message_chars)
             if not text.strip() and not images:
                 return  # nothing to answer, nothing sent upstream
             checked = check_options(options.model, options.temperature, options.system_prompt,
                                     options.history_turns, options.max_tokens)
-            api = self._api(options.api)
+            api = self._api(options.api, route)
             owner = (context or {}).get("owner")
             grounded = bool(options.documents and owner and self.documents is not None
                             and await self.documents.has_documents(owner))
             tools = self._tools([n for n in options.tools if grounded or n != SEARCH_TOOL])
             past, user_text = prepare_turn(history, text)
-            model_name = await self.backend.resolve_model(checked.model)
-            if images and self.backend.sees_images(model_name) is False:
+            model_name = await backend.resolve_model(checked.model)
+            if images and backend.sees_images(model_name) is False:
                 raise InvalidInput(NO_IMAGES.message)
-            context_window = self.backend.context_window_for(model_name)
-            resent = self.earlier_images if self.backend.sees_images(model_name) is True else 0
+            context_window = backend.context_window_for(model_name)
+            resent = self.earlier_images if backend.sees_images(model_name) is True else 0
             system_prompt = with_memories(checked.system_prompt, memories)
             sources: list[Source] = []
             searched = any(t.name == SEARCH_TOOL for t in tools) and \
@@ -147,20 +155,20 @@ class ChatService:
             return
 
         info = model_info(model_name)
-        reply = Reply(backend=self.backend.kind, model=model_name, options=checked,
+        reply = Reply(backend=backend.kind, model=model_name, options=checked,
                       user_message=text, api=api, sources=sources, images=tuple(images),
                       context=context if context is not None else {})
         request = ModelRequest(model_name, messages, checked.temperature, checked.max_tokens,
                                reasoning=bool(info and info.reasoning), tools=tools)
         shown = sum(len(e.user) + len(e.assistant) for e in past)
-        async for update in self._stream(reply, request, shown):
+        async for update in self._stream(reply, request, shown, route):
             yield update
 
-    def _api(self, requested: str | None) -> str:
+    def _api(self, requested: str | None, route: Route) -> str:
         if not requested:
-            return self.backend.default_api
-        if requested not in self.adapters:
-            raise InvalidInput(f"The API must be one of: {', '.join(self.adapters)} "
+            return route.backend.default_api
+        if requested not in route.adapters:
+            raise InvalidInput(f"The API must be one of: {', '.join(route.adapters)} "
                                f"(it is “{requested}”).")
         return requested
 
@@ -172,14 +180,14 @@ class ChatService:
                                "Tools list in the sidebar.")
         return self.rounds.toolbox.specs(names)
 
-    async def _stream(self, reply: Reply, request: ModelRequest, shown_chars: int
-                      ) -> AsyncIterator[Update]:
+    async def _stream(self, reply: Reply, request: ModelRequest, shown_chars: int,
+                      route: Route) -> AsyncIterator[Update]:
         self.active_replies += 1
         self._notify("reply_started", reply)
         try:
-            await self.backend.ensure_ready()
+            await route.backend.ensure_ready()
             scope = ToolScope(reply.context.get("owner"), reply.sources)
-            events = self.rounds.stream(self.adapters[reply.api], request, scope)
+            events = self.rounds.stream(route.adapters[reply.api], request, scope)
             pace = lambda: self.update_interval(shown_chars)  # noqa: E731
             batched: AsyncGenerator[list[Event], None] = Batches(events, pace).__aiter__()
             async with aclosing(batched) as batches:

@@ -27,3 +27,5 @@ TOOLS_ONLY = Failure("tool_calls", "The model asked to use a tool instead of ans
 STREAM_UNSUPPORTED = Failure("stream_unsupported", "The model server cannot stream.")
 NO_IMAGES = Failure("no_images", "This model cannot read images. Choose a model that can, "
                     "or send the message without them.")
+OWN_KEY_REJECTED = ("The model server rejected your API key (401). Check the key you entered "
+                    "in the sidebar, or clear it to use the server's.")

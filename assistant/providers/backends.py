@@ -46,6 +46,7 @@ class Connection:
     connect_timeout: float = 10.0
     local_model_path: str | None = None
     local_threads: int | None = None
+    embedded: bool = True  # with no key and no URL, start the embedded model
 
 
 def make_client(base_url: str | None, api_key: str, connection: Connection) -> AsyncOpenAI:
@@ -167,6 +168,11 @@ def select_backend(connection: Connection) -> Backend:
             context_window=connection.context_window,
             default_api=connection.api or "responses",
         )
+    if not connection.embedded:  # every visitor brings a key; the server has none
+        return Backend(kind="openai", label="OpenAI (visitors' own keys)",
+                       client=make_client(None, "no-server-key", connection),
+                       default_model=connection.model or OPENAI_DEFAULT_MODEL,
+                       suggested_models=OPENAI_CHOICES, default_api=connection.api or "responses")
     return start_local_backend(connection)
 
 

@@ -11,15 +11,16 @@ from __future__ import annotations
 import json
 import logging
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, AsyncGenerator, AsyncIterator, Callable, Protocol
 
 import openai
 from openai import AsyncOpenAI, AsyncStream
 
 from ..domain.events import Event, Failed
-from ..domain.failures import MALFORMED, STREAM_UNSUPPORTED, Failure
+from ..domain.failures import MALFORMED, OWN_KEY_REJECTED, STREAM_UNSUPPORTED, Failure
 from ..domain.messages import ModelRequest
+from ..domain.redaction import redact
 from .errors import describe, describe_dropped, is_stream_unsupported, reported_error
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class Upstream:
     host: str
     read_timeout: float
     secrets: tuple[str, ...] = ()
+    own_key: bool = False  # the key is a visitor's: a rejection is theirs to fix
 
     def opening_failure(self, exc: BaseException, model: str, endpoint: str) -> Failure:
         """A failure before the response started: it may be retried."""
@@ -41,8 +43,11 @@ class Upstream:
                            secrets=self.secrets, endpoint=endpoint)
         if failure.kind == "internal":
             log.error("unexpected failure calling %s", self.host, exc_info=exc)
-        else:  # the log handler's redaction scrubs keys from the upstream's words
-            log.warning("%s from %s: %s", type(exc).__name__, self.host, exc)
+        else:  # the log handler's redaction scrubs the server's keys from the upstream's words
+            log.warning("%s from %s: %s", type(exc).__name__, self.host,
+                        redact(str(exc), self.secrets))
+        if failure.kind == "auth" and self.own_key:
+            return replace(failure, message=OWN_KEY_REJECTED)
         return failure
 
     def dropped(self, exc: BaseException) -> Failure:

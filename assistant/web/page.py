@@ -11,6 +11,7 @@ import gradio as gr
 
 from ..conversation.turn import ChatService, TurnOptions
 from ..providers.protocols import LABELS
+from ..providers.routes import Route
 from ..quotas.meter import Admission
 from ..tools.catalog import McpRuntime
 from .attachments import Attachments
@@ -18,6 +19,7 @@ from .conversations_api import register_api
 from .conversations_panel import ConversationPanel
 from .documents_panel import DocumentsPanel
 from .message_box import MessageBox
+from .own_key_panel import NEEDS_KEY_NOTICE, OwnKeyPanel
 from .render import history_messages, mark_stopped, notice, render
 from .usage_limits import UsageLimits
 
@@ -83,7 +85,8 @@ def tools_status(mcp: McpRuntime) -> str:
 
 def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
              documents: DocumentsPanel, attachments: Attachments,
-             concurrency_limit: int, mcp: McpRuntime, limits: UsageLimits) -> gr.Blocks:
+             concurrency_limit: int, mcp: McpRuntime, limits: UsageLimits,
+             own_keys: OwnKeyPanel) -> gr.Blocks:
     backend = service.backend
     toolbox = service.rounds.toolbox
 
@@ -101,19 +104,24 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
         if not files and not (isinstance(text, str) and text.strip()):
             return
         owner = panel.identity.owner(request)
-        admitted = limits.admit(request, owner)
+        if own_keys.needs_key(request.session_hash):
+            yield notice(NEEDS_KEY_NOTICE, notice_id=LIMIT_NOTICE_ID)
+            return
+        route = own_keys.route(request.session_hash)
+        admitted = limits.admit(request, owner, own_key=route is not None)
         if isinstance(admitted, str):
             yield notice(admitted, notice_id=LIMIT_NOTICE_ID)  # nothing reaches the model
             return
         with admitted:
             async for shown in _answer(text, files, history, owner, session, request,
-                                       admitted, model, temperature, system_prompt,
+                                       admitted, route, model, temperature, system_prompt,
                                        history_turns, max_tokens, use_memory, api, tools,
                                        use_documents):
                 yield shown
 
     async def _answer(text: Any, files: list[str], history: list[Any], owner: str | None,
-                      session: Any, request: gr.Request, admitted: Admission, model: str,
+                      session: Any, request: gr.Request, admitted: Admission,
+                      route: Route | None, model: str,
                       temperature: float, system_prompt: str, history_turns: int,
                       max_tokens: int, use_memory: bool, api: str, tools: list[str] | None,
                       use_documents: bool | None) -> AsyncIterator[Any]:
@@ -134,7 +142,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
             earlier = await attachments.earlier_images(history)
             async for update in service.respond(text, history_messages(history, earlier), options,
                                                 memories=memories, images=images,
-                                                context=context):
+                                                context=context, route=route):
                 shown = render(update, link)
                 yield [*said, *(shown if isinstance(shown, list) else [shown])] if said else shown
         except (asyncio.CancelledError, GeneratorExit):  # Stop, over the API or the page
@@ -152,6 +160,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
                    delete_cache=(3600, 86400)) as demo:
         with gr.Sidebar(open=True):
             gr.Markdown(f"**Backend:** {backend.label}", elem_id="backend-label")
+            own_keys.render()
             panel.render()
             gr.Markdown("### Settings")
             model = gr.Dropdown(label="Model",
@@ -213,8 +222,11 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
                                           "system_prompt": system_prompt,
                                           "history_turns": history_turns,
                                           "max_tokens": max_tokens, "api": api})
+        own_keys.wire(model)
+
         def left_today(token: str, request: gr.Request) -> str:
-            line = limits.left_today(request, panel.identity.owner(request, token))
+            line = limits.left_today(request, panel.identity.owner(request, token),
+                                     own_key=own_keys.route(request.session_hash) is not None)
             return f"⏳ {line}" if line else ""
 
         demo.load(left_today, panel.token, usage_left, api_visibility="private", queue=False)
