@@ -128,6 +128,17 @@ def test_one_log_line_per_reply_with_numbers_and_no_content(caplog):
     assert "hunter2" not in line and "sk-" not in line
 
 
+def test_message_text_is_logged_only_when_the_operator_opts_in(caplog):
+    with caplog.at_level(logging.INFO, logger="assistant.replies"):
+        run_reply(ReplyMetrics(), finished_reply(user_message="Where is Velmora?",
+                                                 text="On the coast."))
+        run_reply(ReplyMetrics(log_content=True),
+                  finished_reply(user_message="Where is Velmora?", text="On the coast."))
+    default, opted_in = (r.getMessage() for r in caplog.records)
+    assert "Velmora" not in default and "coast" not in default
+    assert 'message="Where is Velmora?"' in opted_in and 'text="On the coast."' in opted_in
+
+
 def test_a_failed_reply_logs_a_warning_with_its_error_class_but_not_its_message(caplog):
     failure = Failure("auth", "rejected key sk-abcdefghijklmnop", status=401)
     with caplog.at_level(logging.INFO, logger="assistant.replies"):

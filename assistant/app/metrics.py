@@ -37,7 +37,9 @@ _PLAIN_VALUE = re.compile(r"[A-Za-z0-9._:/@+\-]{1,100}")
 class ReplyMetrics:
     """Counts and times every reply; call `reply_*` from the event loop only."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, registry: CollectorRegistry | None = None, *,
+                 log_content: bool = False) -> None:
+        self.log_content = log_content  # message text in the log line: debugging only
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         r = self.registry
         self.replies = Counter("assistant_replies", "Replies finished, by outcome.",
@@ -97,7 +99,7 @@ class ReplyMetrics:
             if step.kind == "tool":
                 self.tool_calls.labels(step.name, "failed" if step.failed else "ok").inc()
                 self.tool_duration.labels(step.name).observe(step.duration())
-        log_reply(reply)
+        log_reply(reply, content=self.log_content)
 
     def _model_label(self, model: str) -> str:
         if model in self._models:
@@ -158,8 +160,10 @@ def format_reply_line(fields: dict[str, Any]) -> str:
     return "reply " + " ".join(f"{key}={_format_value(value)}" for key, value in fields.items())
 
 
-def log_reply(reply: Reply) -> None:
+def log_reply(reply: Reply, *, content: bool = False) -> None:
     fields = reply_fields(reply)
+    if content:
+        fields = {**fields, "message": reply.user_message, "text": reply.text}
     level = logging.WARNING if reply.outcome == "failed" else logging.INFO
     reply_log.log(level, "%s", format_reply_line(fields), extra={"reply": fields})
 

@@ -32,6 +32,7 @@ from ..providers.retrying import RetryPolicy
 from ..providers.routes import OwnKeyRoutes
 from ..quotas.meter import TokenCounter, UsageMeter
 from ..storage.recorder import ConversationRecorder
+from ..storage.retention import Retention
 from ..storage.sqlite.store import SQLiteStore
 from ..tools.catalog import McpRuntime, builtin_toolbox
 from ..tools.mcp_client import load_servers
@@ -44,6 +45,7 @@ from ..web.page import build_ui
 from ..web.render import STATUS_WORDS
 from ..web.source_links import SourceLinks, source_routes
 from ..web.usage_limits import UsageLimits
+from ..web.your_data_panel import YourDataPanel
 from .logs import configure_logging
 from .metrics import ReplyMetrics, metrics_routes
 from .settings import Settings, build_parser, load_settings
@@ -64,9 +66,11 @@ class App:
     library: Library
     links: SourceLinks
     limits: UsageLimits
+    retention: Retention
 
     def close(self) -> None:
         self.demo.close()
+        self.retention.stop()
         self.mcp.close()
         self.store.close()
         self.panel.close()
@@ -104,7 +108,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Ap
     interrupted = store.mark_interrupted(STATUS_WORDS["streaming"])
     if interrupted:
         log.warning("%d replies were cut off by the last shutdown; marked incomplete", interrupted)
-    metrics = ReplyMetrics()
+    metrics = ReplyMetrics(log_content=settings.log_content)
     upstream = Upstream(client=backend.client, host=host_of(str(backend.client.base_url)),
                         read_timeout=settings.read_timeout, secrets=_secrets(settings))
     retry = RetryPolicy(max_retries=settings.max_retries, budget=settings.retry_budget)
@@ -135,10 +139,13 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Ap
                            backend, settings.visitor_key_mode(),  # type: ignore[arg-type]
                            custom_servers=settings.visitor_base_urls)
     demo = build_ui(service, _default_model(backend), panel, DocumentsPanel(library, identity),
-                    attachments, settings.concurrency_limit, mcp, limits, own_keys)
+                    attachments, settings.concurrency_limit, mcp, limits, own_keys,
+                    YourDataPanel(store, library, panel))
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency_limit)
+    retention = Retention(store, settings.retention_days, clock)
+    retention.start()
     return App(settings, backend, service, demo, store, metrics, panel, mcp, library, links,
-               limits)
+               limits, retention)
 
 
 SHARE_WITHOUT_LOGIN = (
@@ -192,6 +199,8 @@ def run(argv: list[str]) -> int:
     gc.collect()
     gc.freeze()
     log.info("backend: %s", app.backend.label)
+    if settings.log_content:
+        log.warning("ASSISTANT_LOG_CONTENT is on: every message and reply is written to the log")
     try:
         launch(app)
     finally:

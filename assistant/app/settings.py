@@ -66,6 +66,8 @@ class Settings:
     visitor_keys: str | None = None  # off | allowed | required; None: see visitor_key_mode
     visitor_base_urls: bool = False  # visitors may point their key at another server
     embedded_model: bool = True  # start the embedded model when there is no key or URL
+    retention_days: float = 0  # delete conversations untouched this long; 0: keep them
+    log_content: bool = False  # put message text in the logs (debugging only)
     trusted_proxies: str | None = None  # addresses whose X-Forwarded-For is believed
     on_spaces: bool = False  # running on Hugging Face Spaces (SYSTEM=spaces)
 
@@ -183,6 +185,11 @@ _OPTIONS: tuple[tuple[str, str, str, type, str], ...] = (
      "the app then connects wherever a visitor says)"),
     ("--embedded-model", "ASSISTANT_EMBEDDED_MODEL", "embedded_model", bool,
      "start the embedded model when no key or URL is set (on/off, default on)"),
+    ("--retention-days", "ASSISTANT_RETENTION_DAYS", "retention_days", float,
+     "delete conversations nobody touched for this many days, at startup and daily "
+     "(default 0: keep them)"),
+    ("--log-content", "ASSISTANT_LOG_CONTENT", "log_content", bool,
+     "write message text to the logs, for debugging (on/off, default off: never on a public app)"),
     ("--trusted-proxies", "ASSISTANT_TRUSTED_PROXIES", "trusted_proxies", str,
      "proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the client"),
 )

@@ -148,6 +148,21 @@ class Library:
             file.unlink(missing_ok=True)
         return True
 
+    def files(self, owner: str) -> list[tuple[StoredDocument, Path]]:
+        """Each document with its stored file."""
+        return [(d, self.files_dir / d.path) for d in self.store.list_documents(owner)]
+
+    def remove_all(self, owner: str) -> int:
+        """Removes every document of `owner` with its file; how many files went."""
+        removed = 0
+        for document, file in self.files(owner):
+            self.store.remove_document(owner, document.id)
+            if file.resolve().is_relative_to(self.files_dir.resolve()) and file.is_file():
+                file.unlink()
+                removed += 1
+        self._forget(owner)
+        return removed
+
     def documents(self, owner: str) -> list[StoredDocument]:
         return self.store.list_documents(owner)
 

@@ -22,6 +22,7 @@ from .message_box import MessageBox
 from .own_key_panel import NEEDS_KEY_NOTICE, OwnKeyPanel
 from .render import history_messages, mark_stopped, notice, render
 from .usage_limits import UsageLimits
+from .your_data_panel import YourDataPanel
 
 PRESETS: dict[str, str] = {
     "Helpful": "You are a helpful assistant. Answer accurately, and say so when you are not sure.",
@@ -86,7 +87,7 @@ def tools_status(mcp: McpRuntime) -> str:
 def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
              documents: DocumentsPanel, attachments: Attachments,
              concurrency_limit: int, mcp: McpRuntime, limits: UsageLimits,
-             own_keys: OwnKeyPanel) -> gr.Blocks:
+             own_keys: OwnKeyPanel, your_data: YourDataPanel) -> gr.Blocks:
     backend = service.backend
     toolbox = service.rounds.toolbox
 
@@ -188,6 +189,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
                     value=[t.name for t in toolbox.tools] if backend.tools_by_default else [],
                     info="Each call shows as a step in the reply.")
                 status = gr.Markdown(tools_status(mcp), elem_id="tools-status")
+            your_data.render()
         preset.change(lambda name: PRESETS.get(name, ""), preset, system_prompt,
                       api_visibility="private", queue=False)
 
@@ -223,6 +225,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
                                           "history_turns": history_turns,
                                           "max_tokens": max_tokens, "api": api})
         own_keys.wire(model)
+        your_data.wire(panel.token, chat_interface)
 
         def left_today(token: str, request: gr.Request) -> str:
             line = limits.left_today(request, panel.identity.owner(request, token),

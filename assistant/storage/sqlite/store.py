@@ -197,6 +197,34 @@ class SQLiteStore:
             self._delete, "DELETE FROM conversations WHERE id = ? AND owner = ?",
             conversation_id, check_owner(owner))
 
+    def delete_owner(self, owner: str) -> int:
+        """Removes every conversation, memory and document of `owner` from the file itself;
+        returns how many rows of theirs went (passages, messages and images by cascade)."""
+        owner = check_owner(owner)
+
+        def run(conn: sqlite3.Connection) -> int:
+            deleted = sum(conn.execute(f"DELETE FROM {table} WHERE owner = ?", (owner,)).rowcount
+                          for table in ("conversations", "memories", "documents"))
+            self._db.checkpoint_after_commit()
+            return deleted
+        return self._db.write(run)
+
+    def delete_untouched(self, before: float) -> int:
+        """Removes conversations last updated before `before` (epoch seconds); how many went."""
+        def run(conn: sqlite3.Connection) -> int:
+            deleted = int(conn.execute("DELETE FROM conversations WHERE updated < ?",
+                                       (before,)).rowcount)
+            if deleted:
+                self._db.checkpoint_after_commit()
+            return deleted
+        return self._db.write(run)
+
+    def all_conversations(self, owner: str) -> list[Conversation]:
+        """Every conversation of `owner`, whole, newest first (for their archive)."""
+        found = [self.get_conversation(owner, c.id)
+                 for c in self.list_conversations(owner, limit=1_000_000)]
+        return [c for c in found if c is not None]
+
     def _delete(self, conn: sqlite3.Connection, sql: str, *params: Any) -> bool:
         deleted = conn.execute(sql, params).rowcount > 0
         if deleted:

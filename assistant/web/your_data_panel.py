@@ -1,0 +1,105 @@
+"""'Download all my data' and 'Delete all my data', in the sidebar and as endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import shutil
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ..storage.owner_data import OwnerFiles, delete_everything, write_archive
+from ..storage.repository import Store
+from .conversations_panel import ConversationPanel
+
+CONFIRM = "delete everything"
+ASK = ("This deletes all your chats, memories and documents from this server for good. "
+       "Press **Yes, delete everything** to go on.")
+DONE = "🗑️ All your data was deleted."
+
+
+class YourDataPanel:
+    def __init__(self, store: Store, files: OwnerFiles, panel: ConversationPanel) -> None:
+        self.store = store
+        self.files = files
+        self.panel = panel
+
+    def _owner(self, token: str, request: gr.Request | None) -> str:
+        owner = self.panel.identity.owner(request, token)
+        if owner is None:
+            raise gr.Error("Sign in, or pass the token your browser keeps, to reach your data.")
+        return owner
+
+    async def archive(self, owner: str) -> Path:
+        folder = self.panel.export_dir / f"archive-{secrets.token_hex(8)}"
+        folder.mkdir(mode=0o700)
+        return await asyncio.to_thread(write_archive, self.store, self.files, owner,
+                                       folder / "my-data.zip")
+
+    async def delete(self, owner: str, session_hash: str | None) -> int:
+        conversations = await asyncio.to_thread(self.store.all_conversations, owner)
+        removed = await asyncio.to_thread(delete_everything, self.store, self.files, owner)
+        for conversation in conversations:  # the copies the page was served
+            shutil.rmtree(self.panel.export_dir / conversation.id, ignore_errors=True)
+            for message in conversation.messages:
+                for image in message.images:
+                    digest = hashlib.sha256(image.data).hexdigest()[:32]
+                    for copy in self.panel.images_dir.glob(f"{digest}.*"):
+                        copy.unlink(missing_ok=True)
+        self.panel.identity.sessions.get(session_hash).open(None)
+        return removed
+
+    # The page ------------------------------------------------------------------------------
+
+    def render(self) -> None:
+        with gr.Accordion("Your data", open=False):
+            self.download = gr.Button("Download all my data", size="sm")
+            self.file = gr.File(label="Your archive", visible=False, interactive=False)
+            self.ask = gr.Button("Delete all my data", size="sm", variant="stop")
+            self.warning = gr.Markdown(ASK, visible=False)
+            self.confirm = gr.Button("Yes, delete everything", variant="stop", size="sm",
+                                     visible=False)
+            self.cancel = gr.Button("Cancel", size="sm", visible=False)
+
+    def wire(self, token: gr.components.Component, chat: gr.ChatInterface) -> None:
+        private: dict[str, Any] = {"api_visibility": "private"}
+        asking = [self.warning, self.confirm, self.cancel]
+        self.download.click(self._download, token, self.file, **private)
+        self.ask.click(lambda: [gr.update(visible=True)] * 3, None, asking, queue=False, **private)
+        self.cancel.click(lambda: [gr.update(visible=False)] * 3, None, asking, queue=False,
+                          **private)
+        self.confirm.click(self._delete, token,
+                           [*asking, chat.chatbot, chat.chatbot_state, self.panel.conversations,
+                            self.panel.memories], **private)
+        self._register_api()
+
+    async def _download(self, token: str, request: gr.Request) -> Any:
+        return gr.update(value=str(await self.archive(self._owner(token, request))), visible=True)
+
+    async def _delete(self, token: str, request: gr.Request) -> tuple[Any, ...]:
+        await self.delete(self._owner(token, request), request.session_hash)
+        gr.Info(DONE)
+        hidden = gr.update(visible=False)
+        return hidden, hidden, hidden, [], [], gr.update(choices=[], value=None), \
+            gr.update(choices=[], value=[])
+
+    def _register_api(self) -> None:
+        async def delete_my_data(confirm: str, token: str = "",
+                                 request: gr.Request | None = None) -> dict[str, Any]:
+            """Deletes all your chats, memories and documents; `confirm` must be "delete everything"."""
+            if confirm != CONFIRM:
+                raise gr.Error(f"Nothing was deleted: pass confirm=“{CONFIRM}” to delete all your data.")
+            owner = self._owner(token, request)
+            return {"deleted": True,
+                    "removed": await self.delete(owner, getattr(request, "session_hash", None))}
+
+        gr.api(delete_my_data, api_name="delete_my_data", queue=False)
+        token = gr.Textbox(visible=False)
+        gr.Button(visible=False).click(self._download_api, token, gr.File(visible=False),
+                                       api_name="download_my_data")
+
+    async def _download_api(self, token: str, request: gr.Request) -> str:
+        return str(await self.archive(self._owner(token, request)))
