@@ -16,7 +16,6 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home, w
 # (1.4-4.6 ms of CPU each) for its monitoring page, which we don't enable: /metrics has it all.
 os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000000")
 
-import gradio as gr
 
 from ..conversation.rounds import ToolRounds
 from ..conversation.turn import ChatService
@@ -41,7 +40,7 @@ from ..web.client_address import parse_proxies
 from ..web.conversations_panel import ConversationPanel
 from ..web.documents_panel import DocumentsPanel
 from ..web.own_key_panel import OwnKeyPanel
-from ..web.page import build_ui
+from ..web.page import Page, build_ui
 from ..web.render import STATUS_WORDS
 from ..web.source_links import SourceLinks, source_routes
 from ..web.usage_limits import UsageLimits
@@ -58,7 +57,7 @@ class App:
     settings: Settings
     backend: Backend
     service: ChatService
-    demo: gr.Blocks
+    demo: Page
     store: SQLiteStore
     metrics: ReplyMetrics
     panel: ConversationPanel

@@ -34,6 +34,7 @@ PRESETS: dict[str, str] = {
     "Coder": "You are a senior software engineer. Give working code in fenced blocks "
              "that name the language, then explain briefly.",
 }
+Page = gr.Blocks  # what build_ui returns; the app layer holds it without importing gradio
 DEFAULT_PRESET = "Helpful"
 LIMIT_NOTICE_ID = "limit"
 DEFAULTS = TurnOptions()
