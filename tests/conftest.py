@@ -11,10 +11,12 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 import pytest
 from gradio_client import Client
+from playwright.sync_api import sync_playwright
 
 from assistant.app.server import App, create_app, launch
 from assistant.app.settings import load_settings
 from assistant.web.render import STATS_NOTICE_ID
+from tests.browser import launch_chromium
 from tests.fake_openai import FakeOpenAI
 
 FAKE_MODEL = "fake-model"
@@ -74,6 +76,16 @@ def without_stats(value: Any) -> Any:
         kept = [m for m in value if not is_stats(m)]
         return kept[0] if len(kept) == 1 else kept
     return value
+
+
+class Clock:
+    """A clock a test moves by hand, for time windows (limits, retention)."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def start_app(env: dict[str, str], clock: Callable[[], float] | None = None,
@@ -150,3 +162,19 @@ def raw_chat(url: str, data: list[Any], timeout: float = 30) -> list[dict[str, A
                     if messages[-1].get("msg") == "process_completed":
                         break
         return messages
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's chromium, headless (tests/browser.py); one per test module."""
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    yield context.new_page()
+    context.close()

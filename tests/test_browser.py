@@ -1,48 +1,16 @@
-"""The app in a real browser: Debian's chromium driven by Playwright.
-
-Without chromium these tests are skipped on a developer's machine, but fail in
-CI (CI=true), where .ci/run installs it.
-"""
+"""The app in a real browser: Debian's chromium driven by Playwright (tests/browser.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import threading
-from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page, expect
 
+from tests.browser import bot_message, bot_messages, open_app, send
 from tests.conftest import FAKE_MODEL, model_posts, start_app
 from tests.fake_openai import Scenario
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-
-if not Path(CHROMIUM).exists():
-    if os.environ.get("CI"):
-        raise RuntimeError("chromium is missing: .ci/run should have installed it")
-    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
-
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 @pytest.fixture(scope="module")
@@ -51,28 +19,6 @@ def fake_app(fake_server, tmp_path_factory):
                      "ASSISTANT_DATA_DIR": str(tmp_path_factory.mktemp("browser-data"))})
     yield app
     app.close()
-
-
-def open_app(page: Page, url: str) -> None:
-    """Opens the page and waits for its load events (the owner token lands in localStorage)."""
-    page.goto(url, wait_until="domcontentloaded")
-    page.wait_for_function("() => localStorage.getItem('assistant-owner') !== null")
-
-
-def send(page: Page, text: str) -> None:
-    box = page.locator("textarea[data-testid='textbox']").last
-    expect(box).to_be_editable(timeout=20_000)
-    box.fill(text)
-    box.press("Enter")
-
-
-def bot_messages(page: Page):
-    return page.locator('[data-testid="bot"]')
-
-
-def bot_message(page: Page, text: str):
-    """The bot message that contains `text` (a reply is followed by its stats line)."""
-    return bot_messages(page).filter(has_text=text)
 
 
 def test_with_no_key_the_embedded_model_streams_a_reply_in_the_browser(page, tmp_path):

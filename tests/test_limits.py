@@ -11,18 +11,10 @@ import pytest
 from assistant.quotas.meter import Admission, UsageMeter, limit_keys
 from assistant.quotas.policy import DAY, Exceeded, LimitSettings
 from assistant.web.client_address import client_address, parse_proxies
-from tests.conftest import FAKE_MODEL, RunningApp, model_posts, start_app
+from tests.conftest import FAKE_MODEL, Clock, RunningApp, model_posts, start_app
 from tests.fake_openai import FakeOpenAI, Scenario
 
 MIDNIGHT = 1_795_000_000 // DAY * DAY  # a UTC midnight
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def admitted(meter: UsageMeter, *keys: str) -> Admission:

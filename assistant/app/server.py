@@ -125,7 +125,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Ap
                           documents=library,
                           earlier_images=settings.max_images)
     secret = load_secret(settings.secret, settings.data_dir)
-    identity = Identity(OwnerTokens(secret), Sessions())
+    identity = Identity(OwnerTokens(secret), Sessions(), hf_login=settings.hf_login)
     links = SourceLinks(secret)
     panel = ConversationPanel(store, identity, secret, links)
     attachments = Attachments(library, links, max_side=settings.max_image_side,

@@ -70,6 +70,7 @@ class Settings:
     log_content: bool = False  # put message text in the logs (debugging only)
     trusted_proxies: str | None = None  # addresses whose X-Forwarded-For is believed
     on_spaces: bool = False  # running on Hugging Face Spaces (SYSTEM=spaces)
+    hf_login: bool = False  # "Sign in with Hugging Face"; on by default in a Space with hf_oauth
 
     def visitor_key_mode(self) -> str:
         """Server key only when the server has one; required when it has nothing to run on."""
@@ -192,6 +193,9 @@ _OPTIONS: tuple[tuple[str, str, str, type, str], ...] = (
      "write message text to the logs, for debugging (on/off, default off: never on a public app)"),
     ("--trusted-proxies", "ASSISTANT_TRUSTED_PROXIES", "trusted_proxies", str,
      "proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the client"),
+    ("--hf-login", "ASSISTANT_HF_LOGIN", "hf_login", bool,
+     "show 'Sign in with Hugging Face' (on/off; default on in a Space with hf_oauth: true. "
+     "Off Spaces, Gradio signs you in as the Hugging Face account this machine is logged in to)"),
 )
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -273,5 +277,5 @@ def load_settings(argv: Sequence[str] | None = None,
         secret=env.get("ASSISTANT_SECRET") or None,
         metrics_token=env.get("ASSISTANT_METRICS_TOKEN") or None,
         on_spaces=env.get("SYSTEM") == "spaces",
-        **values,  # type: ignore[arg-type]
+        **{"hf_login": bool(env.get("OAUTH_CLIENT_ID")), **values},  # type: ignore[arg-type]
     )

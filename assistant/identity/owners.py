@@ -1,6 +1,7 @@
 """Who is asking: the owner of a browser session, and which conversation it has open.
 
-With login on, the owner is the user name. Without it, the browser keeps an
+With login on, the owner is the user name ("user:NAME"), or the Hugging Face user
+name after "Sign in with Hugging Face" ("hf:NAME"). Without either, the browser keeps an
 anonymous id signed with a server secret that survives restarts (Gradio's own
 BrowserState secret changes at every start, which would lose every chat).
 """
@@ -11,10 +12,11 @@ import hashlib
 import hmac
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 SECRET_FILE = "secret.key"
 MAX_SESSIONS = 20_000
@@ -105,13 +107,43 @@ def user_owner(username: str | None) -> str | None:
     return f"user:{username}" if username else None
 
 
-class Identity:
-    """Resolves the owner of a request: user name, else a signed token, else the session's."""
+def _session_of(request: Any) -> Mapping[str, Any]:
+    """The request's signed session cookie (Starlette's), as Gradio's OAuth login fills it."""
+    underlying = getattr(request, "request", None) or request
+    scope = getattr(underlying, "scope", None)
+    session = scope.get("session") if isinstance(scope, dict) else getattr(underlying, "session", None)
+    return session if isinstance(session, Mapping) else {}
 
-    def __init__(self, tokens: OwnerTokens, sessions: Sessions) -> None:
+
+def hf_owner(request: Any, now: Callable[[], float] = time.time) -> str | None:
+    """The Hugging Face user signed in with gr.LoginButton, while the sign-in is valid."""
+    info = _session_of(request).get("oauth_info")
+    if not isinstance(info, Mapping):
+        return None
+    expires = info.get("expires_at")
+    if isinstance(expires, (int, float)) and expires < now():
+        return None
+    userinfo = info.get("userinfo")
+    name = userinfo.get("preferred_username") if isinstance(userinfo, Mapping) else None
+    return f"hf:{name}" if isinstance(name, str) and name else None
+
+
+SIGNED_IN = ("user:", "hf:")
+
+
+class Identity:
+    """Resolves the owner of a request: a signed-in user, else a signed token, else the session's.
+
+    `hf_login`: the page has "Sign in with Hugging Face", so its session cookie is read.
+    """
+
+    def __init__(self, tokens: OwnerTokens, sessions: Sessions, hf_login: bool = False) -> None:
         self.tokens = tokens
         self.sessions = sessions
+        self.hf_login = hf_login
 
     def owner(self, request: Any, token: Any = None) -> str | None:
-        return (user_owner(getattr(request, "username", None)) or self.tokens.owner(token)
+        return (user_owner(getattr(request, "username", None))
+                or (hf_owner(request) if self.hf_login else None)
+                or self.tokens.owner(token)
                 or self.sessions.get(getattr(request, "session_hash", None)).owner)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from pyrate_limiter import Duration, InMemoryBucket, Rate, RateItem
 
+from ..identity.owners import SIGNED_IN
 from .policy import DAY, Exceeded, LimitSettings
 
 if TYPE_CHECKING:
@@ -148,7 +149,7 @@ def limit_keys(owner: str | None, address: str | None) -> Iterator[str]:
     """The keys a turn counts under: a signed-in user by name; anyone else by id and address."""
     if owner is not None:
         yield owner
-    if address and (owner is None or not owner.startswith("user:")):
+    if address and (owner is None or not owner.startswith(SIGNED_IN)):
         yield f"ip:{address}"
 
 

@@ -162,6 +162,8 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
                    delete_cache=(3600, 86400)) as demo:
         with gr.Sidebar(open=True):
             gr.Markdown(f"**Backend:** {backend.label}", elem_id="backend-label")
+            if panel.identity.hf_login:  # Gradio adds /login/huggingface and the session cookie
+                gr.LoginButton(size="sm")
             own_keys.render()
             panel.render()
             gr.Markdown("### Settings")

@@ -1,0 +1,51 @@
+"""The real browser the page tests drive: Debian's chromium through Playwright.
+
+The `browser` and `page` fixtures (tests/conftest.py) launch it. Without chromium
+their tests are skipped on a developer's machine, but fail in CI (CI=true), where
+.ci/run installs it. The helpers below act on the page as a visitor does.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+
+def launch_chromium(playwright: Any) -> Any:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            raise RuntimeError("chromium is missing: .ci/run should have installed it")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+
+
+def open_app(page: Page, url: str) -> None:
+    """Opens the page and waits for its load events (the owner token lands in localStorage)."""
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_function("() => localStorage.getItem('assistant-owner') !== null")
+
+
+def send(page: Page, text: str) -> None:
+    box = page.locator("textarea[data-testid='textbox']").last
+    expect(box).to_be_editable(timeout=20_000)
+    box.fill(text)
+    box.press("Enter")
+
+
+def bot_messages(page: Page):
+    return page.locator('[data-testid="bot"]')
+
+
+def bot_message(page: Page, text: str):
+    """The bot message that contains `text` (a reply is followed by its stats line)."""
+    return bot_messages(page).filter(has_text=text)
