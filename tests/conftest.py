@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import uuid
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
@@ -15,6 +17,8 @@ from playwright.sync_api import sync_playwright
 
 from assistant.app.server import App, create_app, launch
 from assistant.app.settings import load_settings
+from assistant.storage.opening import open_store
+from assistant.storage.repository import Store
 from assistant.web.render import STATS_NOTICE_ID
 from tests.browser import launch_chromium
 from tests.fake_openai import FakeOpenAI
@@ -178,3 +182,49 @@ def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     yield context.new_page()
     context.close()
+
+
+# PostgreSQL: .ci/run starts a throwaway cluster and names it in ASSISTANT_TEST_DATABASE_URL.
+TEST_DATABASE_URL = os.environ.get("ASSISTANT_TEST_DATABASE_URL")
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test, dropped after it."""
+    if not TEST_DATABASE_URL:
+        if os.environ.get("CI"):
+            raise RuntimeError("ASSISTANT_TEST_DATABASE_URL is not set: .ci/run starts PostgreSQL")
+        pytest.skip("no PostgreSQL for the tests (set ASSISTANT_TEST_DATABASE_URL)")
+    import psycopg
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield TEST_DATABASE_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@dataclass
+class StoreLocation:
+    """Where a test's store lives: a PostgreSQL URL, or else the SQLite file in `data_dir`."""
+    url: str | None
+    data_dir: Path
+
+    def open(self, replica: str = "test-replica") -> Store:
+        return open_store(self.url, self.data_dir, replica)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> StoreLocation:
+    """Each database the app supports: one suite for both."""
+    url = request.getfixturevalue("database_url") if request.param == "postgres" else None
+    return StoreLocation(url, tmp_path)
+
+
+@pytest.fixture
+def any_store(store_location: StoreLocation) -> Iterator[Store]:
+    store = store_location.open()
+    yield store
+    store.close()

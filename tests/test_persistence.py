@@ -144,8 +144,9 @@ def test_a_killed_app_keeps_the_message_and_the_partial_reply_marked_incomplete(
         if process.poll() is None:
             process.kill()
 
-    restarted = auth_app(fake, tmp_path)  # marks the cut-off reply on start
+    restarted = auth_app(fake, tmp_path)  # its heartbeat marks the reply once the dead one's is old
     try:
+        assert restarted.app.heartbeat.marked.wait(10)
         store: Store = restarted.app.store
         [summary] = store.list_conversations("user:ann")
         user, assistant = store.get_conversation("user:ann", summary.id).messages

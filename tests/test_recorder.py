@@ -21,9 +21,9 @@ OPTIONS = ReplyOptions(model="default", temperature=0.5, system_prompt="Be kind.
 
 
 @pytest.fixture
-def store(tmp_path):
-    with Store.in_directory(tmp_path) as s:
-        yield s
+def store(any_store):
+    """On SQLite and on PostgreSQL."""
+    return any_store
 
 
 def _reply(context: dict[str, Any], user_message: str = "Tell me about\nSQLite") -> Reply:

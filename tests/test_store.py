@@ -1,4 +1,4 @@
-"""The SQLite store, against real files in tmp_path."""
+"""The store, on a real SQLite file in tmp_path and on a real PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def store(tmp_path):
-    with Store.in_directory(tmp_path) as s:
-        yield s
+def store(any_store):
+    """Each test that takes `store` runs on SQLite and on PostgreSQL."""
+    return any_store
 
 
 def _chat(store: Store, owner: str, *texts: str, title: str | None = None) -> str:
@@ -269,8 +269,43 @@ def test_a_file_from_schema_v1_is_migrated_and_keeps_its_data(tmp_path):
         store.add_message("alice", "old-id", "assistant", "answered by version 2")
         assert store.add_memory("alice", "memories arrived in v2") > 0
     raw = sqlite3.connect(path)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 4
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 5
     raw.close()
+
+
+def test_postgres_tracks_its_migrations_and_refuses_a_newer_schema(database_url):
+    import psycopg
+
+    from assistant.storage.postgres.store import MIGRATIONS as PG_MIGRATIONS
+    from assistant.storage.postgres.store import PostgresStore
+
+    with PostgresStore(database_url), PostgresStore(database_url):  # two replicas migrate once
+        pass
+    with psycopg.connect(database_url, autocommit=True) as raw:
+        versions = [v for (v,) in raw.execute("SELECT version FROM schema_migrations")]
+        assert versions == list(range(1, len(PG_MIGRATIONS) + 1))
+        raw.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (len(PG_MIGRATIONS) + 1,))
+    with pytest.raises(RuntimeError, match="Upgrade the app"):
+        PostgresStore(database_url)
+
+
+def test_only_a_dead_processs_replies_are_marked_cut_off(store_location):
+    alive, dead = store_location.open("alive"), store_location.open("dead")
+    try:
+        cid = alive.create_conversation("alice")
+        live = alive.add_message("alice", cid, "assistant", "still writing", "streaming")
+        cut = dead.add_message("alice", cid, "assistant", "cut off mid-", "streaming")
+        alive.beat("alive", 1_000.0)
+        dead.beat("dead", 990.0)
+
+        assert alive.mark_interrupted("The server stopped.", alive_since=997.0) == 1
+        status = {m.id: (m.status, m.reason) for m in alive.get_conversation("alice", cid).messages}
+        assert status[cut] == ("failed", "The server stopped.")
+        assert status[live] == ("streaming", None)
+        assert alive.mark_interrupted("The server stopped.", alive_since=1_001.0) == 1  # now both
+    finally:
+        alive.close()
+        dead.close()
 
 
 def test_a_file_from_a_newer_app_is_refused(tmp_path):

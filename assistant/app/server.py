@@ -30,9 +30,11 @@ from ..providers.protocols import build_adapters
 from ..providers.retrying import RetryPolicy
 from ..providers.routes import OwnKeyRoutes
 from ..quotas.meter import TokenCounter, UsageMeter
+from ..storage.opening import open_store
 from ..storage.recorder import ConversationRecorder
+from ..storage.replicas import Heartbeat, new_replica_id
+from ..storage.repository import Store
 from ..storage.retention import Retention
-from ..storage.sqlite.store import SQLiteStore
 from ..tools.catalog import McpRuntime, builtin_toolbox
 from ..tools.mcp_client import load_servers
 from ..web.attachments import Attachments
@@ -58,7 +60,7 @@ class App:
     backend: Backend
     service: ChatService
     demo: Page
-    store: SQLiteStore
+    store: Store
     metrics: ReplyMetrics
     panel: ConversationPanel
     mcp: McpRuntime
@@ -66,10 +68,12 @@ class App:
     links: SourceLinks
     limits: UsageLimits
     retention: Retention
+    heartbeat: Heartbeat
 
     def close(self) -> None:
         self.demo.close()
         self.retention.stop()
+        self.heartbeat.stop()
         self.mcp.close()
         self.store.close()
         self.panel.close()
@@ -103,10 +107,10 @@ def _limits(settings: Settings, clock: Callable[[], float]) -> UsageLimits:
 def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> App:
     """`clock`: the time the per-user limits count in (tests move it)."""
     backend = select_backend(settings.connection())
-    store = SQLiteStore.in_directory(settings.data_dir)
-    interrupted = store.mark_interrupted(STATUS_WORDS["streaming"])
-    if interrupted:
-        log.warning("%d replies were cut off by the last shutdown; marked incomplete", interrupted)
+    replica = new_replica_id()
+    store = open_store(settings.database_url, settings.data_dir, replica)
+    heartbeat = Heartbeat(store, replica, STATUS_WORDS["streaming"])
+    heartbeat.start()  # marks what a stopped process left streaming, now and every second
     metrics = ReplyMetrics(log_content=settings.log_content)
     upstream = Upstream(client=backend.client, host=host_of(str(backend.client.base_url)),
                         read_timeout=settings.read_timeout, secrets=_secrets(settings))
@@ -144,7 +148,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Ap
     retention = Retention(store, settings.retention_days, clock)
     retention.start()
     return App(settings, backend, service, demo, store, metrics, panel, mcp, library, links,
-               limits, retention)
+               limits, retention, heartbeat)
 
 
 SHARE_WITHOUT_LOGIN = (

@@ -70,6 +70,7 @@ class Settings:
     log_content: bool = False  # put message text in the logs (debugging only)
     trusted_proxies: str | None = None  # addresses whose X-Forwarded-For is believed
     on_spaces: bool = False  # running on Hugging Face Spaces (SYSTEM=spaces)
+    database_url: str | None = None  # postgresql://…; else the SQLite file in data_dir
     hf_login: bool = False  # "Sign in with Hugging Face"; on by default in a Space with hf_oauth
 
     def visitor_key_mode(self) -> str:
@@ -193,6 +194,9 @@ _OPTIONS: tuple[tuple[str, str, str, type, str], ...] = (
      "write message text to the logs, for debugging (on/off, default off: never on a public app)"),
     ("--trusted-proxies", "ASSISTANT_TRUSTED_PROXIES", "trusted_proxies", str,
      "proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the client"),
+    ("--database-url", "ASSISTANT_DATABASE_URL", "database_url", str,
+     "a PostgreSQL database (postgresql://user:password@host/db) shared by several app "
+     "processes; default: the SQLite file in the data directory"),
     ("--hf-login", "ASSISTANT_HF_LOGIN", "hf_login", bool,
      "show 'Sign in with Hugging Face' (on/off; default on in a Space with hf_oauth: true. "
      "Off Spaces, Gradio signs you in as the Hugging Face account this machine is logged in to)"),

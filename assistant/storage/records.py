@@ -111,7 +111,9 @@ def auto_title(text: str, limit: int = TITLE_CHARS) -> str:
 
 
 def clean_text(value: str) -> str:
-    """Text any database takes: lone surrogates (possible in JSON) become U+FFFD."""
+    """Text any database takes: lone surrogates (possible in JSON) and NUL become U+FFFD."""
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")  # PostgreSQL's text cannot hold NUL
     try:
         value.encode("utf-8")
         return value

@@ -1,4 +1,4 @@
-"""The store's public surface: what the app asks of any database (SQLite today).
+"""The store's public surface: what the app asks of any database (SQLite or PostgreSQL).
 
 Every method takes `owner` and touches only that owner's rows; someone else's id
 behaves exactly like a missing one (None, False or NotFound), so ids cannot be probed.
@@ -88,7 +88,14 @@ class Store(Protocol):
                        steps: Sequence[Mapping[str, Any]] = (),
                        sources: Sequence[Mapping[str, Any]] = ()) -> bool: ...
 
-    def mark_interrupted(self, reason: str) -> int: ...
+    def beat(self, replica: str, now: float) -> None:
+        """Records that process `replica` is alive at `now`."""
+        ...
+
+    def mark_interrupted(self, reason: str, alive_since: float | None = None) -> int:
+        """Replies left streaming by processes with no heartbeat since `alive_since` (None:
+        every reply left streaming) become failed with `reason`; returns how many."""
+        ...
 
     def export_json(self, owner: str, conversation_id: str) -> dict[str, Any]: ...
 

@@ -15,10 +15,10 @@ from ..records import StoredDocument, StoredPassage, check_owner, clean_text
 from ..repository import PassageRow
 from .database import Database
 
-_DOCUMENT = ("SELECT d.id, d.name, d.kind, d.size, d.pages,"
+DOCUMENT_SELECT = ("SELECT d.id, d.name, d.kind, d.size, d.pages,"
              " (SELECT COUNT(*) FROM passages p WHERE p.document_id = d.id), d.created, d.path"
              " FROM documents d")
-_PASSAGE = ("SELECT p.id, p.document_id, d.name, p.ordinal, p.page, p.heading, p.text, p.vector"
+PASSAGE_SELECT = ("SELECT p.id, p.document_id, d.name, p.ordinal, p.page, p.heading, p.text, p.vector"
             " FROM passages p JOIN documents d ON d.id = p.document_id")
 
 
@@ -83,10 +83,10 @@ class SQLiteDocuments:
 
     def _read_documents(self, where: str, owner: str, *params: Any) -> list[StoredDocument]:
         with self._db.read() as conn:
-            rows = conn.execute(_DOCUMENT + where, (check_owner(owner), *params)).fetchall()
+            rows = conn.execute(DOCUMENT_SELECT + where, (check_owner(owner), *params)).fetchall()
         return [StoredDocument(*row) for row in rows]
 
     def _read_passages(self, where: str, owner: str, *params: Any) -> list[StoredPassage]:
         with self._db.read() as conn:
-            rows = conn.execute(_PASSAGE + where, (check_owner(owner), *params)).fetchall()
+            rows = conn.execute(PASSAGE_SELECT + where, (check_owner(owner), *params)).fetchall()
         return [StoredPassage(*row) for row in rows]

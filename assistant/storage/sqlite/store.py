@@ -89,6 +89,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             data BLOB NOT NULL)""",
      "CREATE INDEX images_by_message ON images (message_id, position)",
      "ALTER TABLE messages ADD COLUMN sources TEXT"),
+    # 5: a reply in progress names its process, whose heartbeat says whether it still runs
+    ("ALTER TABLE messages ADD COLUMN replica TEXT",
+     "CREATE INDEX messages_streaming ON messages (replica) WHERE status = 'streaming'",
+     "CREATE TABLE replicas (id TEXT PRIMARY KEY, heartbeat REAL NOT NULL)"),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -100,14 +104,15 @@ def _casefold(value: Any) -> Any:
 class SQLiteStore:
     """The one storage object of the app; create it once, `close()` it at shutdown."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], replica: str = "") -> None:
         self._db = Database(path, MIGRATIONS, {"casefold": _casefold})
         self.path = self._db.path
+        self.replica = replica  # recorded on each reply, so a dead process's can be found
         self.documents = SQLiteDocuments(self._db)
 
     @classmethod
-    def in_directory(cls, data_dir: str | os.PathLike[str]) -> SQLiteStore:
-        return cls(Path(data_dir) / FILENAME)
+    def in_directory(cls, data_dir: str | os.PathLike[str], replica: str = "") -> SQLiteStore:
+        return cls(Path(data_dir) / FILENAME, replica)
 
     def defer(self, fn: Callable[..., T], *args: Any) -> Future[T]:
         """Queues `fn(*args)`, usually a write method of this store, behind earlier writes.
@@ -177,7 +182,7 @@ class SQLiteStore:
                     (row[0],)):
                 images.setdefault(message_id, []).append(StoredImage(*image))
         return Conversation(row[0], row[1], row[2], row[3], settings=json.loads(row[4]),
-                            messages=tuple(_message(m, images.get(m[0], ())) for m in messages))
+                            messages=tuple(message_from_row(m, images.get(m[0], ())) for m in messages))
 
     def rename_conversation(self, owner: str, conversation_id: str, title: str) -> bool:
         if not clean_title(title):
@@ -243,7 +248,8 @@ class SQLiteStore:
         row = (role, clean_text(content), check_status(status), reason and clean_text(reason),
                None if settings is None else json.dumps(dict(settings)), time.time(), None, None,
                None, tuple(images))
-        return self._db.write(_insert_message, check_owner(owner), conversation_id, row)
+        return self._db.write(_insert_message, check_owner(owner), conversation_id, row,
+                              self.replica)
 
     def update_message(self, owner: str, message_id: int, content: str, status: str,
                        reason: str | None = None,
@@ -254,11 +260,23 @@ class SQLiteStore:
                steps_json(steps), sources_json(sources), time.time())
         return self._db.write(_update_message, check_owner(owner), message_id, row)
 
-    def mark_interrupted(self, reason: str) -> int:
-        """Replies a crash left "streaming" become "failed" with `reason`; returns how many."""
+    # Replicas
+
+    def beat(self, replica: str, now: float) -> None:
+        self._db.write(lambda conn: conn.execute(
+            "INSERT INTO replicas (id, heartbeat) VALUES (?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET heartbeat = excluded.heartbeat", (replica, now)))
+
+    def mark_interrupted(self, reason: str, alive_since: float | None = None) -> int:
+        """Replies left "streaming" by a dead process become "failed" with `reason`.
+
+        A process is alive while its heartbeat is at least `alive_since`; None: none is.
+        """
         return self._db.write(lambda conn: int(conn.execute(
-            "UPDATE messages SET status = 'failed', reason = ? WHERE status = 'streaming'",
-            (clean_text(reason),)).rowcount))
+            "UPDATE messages SET status = 'failed', reason = ? WHERE status = 'streaming'"
+            " AND (? IS NULL OR replica IS NULL OR replica NOT IN"
+            " (SELECT id FROM replicas WHERE heartbeat >= ?))",
+            (clean_text(reason), alive_since, alive_since)).rowcount))
 
     # Export and import (the format is export.py's)
 
@@ -293,7 +311,7 @@ class SQLiteStore:
         def run(conn: sqlite3.Connection) -> None:
             _insert_conversation(conn, (cid, owner, *conversation))
             for row in messages:
-                _insert_message(conn, owner, cid, row)
+                _insert_message(conn, owner, cid, row, self.replica)
             conn.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, cid))
 
         self._db.write(run)
@@ -320,7 +338,7 @@ class SQLiteStore:
                               memory_id, check_owner(owner))
 
 
-def _message(row: tuple[Any, ...], images: Sequence[StoredImage]) -> Message:
+def message_from_row(row: tuple[Any, ...], images: Sequence[StoredImage]) -> Message:
     """A row of `SELECT id, position, role, content, status, reason, settings, created,
     updated, steps, sources`."""
     settings, steps, sources = json.loads(row[6]) if row[6] else None, row[9], row[10]
@@ -342,7 +360,8 @@ def _update_conversation(conn: sqlite3.Connection, owner: str, cid: str,
                         (value, cid, owner)).rowcount > 0
 
 
-def _insert_message(conn: sqlite3.Connection, owner: str, cid: str, row: tuple[Any, ...]) -> int:
+def _insert_message(conn: sqlite3.Connection, owner: str, cid: str, row: tuple[Any, ...],
+                    replica: str) -> int:
     """`row` is (role, content, status, reason, settings JSON, created, updated or None,
     steps JSON or None, sources JSON or None, images)."""
     if conn.execute("SELECT 1 FROM conversations WHERE id = ? AND owner = ?",
@@ -351,9 +370,9 @@ def _insert_message(conn: sqlite3.Connection, owner: str, cid: str, row: tuple[A
     *columns, images = row
     cursor = conn.execute(
         "INSERT INTO messages (conversation_id, position, role, content, status, reason, settings,"
-        " created, updated, steps, sources) SELECT ?1, COALESCE(MAX(position) + 1, 0), ?2, ?3,"
-        " ?4, ?5, ?6, ?7, COALESCE(?8, ?7), ?9, ?10 FROM messages WHERE conversation_id = ?1",
-        (cid, *columns))
+        " created, updated, steps, sources, replica) SELECT ?1, COALESCE(MAX(position) + 1, 0),"
+        " ?2, ?3, ?4, ?5, ?6, ?7, COALESCE(?8, ?7), ?9, ?10, ?11 FROM messages"
+        " WHERE conversation_id = ?1", (cid, *columns, replica or None))
     message_id = int(cursor.lastrowid or 0)
     conn.executemany("INSERT INTO images (message_id, position, media_type, name, data)"
                      " VALUES (?, ?, ?, ?, ?)",
