@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import uuid
 import socket
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator

@@ -60,6 +60,8 @@ from tests.fake_wire import FAULTS, RecordedRequest, Scenario
 __all__ = ["FakeOpenAI", "Scenario", "RecordedRequest", "FAULTS"]
 
 
+MODELS = ("gpt-4.1-mini", "fake-model")  # what GET /v1/models lists unless a test changes it
+
 class FakeOpenAI:
     """A threaded loopback server speaking the Chat Completions and Responses wire formats."""
 
@@ -67,7 +69,7 @@ class FakeOpenAI:
         self.host = host
         self.port = port
         self.default = Scenario()
-        self.models: list[str] = ["gpt-4.1-mini", "fake-model"]
+        self.models: list[str] = list(MODELS)
         self.requests: list[RecordedRequest] = []
         self.disconnects = 0
         self.embeddings_enabled = True  # False: /v1/embeddings answers 404, as on most servers
@@ -133,8 +135,10 @@ class FakeOpenAI:
             self._queue.extend(scenarios)
 
     def reset(self) -> None:
-        """Clear the queue, request log and disconnect counter; default back to Scenario()."""
+        """Clear the queue, request log and disconnect counter; default back to Scenario(),
+        the model list to MODELS."""
         with self._cond:
+            self.models = list(MODELS)
             self._queue.clear()
             self.requests.clear()
             self.disconnects = 0

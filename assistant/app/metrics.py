@@ -193,7 +193,12 @@ def metrics_routes(registry: CollectorRegistry, *, token: str | None = None) -> 
     FastAPI registers these before Gradio adds its own routes; this works
     whether or not `launch` blocks, and with `auth`.
     """
-    return [metrics_route(registry, token=token)]
+    return [metrics_route(registry, token=token), Route("/healthz", _healthy, methods=["GET"])]
+
+
+async def _healthy(request: Request) -> Response:
+    """For a load balancer's health check: cheap, and open even with sign-in on."""
+    return Response("ok\n", media_type="text/plain")
 
 
 def install_metrics_route(demo: Any, registry: CollectorRegistry, *, path: str = "/metrics",

@@ -30,12 +30,11 @@ MIGRATION_LOCK = 7_246_813  # any constant: the advisory lock key every replica 
 
 def migrate(conn: psycopg.Connection[Any], migrations: Migrations) -> int:
     """Brings the database to `len(migrations)`, one step per transaction; returns that version."""
-    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
-                 " applied TIMESTAMPTZ NOT NULL DEFAULT now())")
-    conn.commit()
     while True:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER"
+                         " PRIMARY KEY, applied TIMESTAMPTZ NOT NULL DEFAULT now())")
             row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
             version = int(row[0]) if row else 0
             if version > len(migrations):

@@ -1,0 +1,171 @@
+"""Two app replicas behind HAProxy, sharing PostgreSQL: all real processes.
+
+`python -m deploy.run --replicas 2` starts them; the browser reaches them only through
+the balancer, and is moved from one replica to the other by its SERVERID cookie, the
+way HAProxy moves it when a replica dies.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import httpx
+import psycopg
+import pytest
+from playwright.sync_api import Page, expect
+
+from assistant.storage.postgres.store import PostgresStore
+from tests.browser import bot_message, open_app, send
+from tests.conftest import FAKE_MODEL, free_port, model_posts
+from tests.fake_openai import FakeOpenAI, Scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+RATE = 20  # tokens a second, for the slow replies
+
+
+@dataclass
+class Deployment:
+    url: str
+    process: subprocess.Popen[str]
+    replicas: dict[str, int] = field(default_factory=dict)  # app1 -> pid
+    output: list[str] = field(default_factory=list)
+
+    def kill(self, name: str) -> None:
+        os.kill(self.replicas[name], signal.SIGKILL)
+
+
+@pytest.fixture
+def deployment(database_url: str, fake_server: FakeOpenAI, tmp_path: Path
+               ) -> Iterator[Deployment]:
+    port = free_port()
+    env = {**os.environ, "ASSISTANT_DATABASE_URL": database_url, "OPENAI_BASE_URL":
+           fake_server.base_url, "ASSISTANT_MODEL": FAKE_MODEL, "PYTHONUNBUFFERED": "1"}
+    env.pop("OPENAI_API_KEY", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "deploy.run", "--replicas", "2", "--port", str(port),
+         "--data-dir", str(tmp_path)], cwd=ROOT, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deployment = Deployment(f"http://127.0.0.1:{port}", process)
+    assert process.stdout is not None
+    for line in process.stdout:
+        deployment.output.append(line)
+        if found := re.match(r"replica (app\d) pid (\d+)", line):
+            deployment.replicas[found[1]] = int(found[2])
+        if line.startswith("balancer pid"):
+            break
+    assert deployment.replicas.keys() == {"app1", "app2"}, "".join(deployment.output[-30:])
+    drain = threading.Thread(target=lambda: deployment.output.extend(process.stdout or ()),
+                             daemon=True)
+    drain.start()
+    yield deployment
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def pin(page: Page, url: str, replica: str) -> None:
+    """Sends this browser to `replica`, as HAProxy's SERVERID cookie does."""
+    page.context.add_cookies([{"name": "SERVERID", "value": replica, "url": url}])
+
+
+def served_by(page: Page) -> str:
+    return next(c["value"] for c in page.context.cookies() if c["name"] == "SERVERID")
+
+
+def other(replica: str) -> str:
+    return "app2" if replica == "app1" else "app1"
+
+
+def replies(database_url: str) -> dict[str, Any]:
+    """Each conversation's first reply, by the message that asked for it, whoever owns it."""
+    with psycopg.connect(database_url) as raw:
+        owned = raw.execute("SELECT owner, id FROM conversations").fetchall()
+    with PostgresStore(database_url, replica="test-reader") as store:
+        chats = [store.get_conversation(owner, cid) for owner, cid in owned]
+    return {c.messages[0].content: c.messages[1:] for c in chats if c is not None}
+
+
+def wait_for(condition: Callable[[], Any], timeout: float) -> Any:
+    """Asks again until `condition()` is true or `timeout` passes (another process decides it)."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()) and time.monotonic() < deadline:
+        threading.Event().wait(0.2)
+    return result
+
+
+def test_a_chat_streams_through_the_balancer_and_continues_on_the_other_replica(
+        page, deployment, fake, database_url):
+    fake.enqueue(Scenario(n_tokens=30, rate=100))
+    open_app(page, deployment.url)
+    first = served_by(page)
+    send(page, "Hello through the balancer")
+    expect(bot_message(page, "w29")).to_be_visible(timeout=20_000)
+
+    pin(page, deployment.url, other(first))
+    open_app(page, deployment.url)
+    assert served_by(page) == other(first)
+    chats = page.locator("#conversation-list label")
+    expect(chats).to_have_count(1, timeout=20_000)  # listed by the other process, from PostgreSQL
+    chats.first.click()
+    expect(bot_message(page, "w29")).to_be_visible()
+    fake.enqueue(Scenario(text="Continued elsewhere."))
+    send(page, "And now?")
+    expect(bot_message(page, "Continued elsewhere.")).to_be_visible(timeout=20_000)
+    assert "w29" in str(model_posts(fake)[-1].body["messages"])  # the history came along
+    [(question, answers)] = replies(database_url).items()
+    assert question == "Hello through the balancer"
+    assert [m.content for m in answers][-1] == "Continued elsewhere."
+
+
+
+
+def test_a_replica_killed_mid_reply_loses_at_most_2_s_and_the_other_serves_on(
+        browser, deployment, fake, database_url):
+    fake.default = Scenario(n_tokens=200, rate=RATE)
+    doomed, survivor = browser.new_context().new_page(), browser.new_context().new_page()
+    pin(doomed, deployment.url, "app1")
+    pin(survivor, deployment.url, "app2")
+    try:
+        open_app(doomed, deployment.url)
+        open_app(survivor, deployment.url)
+        send(survivor, "Count on app2")
+        send(doomed, "Count on app1")
+        expect(bot_message(doomed, "w70")).to_be_visible(timeout=20_000)  # 3.5 s in
+        deployment.kill("app1")
+        seen = len(bot_message(doomed, "w70").inner_text().split())
+
+        expect(bot_message(survivor, "w199")).to_be_visible(timeout=30_000)
+        wait_for(lambda: replies(database_url)["Count on app2"][0].status == "complete", 10)
+        live = replies(database_url)["Count on app2"][0]
+        assert (live.status, live.content.split()[-1]) == ("complete", "w199")
+
+        # app2's heartbeat marks app1's reply once app1's heartbeat is 3 s old
+        assert wait_for(lambda: replies(database_url)["Count on app1"][0].status == "failed", 15)
+        cut = replies(database_url)["Count on app1"][0]
+        assert "stopped while this reply" in (cut.reason or "")
+        lost_seconds = (seen - len(cut.content.split())) / RATE
+        print(f"replica kill: saw {seen} tokens, saved {len(cut.content.split())}, "
+              f"lost {lost_seconds:.2f} s")
+        assert len(cut.content.split()) > 0 and lost_seconds <= 2.0 + 0.5
+
+        fake.default = Scenario(text="Still here.")
+        open_app(doomed, deployment.url)  # app1 is down: HAProxy sends it to app2
+        send(doomed, "Anyone there?")
+        expect(bot_message(doomed, "Still here.")).to_be_visible(timeout=20_000)
+        assert served_by(doomed) == "app2"
+        assert httpx.get(deployment.url + "/healthz").text == "ok\n"
+    finally:
+        fake.default = Scenario()
+        doomed.context.close()
+        survivor.context.close()
