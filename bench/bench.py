@@ -67,6 +67,8 @@ from bench.client import (
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"  # git-ignored
 TARGETS = ("ours", "load_chat")
+BASELINES = {"load_chat": ["bench/baseline_app.py"], "lean": ["bench/lean_app.py"],
+             "lean_gc": ["bench/lean_app.py", "--freeze-gc"]}
 TTFT_TOKENS, TTFT_RATE = 5, 100.0  # phase 1: paced, so that the first token comes alone
 
 
@@ -128,7 +130,8 @@ async def client_main(spec: dict) -> dict:
     if spec["mode"] == "direct":
         return await direct(spec)
     _, config = await call(spec["port"], "GET /config")
-    target, app, fake = Target(spec["port"], config), spec["app_pid"], spec["fake_pid"]
+    target = Target(spec["port"], config, spec.get("replicas", 0))
+    app, fake = spec["app_pid"], spec["fake_pid"]
     await target.stream(target.chat, target.data(target.chat, "warm up"), cancel_after_first=True,
                         deadline=time.monotonic() + 30)
     await asyncio.sleep(0.5)
@@ -192,7 +195,7 @@ def start_app(stack: ExitStack, kind: str, base_url: str) -> tuple[int, int]:
             OPENAI_BASE_URL=base_url, ASSISTANT_MODEL="fake-model", ASSISTANT_HOST=HOST,
             ASSISTANT_PORT=str(port), ASSISTANT_DATA_DIR=data_dir)))
     else:
-        proc = stack.enter_context(process(["bench/baseline_app.py", "--base-url", base_url,
+        proc = stack.enter_context(process([*BASELINES[kind], "--base-url", base_url,
                                             "--port", str(port)], _env()))
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:  # ready once /config answers

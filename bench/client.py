@@ -61,9 +61,11 @@ def peak_rss_mb(pid: int) -> float:
 
 
 # The client: raw HTTP/1.1 ----------------------------------------------------------------
-async def _open(port: int, head: str, body: bytes = b"") -> tuple[Any, Any, int, dict]:
+async def _open(port: int, head: str, body: bytes = b"", cookie: str = ""
+                ) -> tuple[Any, Any, int, dict]:
     reader, writer = await asyncio.open_connection(HOST, port)
     writer.write(f"{head} HTTP/1.1\r\nHost: {HOST}:{port}\r\nConnection: close\r\n".encode()
+                 + (f"Cookie: {cookie}\r\n".encode() if cookie else b"")
                  + (f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
                     .encode() if body else b"") + b"\r\n" + body)
     status = int((await reader.readline()).split()[1])
@@ -84,9 +86,9 @@ async def _chunks(reader: Any, headers: dict) -> Any:
         yield await reader.read()
 
 
-async def call(port: int, head: str, payload: Any = None) -> tuple[int, Any]:
+async def call(port: int, head: str, payload: Any = None, cookie: str = "") -> tuple[int, Any]:
     reader, writer, status, headers = await _open(
-        port, head, b"" if payload is None else orjson.dumps(payload))
+        port, head, b"" if payload is None else orjson.dumps(payload), cookie)
     try:
         data = b"".join([chunk async for chunk in _chunks(reader, headers)])
         return status, orjson.loads(data) if data else None
@@ -94,10 +96,10 @@ async def call(port: int, head: str, payload: Any = None) -> tuple[int, Any]:
         writer.close()
 
 
-async def queue_events(port: int, session: str) -> Any:
+async def queue_events(port: int, session: str, cookie: str = "") -> Any:
     """(arrival time, message) for each message on a session's SSE stream."""
     reader, writer, _, headers = await _open(
-        port, f"GET /gradio_api/queue/data?session_hash={session}")
+        port, f"GET /gradio_api/queue/data?session_hash={session}", cookie=cookie)
     buffer = b""
     try:
         async for chunk in _chunks(reader, headers):
@@ -113,8 +115,11 @@ async def queue_events(port: int, session: str) -> Any:
 class Target:
     """The app under test, as its /config describes it."""
 
-    def __init__(self, port: int, config: dict) -> None:
+    def __init__(self, port: int, config: dict, replicas: int = 0) -> None:
+        """`replicas`: behind deploy/haproxy.cfg, each session is pinned to one of them by
+        its SERVERID cookie, spread evenly, as browsers are."""
         self.port, deps = port, config["dependencies"]
+        self.replicas = replicas
         self.components = {c["id"]: c for c in config["components"]}
         named = {d.get("api_name"): d for d in deps}
         self.chat = named.get("chat") or next(  # gr.load_chat names it after its function
@@ -138,9 +143,13 @@ class Target:
                 values.append(self.components[cid].get("props", {}).get("value"))
         return values
 
+    def cookie(self, session: str) -> str:
+        return f"SERVERID=app{int(session, 16) % self.replicas + 1}" if self.replicas else ""
+
     async def run(self, dep: dict, data: list[Any], session: str) -> Any:
         status, body = await call(self.port, "POST /gradio_api/run/predict",
-                                  {"data": data, "fn_index": dep["id"], "session_hash": session})
+                                  {"data": data, "fn_index": dep["id"], "session_hash": session},
+                                  self.cookie(session))
         if status != 200:
             raise RuntimeError(f"{dep.get('api_name')} answered {status}: {str(body)[:200]}")
         return body["data"]
@@ -161,24 +170,28 @@ class Target:
                      cancel_after_first: bool = False) -> dict:
         """One queued event, timed from the join request on."""
         session = session or uuid.uuid4().hex[:11]
-        record: dict[str, Any] = {"ok": False, "updates": [], "wait": None, "done": None}
+        record: dict[str, Any] = {"ok": False, "updates": [], "wait": None, "done": None,
+                                  "queued": False}
         t0 = time.monotonic()
         status, body = await call(self.port, "POST /gradio_api/queue/join",
-                                  {"data": data, "fn_index": dep["id"], "session_hash": session})
+                                  {"data": data, "fn_index": dep["id"], "session_hash": session},
+                                  self.cookie(session))
         if status != 200:
             return {**record, "error": f"join {status}"}
         try:
             async with asyncio.timeout(None if deadline == INF else deadline - time.monotonic()):
-                async for now, msg in queue_events(self.port, session):
+                async for now, msg in queue_events(self.port, session, self.cookie(session)):
                     kind = msg.get("msg")
                     if kind == "process_starts":
                         record["wait"] = now - t0
+                    elif kind == "estimation" and (msg.get("rank") or 0) > 0:
+                        record["queued"] = True  # behind others, for a concurrency limit
                     elif kind == "process_generating":
                         record["updates"].append(now - t0)
                         if cancel_after_first:
                             await call(self.port, "POST /gradio_api/cancel", {
                                 "session_hash": session, "fn_index": dep["id"],
-                                "event_id": body["event_id"]})
+                                "event_id": body["event_id"]}, self.cookie(session))
                             break
                     elif kind == "process_completed":
                         record.update(ok=bool(msg.get("success")), done=now - t0,
@@ -195,7 +208,8 @@ def summarize(record: dict) -> dict:
     gaps = [b - a for a, b in zip(times, times[1:])]
     span = times[-1] - times[0] if len(times) > 1 else 0.0
     return {"ok": record["ok"], "ttft": times[0] if record["updates"] else None,
-            "wait": record["wait"], "done": record["done"], "updates": len(record["updates"]),
+            "wait": record["wait"], "queued": record.get("queued", False),
+            "done": record["done"], "updates": len(record["updates"]),
             "max_gap": max(gaps) if gaps else None,
             "rate": len(record["updates"]) / span if span > 0 else None}
 

@@ -420,3 +420,26 @@ def test_committed_writes_survive_kill_9(tmp_path):
         c = store.get_conversation("alice", cid)
         assert [(m.content, m.status) for m in c.messages] == [
             ("Before the crash", "complete"), ("Half a reply", "streaming")]
+
+
+def test_deleting_an_owner_removes_every_row_of_theirs_and_keeps_the_others(store):
+    mine, theirs = _chat(store, "alice", "my secret question"), _chat(store, "bob", "bob's")
+    store.add_memory("alice", "alice likes tea")
+    store.documents.add_document("alice", "doc-1", "notes.md", "markdown", 10, 1, "/x",
+                                 [(0, None, "", "alice's passage", None)])
+
+    assert store.delete_owner("alice") == 3  # a conversation, a memory, a document
+    assert store.get_conversation("alice", mine) is None
+    assert store.list_memories("alice") == [] and store.documents.list_documents("alice") == []
+    assert store.documents.passages("alice") == []
+    assert store.get_conversation("bob", theirs) is not None
+
+
+def test_untouched_conversations_go_and_the_rest_stay(store):
+    old = _chat(store, "alice", "old")
+    touched = store.get_conversation("alice", old).updated
+    new = _chat(store, "alice", "new")
+    assert store.get_conversation("alice", new).updated > touched + 1e-6
+    assert store.delete_untouched(touched + 1e-6) == 1
+    assert [c.id for c in store.list_conversations("alice")] == [new]
+    assert store.get_conversation("alice", old) is None

@@ -29,7 +29,9 @@ from ..providers.base import Upstream
 from ..providers.protocols import build_adapters
 from ..providers.retrying import RetryPolicy
 from ..providers.routes import OwnKeyRoutes
-from ..quotas.meter import TokenCounter, UsageMeter
+from ..quotas.meter import Meter, TokenCounter, UsageMeter
+from ..quotas.policy import LimitSettings
+from ..quotas.shared import SharedUsageMeter
 from ..storage.opening import open_store
 from ..storage.recorder import ConversationRecorder
 from ..storage.replicas import Heartbeat, new_replica_id
@@ -99,8 +101,17 @@ def _embeddings(settings: Settings, backend: Backend) -> Embeddings | None:
     return Embeddings(backend.client, model) if model else None
 
 
-def _limits(settings: Settings, clock: Callable[[], float]) -> UsageLimits:
-    return UsageLimits(UsageMeter(settings.limits(), clock), UsageMeter(settings.own_key_limits(), clock),
+def _limits(settings: Settings, clock: Callable[[], float], store: Store,
+            replica: str) -> UsageLimits:
+    """Counted in the shared database when there is one (replicas), else in memory."""
+    ledger = getattr(store, "usage", None)
+
+    def meter(limits: LimitSettings, namespace: str) -> Meter:
+        if ledger is not None and limits.active:
+            return SharedUsageMeter(limits, ledger, replica, namespace, clock)
+        return UsageMeter(limits, clock)
+    return UsageLimits(meter(settings.limits(), "server"),
+                       meter(settings.own_key_limits(), "own"),
                        parse_proxies(settings.trusted_proxies), on_spaces=settings.on_spaces)
 
 
@@ -136,7 +147,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Ap
                               max_bytes=int(settings.max_image_mb * 1e6),
                               max_images=settings.max_images,
                               folders=[panel.images_dir])
-    limits = _limits(settings, clock)
+    limits = _limits(settings, clock, store, replica)
     own_keys = OwnKeyPanel(OwnKeyRoutes(settings.connection(), retry,
                                         default_base_url=settings.openai_base_url),
                            backend, settings.visitor_key_mode(),  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Protocol, Sequence
 
 from pyrate_limiter import Duration, InMemoryBucket, Rate, RateItem
 
@@ -33,7 +33,25 @@ class Usage:
     tokens_per_day: int
 
 
+class Meter(Protocol):
+    """What the page asks of the limits: UsageMeter here, SharedUsageMeter in the database."""
+
+    settings: LimitSettings
+    clock: Clock
+    blocking: bool  # admit() waits on a database: call it off the event loop
+
+    def admit(self, keys: Sequence[str]) -> Admission | Exceeded: ...
+
+    def record_tokens(self, keys: Sequence[str], tokens: int) -> None: ...
+
+    def usage(self, key: str) -> Usage: ...
+
+    def _release(self, keys: Sequence[str], slots: Sequence[int] = ()) -> None: ...
+
+
 class UsageMeter:
+    blocking = False
+
     def __init__(self, settings: LimitSettings, clock: Clock = time.time) -> None:
         self.settings = settings
         self.clock = clock
@@ -115,7 +133,7 @@ class UsageMeter:
         with self._lock:
             return Usage(max(0, per_day - self._used_today(key, self.clock())), per_day)
 
-    def _release(self, keys: Sequence[str]) -> None:
+    def _release(self, keys: Sequence[str], slots: Sequence[int] = ()) -> None:
         with self._lock:
             for key in keys:
                 left = self._streams.get(key, 0) - 1
@@ -128,15 +146,16 @@ class UsageMeter:
 class Admission:
     """One admitted reply: its stream slot is held until `release` (or the `with` ends)."""
 
-    def __init__(self, meter: UsageMeter, keys: tuple[str, ...]) -> None:
+    def __init__(self, meter: Meter, keys: tuple[str, ...], slots: Sequence[int] = ()) -> None:
         self.meter = meter
         self.keys = keys
+        self._slots = tuple(slots)  # a shared meter's stream slots in the database
         self._released = False
 
     def release(self) -> None:
         if not self._released:
             self._released = True
-            self.meter._release(self.keys)
+            self.meter._release(self.keys, self._slots)
 
     def __enter__(self) -> Admission:
         return self

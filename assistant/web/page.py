@@ -110,7 +110,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
             yield notice(NEEDS_KEY_NOTICE, notice_id=LIMIT_NOTICE_ID)
             return
         route = own_keys.route(request.session_hash)
-        admitted = limits.admit(request, owner, own_key=route is not None)
+        admitted = await limits.admit_async(request, owner, own_key=route is not None)
         if isinstance(admitted, str):
             yield notice(admitted, notice_id=LIMIT_NOTICE_ID)  # nothing reaches the model
             return

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Sequence
 
-from ..quotas.meter import Admission, UsageMeter, limit_keys
+from ..quotas.meter import Admission, Meter, limit_keys
 from ..quotas.policy import Exceeded, tokens_left_line
 from .client_address import Network, client_address
 
@@ -12,7 +13,7 @@ from .client_address import Network, client_address
 class UsageLimits:
     """One meter for turns on the server's key, another for visitors' own keys."""
 
-    def __init__(self, server_key: UsageMeter, own_key: UsageMeter,
+    def __init__(self, server_key: Meter, own_key: Meter,
                  proxies: Sequence[Network] = (), *, on_spaces: bool = False) -> None:
         self.server_key = server_key
         self.own_key = own_key
@@ -23,7 +24,7 @@ class UsageLimits:
         return list(limit_keys(owner, client_address(request, self.proxies,
                                                      on_spaces=self.on_spaces)))
 
-    def meter(self, own_key: bool) -> UsageMeter:
+    def meter(self, own_key: bool) -> Meter:
         return self.own_key if own_key else self.server_key
 
     def admit(self, request: Any, owner: str | None, *, own_key: bool = False
@@ -32,6 +33,13 @@ class UsageLimits:
         meter = self.meter(own_key)
         admitted = meter.admit(self.keys(request, owner))
         return admitted.message(meter.clock()) if isinstance(admitted, Exceeded) else admitted
+
+    async def admit_async(self, request: Any, owner: str | None, *, own_key: bool = False
+                          ) -> Admission | str:
+        """`admit`, off the event loop when the meter asks a database."""
+        if self.meter(own_key).blocking:
+            return await asyncio.to_thread(self.admit, request, owner, own_key=own_key)
+        return self.admit(request, owner, own_key=own_key)
 
     def left_today(self, request: Any, owner: str | None, *, own_key: bool = False) -> str:
         """"41,200 of 50,000 tokens left today", for the tightest key; "" with no daily limit."""

@@ -32,8 +32,10 @@ from ..records import (
     steps_json,
 )
 from ..sqlite.store import message_from_row
+from ..whole_conversations import WholeConversations, read_import
 from .database import Database
 from .documents import PostgresDocuments
+from .usage import PostgresUsage
 
 __all__ = ["PostgresStore", "MIGRATIONS"]
 
@@ -77,6 +79,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
      "CREATE INDEX images_by_message ON images (message_id, position)",
      """CREATE TABLE replicas (id TEXT PRIMARY KEY,
             heartbeat DOUBLE PRECISION NOT NULL)"""),
+    # 2: per-user limits, shared by every replica (usage.py)
+    ("CREATE TABLE usage_requests (key TEXT NOT NULL, at DOUBLE PRECISION NOT NULL)",
+     "CREATE INDEX usage_requests_by_key ON usage_requests (key, at)",
+     """CREATE TABLE usage_streams (id BIGSERIAL PRIMARY KEY, key TEXT NOT NULL,
+            replica TEXT NOT NULL)""",
+     "CREATE INDEX usage_streams_by_key ON usage_streams (key)",
+     """CREATE TABLE usage_tokens (key TEXT NOT NULL, day INTEGER NOT NULL,
+            tokens BIGINT NOT NULL, PRIMARY KEY (key, day))"""),
 )
 OWNED_TABLES = ("conversations", "messages", "images", "memories", "documents", "passages")
 
@@ -88,13 +98,14 @@ def _like(needle: str) -> str:
     return "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-class PostgresStore:
+class PostgresStore(WholeConversations):
     """The one storage object of the app; create it once, `close()` it at shutdown."""
 
     def __init__(self, url: str, replica: str = "") -> None:
         self._db = Database(url, MIGRATIONS)
         self.replica = replica  # recorded on each reply, so a dead process's can be found
         self.documents = PostgresDocuments(self._db)
+        self.usage = PostgresUsage(self._db)
 
     def defer(self, fn: Callable[..., T], *args: Any) -> Future[T]:
         return self._db.submit(fn, *args)
@@ -192,11 +203,6 @@ class PostgresStore:
             return deleted
         return self._db.write(run)
 
-    def all_conversations(self, owner: str) -> list[Conversation]:
-        found = [self.get_conversation(owner, c.id)
-                 for c in self.list_conversations(owner, limit=1_000_000)]
-        return [c for c in found if c is not None]
-
     def _delete(self, conn: Conn, sql: str, *params: Any) -> bool:
         deleted = conn.execute(sql, params).rowcount > 0
         if deleted:
@@ -238,39 +244,20 @@ class PostgresStore:
         A process is alive while its heartbeat is at least `alive_since`; None: none is.
         """
         def run(conn: Conn) -> int:
+            alive = "SELECT id FROM replicas WHERE heartbeat >= %s"
+            conn.execute(f"DELETE FROM usage_streams WHERE %s::float8 IS NULL"  # their slots
+                         f" OR replica NOT IN ({alive})", (alive_since, alive_since))
             return conn.execute(
                 "UPDATE messages SET status = 'failed', reason = %s WHERE status = 'streaming'"
-                " AND (%s::float8 IS NULL OR replica IS NULL OR replica NOT IN"
-                " (SELECT id FROM replicas WHERE heartbeat >= %s))",
+                f" AND (%s::float8 IS NULL OR replica IS NULL OR replica NOT IN ({alive}))",
                 (clean_text(reason), alive_since, alive_since)).rowcount
         return self._db.write(run)
 
-    # Export and import
-
-    def export_json(self, owner: str, conversation_id: str) -> dict[str, Any]:
-        from ..export import to_json
-        return to_json(self._owned(owner, conversation_id), time.time())
-
-    def export_markdown(self, owner: str, conversation_id: str) -> str:
-        from ..export import to_markdown
-        return to_markdown(self._owned(owner, conversation_id))
-
-    def _owned(self, owner: str, conversation_id: str) -> Conversation:
-        conversation = self.get_conversation(owner, conversation_id)
-        if conversation is None:
-            raise NotFound(conversation_id)
-        return conversation
+    # Import (exports are WholeConversations')
 
     def import_json(self, owner: str, data: Mapping[str, Any] | str | bytes) -> str:
-        from ..export import parse_export
-        check_owner(owner)
-        if isinstance(data, (str, bytes)):
-            try:
-                data = json.loads(data)
-            except ValueError as exc:
-                raise ValueError(f"the file is not valid JSON ({exc})") from None
         now = time.time()
-        conversation, messages = parse_export(data, now)
+        conversation, messages = read_import(owner, data, now)
         cid = new_conversation_id()
 
         def run(conn: Conn) -> None:

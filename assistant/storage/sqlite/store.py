@@ -33,6 +33,7 @@ from ..records import (
     sources_json,
     steps_json,
 )
+from ..whole_conversations import WholeConversations, read_import
 from .database import Database, DatabaseClosed
 from .documents import SQLiteDocuments
 
@@ -101,7 +102,7 @@ def _casefold(value: Any) -> Any:
     return value.casefold() if isinstance(value, str) else value
 
 
-class SQLiteStore:
+class SQLiteStore(WholeConversations):
     """The one storage object of the app; create it once, `close()` it at shutdown."""
 
     def __init__(self, path: str | os.PathLike[str], replica: str = "") -> None:
@@ -224,12 +225,6 @@ class SQLiteStore:
             return deleted
         return self._db.write(run)
 
-    def all_conversations(self, owner: str) -> list[Conversation]:
-        """Every conversation of `owner`, whole, newest first (for their archive)."""
-        found = [self.get_conversation(owner, c.id)
-                 for c in self.list_conversations(owner, limit=1_000_000)]
-        return [c for c in found if c is not None]
-
     def _delete(self, conn: sqlite3.Connection, sql: str, *params: Any) -> bool:
         deleted = conn.execute(sql, params).rowcount > 0
         if deleted:
@@ -278,34 +273,12 @@ class SQLiteStore:
             " (SELECT id FROM replicas WHERE heartbeat >= ?))",
             (clean_text(reason), alive_since, alive_since)).rowcount))
 
-    # Export and import (the format is export.py's)
-
-    def export_json(self, owner: str, conversation_id: str) -> dict[str, Any]:
-        """The conversation in the versioned export format; NotFound if not the owner's."""
-        from ..export import to_json
-        return to_json(self._owned(owner, conversation_id), time.time())
-
-    def export_markdown(self, owner: str, conversation_id: str) -> str:
-        from ..export import to_markdown
-        return to_markdown(self._owned(owner, conversation_id))
-
-    def _owned(self, owner: str, conversation_id: str) -> Conversation:
-        conversation = self.get_conversation(owner, conversation_id)
-        if conversation is None:
-            raise NotFound(conversation_id)
-        return conversation
+    # Import (the format is export.py's; exports are WholeConversations')
 
     def import_json(self, owner: str, data: Mapping[str, Any] | str | bytes) -> str:
         """A NEW conversation owned by `owner` from an export; a ValueError says what is wrong."""
-        from ..export import parse_export
-        check_owner(owner)
-        if isinstance(data, (str, bytes)):
-            try:
-                data = json.loads(data)
-            except ValueError as exc:
-                raise ValueError(f"the file is not valid JSON ({exc})") from None
         now = time.time()
-        conversation, messages = parse_export(data, now)
+        conversation, messages = read_import(owner, data, now)
         cid = new_conversation_id()
 
         def run(conn: sqlite3.Connection) -> None:
