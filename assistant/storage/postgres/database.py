@@ -86,6 +86,10 @@ class Database:
         result: T = self.submit(self._transaction, fn, *args).result()
         return result
 
+    def write_later(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """`write`, without waiting: queued behind every earlier write."""
+        return self.submit(self._transaction, fn, *args)
+
     def vacuum_after_commit(self, *tables: str) -> None:
         """From inside a write: VACUUM these tables once it commits, so deleted rows go from disk."""
         self._vacuum_due.update(tables)

@@ -45,7 +45,7 @@ class PostgresUsage:
 
     def release(self, slots: Sequence[int]) -> None:
         if slots:
-            self._db.submit(self._db.write, lambda conn: conn.execute(
+            self._db.write_later(lambda conn: conn.execute(
                 "DELETE FROM usage_streams WHERE id = ANY(%s)", (list(slots),)))
 
     def add_tokens(self, keys: Sequence[str], now: float, tokens: int) -> None:
@@ -57,7 +57,7 @@ class PostgresUsage:
                              " ON CONFLICT (key, day) DO UPDATE"
                              " SET tokens = usage_tokens.tokens + EXCLUDED.tokens",
                              (key, day, tokens))
-        self._db.submit(self._db.write, run)
+        self._db.write_later(run)
 
     def tokens_used(self, key: str, now: float) -> int:
         with self._db.read() as conn:
