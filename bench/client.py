@@ -64,7 +64,8 @@ def peak_rss_mb(pid: int) -> float:
 async def _open(port: int, head: str, body: bytes = b"", cookie: str = ""
                 ) -> tuple[Any, Any, int, dict]:
     reader, writer = await asyncio.open_connection(HOST, port)
-    writer.write(f"{head} HTTP/1.1\r\nHost: {HOST}:{port}\r\nConnection: close\r\n".encode()
+    writer.write(f"{head} HTTP/1.1\r\nHost: {HOST}:{port}\r\nConnection: close\r\n"
+                 f"Origin: http://{HOST}:{port}\r\n".encode()  # as a page's requests carry
                  + (f"Cookie: {cookie}\r\n".encode() if cookie else b"")
                  + (f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
                     .encode() if body else b"") + b"\r\n" + body)
@@ -128,7 +129,9 @@ class Target:
         self.append = named["_append_message_to_history"]
         self.submit = named["_submit_fn"]
         self.sync = next(d for d in deps if d.get("trigger_after") == self.submit["id"])
-        self.on_load = [d for d in deps if any(t[1] == "load" for t in d.get("targets", []))]
+        # A new visitor's: the server's part of them (a load event may run in the page only).
+        self.on_load = [d for d in deps if d.get("backend_fn")
+                        and any(t[1] == "load" for t in d.get("targets", []))]
 
     def data(self, dep: dict, message: str = "") -> list[Any]:
         """Inputs as a browser sends them: States as null, other components at their value."""
