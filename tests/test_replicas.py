@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -21,6 +22,7 @@ from typing import Any, Callable, Iterator
 import httpx
 import psycopg
 import pytest
+from gradio_client import Client
 from playwright.sync_api import Page, expect
 
 from assistant.storage.postgres.store import PostgresStore
@@ -30,6 +32,7 @@ from tests.fake_openai import FakeOpenAI, Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 RATE = 20  # tokens a second, for the slow replies
+MODEL_SERVER = "assistant.providers.local.server"  # the embedded model's command line
 
 
 @dataclass
@@ -43,17 +46,14 @@ class Deployment:
         os.kill(self.replicas[name], signal.SIGKILL)
 
 
-@pytest.fixture
-def deployment(database_url: str, fake_server: FakeOpenAI, tmp_path: Path
-               ) -> Iterator[Deployment]:
+@contextmanager
+def deploy(env: dict[str, str], data_dir: Path) -> Iterator[Deployment]:
+    """`python -m deploy.run --replicas 2`, until every replica and the balancer are up."""
     port = free_port()
-    env = {**os.environ, "ASSISTANT_DATABASE_URL": database_url, "OPENAI_BASE_URL":
-           fake_server.base_url, "ASSISTANT_MODEL": FAKE_MODEL, "PYTHONUNBUFFERED": "1"}
-    env.pop("OPENAI_API_KEY", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "deploy.run", "--replicas", "2", "--port", str(port),
-         "--data-dir", str(tmp_path)], cwd=ROOT, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+         "--data-dir", str(data_dir)], cwd=ROOT, env={**env, "PYTHONUNBUFFERED": "1"},
+        text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deployment = Deployment(f"http://127.0.0.1:{port}", process)
     assert process.stdout is not None
     for line in process.stdout:
@@ -66,12 +66,24 @@ def deployment(database_url: str, fake_server: FakeOpenAI, tmp_path: Path
     drain = threading.Thread(target=lambda: deployment.output.extend(process.stdout or ()),
                              daemon=True)
     drain.start()
-    yield deployment
-    process.send_signal(signal.SIGTERM)
     try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        yield deployment
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+def deployment(database_url: str, fake_server: FakeOpenAI, tmp_path: Path
+               ) -> Iterator[Deployment]:
+    env = {**os.environ, "ASSISTANT_DATABASE_URL": database_url, "OPENAI_BASE_URL":
+           fake_server.base_url, "ASSISTANT_MODEL": FAKE_MODEL}
+    env.pop("OPENAI_API_KEY", None)
+    with deploy(env, tmp_path) as deployment:
+        yield deployment
 
 
 def pin(page: Page, url: str, replica: str) -> None:
@@ -169,3 +181,33 @@ def test_a_replica_killed_mid_reply_loses_at_most_2_s_and_the_other_serves_on(
         fake.default = Scenario()
         doomed.context.close()
         survivor.context.close()
+
+
+def environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().partition("=")[::2] for item in raw if b"=" in item)
+
+
+def children(pid: int) -> list[str]:
+    """The command lines of a process's children."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            found.append(Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+    return found
+
+
+def test_with_the_embedded_model_the_replicas_share_one_model_server(database_url, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    with deploy({**env, "ASSISTANT_DATABASE_URL": database_url}, tmp_path) as deployment:
+        [announced] = [line for line in deployment.output if line.startswith("model server on")]
+        model_url = announced.split()[-1]
+        servers = [c for c in children(deployment.process.pid) if MODEL_SERVER in c]
+        assert len(servers) == 1, children(deployment.process.pid)
+        for pid in deployment.replicas.values():
+            assert environ(pid)["OPENAI_BASE_URL"] == model_url
+            assert not [c for c in children(pid) if MODEL_SERVER in c]  # none of its own
+
+        client = Client(deployment.url, verbose=False, httpx_kwargs={"timeout": 120})
+        reply = client.predict("Say hello.", api_name="/chat")
+        assert str(reply).strip()
