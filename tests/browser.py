@@ -30,13 +30,17 @@ def launch_chromium(playwright: Any) -> Any:
 
 
 def open_app(page: Page, url: str) -> None:
-    """Opens the page and waits for its load events (the owner token lands in localStorage)."""
+    """Opens the page and waits until a message can be typed."""
     page.goto(url, wait_until="domcontentloaded")
-    page.wait_for_function("() => localStorage.getItem('assistant-owner') !== null")
+    expect(message_box(page)).to_be_editable(timeout=20_000)
+
+
+def message_box(page: Page) -> Any:
+    return page.locator(".multimodal-textbox textarea")
 
 
 def send(page: Page, text: str) -> None:
-    box = page.locator("textarea[data-testid='textbox']").last
+    box = message_box(page)
     expect(box).to_be_editable(timeout=20_000)
     box.fill(text)
     box.press("Enter")

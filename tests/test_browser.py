@@ -85,6 +85,34 @@ def test_a_reload_brings_the_conversation_back(page, fake_app, fake):
     expect(page.locator("#conversation-list")).to_contain_text("Please keep this chat")
 
 
+def event_calls(page: Page) -> list[str]:
+    """The server events the page sends from now on (load events, clicks, messages)."""
+    calls: list[str] = []
+    page.on("request", lambda r: calls.append(r.url) if "/gradio_api/run/" in r.url
+            or "/gradio_api/queue/join" in r.url else None)
+    return calls
+
+
+def test_a_new_visitor_opens_the_page_with_no_server_event_and_is_kept_from_the_first_word(
+        page, fake_app, fake):
+    calls = event_calls(page)
+    open_app(page, fake_app.url)
+    with page.expect_response(lambda r: "/gradio_api/run/predict" in r.url):
+        page.locator("button.label-wrap", has_text="Tools").click()
+    assert len(calls) == 1, calls  # the accordion's: opening the page sent none
+    assert page.evaluate("localStorage.getItem('assistant-owner')") is None
+
+    fake.enqueue(Scenario(text="First words kept."))
+    send(page, "My very first message")
+    expect(page.locator("#conversation-list")).to_contain_text("My very first", timeout=20_000)
+    page.wait_for_function("() => localStorage.getItem('assistant-owner') !== null")
+    calls.clear()
+    page.reload(wait_until="domcontentloaded")
+    expect(page.locator("#conversation-list")).to_contain_text("My very first", timeout=20_000)
+    expect(bot_messages(page).first).to_contain_text("First words kept.")
+    assert len(calls) == 1, calls  # a returning page: one event restores it
+
+
 def test_continue_after_stop_sends_the_partial_reply_and_asks_to_carry_on(page, fake_app, fake):
     from assistant.conversation.history import CONTINUE_INSTRUCTION
 

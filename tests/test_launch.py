@@ -1,8 +1,11 @@
-"""Launching: a share link that cannot be made, and an owner secret that outlives restarts."""
+"""Launching: a share link that cannot be made, and an owner secret that outlives restarts
+and stays on the server."""
 
 from __future__ import annotations
 
 import logging
+
+import httpx
 
 from assistant.identity.owners import OwnerTokens, load_secret
 from tests.conftest import FAKE_MODEL, start_app
@@ -34,3 +37,18 @@ def test_the_owner_secret_is_kept_in_the_data_directory_across_restarts(tmp_path
     assert (tmp_path / "secret.key").stat().st_mode & 0o077 == 0  # readable by the owner only
     assert OwnerTokens("another secret").owner(token) is None
     assert load_secret("configured", tmp_path) == "configured"
+
+
+def test_the_owner_secret_never_reaches_a_page_and_still_signs_the_tokens(fake, tmp_path):
+    secret = "configured-owner-secret-4711"
+    app = start_app({"OPENAI_BASE_URL": fake.base_url, "ASSISTANT_MODEL": FAKE_MODEL,
+                     "ASSISTANT_SECRET": secret, "ASSISTANT_DATA_DIR": str(tmp_path)})
+    try:
+        with httpx.Client(base_url=app.url) as web:
+            pages = [web.get(path).text for path in ("/", "/config", "/gradio_api/info")]
+        assert all(page for page in pages)
+        assert not [page[:100] for page in pages if secret in page]
+        token = app.app.panel.identity.tokens.new()
+        assert OwnerTokens(secret).owner(token) is not None
+    finally:
+        app.close()

@@ -22,7 +22,7 @@ from ..conversation.turn import ChatService
 from ..documents.embeddings import Embeddings
 from ..documents.library import Library, Limits
 from ..documents.search_tool import search_documents_tool
-from ..identity.owners import Identity, OwnerTokens, Sessions, load_secret
+from ..identity.owners import Identity, OwnerTokens, Sessions, browser_storage_key, load_secret
 from ..identity.passwords import PasswordFile, PasswordFileError
 from ..providers.backends import Backend, host_of, select_backend
 from ..providers.base import Upstream
@@ -46,6 +46,7 @@ from ..web.documents_panel import DocumentsPanel
 from ..web.own_key_panel import OwnKeyPanel
 from ..web.page import Page, build_ui
 from ..web.render import STATUS_WORDS
+from ..web.session_state import use_lazy_session_state
 from ..web.source_links import SourceLinks, source_routes
 from ..web.usage_limits import UsageLimits
 from ..web.your_data_panel import YourDataPanel
@@ -140,9 +141,10 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Ap
                           documents=library,
                           earlier_images=settings.max_images)
     secret = load_secret(settings.secret, settings.data_dir)
-    identity = Identity(OwnerTokens(secret), Sessions(), hf_login=settings.hf_login)
+    identity = Identity(OwnerTokens(secret), Sessions(), hf_login=settings.hf_login,
+                        login=bool(settings.auth or settings.auth_file))
     links = SourceLinks(secret)
-    panel = ConversationPanel(store, identity, secret, links)
+    panel = ConversationPanel(store, identity, browser_storage_key(secret), links)
     attachments = Attachments(library, links, max_side=settings.max_image_side,
                               max_bytes=int(settings.max_image_mb * 1e6),
                               max_images=settings.max_images,
@@ -188,11 +190,15 @@ def launch(app: App, **overrides: Any) -> None:
     options.update(overrides)
     if options.get("share") and not options.get("auth"):
         log.warning(SHARE_WITHOUT_LOGIN)
-    app.demo.launch(**options)
+    wait = not options.pop("prevent_thread_lock", False)
+    app.demo.launch(prevent_thread_lock=True, **options)
+    use_lazy_session_state(app.demo)
     if options.get("share") and not getattr(app.demo, "share_url", None) \
             and os.environ.get("SYSTEM") != "spaces":
         log.warning("The public share link could not be created (Gradio's share server is "
                     "unreachable). The app still runs at %s", app.demo.local_url)
+    if wait:
+        app.demo.block_thread()
 
 
 def run(argv: list[str]) -> int:

@@ -37,6 +37,12 @@ def load_secret(configured: str | None, data_dir: Path) -> str:
         return secret
 
 
+def browser_storage_key(secret: str) -> str:
+    """The key the browser encrypts its stored token with: it is sent to every page, so it
+    is derived one way from the secret, never the secret itself."""
+    return hashlib.sha256(("browser-storage:" + secret).encode()).hexdigest()
+
+
 class OwnerTokens:
     """Anonymous ids as `random.signature`, so a browser can hold one but nobody can forge one."""
 
@@ -62,6 +68,7 @@ class OwnerTokens:
 @dataclass
 class Session:
     owner: str | None = None
+    token: str | None = None  # minted for this session, for the page to keep
     conversation_id: str | None = None
     reply_stopped: bool = False  # Stop was pressed; the next turn marks the last reply
     has_conversation: threading.Event = field(default_factory=threading.Event)
@@ -135,15 +142,38 @@ class Identity:
     """Resolves the owner of a request: a signed-in user, else a signed token, else the session's.
 
     `hf_login`: the page has "Sign in with Hugging Face", so its session cookie is read.
+    `login`: the page asks for a user name and password.
     """
 
-    def __init__(self, tokens: OwnerTokens, sessions: Sessions, hf_login: bool = False) -> None:
+    def __init__(self, tokens: OwnerTokens, sessions: Sessions, hf_login: bool = False,
+                 login: bool = False) -> None:
         self.tokens = tokens
         self.sessions = sessions
         self.hf_login = hf_login
+        self.signs_in = login or hf_login  # a page's owner may then come without a token
 
     def owner(self, request: Any, token: Any = None) -> str | None:
         return (user_owner(getattr(request, "username", None))
                 or (hf_owner(request) if self.hf_login else None)
                 or self.tokens.owner(token)
                 or self.sessions.get(getattr(request, "session_hash", None)).owner)
+
+    def owner_or_new(self, request: Any, token: Any = None) -> str:
+        """The owner, else a new anonymous one for this session, its token in `session.token`.
+
+        A page gets its id on its first write, so that opening a page costs no request.
+        """
+        owner = self.owner(request, token)
+        if owner is not None:
+            return owner
+        session = self.sessions.get(getattr(request, "session_hash", None))
+        with session.lock:
+            if session.owner is None:
+                session.token = self.tokens.new()
+                session.owner = self.tokens.owner(session.token)
+            return session.owner or ""
+
+    def token_to_keep(self, request: Any, token: Any) -> str | None:
+        """The token this session minted, for a page that holds none (or none valid)."""
+        minted = self.sessions.get(getattr(request, "session_hash", None)).token
+        return minted if minted and self.tokens.owner(token) is None else None

@@ -58,11 +58,11 @@ def _image_file(image: StoredImage, folder: Path) -> Path:
 class ConversationPanel:
     """Renders inside the sidebar; `wire` connects it to the chat once both exist."""
 
-    def __init__(self, store: Store, identity: Identity, secret: str,
+    def __init__(self, store: Store, identity: Identity, storage_key: str,
                  links: SourceLinks | None = None) -> None:
         self.store = store
         self.identity = identity
-        self.secret = secret
+        self.storage_key = storage_key  # public: it is in the page's config
         self.links = links
         self.export_dir = Path(tempfile.mkdtemp(prefix="assistant-exports-"))
         self.images_dir = self.export_dir / "images"
@@ -100,7 +100,7 @@ class ConversationPanel:
     # --- rendering -------------------------------------------------------------------
 
     def render(self) -> None:
-        self.token = gr.BrowserState("", storage_key="assistant-owner", secret=self.secret)
+        self.token = gr.BrowserState("", storage_key="assistant-owner", secret=self.storage_key)
         self.new_chat = gr.Button("+ New chat", variant="primary", size="sm")
         self.search = gr.Textbox(placeholder="Search chats…", show_label=False, container=False)
         self.conversations = gr.Radio(label="Chats", choices=[], elem_id="conversation-list")
@@ -133,8 +133,7 @@ class ConversationPanel:
         self.setting_names = list(settings)
         opened = [chat.chatbot, chat.chatbot_state, self.title, *settings.values()]
         private: dict[str, Any] = {"api_visibility": "private"}
-        demo.load(self._load, [self.token], [self.token, self.conversations, self.memories, *opened],
-                  **private)
+        self.restored = [self.conversations, self.memories, *opened]
         self.new_chat.click(self._new_chat, None, [self.conversations, *opened[:3]], **private)
         self.conversations.input(self._open, [self.conversations, self.token], opened, **private)
         # The API opens by id; the radio only accepts the ids this session was shown.
@@ -149,16 +148,15 @@ class ConversationPanel:
         self.export_json.click(self._export, [gr.State("json"), self.token], self.export_file, **private)
         self.export_md.click(self._export, [gr.State("md"), self.token], self.export_file, **private)
         self.import_file.upload(self._import, [self.import_file, self.token],
-                                [self.conversations, *opened], **private)
+                                [self.conversations, *opened, self.token], **private)
         self.remember.click(self._remember, [self.new_memory, self.token],
-                            [self.memories, self.new_memory], **private)
+                            [self.memories, self.new_memory, self.token], **private)
         self.forget.click(self._forget, [self.memories, self.token], self.memories, **private)
-        chat.textbox.submit(self._list_after_submit, [self.search, self.token], self.conversations,
-                            **private)
+        chat.textbox.submit(self._list_after_submit, [self.search, self.token],
+                            [self.conversations, self.token], **private)
 
-    def _load(self, token: str, request: gr.Request) -> tuple[Any, ...]:
-        if not request.username and self.identity.tokens.owner(token) is None:
-            token = self.identity.tokens.new()
+    def restore(self, token: str, request: gr.Request) -> tuple[Any, ...]:
+        """A returning page: its chats, its facts, and its most recent chat opened."""
         owner = self.identity.owner(request, token)
         session = self.identity.sessions.get(request.session_hash)
         session.owner = owner
@@ -167,7 +165,11 @@ class ConversationPanel:
         # With nothing to restore, leave the chat alone: a quick first message may be in it.
         opened = self._open(recent[0].id, token, request) if recent else \
             tuple(gr.update() for _ in range(3 + len(self.setting_names)))
-        return (token, self._list("", token, request), self._memory_choices(owner), *opened)
+        return (self._list("", token, request), self._memory_choices(owner), *opened)
+
+    def kept(self, request: gr.Request, token: str) -> Any:
+        """For the page's token output: the one this session was given, if it is new."""
+        return self.identity.token_to_keep(request, token) or gr.update()
 
     def _empty(self) -> tuple[Any, ...]:
         return ([], [], "", *[gr.update() for _ in self.setting_names])
@@ -197,11 +199,12 @@ class ConversationPanel:
         self.identity.sessions.get(request.session_hash).open(None)
         return gr.update(value=None), [], [], ""
 
-    def _list_after_submit(self, query: str, token: str, request: gr.Request) -> dict[str, Any]:
-        """The list once the turn's chat exists (the chat function creates it as it starts)."""
+    def _list_after_submit(self, query: str, token: str, request: gr.Request) -> tuple[Any, Any]:
+        """The list once the turn's chat exists (the chat function creates it as it starts),
+        and the page's new token if the turn gave it one."""
         self.identity.sessions.get(request.session_hash).has_conversation.wait(timeout=10)
         self.store.flush(timeout=10)  # its row is written in the background
-        return self._list(query, token, request)
+        return self._list(query, token, request), self.kept(request, token)
 
     def _current(self, token: str, request: gr.Request) -> tuple[str | None, str | None]:
         owner = self.identity.owner(request, token)
@@ -241,33 +244,30 @@ class ConversationPanel:
         return gr.update(value=str(path), visible=True)
 
     def _import(self, file: Any, token: str, request: gr.Request) -> tuple[Any, ...]:
-        owner = self.identity.owner(request, token)
-        if owner is None:
-            raise gr.Error("Sign in or reload the page to import.")
+        owner = self.identity.owner_or_new(request, token)
         try:
             data = Path(file if isinstance(file, str) else file.name).read_bytes()
             conversation_id = self.store.import_json(owner, data)
         except ValueError as exc:
             raise gr.Error(f"This file cannot be imported: {exc}") from None
         opened = self._open(conversation_id, token, request)
-        return (self._list("", token, request), *opened)
+        return (self._list("", token, request), *opened, self.kept(request, token))
 
     def _memory_choices(self, owner: str | None) -> dict[str, Any]:
         memories = self.store.list_memories(owner) if owner else []
         return gr.update(choices=[(m.text, m.id) for m in memories], value=[])
 
     def _remember(self, text: str, token: str, request: gr.Request) -> tuple[Any, ...]:
-        owner = self.identity.owner(request, token)
-        if owner is None:
-            raise gr.Error("Sign in or reload the page to save facts.")
-        if (text or "").strip():
-            self.store.add_memory(owner, text.strip())
-        return self._memory_choices(owner), ""
+        if not (text or "").strip():
+            return gr.update(), "", gr.update()
+        owner = self.identity.owner_or_new(request, token)
+        self.store.add_memory(owner, text.strip())
+        return self._memory_choices(owner), "", self.kept(request, token)
 
     def _forget(self, ticked: list[int], token: str, request: gr.Request) -> dict[str, Any]:
         owner = self.identity.owner(request, token)
         if owner is None:
-            raise gr.Error("Sign in or reload the page to delete facts.")
+            return self._memory_choices(None)
         for memory_id in ticked or []:
             self.store.delete_memory(owner, int(memory_id))
         return self._memory_choices(owner)

@@ -19,6 +19,8 @@ from ..identity.owners import Identity
 from ..storage.records import StoredDocument
 
 NO_OWNER = "Log in, or pass the token your browser keeps, to use your documents."
+NONE_YET = "*No documents yet.*"
+UNUSED = "Add documents below; until then, nothing is used."
 
 
 def describe(document: StoredDocument) -> str:
@@ -64,6 +66,7 @@ class DocumentsPanel:
         self.identity = identity
 
     def owner(self, request: gr.Request | None, token: str) -> str:
+        """The API caller's owner: without one there are no documents to reach."""
         owner = self.identity.owner(request, token)
         if owner is None:
             raise gr.Error(NO_OWNER)
@@ -72,46 +75,46 @@ class DocumentsPanel:
     def render(self) -> None:
         with gr.Accordion("Documents", open=False):
             self.use_documents = gr.Checkbox(
-                label="Answer from my documents", value=True,
-                info="The assistant searches your documents and cites them.")
+                label="Answer from my documents", value=True, info=UNUSED)
             self.upload = gr.File(label="Add documents (PDF, Markdown, text, HTML)",
                                   file_count="multiple", height=90)
-            self.listing = gr.Markdown("", elem_id="documents-list")
+            self.listing = gr.Markdown(NONE_YET, elem_id="documents-list")
             with gr.Row():
                 self.chosen = gr.Dropdown(label="Document", choices=[], scale=3)
                 self.remove = gr.Button("Remove", size="sm", variant="stop", scale=1)
 
     def wire(self, demo: gr.Blocks, token: gr.components.Component) -> None:
-        shown = [self.listing, self.chosen, self.use_documents]
+        self.shown = shown = [self.listing, self.chosen, self.use_documents]
         private: dict[str, Any] = {"api_visibility": "private"}
-        demo.load(self._shown, [token], shown, **private)
-        self.upload.upload(self._upload, [self.upload, token], [*shown, self.upload], **private)
+        self.upload.upload(self._upload, [self.upload, token], [*shown, self.upload, token],
+                           **private)
         self.remove.click(self._remove, [self.chosen, token], shown, **private)
         self._register_api()
 
     def refresh(self, owner: str | None) -> tuple[Any, ...]:
         documents = self.library.documents(owner) if owner else []
-        listing = "\n".join(f"- {describe(d)}" for d in documents) or "*No documents yet.*"
+        listing = "\n".join(f"- {describe(d)}" for d in documents) or NONE_YET
         names = ", ".join(d.name for d in documents)
-        info = f"Uses: {names}." if names else "Add documents below; until then, nothing is used."
+        info = f"Uses: {names}." if names else UNUSED
         return (listing, gr.update(choices=[(d.name, d.id) for d in documents], value=None),
                 gr.update(info=info))
 
-    def _shown(self, token: str, request: gr.Request) -> tuple[Any, ...]:
+    def restore(self, token: str, request: gr.Request) -> tuple[Any, ...]:
         return self.refresh(self.identity.owner(request, token))
 
     async def _upload(self, files: list[Any] | None, token: str,
                       request: gr.Request) -> tuple[Any, ...]:
-        owner = self.owner(request, token)
+        owner = self.identity.owner_or_new(request, token)
         lines = await add_files(self.library, owner, [str(f) for f in files or ()], shown=False)
         shown = await asyncio.to_thread(self.refresh, owner)
         for line in lines:
             (gr.Warning if line.startswith("⚠️") else gr.Info)(line)
-        return (*shown, None)
+        minted = self.identity.token_to_keep(request, token)
+        return (*shown, None, minted or gr.update())
 
     def _remove(self, document_id: str | None, token: str, request: gr.Request) -> tuple[Any, ...]:
-        owner = self.owner(request, token)
-        if document_id:
+        owner = self.identity.owner(request, token)
+        if document_id and owner:
             self.library.remove(owner, document_id)
         return self.refresh(owner)
 

@@ -80,6 +80,17 @@ class UncheckedCheckboxGroup(gr.CheckboxGroup):
         return payload
 
 
+# A new visitor's page asks the server nothing; one that holds a token restores its chats.
+RESTORE_ID = "restore-session"
+RESTORE_IF_KNOWN = ("(token) => { if (token) document.getElementById('" + RESTORE_ID
+                    + "')?.click(); return []; }")
+
+
+def from_a_page(request: gr.Request) -> bool:
+    """Browsers send Origin with every POST; API clients such as gradio_client send none."""
+    return bool((request.headers or {}).get("origin"))
+
+
 def tools_status(mcp: McpRuntime) -> str:
     return "\n".join(f"⚠️ MCP server **{name}** is not available: {problem}"
                      for name, problem in mcp.problems.items())
@@ -106,6 +117,8 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
         if not files and not (isinstance(text, str) and text.strip()):
             return
         owner = panel.identity.owner(request)
+        if owner is None and from_a_page(request):
+            owner = panel.identity.owner_or_new(request)  # the page keeps it after the turn
         if own_keys.needs_key(request.session_hash):
             yield notice(NEEDS_KEY_NOTICE, notice_id=LIMIT_NOTICE_ID)
             return
@@ -186,7 +199,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
                                          minimum=1, precision=0)
             documents.render()
             usage_left = gr.Markdown("", elem_id="usage-left")
-            with gr.Accordion("Tools", open=False):
+            with gr.Accordion("Tools", open=False) as tools_box:
                 tools = UncheckedCheckboxGroup(
                     label="Tools the model may use", choices=tool_choices()["choices"],
                     value=[t.name for t in toolbox.tools] if backend.tools_by_default else [],
@@ -220,9 +233,10 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
         chat_interface.textbox.stop(on_stop, chat_interface.chatbot,
                                     [chat_interface.chatbot, chat_interface.chatbot_state],
                                     api_visibility="private", queue=False)
-        demo.load(refresh_models, model, model, api_visibility="private", queue=False)
-        demo.load(lambda: (tool_choices(), tools_status(mcp)), None, [tools, status],
-                  api_visibility="private", queue=False)
+        quick: dict[str, Any] = {"api_visibility": "private", "queue": False}
+        model.focus(refresh_models, model, model, **quick)  # the list is fetched when looked at
+        tools_box.expand(lambda: (tool_choices(), tools_status(mcp)), None, [tools, status],
+                         **quick)
         panel.wire(demo, chat_interface, {"model": model, "temperature": temperature,
                                           "system_prompt": system_prompt,
                                           "history_turns": history_turns,
@@ -235,9 +249,19 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
                                      own_key=own_keys.route(request.session_hash) is not None)
             return f"⏳ {line}" if line else ""
 
-        demo.load(left_today, panel.token, usage_left, api_visibility="private", queue=False)
-        chat_interface.textbox.submit(left_today, panel.token, usage_left,
-                                      api_visibility="private", queue=False)
+        chat_interface.textbox.submit(left_today, panel.token, usage_left, **quick)
         register_api(panel.store, panel.identity)
         documents.wire(demo, panel.token)
+
+        def restore(token: str, request: gr.Request) -> tuple[Any, ...]:
+            return (*panel.restore(token, request), *documents.restore(token, request),
+                    left_today(token, request))
+
+        restored = [*panel.restored, *documents.shown, usage_left]
+        if panel.identity.signs_in:  # the owner may be in the request, whatever the page holds
+            demo.load(restore, panel.token, restored, **quick)
+        else:
+            gr.Button(visible="hidden", elem_id=RESTORE_ID).click(
+                restore, panel.token, restored, **quick)
+            demo.load(None, panel.token, None, js=RESTORE_IF_KNOWN)
     return demo
