@@ -53,7 +53,8 @@ class Database:
 
     def __init__(self, url: str, migrations: Migrations, pool_size: int = POOL_SIZE) -> None:
         self.url = url
-        self._pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=False,
+        # All opened at start: a burst of new visitors never waits for connections.
+        self._pool = ConnectionPool(url, min_size=pool_size, max_size=pool_size, open=False,
                                     kwargs={"autocommit": False}, name="assistant")
         self._pool.open(wait=True, timeout=30)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="database-writer")
