@@ -44,40 +44,30 @@ LATEX: list[dict[str, str | bool]] = [{"left": "$$", "right": "$$", "display": T
          {"left": "\\[", "right": "\\]", "display": True}]
 
 
+def _any_value(self: Any, payload: Any) -> Any:
+    """The Unchecked components pass any value on: the turn checks it and answers in the
+    chat, for the API too. (is_template: the browser draws them as their parent.)"""
+    return payload
+
+
 class UncheckedSlider(gr.Slider):
-    """Passes any value on: the turn checks ranges and answers in the chat, for the API too."""
-
-    is_template = True  # the browser draws it with the parent's (Slider's) code
-
-    def preprocess(self, payload: Any) -> Any:
-        return payload
+    is_template = True
+    preprocess = _any_value
 
 
 class UncheckedNumber(gr.Number):
-    """As UncheckedSlider, for a number box."""
-
     is_template = True
-
-    def preprocess(self, payload: Any) -> Any:
-        return payload
+    preprocess = _any_value
 
 
 class UncheckedRadio(gr.Radio):
-    """As UncheckedSlider, for a choice: the turn names the valid ones."""
-
     is_template = True
-
-    def preprocess(self, payload: Any) -> Any:
-        return payload
+    preprocess = _any_value
 
 
 class UncheckedCheckboxGroup(gr.CheckboxGroup):
-    """As UncheckedSlider, for a set of choices: the turn names the valid ones."""
-
     is_template = True
-
-    def preprocess(self, payload: Any) -> Any:
-        return payload
+    preprocess = _any_value
 
 
 # A new visitor's page asks the server nothing; one that holds a token restores its chats.
@@ -127,19 +117,16 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
         if isinstance(admitted, str):
             yield notice(admitted, notice_id=LIMIT_NOTICE_ID)  # nothing reaches the model
             return
-        with admitted:
-            async for shown in _answer(text, files, history, owner, session, request,
-                                       admitted, route, model, temperature, system_prompt,
-                                       history_turns, max_tokens, use_memory, api, tools,
-                                       use_documents):
+        with admitted:  # released however the turn ends
+            options = TurnOptions(model, temperature, system_prompt, history_turns, max_tokens,
+                                  api, tuple(tools or ()), documents=use_documents is not False)
+            async for shown in _answer(text, files, history, options, use_memory, owner,
+                                       session, request, admitted, route):
                 yield shown
 
-    async def _answer(text: Any, files: list[str], history: list[Any], owner: str | None,
-                      session: Any, request: gr.Request, admitted: Admission,
-                      route: Route | None, model: str,
-                      temperature: float, system_prompt: str, history_turns: int,
-                      max_tokens: int, use_memory: bool, api: str, tools: list[str] | None,
-                      use_documents: bool | None) -> AsyncIterator[Any]:
+    async def _answer(text: Any, files: list[str], history: list[Any], options: TurnOptions,
+                      use_memory: bool, owner: str | None, session: Any, request: gr.Request,
+                      admitted: Admission, route: Route | None) -> AsyncIterator[Any]:
         context: dict[str, Any] = {"usage": (admitted.meter, admitted.keys)}
         memories: list[str] = []
         images, said = await attachments.take(owner, files)
@@ -150,8 +137,6 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
             context.update(panel.turn_context(request, text) or {})
             if "owner" in context and use_memory:
                 memories = await asyncio.to_thread(panel.saved_facts, context["owner"])
-        options = TurnOptions(model, temperature, system_prompt, history_turns, max_tokens, api,
-                              tuple(tools or ()), documents=use_documents is not False)
         link = attachments.source_link(owner)
         try:
             earlier = await attachments.earlier_images(history)
