@@ -24,12 +24,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from tests.fake_embeddings import embeddings_response
+from tests.fake_scenario import RecordedRequest, Scenario, tool_outputs
 from tests.fake_wire import (
     DELTA,
     END,
     HEAD,
-    RecordedRequest,
-    Scenario,
     Wire,
     chat_fault,
     chat_stream,
@@ -37,7 +36,6 @@ from tests.fake_wire import (
     error_payload,
     model_object,
     models_list,
-    tool_outputs,
 )
 from tests.fake_wire_responses import ResponseEvents
 

@@ -20,8 +20,8 @@ empty. That includes the non-streaming fallback an app sends after a
 request (any path) is recorded in ``fake.requests``.
 
 Wire format (stream events, JSON bodies) and fault semantics: see
-tests/fake_wire.py (chat; it also defines ``Scenario`` and ``RecordedRequest``,
-re-exported here) and tests/fake_wire_responses.py (Responses). Besides text,
+tests/fake_wire.py (chat) and tests/fake_wire_responses.py (Responses); ``Scenario``
+and ``RecordedRequest`` are defined in tests/fake_scenario.py and re-exported here. Besides text,
 errors, pacing and faults, a scenario can stream ``reasoning`` (chat: in the
 ``reasoning_shape`` a provider uses; Responses: summary events), ``tool_calls``,
 a ``refusal``, ``choices`` > 1 and ``content_parts`` (chat), and raw SSE quirks
@@ -55,7 +55,7 @@ from collections import deque
 from typing import Any
 
 from tests.fake_http import Handler, Server
-from tests.fake_wire import FAULTS, RecordedRequest, Scenario
+from tests.fake_scenario import FAULTS, RecordedRequest, Scenario
 
 __all__ = ["FakeOpenAI", "Scenario", "RecordedRequest", "FAULTS"]
 
