@@ -106,10 +106,12 @@ def test_a_new_visitor_opens_the_page_with_no_server_event_and_is_kept_from_the_
     send(page, "My very first message")
     expect(page.locator("#conversation-list")).to_contain_text("My very first", timeout=20_000)
     page.wait_for_function("() => localStorage.getItem('assistant-owner') !== null")
-    calls.clear()
-    page.reload(wait_until="domcontentloaded")
-    expect(page.locator("#conversation-list")).to_contain_text("My very first", timeout=20_000)
-    expect(bot_messages(page).first).to_contain_text("First words kept.")
+
+    again = page.context.new_page()  # the same browser comes back, in a new tab
+    calls = event_calls(again)
+    again.goto(fake_app.url, wait_until="domcontentloaded")
+    expect(again.locator("#conversation-list")).to_contain_text("My very first", timeout=20_000)
+    expect(bot_messages(again).first).to_contain_text("First words kept.")
     assert len(calls) == 1, calls  # a returning page: one event restores it
 
 
