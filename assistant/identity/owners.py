@@ -173,7 +173,8 @@ class Identity:
                 session.owner = self.tokens.owner(session.token)
             return session.owner or ""
 
-    def token_to_keep(self, request: Any, token: Any) -> str | None:
-        """The token this session minted, for a page that holds none (or none valid)."""
+    def page_token(self, request: Any, token: Any) -> Any:
+        """The token the page should hold: the one this session minted if the page holds
+        none valid, else the page's own (sent back unchanged)."""
         minted = self.sessions.get(getattr(request, "session_hash", None)).token
-        return minted if minted and self.tokens.owner(token) is None else None
+        return minted if minted and self.tokens.owner(token) is None else token

@@ -167,10 +167,6 @@ class ConversationPanel:
             tuple(gr.update() for _ in range(3 + len(self.setting_names)))
         return (self._list("", token, request), self._memory_choices(owner), *opened)
 
-    def kept(self, request: gr.Request, token: str) -> Any:
-        """For the page's token output: the one this session was given, if it is new."""
-        return self.identity.token_to_keep(request, token) or gr.update()
-
     def _empty(self) -> tuple[Any, ...]:
         return ([], [], "", *[gr.update() for _ in self.setting_names])
 
@@ -204,7 +200,7 @@ class ConversationPanel:
         and the page's new token if the turn gave it one."""
         self.identity.sessions.get(request.session_hash).has_conversation.wait(timeout=10)
         self.store.flush(timeout=10)  # its row is written in the background
-        return self._list(query, token, request), self.kept(request, token)
+        return self._list(query, token, request), self.identity.page_token(request, token)
 
     def _current(self, token: str, request: gr.Request) -> tuple[str | None, str | None]:
         owner = self.identity.owner(request, token)
@@ -251,7 +247,7 @@ class ConversationPanel:
         except ValueError as exc:
             raise gr.Error(f"This file cannot be imported: {exc}") from None
         opened = self._open(conversation_id, token, request)
-        return (self._list("", token, request), *opened, self.kept(request, token))
+        return (self._list("", token, request), *opened, self.identity.page_token(request, token))
 
     def _memory_choices(self, owner: str | None) -> dict[str, Any]:
         memories = self.store.list_memories(owner) if owner else []
@@ -262,7 +258,7 @@ class ConversationPanel:
             return gr.update(), "", gr.update()
         owner = self.identity.owner_or_new(request, token)
         self.store.add_memory(owner, text.strip())
-        return self._memory_choices(owner), "", self.kept(request, token)
+        return self._memory_choices(owner), "", self.identity.page_token(request, token)
 
     def _forget(self, ticked: list[int], token: str, request: gr.Request) -> dict[str, Any]:
         owner = self.identity.owner(request, token)

@@ -109,8 +109,7 @@ class DocumentsPanel:
         shown = await asyncio.to_thread(self.refresh, owner)
         for line in lines:
             (gr.Warning if line.startswith("⚠️") else gr.Info)(line)
-        minted = self.identity.token_to_keep(request, token)
-        return (*shown, None, minted or gr.update())
+        return (*shown, None, self.identity.page_token(request, token))
 
     def _remove(self, document_id: str | None, token: str, request: gr.Request) -> tuple[Any, ...]:
         owner = self.identity.owner(request, token)
