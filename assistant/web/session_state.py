@@ -20,23 +20,27 @@ class _Configs(dict[int, Any]):
         super().__init__()
         self._blocks_config = blocks_config
         self._keys = keys
-        self.values_set: dict[int, Any] = {}  # for configs not built yet
+        self._values: dict[int, Any] = {}
 
     def __missing__(self, key: int) -> Any:
         if key not in self._keys:
             raise KeyError(key)
         config = self._blocks_config.config_for_block(key, [], self._blocks_config.blocks[key])
-        if key in self.values_set and "props" in config:
-            config["props"]["value"] = self.values_set[key]
+        if key in self._values and "props" in config:
+            config["props"]["value"] = self._values[key]
         self[key] = config
         return config
 
     def __setitem__(self, key: int, config: Any) -> None:
-        self.values_set.pop(key, None)
+        self._values.pop(key, None)
         super().__setitem__(key, config)
 
-    def built(self, key: int) -> bool:
-        return dict.__contains__(self, key)
+    def hold_value(self, key: int, value: Any) -> bool:
+        """Keeps `value` for a config not built yet (put in when it is); False if built."""
+        if key not in self._keys or dict.__contains__(self, key):
+            return False
+        self._values[key] = value
+        return True
 
     def __contains__(self, key: object) -> bool:
         return key in self._keys or dict.__contains__(self, key)
@@ -68,16 +72,12 @@ class LazySessionState(SessionState):
     def __init__(self, blocks: gr.Blocks) -> None:
         # Gradio's own setup, given no blocks to build configs for.
         super().__init__(SimpleNamespace(default_config=blocks.default_config, blocks={}))  # type: ignore[arg-type]
-        self.config_values = _Configs(
+        self.config_values = self._configs = _Configs(
             self.blocks_config, {k: None for k in self.blocks_config.blocks if k in blocks.blocks})
-
 
     def _update_value_in_config(self, key: int, value: Any) -> None:
         """Gradio calls this for every input and output of every event."""
-        configs = self.config_values
-        if isinstance(configs, _Configs) and key in configs._keys and not configs.built(key):
-            configs.values_set[key] = value
-        else:
+        if not self._configs.hold_value(key, value):
             super()._update_value_in_config(key, value)
 
 
