@@ -16,7 +16,8 @@ import functools
 import random
 from typing import Callable, NamedTuple
 
-from tests.corpus_facts import COMPANIES, COMPANY_FILLER, COMPANY_TOPICS, TOWN_FILLER, TOWN_TOPICS, TOWNS, Fact
+from tests.corpus_companies import COMPANIES, COMPANY_FILLER, COMPANY_TOPICS
+from tests.corpus_towns import TOWN_FILLER, TOWN_TOPICS, TOWNS, Fact
 
 __all__ = ["Question", "corpus", "questions"]
 

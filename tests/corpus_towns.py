@@ -1,16 +1,17 @@
-"""The facts and filler prose the synthetic corpus (tests/corpus.py) is written from.
+"""The town guides' facts and filler prose, for the synthetic corpus (tests/corpus.py).
 
 Each fact is a sentence with its answer left out as {x}, drawn from one of corpus.py's
-pools; {name} is the town's or company's name.
+pools; {name} is the town's name.
 """
 
 from __future__ import annotations
 
-__all__ = ["COMPANIES", "COMPANY_FILLER", "COMPANY_TOPICS", "Fact", "TOWNS", "TOWN_FILLER",
-           "TOWN_TOPICS"]
+__all__ = ["TOWNS", "TOWN_FILLER", "TOWN_TOPICS"]
 
 # A fact: (sentence, question in the page's words, paraphrased question, pool of the answer {x}).
 Fact = tuple[str, str, str, str]
+
+TOWNS = ["Velmora", "Castelbrine", "Oskarvik", "Duneharrow", "Marrowgate", "Ambersea", "Kilnwick", "Torvanne"]
 
 TOWN_TOPICS: list[tuple[str, list[Fact]]] = [
     ("Harbour and trade", [
@@ -225,199 +226,6 @@ TOWN_TOPICS: list[tuple[str, list[Fact]]] = [
     ]),
 ]
 
-COMPANY_TOPICS: list[tuple[str, list[Fact]]] = [
-    ("Founding", [
-        ("{name} was founded in {x} in a rented boathouse.",
-         "When was {name} founded?", "In what year did {name} start trading?", "year"),
-        ("The founder, {x}, had been a ship's radio operator.",
-         "Who founded {name}?", "Who started the firm {name}?", "person"),
-        ("Its first product was {x}, assembled by hand.",
-         "What was the first product of {name}?", "What was assembled first at {name}?", "crafted"),
-    ]),
-    ("Headquarters", [
-        ("Headquarters are in {x}, in a former tram depot.",
-         "Where are the headquarters of {name}?", "In which town is {name} based?", "place"),
-        ("The head office has a rooftop garden planted with {x}.",
-         "What is the rooftop garden of the head office of {name} planted with?",
-         "What is planted on the roof of the main building of {name}?", "plant"),
-        ("About {x} people work at the head office.",
-         "How many people work at the head office of {name}?", "How large is the staff at the main office of {name}?",
-         "capacity"),
-    ]),
-    ("Products", [
-        ("The flagship product is the {x}, which outsells everything else.",
-         "What is the flagship product of {name}?", "Which item is the best seller of {name}?", "model"),
-        ("The {x} range is aimed at schools.",
-         "Which range of {name} is aimed at schools?", "What product line does {name} sell to classrooms?", "range"),
-        ("Every device carries a warranty of {x} years.",
-         "How long is the warranty on devices from {name}?",
-         "For how many years does {name} guarantee its products?", "warranty"),
-    ]),
-    ("Factories", [
-        ("The main factory stands in {x}, beside the canal.",
-         "Where is the main factory of {name}?", "Where does {name} have its factories?", "place"),
-        ("The factory runs on power from {x}.",
-         "Where does the factory of {name} get its power?", "What supplies electricity to the plant of {name}?",
-         "power"),
-        ("Factory tours are offered every {x}.",
-         "On which day are factory tours offered at {name}?", "When can visitors look around the works of {name}?",
-         "weekday"),
-    ]),
-    ("Leadership", [
-        ("The chief executive is {x}, who joined as an apprentice.",
-         "Who is the chief executive of {name}?", "Who runs {name} today?", "person"),
-        ("The chief engineer, {x}, holds most of the patents.",
-         "Who is the chief engineer of {name}?", "Which engineer leads the technical work at {name}?", "person"),
-        ("The board meets in {x} each year to set the budget.",
-         "In which month does the board of {name} meet to set the budget?",
-         "When do the directors of {name} decide the annual spending?", "month"),
-    ]),
-    ("Finances", [
-        ("Annual revenue reached {x} million crowns last year.",
-         "What annual revenue did {name} reach last year?", "How much money did {name} earn last year?", "revenue"),
-        ("The largest customer is {x}, which buys a third of the output.",
-         "Who is the largest customer of {name}?", "Which client buys the most from {name}?", "company"),
-        ("Shares are listed on the {x}.",
-         "Where are the shares of {name} listed?", "On which stock market does {name} trade?", "exchange"),
-    ]),
-    ("Research", [
-        ("The research laboratory studies {x}.",
-         "What does the research laboratory of {name} study?",
-         "What subject is {name} studying in its laboratories?", "field"),
-        ("The company holds {x} patents.",
-         "How many patents does {name} hold?", "How many inventions has {name} protected?", "seats"),
-        ("Researchers publish their findings in a journal called {x}.",
-         "What journal do researchers at {name} publish in?",
-         "Where do the scientists of {name} print their results?", "newspaper"),
-    ]),
-    ("Marketing", [
-        ("The advertising slogan is {x}.",
-         "What is the advertising slogan of {name}?", "What motto does {name} use in its adverts?", "slogan"),
-        ("The company mascot is a cartoon {x}.",
-         "What is the company mascot of {name}?", "Which cartoon character represents {name}?", "mascot"),
-        ("Campaigns are designed by the agency {x}.",
-         "Which agency designs the campaigns of {name}?", "Who makes the adverts for {name}?", "shop"),
-    ]),
-    ("Setbacks", [
-        ("A flood in {x} ruined the old warehouse.",
-         "When did a flood ruin the old warehouse of {name}?", "In which year was the store of {name} flooded?",
-         "year"),
-        ("The company once recalled the {x} because of faulty springs.",
-         "Which product did {name} recall because of faulty springs?",
-         "What did {name} have to take back from customers?", "model"),
-        ("A strike in the machine shop lasted {x} weeks.",
-         "How many weeks did the strike in the machine shop of {name} last?",
-         "How long did workers at {name} stop work?", "weeks"),
-    ]),
-    ("Partners", [
-        ("Steel comes from the supplier {x}.",
-         "Which supplier provides steel to {name}?", "Who sells metal to {name}?", "company"),
-        ("A joint venture with {x} builds parts for trains.",
-         "Who runs a joint venture with {name} building train parts?",
-         "Which firm works with {name} on railway components?", "company"),
-        ("In the south, the products are sold by {x}.",
-         "Who sells the products of {name} in the south?", "Which distributor handles {name} goods in the south?",
-         "shop"),
-    ]),
-    ("Staff life", [
-        ("The staff canteen serves {x} on Fridays.",
-         "What does the staff canteen of {name} serve on Fridays?",
-         "What is on the menu for employees of {name} at the end of the week?", "dish"),
-        ("The annual staff picnic is held at {x}.",
-         "Where is the annual staff picnic of {name} held?", "Where do employees of {name} go for their yearly outing?",
-         "hill"),
-        ("The works choir sings {x} at the winter party.",
-         "What does the works choir of {name} sing at the winter party?",
-         "Which piece do the singers of {name} perform at the December celebration?", "opera"),
-    ]),
-    ("Awards", [
-        ("The company won the {x} for its design work.",
-         "Which award did {name} win for its design work?", "What prize was given to {name} for design?", "award"),
-        ("The {x} was named product of the year.",
-         "Which product of {name} was named product of the year?", "What {name} item won best of the year?", "model"),
-        ("Its founder was honoured with a statue in {x}.",
-         "Where was the founder of {name} honoured with a statue?",
-         "In which town does a monument to the founder of {name} stand?", "place"),
-    ]),
-    ("Sustainability", [
-        ("Packaging is made from {x}.",
-         "What is the packaging of {name} made from?", "Which material goes into the boxes of {name}?", "material"),
-        ("Delivery vans run on {x}.",
-         "What do the delivery vans of {name} run on?", "What keeps the delivery van of {name} running?", "fuel"),
-        ("The company aims to be carbon neutral by {x}.",
-         "By when does {name} aim to be carbon neutral?", "In what year will {name} stop adding to emissions?",
-         "future"),
-    ]),
-    ("Customers", [
-        ("Most customers are {x}.",
-         "Who are most customers of {name}?", "Which trade buys from {name} most often?", "profession"),
-        ("The service hotline is open until {x}.",
-         "Until when is the service hotline of {name} open?", "How late can you phone support at {name}?", "time"),
-        ("The customer magazine is called {x}.",
-         "What is the customer magazine of {name} called?", "Which periodical does {name} send to its clients?",
-         "book"),
-    ]),
-    ("Subsidiaries", [
-        ("The subsidiary {x} makes spare parts.",
-         "Which subsidiary of {name} makes spare parts?",
-         "What daughter company produces replacement parts for {name}?",
-         "company"),
-        ("A second subsidiary repairs instruments in {x}.",
-         "Where does the second subsidiary of {name} repair instruments?",
-         "In which town are instruments from {name} fixed?", "place"),
-        ("The subsidiaries together employ {x} people.",
-         "How many people do the subsidiaries of {name} employ?",
-         "What is the combined headcount of the daughter firms of {name}?", "volumes"),
-    ]),
-    ("Training", [
-        ("Apprentices study {x} at the works school.",
-         "What do apprentices at {name} study?",
-         "Which subject does an apprentice at {name} spend the training studying?", "field"),
-        ("An apprenticeship lasts {x} months.",
-         "How many months does an apprenticeship at {name} last?",
-         "How long does it take to finish training at {name}?", "minutes"),
-        ("The training centre is named after {x}.",
-         "Who is the training centre of {name} named after?", "Whose name does the training building of {name} bear?",
-         "person"),
-    ]),
-    ("Brand", [
-        ("The logo shows a {x}.",
-         "What does the logo of {name} show?", "Which picture is on the badge of {name}?", "emblem"),
-        ("The brand colour is {x}.",
-         "What is the brand colour of {name}?", "Which colour is used on all {name} packaging?", "colour"),
-        ("Catalogues are set in the typeface {x}.",
-         "Which typeface are the catalogues of {name} set in?", "What font does {name} print its catalogues in?",
-         "typeface"),
-    ]),
-    ("Competitors", [
-        ("The main rival is {x}.",
-         "Who is the main rival of {name}?", "Which competitor does {name} fear most?", "company"),
-        ("A lawsuit with a rival over the {x} dragged on for years.",
-         "Which product was the lawsuit between {name} and a rival about?",
-         "What device was at the centre of the court case involving {name}?", "model"),
-        ("Its market share is about {x} percent.",
-         "What is the market share of {name}?", "How big a slice of the market does {name} have?", "distance"),
-    ]),
-    ("Future plans", [
-        ("A new factory is planned in {x}.",
-         "Where is the new factory of {name} planned?", "Where will {name} build its next plant?", "place"),
-        ("The next product will be the {x}.",
-         "What will the next product of {name} be?", "What is {name} going to launch next?", "model"),
-        ("The company hopes to double exports by {x}.",
-         "By when does {name} hope to double exports?", "In what year does {name} want to sell twice as much abroad?",
-         "future"),
-    ]),
-    ("Archives", [
-        ("The company archive keeps {x}.",
-         "What does the company archive of {name} keep?", "What is stored in the records room of {name}?", "artifact"),
-        ("The archivist, {x}, answers questions from historians.",
-         "Who is the archivist of {name}?", "Who looks after the historical records of {name}?", "person"),
-        ("The archive opens to the public on {x}.",
-         "On which day does the archive of {name} open to the public?",
-         "When can outsiders visit the records of {name}?", "weekday"),
-    ]),
-]
-
 TOWN_FILLER = [
     "Visitors arriving in {name} for the first time often remark on the smell of tar and woodsmoke.",
     "The streets of {name} are narrow, and most of them slope down towards the water.",
@@ -465,44 +273,3 @@ TOWN_FILLER = [
     "The local dialect has a dozen words for different kinds of rain.",
     "Wooden benches along the promenade carry small plaques in memory of residents.",
 ]
-
-COMPANY_FILLER = [
-    "Like most firms of its age, {name} has changed its shape many times.",
-    "Employees describe the atmosphere at {name} as serious but friendly.",
-    "The company publishes an annual report that runs to about a hundred pages.",
-    "Visitors sign in at the front desk and are given a paper badge.",
-    "Decisions are usually made slowly and after long discussion.",
-    "Many employees have worked for {name} for more than twenty years.",
-    "The works siren still sounds at noon, although nobody needs it any more.",
-    "In the early years the order book was written by hand in a ledger.",
-    "Managers at {name} are expected to spend a day a month on the shop floor.",
-    "The company has resisted several offers to buy it outright.",
-    "Engineers keep notebooks, and the best ones are kept in a glass case.",
-    "Suppliers praise {name} for paying its invoices on time.",
-    "The canteen is the place where most ideas are first discussed.",
-    "New employees spend their first week visiting every department.",
-    "Quality inspectors test a sample from every batch before it ships.",
-    "The firm's newsletter prints birthdays, retirements and recipes.",
-    "A small team answers letters from customers, some of them decades old.",
-    "The car park fills before eight in the morning.",
-    "Trade fairs abroad bring in a large share of new orders.",
-    "The company colours appear on everything from delivery vans to coffee mugs.",
-    "Competition has grown sharply in the last decade.",
-    "{name} sponsors a youth football team and a chess club.",
-    "Old machines are rarely scrapped; they are repaired, sold or given to schools.",
-    "The workshop floor is swept twice a day, a rule from the founding years.",
-    "Prices are reviewed every spring, usually after a long meeting.",
-    "Several former employees have started firms of their own.",
-    "The firm keeps a small fleet of bicycles for trips between buildings.",
-    "Staff can borrow tools for home use over the weekend.",
-    "Complaints are logged and answered within three working days.",
-    "A portrait of the founder hangs in the entrance hall.",
-    "The company's accounts are audited by an outside firm every year.",
-    "Training courses are open to anyone on the staff, whatever their job.",
-    "The buildings are a mix of brick halls and newer glass offices.",
-    "Night shifts were introduced when demand rose sharply after the war.",
-    "Visitors often ask for a souvenir, so the shop sells miniature models.",
-]
-
-TOWNS = ["Velmora", "Castelbrine", "Oskarvik", "Duneharrow", "Marrowgate", "Ambersea", "Kilnwick", "Torvanne"]
-COMPANIES = ["Halvorsen Instruments", "Brightwell Looms"]
