@@ -24,7 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from tests.fake_embeddings import embeddings_response
-from tests.fake_scenario import RecordedRequest, Scenario, tool_outputs
+from tests.fake_moderation import moderation_response
+from tests.fake_scenario import RecordedRequest, Scenario, data_inside, tool_outputs
 from tests.fake_wire import (
     DELTA,
     END,
@@ -229,6 +230,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._post(body, self._responses_stream, self._responses_complete)
             elif self.command == "POST" and path == "/v1/embeddings" and fake.embeddings_enabled:
                 self._send_json(*embeddings_response(body))
+            elif self.command == "POST" and path == "/v1/moderations":
+                self._moderate(body)
             elif self.command == "GET" and path == "/v1/models":
                 self._send_json(200, models_list(fake.models))
             elif self.command == "GET" and path.startswith("/v1/models/"):
@@ -249,6 +252,17 @@ class Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
+    def _moderate(self, body: Any) -> None:
+        """``/v1/moderations``, after ``moderation_delay``; ``moderation_status`` != 200 fails it."""
+        fake = self.fake
+        if fake.moderation_delay > 0:
+            self._wait(fake.moderation_delay)
+        if fake.moderation_status != 200:
+            self._send_error_json(fake.moderation_status, "The moderation service is down.",
+                                  "server_error")
+            return
+        self._send_json(*moderation_response(body, fake.flag_words, fake.flag_images))
+
     # ------------------------------------------------------------------ chat / responses
     def _post(self, body: Any, stream: Callable[[Scenario, dict], None],
               complete: Callable[[Scenario, dict], None]) -> None:
@@ -268,7 +282,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send_error_json(400, "This model does not support tools.", param="tools")
             return
         if sc.echo_tool_results:
-            sc = dataclasses.replace(sc, text="Tool results: " + "; ".join(tool_outputs(body)),
+            results = [data_inside(output) for output in tool_outputs(body)]  # as a model reads them
+            sc = dataclasses.replace(sc, text="Tool results: " + "; ".join(results),
                                      echo_tool_results=False)
         streaming = bool(body.get("stream"))
         if streaming and sc.reject_stream:

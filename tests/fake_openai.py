@@ -60,6 +60,7 @@ from tests.fake_scenario import FAULTS, RecordedRequest, Scenario
 __all__ = ["FakeOpenAI", "Scenario", "RecordedRequest", "FAULTS"]
 
 
+FLAG_WORDS = {"kill them all": ("violence", "harassment/threatening")}
 MODELS = ("gpt-4.1-mini", "fake-model")  # what GET /v1/models lists unless a test changes it
 
 class FakeOpenAI:
@@ -73,6 +74,10 @@ class FakeOpenAI:
         self.requests: list[RecordedRequest] = []
         self.disconnects = 0
         self.embeddings_enabled = True  # False: /v1/embeddings answers 404, as on most servers
+        self.flag_words: dict[str, tuple[str, ...]] = dict(FLAG_WORDS)  # /v1/moderations flags these
+        self.flag_images = False  # True: every image is flagged
+        self.moderation_status = 200  # else /v1/moderations answers this error
+        self.moderation_delay = 0.0  # seconds before /v1/moderations answers
         self._queue: deque[Scenario] = deque()
         self._cond = threading.Condition()
         self._stop_event = threading.Event()
@@ -144,6 +149,10 @@ class FakeOpenAI:
             self.disconnects = 0
             self.default = Scenario()
             self.embeddings_enabled = True
+            self.flag_words = dict(FLAG_WORDS)
+            self.flag_images = False
+            self.moderation_status = 200
+            self.moderation_delay = 0.0
 
     @property
     def pending(self) -> int:

@@ -9,13 +9,14 @@ its body, on either protocol.
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 import struct
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 __all__ = ["FAULTS", "REASONING_SHAPES", "RecordedRequest", "Scenario", "describe_images",
-           "image_parts", "image_size", "tool_outputs"]
+           "image_parts", "image_size", "tool_outputs", "data_inside"]
 
 FAULTS = ("drop", "stall", "error_event", "error_chunk", "malformed", "not_a_chunk", "no_finish",
           "failed", "unknown_event", "event_error_line")
@@ -117,6 +118,20 @@ class Scenario:
     def output_tokens(self) -> int:
         """Completion tokens: every choice's text tokens plus the reasoning tokens."""
         return len(self.token_list()) * self.choices + len(self.reasoning_tokens())
+
+
+_DATA = re.compile(r"\A⟦data ([0-9a-f]{12}) from ([^\n]*)⟧\n(.*)\n⟦end of data \1⟧\Z", re.S)
+
+
+def data_inside(text: str) -> str:
+    """What a result marked as data holds (assistant/conversation/untrusted.py): the marking
+    must be there, and its boundary the hash of the text inside."""
+    match = _DATA.match(text)
+    assert match is not None, f"not marked as data: {text[:80]!r}"
+    inner = match[3]
+    assert match[1] == hashlib.blake2b(inner.encode("utf-8", "surrogatepass"),
+                                       digest_size=6).hexdigest()
+    return inner
 
 
 def tool_outputs(body: dict) -> list[str]:

@@ -14,6 +14,7 @@ from assistant.conversation.history import CONTINUE, CONTINUE_INSTRUCTION
 from assistant.web.render import message_text
 from tests.conftest import APIS, FAKE_MODEL, model_posts, start_app
 from tests.fake_openai import Scenario
+from tests.fake_scenario import data_inside, tool_outputs
 from tests.fake_wire import usage_payload
 from tests.fake_wire_responses import input_tokens
 
@@ -31,9 +32,8 @@ def tool_steps(final: Any) -> list[dict]:
 
 
 def tool_results(post) -> list[str]:
-    items = post.body.get("messages") or post.body.get("input")
-    return [str(m.get("content") if m.get("role") == "tool" else m.get("output"))
-            for m in items if m.get("role") == "tool" or m.get("type") == "function_call_output"]
+    """The results the model was sent, each marked as data (tests/fake_scenario.data_inside)."""
+    return [data_inside(output) for output in tool_outputs(post.body)]
 
 
 @pytest.mark.parametrize("api", APIS)

@@ -162,7 +162,7 @@ def format_reply_line(fields: dict[str, Any]) -> str:
 
 def log_reply(reply: Reply, *, content: bool = False) -> None:
     fields = reply_fields(reply)
-    if content:
+    if content and reply.outcome != "flagged":  # a flagged message's text is never logged
         fields = {**fields, "message": reply.user_message, "text": reply.text}
     level = logging.WARNING if reply.outcome == "failed" else logging.INFO
     reply_log.log(level, "%s", format_reply_line(fields), extra={"reply": fields})

@@ -8,8 +8,10 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
+
+from starlette.middleware import Middleware
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home, works offline
 # Gradio's queue rebuilds a pandas summary of its last 10,000 events after every event
@@ -17,6 +19,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home, w
 os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000000")
 
 
+from ..conversation.moderation import Blocklist, Moderation
 from ..conversation.rounds import ToolRounds
 from ..conversation.turn import ChatService
 from ..documents.embeddings import Embeddings
@@ -26,6 +29,7 @@ from ..identity.owners import Identity, OwnerTokens, Sessions, browser_storage_k
 from ..identity.passwords import PasswordFile, PasswordFileError
 from ..providers.backends import Backend, host_of, select_backend
 from ..providers.base import Upstream
+from ..providers.moderation import OpenAIModeration
 from ..providers.protocols import build_adapters
 from ..providers.retrying import RetryPolicy
 from ..providers.routes import OwnKeyRoutes
@@ -46,13 +50,15 @@ from ..web.documents_panel import DocumentsPanel
 from ..web.own_key_panel import OwnKeyPanel
 from ..web.page import Page, build_ui
 from ..web.render import STATUS_WORDS
+from ..web.safe_markdown import ImagePolicy
+from ..web.security_headers import SecurityHeaders, security_headers
 from ..web.session_state import use_lazy_session_state
 from ..web.source_links import SourceLinks, source_routes
 from ..web.usage_limits import UsageLimits
 from ..web.your_data_panel import YourDataPanel
 from .logs import configure_logging
 from .metrics import ReplyMetrics, metrics_routes
-from .settings import Settings, build_parser, load_settings
+from .settings import BadSetting, Settings, build_parser, load_settings
 
 log = logging.getLogger("assistant")
 
@@ -116,9 +122,25 @@ def _limits(settings: Settings, clock: Callable[[], float], store: Store,
                        parse_proxies(settings.trusted_proxies), on_spaces=settings.on_spaces)
 
 
-def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> App:
+def _moderation(settings: Settings, backend: Backend | None = None) -> Moderation:
+    """The blocklist (read now: a bad file stops the start) and the online check."""
+    blocklist = None
+    if settings.blocklist is not None:
+        try:
+            blocklist = Blocklist.read(settings.blocklist)
+        except ValueError as exc:
+            raise BadSetting(f"--blocklist (ASSISTANT_BLOCKLIST): {exc}.") from None
+    online = OpenAIModeration(backend.client) \
+        if settings.moderation == "openai" and backend is not None else None
+    return Moderation(blocklist, online, fail_open=settings.moderation_fail == "open")
+
+
+def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
+               moderation: Moderation | None = None) -> App:
     """`clock`: the time the per-user limits count in (tests move it)."""
     backend = select_backend(settings.connection())
+    checked = _moderation(settings, backend)
+    moderation = replace(checked, blocklist=moderation.blocklist) if moderation else checked
     replica = new_replica_id()
     store = open_store(settings.database_url, settings.data_dir, replica)
     heartbeat = Heartbeat(store, replica, STATUS_WORDS["streaming"])
@@ -139,12 +161,13 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Ap
                           max_message_chars=settings.max_message_chars,
                           observers=[ConversationRecorder(store), metrics, TokenCounter()],
                           documents=library,
-                          earlier_images=settings.max_images)
+                          earlier_images=settings.max_images, moderation=moderation)
     secret = load_secret(settings.secret, settings.data_dir)
     identity = Identity(OwnerTokens(secret), Sessions(), hf_login=settings.hf_login,
                         login=bool(settings.auth or settings.auth_file))
     links = SourceLinks(secret)
-    panel = ConversationPanel(store, identity, browser_storage_key(secret), links)
+    panel = ConversationPanel(store, identity, browser_storage_key(secret), links,
+                              ImagePolicy.allowing(settings.image_hosts))
     attachments = Attachments(library, links, max_side=settings.max_image_side,
                               max_bytes=int(settings.max_image_mb * 1e6),
                               max_images=settings.max_images,
@@ -184,8 +207,12 @@ def launch(app: App, **overrides: Any) -> None:
         server_name=s.host, server_port=s.port, share=s.share,
         auth=_auth(s), max_threads=s.max_threads, show_error=False,
         ssl_certfile=s.ssl_certfile, ssl_keyfile=s.ssl_keyfile,
+        # Gradio's start-up check calls the app at 127.0.0.1, which no certificate names.
+        ssl_verify=not s.ssl_certfile,
         app_kwargs={"routes": [*metrics_routes(app.metrics.registry, token=s.metrics_token),
-                               *source_routes(app.library, app.links)]},
+                               *source_routes(app.library, app.links)],
+                    "middleware": [Middleware(SecurityHeaders, headers=security_headers(
+                        s.image_hosts, s.page_frame_ancestors()))]},
     )
     options.update(overrides)
     if options.get("share") and not options.get("auth"):
@@ -203,7 +230,12 @@ def launch(app: App, **overrides: Any) -> None:
 
 def run(argv: list[str]) -> int:
     build_parser().parse_args(argv)  # --help and bad flags exit here, before any work
-    settings = load_settings(argv)
+    try:
+        settings = load_settings(argv)
+        moderation = _moderation(settings)
+    except BadSetting as exc:
+        print(f"python app.py: {exc}", file=sys.stderr)
+        return 2
     configure_logging(_secrets(settings))
     if settings.auth_file is not None:
         try:
@@ -211,7 +243,7 @@ def run(argv: list[str]) -> int:
         except (OSError, PasswordFileError) as exc:
             log.error("cannot use the password file: %s", exc)
             return 2
-    app = create_app(settings)
+    app = create_app(settings, moderation=moderation)
     # SIGTERM (docker stop, systemd, a Space restarting) exits through `finally` below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # Startup leaves ~300k long-lived objects; full collections over them stalled every

@@ -12,6 +12,7 @@ from dotenv import dotenv_values
 
 from ..providers.backends import Connection
 from ..quotas.policy import LimitSettings
+from ..web.security_headers import SPACES_FRAME_ANCESTORS, frame_ancestors, image_hosts
 
 PUBLIC_LIMITS = LimitSettings(requests_per_minute=20, concurrent_streams=3, tokens_per_day=200_000)
 
@@ -72,6 +73,16 @@ class Settings:
     on_spaces: bool = False  # running on Hugging Face Spaces (SYSTEM=spaces)
     database_url: str | None = None  # postgresql://…; else the SQLite file in data_dir
     hf_login: bool = False  # "Sign in with Hugging Face"; on by default in a Space with hf_oauth
+    image_hosts: tuple[str, ...] = ()  # hosts whose images a reply shows at once
+    frame_ancestors: tuple[str, ...] | None = None  # None: 'self', and huggingface.co on Spaces
+    moderation: str = "off"  # off | openai: each message checked by OpenAI's moderation model
+    moderation_fail: str = "closed"  # when moderation is down: open lets messages through
+    blocklist: Path | None = None  # words and /regular expressions/ no message may contain
+
+    def page_frame_ancestors(self) -> tuple[str, ...]:
+        if self.frame_ancestors is not None:
+            return self.frame_ancestors
+        return SPACES_FRAME_ANCESTORS if self.on_spaces else ("'self'",)
 
     def visitor_key_mode(self) -> str:
         """Server key only when the server has one; required when it has nothing to run on."""
@@ -197,6 +208,19 @@ _OPTIONS: tuple[tuple[str, str, str, type, str], ...] = (
     ("--database-url", "ASSISTANT_DATABASE_URL", "database_url", str,
      "a PostgreSQL database (postgresql://user:password@host/db) shared by several app "
      "processes; default: the SQLite file in the data directory"),
+    ("--image-hosts", "ASSISTANT_IMAGE_HOSTS", "image_hosts", str,
+     "hosts whose images a reply shows at once, comma-separated (*.example.com for its "
+     "subdomains); other outside images show as a link (default: none)"),
+    ("--frame-ancestors", "ASSISTANT_FRAME_ANCESTORS", "frame_ancestors", str,
+     "sites that may show the app in a frame, as CSP sources (default: 'self', and "
+     "https://huggingface.co on Spaces)"),
+    ("--moderation", "ASSISTANT_MODERATION", "moderation", str,
+     "check each message with a moderation model: off or openai (default off)"),
+    ("--moderation-fail", "ASSISTANT_MODERATION_FAIL", "moderation_fail", str,
+     "when the moderation check fails: open lets the message through, closed blocks it "
+     "(default closed)"),
+    ("--blocklist", "ASSISTANT_BLOCKLIST", "blocklist", Path,
+     "a file of words or /regular expressions/, one a line, that no message may contain"),
     ("--hf-login", "ASSISTANT_HF_LOGIN", "hf_login", bool,
      "show 'Sign in with Hugging Face' (on/off; default on in a Space with hf_oauth: true. "
      "Off Spaces, Gradio signs you in as the Hugging Face account this machine is logged in to)"),
@@ -208,15 +232,32 @@ _TRUE = {"1", "true", "yes", "on"}
 def _parse_api(value: str) -> str:
     api = _API_NAMES.get(value.strip().lower())
     if api is None:
-        raise ValueError("api must be chat_completions or responses")
+        raise ValueError("it must be chat_completions or responses")
     return api
 
 
 def _parse_mode(value: str) -> str:
     mode = value.strip().lower()
     if mode not in ("off", "allowed", "required"):
-        raise ValueError("visitor keys must be off, allowed or required")
+        raise ValueError("it must be off, allowed or required")
     return mode
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        choice = value.strip().lower()
+        if choice not in allowed:
+            raise ValueError(f"it must be {' or '.join(allowed)}")
+        return choice
+    return parse
+
+
+class BadSetting(ValueError):
+    """A setting whose value cannot be used; says which, what was given and what is allowed."""
+
+
+_KIND_WORDS = {int: "a whole number", float: "a number"}
+_SECRET = {"auth"}
 
 
 def _parse_flag(value: str) -> bool:
@@ -228,7 +269,7 @@ def _parse_auth(value: str) -> tuple[tuple[str, str], ...]:
     for item in value.split(","):
         user, sep, password = item.strip().partition(":")
         if not sep or not user or not password:
-            raise ValueError("auth must look like 'user:password,user2:password2'")
+            raise ValueError("it must look like 'user:password,user2:password2'")
         pairs.append((user, password))
     return tuple(pairs)
 
@@ -238,6 +279,12 @@ def _environment(env_file: str | os.PathLike[str] | None) -> dict[str, str]:
     values = {k: v for k, v in dotenv_values(env_file or ".env").items() if v is not None}
     values.update(os.environ)
     return values
+
+
+_PARSERS: dict[str, Callable[[str], object]] = {
+    "auth": _parse_auth, "api": _parse_api, "visitor_keys": _parse_mode,
+    "image_hosts": image_hosts, "frame_ancestors": frame_ancestors,
+    "moderation": _choice("off", "openai"), "moderation_fail": _choice("open", "closed")}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -270,10 +317,13 @@ def load_settings(argv: Sequence[str] | None = None,
             raw = env.get("GRADIO_SERVER_NAME" if name == "host" else "GRADIO_SERVER_PORT") or None
         if raw is None:
             continue
-        parsers: dict[str, Callable[[str], object]] = {
-            "auth": _parse_auth, "api": _parse_api, "visitor_keys": _parse_mode}
-        parse = parsers.get(name) or (_parse_flag if kind is bool else kind)
-        values[name] = parse(raw)
+        parse = _PARSERS.get(name) or (_parse_flag if kind is bool else kind)
+        try:
+            values[name] = parse(raw)
+        except ValueError as exc:
+            reason = f"it must be {_KIND_WORDS[kind]}" if kind in _KIND_WORDS else str(exc)
+            given = "not valid" if name in _SECRET else f"“{raw}”"  # never echo a password
+            raise BadSetting(f"{flag} ({var}) is {given}: {reason}.") from None
     share = args.share if args.share is not None else env.get("ASSISTANT_SHARE", "").lower() in _TRUE
     return Settings(
         openai_api_key=env.get("OPENAI_API_KEY") or None,

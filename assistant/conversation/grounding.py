@@ -7,6 +7,7 @@ from typing import Protocol, Sequence
 from ..domain.sources import Source
 from ..storage.records import StoredPassage
 from .history import estimate_tokens
+from .untrusted import as_data
 
 PASSAGES = 5
 MAX_SHARE = 4  # the passages take at most a quarter of the context window
@@ -34,7 +35,7 @@ def with_passages(system_prompt: str, passages: Sequence[StoredPassage], budget:
     for p in passages:
         source = Source(len(sources) + 1, p.id, p.document_id, p.document_name, p.page,
                         p.heading, p.text)
-        block = f"[{source.number}] {source.place}\n{p.text}"
+        block = f"[{source.number}] {source.place}\n{as_data(p.text, source.place)}"
         used += estimate_tokens(block)
         if used > budget:
             break

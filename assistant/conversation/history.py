@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from ..domain.messages import Image, Message, Part, Text, ToolCall, ToolResult
+from .untrusted import marked_result
 
 CONTINUE = "Continue"
 REGENERATE = "Regenerate"
@@ -29,7 +30,7 @@ class Exchange:
     def replies(self) -> list[Message]:
         """The reply as its protocol expects it: calls, then their results, then the text."""
         calls = tuple(p for p in self.tool_parts if isinstance(p, ToolCall))
-        results = tuple(p for p in self.tool_parts if isinstance(p, ToolResult))
+        results = tuple(marked_result(p) for p in self.tool_parts if isinstance(p, ToolResult))
         shown = [Message("assistant", calls), Message("tool", results)] if calls else []
         return [*shown, Message.of("assistant", self.assistant)] if self.assistant else shown
 

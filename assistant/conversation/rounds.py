@@ -19,6 +19,7 @@ from ..domain.failures import Failure
 from ..domain.messages import Message, ModelRequest, Text, ToolCall, ToolResult, ToolSpec
 from ..providers.base import Adapter
 from ..tools.registry import Toolbox, ToolScope
+from .untrusted import marked_result, with_data_rule_in
 
 MAX_ROUNDS = 8
 
@@ -73,6 +74,8 @@ class ToolRounds:
             if done == self.max_rounds:
                 yield Failed(too_many_rounds(done))
                 return
+            if scope.cleared is not None and not await scope.cleared():
+                return
             results: list[ToolResult] = []
             async for event in self._run(calls, done, scope):
                 if isinstance(event, ToolFinished):
@@ -80,8 +83,9 @@ class ToolRounds:
                 yield event
             order = {call.call_id: i for i, call in enumerate(calls)}
             results.sort(key=lambda r: order.get(r.call_id, 0))
-            messages += [Message("assistant", (*((Text("".join(text)),) if text else ()), *calls)),
-                         Message("tool", tuple(results))]
+            messages = with_data_rule_in(messages) + [
+                Message("assistant", (*((Text("".join(text)),) if text else ()), *calls)),
+                Message("tool", tuple(map(marked_result, results)))]
 
     @staticmethod
     def _refused_tools(event: Failed, request: ModelRequest) -> bool:

@@ -7,11 +7,12 @@ has ended. The web layer renders either; nothing here knows Gradio.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any, AsyncGenerator, AsyncIterator, Literal, Mapping, Sequence
+from typing import Any, AsyncGenerator, AsyncIterator, Awaitable, Callable, Literal, Mapping, Sequence
 
 from ..domain.events import (
     Event,
@@ -29,6 +30,7 @@ from ..domain.events import (
 )
 from ..domain.failures import EMPTY, NO_IMAGES, TOOLS_ONLY, Failure
 from ..domain.messages import Image, Message, ModelRequest, ToolSpec
+from ..domain.moderation import MODERATION_DOWN, Verdict
 from ..domain.reply import Reply, ReplyObserver, Step
 from ..domain.sources import SEARCH_TOOL, Source
 from ..domain.validation import InvalidInput, check_message, check_options
@@ -40,9 +42,15 @@ from ..tools.registry import ToolScope
 from .coalesce import Batches
 from .grounding import PASSAGES, DocumentSearch, passages_budget, with_passages
 from .history import CONTINUE_INSTRUCTION, DoesNotFit, build_messages, messages_tokens, prepare_turn
+from .moderation import Moderation
 from .rounds import ToolRounds
+from .untrusted import with_data_rule
 
 log = logging.getLogger(__name__)
+
+
+class _Judged(Exception):
+    """Moderation ended the reply: what happened is on it."""
 
 # Each update re-renders the whole chat in Gradio (~0.4 ms short, ~5 ms with 200 long
 # messages), so updates thin out as more replies stream at once and as the chat grows.
@@ -86,8 +94,10 @@ class ChatService:
 
     def __init__(self, backend: Backend, adapters: Mapping[str, Adapter], rounds: ToolRounds, *,
                  max_message_chars: int, observers: Sequence[ReplyObserver] = (),
-                 documents: DocumentSearch | None = None, earlier_images: int = 4) -> None:
+                 documents: DocumentSearch | None = None, earlier_images: int = 4,
+                 moderation: Moderation | None = None) -> None:
         self.backend = backend
+        self.moderation = moderation or Moderation()
         self.route = Route(backend, dict(adapters))  # the server's own; a visitor may bring one
         self.earlier_images = earlier_images  # resent to models known to read images
         self.documents = documents
@@ -139,6 +149,8 @@ class ChatService:
                 found = await self.documents.search(owner, query, PASSAGES)
                 system_prompt = with_passages(system_prompt, found,
                                               passages_budget(context_window), sources)
+            if sources or any(e.tool_parts for e in past):  # data from documents or tools
+                system_prompt = with_data_rule(system_prompt)
             messages = build_messages(
                 system_prompt=system_prompt, history=past,
                 user_message=user_text, history_turns=checked.history_turns,
@@ -184,20 +196,37 @@ class ChatService:
                       route: Route) -> AsyncIterator[Update]:
         self.active_replies += 1
         self._notify("reply_started", reply)
+        check: asyncio.Future[Verdict] | None = None
         try:
+            blocked = self.moderation.blocked(reply.user_message)
+            if blocked is not None:  # nothing is sent
+                self._judge(reply, blocked)
+                raise _Judged
+            check = self.moderation.start(reply.user_message, reply.images)
             await route.backend.ensure_ready()
-            scope = ToolScope(reply.context.get("owner"), reply.sources)
+            scope = ToolScope(reply.context.get("owner"), reply.sources,
+                              cleared=self._clearance(reply, check))
             events = self.rounds.stream(route.adapters[reply.api], request, scope)
             pace = lambda: self.update_interval(shown_chars)  # noqa: E731
             batched: AsyncGenerator[list[Event], None] = Batches(events, pace).__aiter__()
             async with aclosing(batched) as batches:
                 async for batch in batches:
                     update = self._apply(reply, batch)
+                    if check is not None:
+                        if not check.done():
+                            continue  # nothing is shown before the message has passed
+                        if not self._judge(reply, check.result()):
+                            raise _Judged
+                        check, update = None, reply
                     if update is not None:
                         self._notify("reply_progress", reply)
                         yield update
+            if check is not None and not self._judge(reply, await check):
+                raise _Judged
             if reply.outcome == "streaming":  # the stream ended without a verdict
                 reply.outcome = "failed"
+        except _Judged:
+            pass
         except BackendUnavailable as exc:
             reply.outcome, reply.failure = "failed", Failure("unavailable", str(exc))
         except BaseException:  # Stop, a closed tab, or a bug: the reply ends here
@@ -205,8 +234,33 @@ class ChatService:
                 reply.outcome = "stopped"
             raise
         finally:
+            if check is not None:
+                check.cancel()
             self._end(reply, request)
         yield reply
+
+    def _clearance(self, reply: Reply, check: asyncio.Future[Verdict] | None
+                   ) -> Callable[[], Awaitable[bool]] | None:
+        """What tools wait for: no call runs for a message that has not passed."""
+        if check is None:
+            return None
+
+        async def cleared() -> bool:
+            verdict = await asyncio.shield(check)
+            return not verdict.flagged and (verdict.checked or self.moderation.fail_open)
+        return cleared
+
+    def _judge(self, reply: Reply, verdict: Verdict) -> bool:
+        """Applies the moderation verdict; False if the reply must end, unshown."""
+        reply.moderation = verdict
+        if verdict.flagged:
+            reply.outcome, reply.failure = "flagged", Failure("flagged", verdict.reason)
+        elif not verdict.checked and not self.moderation.fail_open:
+            reply.outcome, reply.failure = "failed", MODERATION_DOWN
+        else:
+            return True
+        reply.text, reply.steps = "", []  # what it said is not shown, nor kept
+        return False
 
     def _end(self, reply: Reply, request: ModelRequest) -> None:
         self.active_replies -= 1

@@ -8,10 +8,12 @@ from typing import Any, Literal, Protocol
 
 from .failures import Failure
 from .messages import Image, ToolCall, ToolResult
+from .moderation import Verdict
 from .sources import Source
 from .validation import ReplyOptions
 
-Outcome = Literal["streaming", "complete", "refused", "stopped", "failed", "truncated"]
+Outcome = Literal["streaming", "complete", "refused", "stopped", "failed", "truncated",
+                  "flagged"]
 
 
 @dataclass
@@ -88,6 +90,7 @@ class Reply:
     tools_off: bool = False  # the server refused tools: asked again without them
     outcome: Outcome = "streaming"
     failure: Failure | None = None
+    moderation: Verdict | None = None  # the message's check, once it has answered
     context: dict[str, Any] = field(default_factory=dict)
 
 

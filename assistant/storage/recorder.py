@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FINAL_STATUSES = ("complete", "refused", "stopped", "failed", "truncated")
+# A message moderation flagged is kept as refused, with the reason: the model's own
+# refusals have none.
+STORED_AS = {"flagged": "refused"}
 
 
 @dataclass(eq=False)
@@ -76,7 +79,8 @@ class ConversationRecorder:
         try:
             if turn.timer is not None:
                 turn.timer.cancel()
-            status = reply.outcome if reply.outcome in FINAL_STATUSES else "failed"
+            outcome = STORED_AS.get(reply.outcome, reply.outcome)
+            status = outcome if outcome in FINAL_STATUSES else "failed"
             reason = reply.failure.message if reply.failure is not None else None
             sources = [s.to_record() for s in shown_sources(reply.text, reply.sources)]
             self._submit(self._save_text, turn, reply.text, status, reason, _steps(reply),

@@ -35,6 +35,8 @@ class ToolScope:
     """Whom a call works for, and the reply's sources, where a tool notes what it read."""
     owner: str | None = None
     sources: list[Source] = field(default_factory=list)
+    # Awaited before any call runs; False: run none (the message did not pass moderation).
+    cleared: Callable[[], Awaitable[bool]] | None = None
 
 
 @dataclass(frozen=True)

@@ -21,27 +21,29 @@ from ..identity.owners import Identity
 from ..storage.recorder import log_write_failure
 from ..storage.records import Conversation, StoredImage, auto_title, new_conversation_id
 from ..storage.repository import Store
-from .render import SourceLink, stored_reply
+from .render import NO_IMAGES, SourceLink, stored_reply
+from .safe_markdown import ImagePolicy, safe_markdown
 from .source_links import SourceLinks
 
 UNTITLED = "Untitled chat"
 
 
 def chat_messages(conversation: Conversation, link: SourceLink | None = None,
-                  images_dir: Path | None = None) -> list[Any]:
+                  images_dir: Path | None = None, images: ImagePolicy = NO_IMAGES) -> list[Any]:
     """A stored conversation as Chatbot messages, shown as the live chat showed them."""
     messages: list[Any] = []
     for message in conversation.messages:
         if message.role == "user":
             files = [{"path": str(_image_file(i, images_dir))} for i in message.images] \
                 if images_dir is not None else []
-            content = [*files, message.content] if files else message.content
+            text = safe_markdown(message.content, images)
+            content = [*files, text] if files else text
             messages.append({"role": "user", "content": content})
         else:
             steps = [Step.from_record(step) for step in message.steps]
             sources = [Source.from_record(s) for s in message.sources]
             messages += stored_reply(message.content, steps, message.status, message.reason,
-                                     sources, link)
+                                     sources, link, images)
     return messages
 
 
@@ -59,8 +61,9 @@ class ConversationPanel:
     """Renders inside the sidebar; `wire` connects it to the chat once both exist."""
 
     def __init__(self, store: Store, identity: Identity, storage_key: str,
-                 links: SourceLinks | None = None) -> None:
+                 links: SourceLinks | None = None, images: ImagePolicy = NO_IMAGES) -> None:
         self.store = store
+        self.images = images  # the image hosts a chat may show (ASSISTANT_IMAGE_HOSTS)
         self.identity = identity
         self.storage_key = storage_key  # public: it is in the page's config
         self.links = links
@@ -179,7 +182,7 @@ class ConversationPanel:
         self.identity.sessions.get(request.session_hash).open(conversation.id)
         links = self.links
         link = (lambda s: links.url(owner, s.passage_id)) if links and owner else None
-        messages = chat_messages(conversation, link, self.images_dir)
+        messages = chat_messages(conversation, link, self.images_dir, self.images)
         saved = [conversation.settings.get(key) for key in self.setting_names]
         return (messages, messages, conversation.title,
                 *[gr.update() if value is None else value for value in saved])

@@ -20,7 +20,8 @@ from .conversations_panel import ConversationPanel
 from .documents_panel import DocumentsPanel
 from .message_box import MessageBox
 from .own_key_panel import NEEDS_KEY_NOTICE, OwnKeyPanel
-from .render import history_messages, mark_stopped, notice, render
+from .render import RAW, history_messages, mark_stopped, notice, render
+from .safe_markdown import markdown_text
 from .usage_limits import UsageLimits
 from .your_data_panel import YourDataPanel
 
@@ -82,8 +83,9 @@ def from_a_page(request: gr.Request) -> bool:
 
 
 def tools_status(mcp: McpRuntime) -> str:
-    return "\n".join(f"⚠️ MCP server **{name}** is not available: {problem}"
-                     for name, problem in mcp.problems.items())
+    """Why MCP servers are down, in their own words: shown as text, whatever they say."""
+    return "\n".join(f"⚠️ MCP server **{markdown_text(name)}** is not available: "
+                     f"{markdown_text(problem)}" for name, problem in mcp.problems.items())
 
 
 def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
@@ -138,12 +140,13 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
             if "owner" in context and use_memory:
                 memories = await asyncio.to_thread(panel.saved_facts, context["owner"])
         link = attachments.source_link(owner)
+        shown_safe = panel.images if from_a_page(request) else RAW  # /chat keeps the model's text
         try:
             earlier = await attachments.earlier_images(history)
             async for update in service.respond(text, history_messages(history, earlier), options,
                                                 memories=memories, images=images,
                                                 context=context, route=route):
-                shown = render(update, link)
+                shown = render(update, link, shown_safe)
                 yield [*said, *(shown if isinstance(shown, list) else [shown])] if said else shown
         except (asyncio.CancelledError, GeneratorExit):  # Stop, over the API or the page
             session.reply_stopped = True

@@ -13,16 +13,21 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from ..conversation.history import CONTINUE, REGENERATE
 from ..conversation.turn import Notice, Update
 from ..domain.messages import Image, Message, Text, ToolCall, ToolResult
+from ..domain.moderation import ANSWERED_UNCHECKED
 from ..domain.reply import Reply, Step
 from ..domain.sources import Source, shown_sources
 from .reply_stats import format_stats
+from .safe_markdown import ImagePolicy, code_fence, markdown_text, safe_markdown
 
 INCOMPLETE_NOTICE_ID = "incomplete"
 STATS_NOTICE_ID = "stats"
 REFUSAL_NOTICE_ID = "refusal"
+FLAGGED_NOTICE_ID = "flagged"  # the message before it is never sent again
 STEP_ID_PREFIX = "step-"
 SOURCES_NOTICE_ID = "sources"
 SourceLink = Callable[[Source], str]  # the URL that opens a source
+NO_IMAGES = ImagePolicy()  # no image from elsewhere shows by itself
+RAW: ImagePolicy | None = None  # the text as the model wrote it, for API clients to render
 STOPPED = "You stopped this reply."
 REFUSED = "🚫 The model declined this request."
 TOOLS_OFF = "🔧 Tools are off for this model: its server refused a request with tools."
@@ -36,10 +41,12 @@ STATUS_WORDS = {
 
 def notice(title: str, *, notice_id: str, text: str = "", pending: bool = False,
            options: Sequence[str] = ()) -> dict[str, Any]:
+    """A titled message of ours; the title may quote a server, so it is made safe."""
     message: dict[str, Any] = {
         "role": "assistant",
         "content": text,
-        "metadata": {"title": title, "id": notice_id, "status": "pending" if pending else "done"},
+        "metadata": {"title": safe_markdown(title, NO_IMAGES), "id": notice_id,
+                     "status": "pending" if pending else "done"},
     }
     if options:
         message["options"] = [{"value": value} for value in options]
@@ -56,27 +63,32 @@ def incomplete_notice(reason: str, has_text: bool) -> dict[str, Any]:
 
 TOOL_ICON = "🔧 "
 SHOWN_CHARS = 1500  # of a tool's arguments or result, in its step
-_TOOL_BODY = re.compile(r"\A\*\*Arguments\*\*\n```json\n(.*?)\n```\n\n\*\*Result\*\*\n````\n(.*)\n````\Z",
-                        re.DOTALL)
+_TOOL_BODY = re.compile(r"\A\*\*Arguments\*\*\n(`{3,})json\n(.*?)\n\1\n\n"
+                        r"\*\*Result\*\*\n(`{3,})\n(.*)\n\3\Z", re.DOTALL)
+
+
+def _safe(text: str, images: ImagePolicy | None) -> str:
+    """Text safe to show in a browser (web/safe_markdown.py); as written for `RAW`."""
+    return text if images is None else safe_markdown(text, images)
 
 
 def _trim(text: str) -> str:
     return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + " …"
 
 
-def step_message(step: Step, index: int) -> dict[str, Any]:
+def step_message(step: Step, index: int, images: ImagePolicy | None = NO_IMAGES) -> dict[str, Any]:
     if step.kind == "tool":
         title = TOOL_ICON + step.name + (" (failed)" if step.failed else "")
-        body = (f"**Arguments**\n```json\n{_trim(step.arguments)}\n```\n\n"
-                f"**Result**\n````\n{_trim(step.text) if step.done else '…'}\n````")
+        body = (f"**Arguments**\n{code_fence(_trim(step.arguments), 'json')}\n\n"
+                f"**Result**\n{code_fence(_trim(step.text) if step.done else '…')}")
         message = notice(title, notice_id=f"{STEP_ID_PREFIX}{index}", text=body,
                          pending=not step.done)
         if step.done:
             message["metadata"]["duration"] = round(step.duration(), 3)
         return message
     title = f"💭 Thought for {step.duration():.1f} s" if step.done else "💭 Thinking…"
-    return notice(title, notice_id=f"{STEP_ID_PREFIX}{index}", text=step.text,
-                  pending=not step.done)
+    return notice(title, notice_id=f"{STEP_ID_PREFIX}{index}",
+                  text=_safe(step.text, images), pending=not step.done)
 
 
 def _parallel(steps: Sequence[Step], i: int) -> int:
@@ -98,13 +110,13 @@ def tools_group(calls: Sequence[Step], index: int) -> dict[str, Any]:
     return group
 
 
-def _shown(steps: Sequence[Step], text: str) -> list[Any]:
+def _shown(steps: Sequence[Step], text: str, images: ImagePolicy | None) -> list[Any]:
     """Steps and text in the order they came (text as plain strings, as ChatInterface takes)."""
     shown: list[Any] = []
     written, parent = 0, ""
     for i, step in enumerate(steps):
         if step.at > written:
-            shown.append(text[written:step.at])
+            shown.append(_safe(text[written:step.at], images))
             written, parent = step.at, ""
         if step.kind != "tool":
             parent = ""
@@ -112,12 +124,12 @@ def _shown(steps: Sequence[Step], text: str) -> list[Any]:
             group = tools_group(steps[i:i + count], i)
             parent = group["metadata"]["id"]
             shown.append(group)
-        message = step_message(step, i)
+        message = step_message(step, i, images)
         if parent:
             message["metadata"]["parent_id"] = parent
         shown.append(message)
     if text[written:]:
-        shown.append(text[written:])
+        shown.append(_safe(text[written:], images))
     return shown
 
 
@@ -130,19 +142,21 @@ def tool_parts(title: str, body: str, index: int) -> tuple[ToolCall, ToolResult]
         return None
     name, failed = title[len(TOOL_ICON):].removesuffix(" (failed)"), title.endswith("(failed)")
     call_id = f"call_{index}"
-    return (ToolCall(call_id, name, match[1]), ToolResult(call_id, name, match[2], failed))
+    return (ToolCall(call_id, name, match[2]), ToolResult(call_id, name, match[4], failed))
 
 
 def sources_notice(sources: Sequence[Source], link: SourceLink | None) -> dict[str, Any]:
-    """The list under a reply of the passages it drew on, each opening the passage."""
-    lines = [f"{s.number}. [{s.place}]({link(s)})" if link else f"{s.number}. {s.place}"
-             for s in sources]
+    """The list under a reply of the passages it drew on, each opening the passage.
+    A document's name and headings are shown as text, whatever they hold."""
+    lines = [f"{s.number}. [{markdown_text(s.place)}]({link(s)})" if link
+             else f"{s.number}. {markdown_text(s.place)}" for s in sources]
     return notice(f"📚 Sources ({len(sources)})", notice_id=SOURCES_NOTICE_ID,
                   text="\n".join(lines))
 
 
-def render(update: Update, link: SourceLink | None = None) -> Any:
-    """What the chat function yields for one update of a turn."""
+def render(update: Update, link: SourceLink | None = None,
+           images: ImagePolicy | None = NO_IMAGES) -> Any:
+    """What the chat function yields for one update of a turn, made safe to show."""
     if isinstance(update, Notice):
         if update.kind == "retrying":
             return notice(f"⏳ {update.message}", notice_id="retrying", pending=True)
@@ -151,20 +165,25 @@ def render(update: Update, link: SourceLink | None = None) -> Any:
         return notice(f"⚠️ {update.message}", notice_id="invalid")
     reply = update
     if reply.ended is None:
-        return reply.text if not reply.steps else _shown(reply.steps, reply.text)
-    return _final(reply, link)
+        return _safe(reply.text, images) if not reply.steps \
+            else _shown(reply.steps, reply.text, images)
+    return _final(reply, link, images)
 
 
-def _final(reply: Reply, link: SourceLink | None) -> Any:
+def _final(reply: Reply, link: SourceLink | None, images: ImagePolicy | None) -> Any:
     """The last update: steps, text, sources, and the stats line, refusal or incomplete mark."""
-    shown = _shown(reply.steps, reply.text)
+    shown = _shown(reply.steps, reply.text, images)
     sources = shown_sources(reply.text, reply.sources) if reply.text else []
     if sources:
         shown.append(sources_notice(sources, link))
     stats = format_stats(reply) if reply.text else ""
     if reply.tools_off:
         shown.append(notice(TOOLS_OFF, notice_id="tools-off"))
-    if reply.failure is not None:
+    if reply.moderation is not None and not reply.moderation.checked and reply.failure is None:
+        shown.append(notice(ANSWERED_UNCHECKED, notice_id="moderation"))
+    if reply.outcome == "flagged" and reply.failure is not None:
+        shown.append(notice(reply.failure.message, notice_id=FLAGGED_NOTICE_ID))
+    elif reply.failure is not None:
         mark = incomplete_notice(reply.failure.message, has_text=bool(reply.text))
         if stats:
             mark["metadata"]["log"] = stats
@@ -177,13 +196,16 @@ def _final(reply: Reply, link: SourceLink | None) -> Any:
 
 
 def stored_reply(text: str, steps: Iterable[Step], status: str, reason: str | None,
-                 sources: Sequence[Source] = (), link: SourceLink | None = None) -> list[Any]:
+                 sources: Sequence[Source] = (), link: SourceLink | None = None,
+                 images: ImagePolicy | None = NO_IMAGES) -> list[Any]:
     """A saved reply as the live chat showed it, as Chatbot messages."""
     shown = [{"role": "assistant", "content": m} if isinstance(m, str) else m
-             for m in _shown(list(steps), text)]
+             for m in _shown(list(steps), text, images)]
     if sources:
         shown.append(sources_notice(sources, link))
-    if status == "refused":
+    if status == "refused" and reason:  # refused by moderation, not by the model
+        shown.append(notice(reason, notice_id=FLAGGED_NOTICE_ID))
+    elif status == "refused":
         shown.append(notice(REFUSED, notice_id=REFUSAL_NOTICE_ID))
     elif status != "complete":
         words = reason or STATUS_WORDS.get(status, "The reply is incomplete.")
@@ -267,7 +289,12 @@ def history_messages(history: Iterable[Any], images: Mapping[str, Image] | None 
                 result.append(Message("assistant", parts))
             continue
         if role == "assistant" and metadata.get("title"):
-            if metadata.get("id") == INCOMPLETE_NOTICE_ID and result:
+            if metadata.get("id") == FLAGGED_NOTICE_ID:
+                while result and result[-1].role == "assistant":
+                    result.pop()
+                if result:
+                    result.pop()  # the message moderation flagged
+            elif metadata.get("id") == INCOMPLETE_NOTICE_ID and result:
                 last = result[-1]
                 if last.role == "assistant":
                     result[-1] = Message("assistant", last.parts, incomplete=True)

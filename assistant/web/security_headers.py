@@ -1,0 +1,94 @@
+"""The headers every response of the app carries, so a page's content cannot reach out.
+
+The Content-Security-Policy lets the page load images, fonts and media only from the
+app itself (plus `data:`, `blob:` and the allowed image hosts), connect only to the
+app, post forms only to the app, and show no frames. Gradio's page needs inline
+scripts and styles, and `eval` for the JavaScript of its events; its sanitizer
+removes scripts from replies, and web/safe_markdown.py shows their HTML as text.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Awaitable, Callable, Sequence
+
+SPACES_FRAME_ANCESTORS = ("'self'", "https://huggingface.co")  # a Space shows the app in an iframe
+_HOST = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?")
+_SOURCE = re.compile(r"'self'|'none'|\*|(https?://)?(\*\.)?[A-Za-z0-9.\-]+(:\d+)?")
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def image_hosts(value: str) -> tuple[str, ...]:
+    """ASSISTANT_IMAGE_HOSTS: host names, comma- or space-separated; `*.` allows subdomains,
+    `:port` another port than the default."""
+    hosts = tuple(h.strip().lower() for h in re.split(r"[,\s]+", value) if h.strip())
+    for host in hosts:
+        if not _HOST.fullmatch(host):
+            raise ValueError(f"“{host}” is not a host name (write example.com or *.example.com)")
+    return hosts
+
+
+def frame_ancestors(value: str) -> tuple[str, ...]:
+    """ASSISTANT_FRAME_ANCESTORS: the sites that may show the app in a frame."""
+    sources = tuple(s.strip() for s in re.split(r"[,\s]+", value) if s.strip())
+    for source in sources:
+        if not _SOURCE.fullmatch(source):
+            raise ValueError(f"“{source}” is not a frame source (write 'self', 'none' or "
+                             "https://example.com)")
+    return sources
+
+
+def content_security_policy(images: Sequence[str] = (),
+                            ancestors: Sequence[str] = ("'self'",)) -> str:
+    directives = {
+        "default-src": "'self'",
+        "script-src": "'self' 'unsafe-inline' 'unsafe-eval'",
+        "style-src": "'self' 'unsafe-inline'",
+        "img-src": " ".join(("'self'", "data:", "blob:", *images)),
+        "media-src": "'self' data: blob:",
+        "font-src": "'self' data:",
+        "connect-src": "'self'",
+        "worker-src": "'self' blob:",
+        "frame-src": "'none'",
+        "object-src": "'none'",
+        "base-uri": "'self'",
+        "form-action": "'self'",
+        "frame-ancestors": " ".join(ancestors) or "'self'",
+    }
+    return "; ".join(f"{name} {value}" for name, value in directives.items())
+
+
+def security_headers(images: Sequence[str] = (),
+                     ancestors: Sequence[str] = ("'self'",)) -> list[tuple[bytes, bytes]]:
+    return [(name.encode(), value.encode()) for name, value in (
+        ("content-security-policy", content_security_policy(images, ancestors)),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "same-origin"),  # a link's click does not tell the site our address
+        ("x-dns-prefetch-control", "off"),  # nor does a DNS look-up of a link in a reply
+    )]
+
+
+class SecurityHeaders:
+    """ASGI middleware adding `headers` to every HTTP response that lacks them."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]],
+                 headers: list[tuple[bytes, bytes]]) -> None:
+        self.app = app
+        self.headers = headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", ())}
+                message["headers"] = [*message.get("headers", ()),
+                                      *(h for h in self.headers if h[0] not in present)]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
