@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from assistant.app.settings import load_settings
+from assistant.web.security_headers import content_security_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,3 +58,14 @@ def test_every_variable_in_the_help_is_in_env_example():
     import re
     for variable in set(re.findall(r"\[([A-Z_]+)\]", help_text)):
         assert variable in example, f"{variable} is missing from .env.example"
+
+
+def test_framing_defaults_to_the_app_itself_and_to_huggingface_on_spaces():
+    assert load_settings([], environ={}).page_frame_ancestors() == ("'self'",)
+    spaces = load_settings([], environ={"SYSTEM": "spaces"})
+    assert spaces.page_frame_ancestors() == ("'self'", "https://huggingface.co")
+    chosen = load_settings(["--frame-ancestors", "'self' https://intranet.example"],
+                           environ={"SYSTEM": "spaces"})
+    assert chosen.page_frame_ancestors() == ("'self'", "https://intranet.example")
+    assert "frame-ancestors 'self' https://huggingface.co" in \
+        content_security_policy(ancestors=spaces.page_frame_ancestors())
