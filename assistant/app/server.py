@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from starlette.middleware import Middleware
@@ -47,11 +47,12 @@ from ..web.attachments import Attachments
 from ..web.client_address import parse_proxies
 from ..web.conversations_panel import ConversationPanel
 from ..web.documents_panel import DocumentsPanel
+from ..web.image_policy import ImagePolicy
 from ..web.own_key_panel import OwnKeyPanel
 from ..web.page import Page, build_ui
 from ..web.render import STATUS_WORDS
-from ..web.safe_markdown import ImagePolicy
 from ..web.security_headers import SecurityHeaders, security_headers
+from ..web.server_fetches import NoOutsideFetches
 from ..web.session_state import use_lazy_session_state
 from ..web.source_links import SourceLinks, source_routes
 from ..web.usage_limits import UsageLimits
@@ -122,25 +123,24 @@ def _limits(settings: Settings, clock: Callable[[], float], store: Store,
                        parse_proxies(settings.trusted_proxies), on_spaces=settings.on_spaces)
 
 
-def _moderation(settings: Settings, backend: Backend | None = None) -> Moderation:
-    """The blocklist (read now: a bad file stops the start) and the online check."""
-    blocklist = None
-    if settings.blocklist is not None:
-        try:
-            blocklist = Blocklist.read(settings.blocklist)
-        except ValueError as exc:
-            raise BadSetting(f"--blocklist (ASSISTANT_BLOCKLIST): {exc}.") from None
-    online = OpenAIModeration(backend.client) \
-        if settings.moderation == "openai" and backend is not None else None
-    return Moderation(blocklist, online, fail_open=settings.moderation_fail == "open")
+def read_blocklist(settings: Settings) -> Blocklist | None:
+    """ASSISTANT_BLOCKLIST, read at start: a bad file stops it."""
+    if settings.blocklist is None:
+        return None
+    try:
+        return Blocklist.read(settings.blocklist)
+    except ValueError as exc:
+        raise BadSetting(f"--blocklist (ASSISTANT_BLOCKLIST): {exc}.") from None
 
 
 def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
-               moderation: Moderation | None = None) -> App:
-    """`clock`: the time the per-user limits count in (tests move it)."""
+               blocklist: Blocklist | None = None) -> App:
+    """`clock`: the time the per-user limits count in (tests move it). `blocklist`: the one
+    `run` has read already; else it is read here."""
     backend = select_backend(settings.connection())
-    checked = _moderation(settings, backend)
-    moderation = replace(checked, blocklist=moderation.blocklist) if moderation else checked
+    moderation = Moderation(blocklist or read_blocklist(settings),
+                            OpenAIModeration(backend.client) if settings.moderation == "openai"
+                            else None, fail_open=settings.moderation_fail == "open")
     replica = new_replica_id()
     store = open_store(settings.database_url, settings.data_dir, replica)
     heartbeat = Heartbeat(store, replica, STATUS_WORDS["streaming"])
@@ -167,7 +167,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
                         login=bool(settings.auth or settings.auth_file))
     links = SourceLinks(secret)
     panel = ConversationPanel(store, identity, browser_storage_key(secret), links,
-                              ImagePolicy.allowing(settings.image_hosts))
+                              ImagePolicy(frozenset(settings.image_hosts)))
     attachments = Attachments(library, links, max_side=settings.max_image_side,
                               max_bytes=int(settings.max_image_mb * 1e6),
                               max_images=settings.max_images,
@@ -212,7 +212,7 @@ def launch(app: App, **overrides: Any) -> None:
         app_kwargs={"routes": [*metrics_routes(app.metrics.registry, token=s.metrics_token),
                                *source_routes(app.library, app.links)],
                     "middleware": [Middleware(SecurityHeaders, headers=security_headers(
-                        s.image_hosts, s.page_frame_ancestors()))]},
+                        s.image_hosts, s.page_frame_ancestors())), Middleware(NoOutsideFetches)]},
     )
     options.update(overrides)
     if options.get("share") and not options.get("auth"):
@@ -232,7 +232,7 @@ def run(argv: list[str]) -> int:
     build_parser().parse_args(argv)  # --help and bad flags exit here, before any work
     try:
         settings = load_settings(argv)
-        moderation = _moderation(settings)
+        blocklist = read_blocklist(settings)
     except BadSetting as exc:
         print(f"python app.py: {exc}", file=sys.stderr)
         return 2
@@ -243,7 +243,7 @@ def run(argv: list[str]) -> int:
         except (OSError, PasswordFileError) as exc:
             log.error("cannot use the password file: %s", exc)
             return 2
-    app = create_app(settings, moderation=moderation)
+    app = create_app(settings, blocklist=blocklist)
     # SIGTERM (docker stop, systemd, a Space restarting) exits through `finally` below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # Startup leaves ~300k long-lived objects; full collections over them stalled every

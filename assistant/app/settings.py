@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -12,8 +13,10 @@ from dotenv import dotenv_values
 
 from ..providers.backends import Connection
 from ..quotas.policy import LimitSettings
-from ..web.security_headers import SPACES_FRAME_ANCESTORS, frame_ancestors, image_hosts
 
+SPACES_FRAME_ANCESTORS = ("'self'", "https://huggingface.co")  # a Space shows the app in an iframe
+_HOST = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?")
+_SOURCE = re.compile(r"'self'|'none'|\*|(https?://)?(\*\.)?[A-Za-z0-9.\-]+(:\d+)?")
 PUBLIC_LIMITS = LimitSettings(requests_per_minute=20, concurrent_streams=3, tokens_per_day=200_000)
 
 _API_NAMES = {"chat": "chat_completions", "chat-completions": "chat_completions",
@@ -236,11 +239,24 @@ def _parse_api(value: str) -> str:
     return api
 
 
-def _parse_mode(value: str) -> str:
-    mode = value.strip().lower()
-    if mode not in ("off", "allowed", "required"):
-        raise ValueError("it must be off, allowed or required")
-    return mode
+def image_hosts(value: str) -> tuple[str, ...]:
+    """ASSISTANT_IMAGE_HOSTS: host names, comma- or space-separated; `*.` allows subdomains,
+    `:port` another port than the default."""
+    hosts = tuple(h.strip().lower() for h in re.split(r"[,\s]+", value) if h.strip())
+    for host in hosts:
+        if not _HOST.fullmatch(host):
+            raise ValueError(f"“{host}” is not a host name (write example.com or *.example.com)")
+    return hosts
+
+
+def frame_ancestors(value: str) -> tuple[str, ...]:
+    """ASSISTANT_FRAME_ANCESTORS: the sites that may show the app in a frame."""
+    sources = tuple(s.strip() for s in re.split(r"[,\s]+", value) if s.strip())
+    for source in sources:
+        if not _SOURCE.fullmatch(source):
+            raise ValueError(f"“{source}” is not a frame source (write 'self', 'none' or "
+                             "https://example.com)")
+    return sources
 
 
 def _choice(*allowed: str) -> Callable[[str], str]:
@@ -282,7 +298,7 @@ def _environment(env_file: str | os.PathLike[str] | None) -> dict[str, str]:
 
 
 _PARSERS: dict[str, Callable[[str], object]] = {
-    "auth": _parse_auth, "api": _parse_api, "visitor_keys": _parse_mode,
+    "auth": _parse_auth, "api": _parse_api, "visitor_keys": _choice("off", "allowed", "required"),
     "image_hosts": image_hosts, "frame_ancestors": frame_ancestors,
     "moderation": _choice("off", "openai"), "moderation_fail": _choice("open", "closed")}
 

@@ -7,14 +7,18 @@ model's request starts, and the reply's text is shown only once it has passed.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
+from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import AsyncGenerator, Sequence
 
+from ..domain.events import Event, Moderated
 from ..domain.messages import Image
 from ..domain.moderation import UNCHECKED, ModerationUnavailable, Moderator, Verdict
 
+log = logging.getLogger(__name__)
 BLOCKLIST = Verdict(flagged=True, categories=("blocklist",))
 
 
@@ -57,6 +61,9 @@ class Moderation:
     online: Moderator | None = None
     fail_open: bool = False  # when the online check fails: answer anyway, and say so
 
+    def passes(self, verdict: Verdict) -> bool:
+        return not verdict.flagged and (verdict.checked or self.fail_open)
+
     def blocked(self, text: str) -> Verdict | None:
         """The blocklist's verdict, at once: before anything is sent."""
         if self.blocklist is not None and self.blocklist.matches(text):
@@ -75,3 +82,38 @@ class Moderation:
             return await online.check(text, images)
         except ModerationUnavailable:
             return UNCHECKED
+        except Exception:  # a bug, or an answer of a shape we do not know
+            log.exception("the moderation check failed")
+            return UNCHECKED
+
+
+async def until_judged(events: AsyncGenerator[Event, None], check: asyncio.Future[Verdict]
+                       ) -> AsyncGenerator[Event, None]:
+    """`events`, and `Moderated()` the moment the check answers: a flagged message stops
+    the reply then, even while the model sends nothing (a long think, a slow tool)."""
+    async with aclosing(events) as source:
+        step: asyncio.Future[Event] | None = None
+        try:
+            while not check.done():
+                step = step or asyncio.ensure_future(anext(source))
+                await asyncio.wait((step, check), return_when=asyncio.FIRST_COMPLETED)
+                if check.done():
+                    yield Moderated()
+                if step.done():
+                    finished, step = step, None
+                    try:
+                        yield finished.result()
+                    except StopAsyncIteration:
+                        return
+            if step is not None:
+                try:
+                    yield await step
+                except StopAsyncIteration:
+                    return
+                step = None
+            async for event in source:  # judged: the events pass straight through
+                yield event
+        finally:
+            if step is not None and not step.done():
+                step.cancel()
+                await asyncio.gather(step, return_exceptions=True)

@@ -42,15 +42,11 @@ from ..tools.registry import ToolScope
 from .coalesce import Batches
 from .grounding import PASSAGES, DocumentSearch, passages_budget, with_passages
 from .history import CONTINUE_INSTRUCTION, DoesNotFit, build_messages, messages_tokens, prepare_turn
-from .moderation import Moderation
+from .moderation import Moderation, until_judged
 from .rounds import ToolRounds
 from .untrusted import with_data_rule
 
 log = logging.getLogger(__name__)
-
-
-class _Judged(Exception):
-    """Moderation ended the reply: what happened is on it."""
 
 # Each update re-renders the whole chat in Gradio (~0.4 ms short, ~5 ms with 200 long
 # messages), so updates thin out as more replies stream at once and as the chat grows.
@@ -58,6 +54,10 @@ UPDATE_INTERVAL = 0.04  # at most 25 updates a second per reply
 PER_ACTIVE_REPLY = 0.0005  # 200 replies streaming at once: 0.1 s
 PER_1000_CHARS_SHOWN = 0.0012  # 200 messages of 1,000 characters: +0.24 s
 MAX_INTERVAL = 0.5
+
+
+class _Judged(Exception):
+    """Moderation ended the reply: what happened is on it."""
 
 
 @dataclass(frozen=True)
@@ -207,6 +207,8 @@ class ChatService:
             scope = ToolScope(reply.context.get("owner"), reply.sources,
                               cleared=self._clearance(reply, check))
             events = self.rounds.stream(route.adapters[reply.api], request, scope)
+            if check is not None:
+                events = until_judged(events, check)
             pace = lambda: self.update_interval(shown_chars)  # noqa: E731
             batched: AsyncGenerator[list[Event], None] = Batches(events, pace).__aiter__()
             async with aclosing(batched) as batches:
@@ -246,19 +248,18 @@ class ChatService:
             return None
 
         async def cleared() -> bool:
-            verdict = await asyncio.shield(check)
-            return not verdict.flagged and (verdict.checked or self.moderation.fail_open)
+            return self.moderation.passes(await asyncio.shield(check))
         return cleared
 
     def _judge(self, reply: Reply, verdict: Verdict) -> bool:
         """Applies the moderation verdict; False if the reply must end, unshown."""
         reply.moderation = verdict
+        if self.moderation.passes(verdict):
+            return True
         if verdict.flagged:
             reply.outcome, reply.failure = "flagged", Failure("flagged", verdict.reason)
-        elif not verdict.checked and not self.moderation.fail_open:
-            reply.outcome, reply.failure = "failed", MODERATION_DOWN
         else:
-            return True
+            reply.outcome, reply.failure = "failed", MODERATION_DOWN
         reply.text, reply.steps = "", []  # what it said is not shown, nor kept
         return False
 

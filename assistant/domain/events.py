@@ -71,5 +71,10 @@ class Failed:
     failure: Failure
 
 
+@dataclass(frozen=True)
+class Moderated:
+    """The message's moderation check has answered (the turn holds its verdict)."""
+
+
 Event = (TextDelta | ReasoningDelta | RefusalDelta | ToolCalls | ToolStarted | ToolFinished
-         | ToolsOff | Usage | Retrying | Finished | Failed)
+         | ToolsOff | Usage | Retrying | Finished | Failed | Moderated)

@@ -25,13 +25,12 @@ class OpenAIModeration:
         inputs += [{"type": "image_url", "image_url": {"url": data_url(i)}} for i in images]
         try:
             answer = await self.client.moderations.create(model=MODEL, input=inputs)
-            results = answer.results
-        except (openai.APIError, ValueError) as exc:  # APIError covers timeouts and drops
+            flagged = any(r.flagged for r in answer.results)
+            categories = tuple(dict.fromkeys(
+                name for r in answer.results
+                for name, on in r.categories.model_dump(by_alias=True).items() if on))
+        except (openai.APIError, ValueError, AttributeError) as exc:  # also timeouts and drops
             raise ModerationUnavailable(type(exc).__name__) from None
-        if not results:
+        if not answer.results:
             raise ModerationUnavailable("no result")
-        flagged = any(r.flagged for r in results)
-        categories = tuple(dict.fromkeys(
-            name for r in results for name, on in r.categories.model_dump(by_alias=True).items()
-            if on))
         return Verdict(flagged, categories)

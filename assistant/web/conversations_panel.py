@@ -21,8 +21,9 @@ from ..identity.owners import Identity
 from ..storage.recorder import log_write_failure
 from ..storage.records import Conversation, StoredImage, auto_title, new_conversation_id
 from ..storage.repository import Store
+from .image_policy import ImagePolicy
 from .render import NO_IMAGES, SourceLink, stored_reply
-from .safe_markdown import ImagePolicy, safe_markdown
+from .safe_markdown import safe_markdown
 from .source_links import SourceLinks
 
 UNTITLED = "Untitled chat"

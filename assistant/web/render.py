@@ -16,8 +16,9 @@ from ..domain.messages import Image, Message, Text, ToolCall, ToolResult
 from ..domain.moderation import ANSWERED_UNCHECKED
 from ..domain.reply import Reply, Step
 from ..domain.sources import Source, shown_sources
+from .image_policy import ImagePolicy
 from .reply_stats import format_stats
-from .safe_markdown import ImagePolicy, code_fence, markdown_text, safe_markdown
+from .safe_markdown import code_fence, markdown_text, safe_markdown
 
 INCOMPLETE_NOTICE_ID = "incomplete"
 STATS_NOTICE_ID = "stats"

@@ -14,20 +14,19 @@ Content-Security-Policy (web/security_headers.py) enforces the same in the brows
 
 from __future__ import annotations
 
-import html
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Collection, Iterator
-from urllib.parse import urlsplit
+from typing import Callable, Iterator
+
+from .image_policy import ImagePolicy, is_dead_link, shown_host
 
 # Tags that carry no address and do nothing, allowed bare: `<br>`, `<sub>`, `</b>`.
 PLAIN_TAGS = frozenset((
     "b", "i", "em", "strong", "u", "s", "del", "ins", "sub", "sup", "mark", "small", "kbd",
     "br", "hr", "p", "ul", "ol", "li", "blockquote", "details", "summary", "table", "thead",
     "tbody", "tr", "th", "td", "h1", "h2", "h3", "h4", "h5", "h6", "dl", "dt", "dd"))
-DEAD_SCHEMES = ("javascript:", "data:", "vbscript:")
 _CODE_START, _CODE_END = "\ue000", "\ue001"  # private-use: around a code region's number
 _PLACEHOLDER = re.compile(f"{_CODE_START}(\\d+){_CODE_END}")
 _FENCE_OPEN = re.compile(r"^[ \t]*(`{3,}|~{3,})([^\n]*)$", re.M)
@@ -38,67 +37,10 @@ _PLAIN_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)\s*/?>")
 _AUTOLINK = re.compile(r"<([A-Za-z][A-Za-z0-9+.\-]{1,31}:[^\s<>]*|[^\s@<>]+@[^\s@<>]+)>")
 _REFERENCE = re.compile(r"^ {0,3}\[((?:[^\[\]\\]|\\.){1,999})\]:[ \t]*\n?[ \t]*(<[^<>\n]*>|\S+)",
                         re.M)
-_URL_NOISE = re.compile(r"[\t\n\r]")
+_IMAGE_START = re.compile(r"!\[")
+_BLOCK_START = re.compile(r"[\s>*+\-\d.)]*")  # indentation, quote and list markers
+CACHED_CHARS = 4000  # finished paragraphs up to this long are remembered
 _Hide = Callable[[str], str]
-
-
-@dataclass(frozen=True)
-class ImagePolicy:
-    """Which image addresses the page may load by itself: the app's own, `data:`, `blob:`,
-    and the operator's allowed hosts (ASSISTANT_IMAGE_HOSTS)."""
-    allowed_hosts: frozenset[str] = frozenset()
-
-    @classmethod
-    def allowing(cls, hosts: Collection[str]) -> ImagePolicy:
-        return cls(frozenset(h.strip().lower() for h in hosts if h.strip()))
-
-    def shows(self, address: str) -> bool:
-        url = browser_url(address)
-        lowered = url.lower()
-        if lowered.startswith(("data:image/", "blob:")):
-            return True
-        if re.match(r"/[A-Za-z0-9_~%.\-]", url):  # a path on this app, not //host
-            return True
-        if not self.allowed_hosts or not lowered.startswith(("https://", "http://")):
-            return False
-        try:
-            parts = urlsplit(url)
-            host, port = parts.hostname, parts.port
-        except ValueError:
-            return False
-        return host is not None and any(_host_allowed(host, port, allowed)
-                                        for allowed in self.allowed_hosts)
-
-
-def _host_allowed(host: str, port: int | None, allowed: str) -> bool:
-    """As CSP matches a host source: `*.` for subdomains, no port for the default one."""
-    name, _, allowed_port = allowed.partition(":")
-    if (str(port) if port is not None else "") != allowed_port:
-        return False
-    return host == name or (name.startswith("*.") and host.endswith(name[1:]))
-
-
-def browser_url(address: str) -> str:
-    """The address as a browser reads it: entities decoded, backslashes as slashes, and the
-    tabs and line breaks that URL parsers drop removed."""
-    url = html.unescape(address.strip().strip("<>"))
-    url = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", url)  # Markdown's backslash escapes
-    return _URL_NOISE.sub("", url).replace("\\", "/").strip()
-
-
-def host_of(address: str) -> str:
-    """The host an address points at, for a reader; "" when it has none."""
-    url = browser_url(address)
-    if url.startswith("//"):
-        url = "https:" + url
-    try:
-        return urlsplit(url).hostname or ""
-    except ValueError:
-        return ""
-
-
-def is_dead_link(address: str) -> bool:
-    return browser_url(address).lower().replace(" ", "").startswith(DEAD_SCHEMES)
 
 
 def safe_markdown(text: str, images: ImagePolicy) -> str:
@@ -106,15 +48,17 @@ def safe_markdown(text: str, images: ImagePolicy) -> str:
     if "<" not in text and "[" not in text:
         return text  # the common case on the hot path: nothing to change
     text = text.replace(_CODE_START, "\ufffd").replace(_CODE_END, "\ufffd")
+    if "\r" in text:  # as the page's Markdown reads it
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     references = tuple(sorted(_references(text).items())) if "]:" in text else ()
     pieces: list[str] = []
     for piece, code in _blocks(text):
         if code or ("<" not in piece and "[" not in piece):
             pieces.append(piece)
-        elif piece.endswith("\n"):  # a finished paragraph: the same on every update
-            pieces.append(_safe_paragraph(piece, images, references))
+        elif piece.endswith("\n") and len(piece) <= CACHED_CHARS:  # finished: the same each update
+            pieces.append(_cached_paragraph(piece, images, references))
         else:
-            pieces.append(_safe_paragraph.__wrapped__(piece, images, references))
+            pieces.append(_safe_paragraph(piece, images, references))
     return "".join(pieces)
 
 
@@ -127,7 +71,9 @@ def _blocks(text: str) -> Iterator[tuple[str, bool]]:
         fence, info = opening[1], opening[2]
         if fence[0] == "`" and "`" in info:
             continue  # a code span on one line, not a fence
-        closing = re.compile(rf"^[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$", re.M)
+        indent = len(opening[0]) - len(opening[0].lstrip(" \t"))  # a closing fence may have 3 more
+        closing = re.compile(rf"^[ \t]{{0,{indent + 3}}}{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$",
+                             re.M)
         end_match = closing.search(text, opening.end())
         end = end_match.end() if end_match else len(text)
         yield from _paragraphs(text[at:opening.start()])
@@ -146,7 +92,6 @@ def _paragraphs(text: str) -> Iterator[tuple[str, bool]]:
         yield text[start:], False
 
 
-@lru_cache(maxsize=4096)
 def _safe_paragraph(text: str, images: ImagePolicy,
                     references: tuple[tuple[str, str], ...]) -> str:
     codes: list[str] = []
@@ -157,21 +102,30 @@ def _safe_paragraph(text: str, images: ImagePolicy,
 
     prose = _hide_spans(text, hide)
     if "[" in prose:
-        prose = _Links(prose, images, dict(references)).rewrite()
+        prose = _Links(prose, images, dict(references), hide).rewrite()
+        prose = _IMAGE_START.sub(_no_image, prose)  # any image not shown above: none at all
     if "<" in prose:
         prose = _TAG_START.sub(_escaped_tag, prose)
     return _PLACEHOLDER.sub(lambda m: codes[int(m[1])], prose) if codes else prose
 
 
+_cached_paragraph = lru_cache(maxsize=2048)(_safe_paragraph)
+
+
+def _no_image(match: re.Match[str]) -> str:
+    return match[0] if _escaped(match.string, match.start()) else "\\!["
+
+
 def _hide_spans(text: str, hide: _Hide) -> str:
-    """Code spans: a run of backticks up to the next run as long, within one paragraph."""
+    """Code spans: a run of backticks up to the next run as long, on one line and with no `|`
+    (a table's cell would end there). A span the page might read otherwise stays prose."""
     if "`" not in text:
         return text
     runs = [(m.start(), m.end()) for m in _BACKTICKS.finditer(text)]
     by_length: dict[int, list[int]] = {}
     for index, (start, end) in enumerate(runs):
         by_length.setdefault(end - start, []).append(index)
-    breaks = [m.start() for m in _PARAGRAPH_BREAK.finditer(text)]
+    breaks = [m.start() for m in re.finditer("\n", text)]
     pieces: list[str] = []
     at = 0
     for index, (start, end) in enumerate(runs):
@@ -184,10 +138,18 @@ def _hide_spans(text: str, hide: _Hide) -> str:
         if following == len(same) or runs[same[following]][0] >= limit:
             continue
         closing = runs[same[following]][1]
+        if "|" in text[start:closing] or _in_destination(text, start):
+            continue
         pieces += [text[at:start], hide(text[start:closing])]
         at = closing
     pieces.append(text[at:])
     return "".join(pieces)
+
+
+def _in_destination(text: str, at: int) -> bool:
+    """Whether `at` may be inside a link's `(address)`, where a backtick opens no code."""
+    opening = text.rfind("](", text.rfind("\n", 0, at) + 1, at)
+    return opening != -1 and re.search(r"[\s)]", text[opening + 2:at]) is None
 
 
 def _references(prose: str) -> dict[str, str]:
@@ -203,10 +165,12 @@ def _label(label: str) -> str:
 
 
 def _escaped_tag(match: re.Match[str]) -> str:
-    """`<` as text, unless it starts an autolink or a plain tag."""
+    """`<` as text, unless it starts an autolink, or a plain tag inside a line (at a line's
+    start a tag opens an HTML block, where Markdown, code spans included, is not read)."""
     text, at = match.string, match.start()
     plain = _PLAIN_TAG.match(text, at)
-    if plain is not None and plain[1].lower() in PLAIN_TAGS:
+    if plain is not None and plain[1].lower() in PLAIN_TAGS \
+            and not _BLOCK_START.fullmatch(text, text.rfind("\n", 0, at) + 1, at):
         return "<"
     autolink = _AUTOLINK.match(text, at)
     if autolink is not None and not is_dead_link(autolink[1]):
@@ -217,8 +181,9 @@ def _escaped_tag(match: re.Match[str]) -> str:
 class _Links:
     """Rewrites the images and links of prose (code already hidden), left to right."""
 
-    def __init__(self, prose: str, images: ImagePolicy, references: dict[str, str]) -> None:
-        self.prose, self.images, self.references = prose, images, references
+    def __init__(self, prose: str, images: ImagePolicy, references: dict[str, str],
+                 hide: _Hide) -> None:
+        self.prose, self.images, self.references, self.hide = prose, images, references, hide
         self.index = _Index(prose)
 
     def rewrite(self, start: int = 0, end: int | None = None, in_link: bool = False) -> str:
@@ -259,8 +224,9 @@ class _Links:
 
     def _image(self, original: str, target: _Target, in_link: bool) -> str:
         if self.images.shows(target.address):
-            return original
-        label = f"🖼 image from {markdown_text(host_of(target.address) or 'another site')}"
+            return self.hide(original)  # kept as it is, and not taken for an unshown image
+        host = shown_host(target.address)
+        label = f"🖼 image from {markdown_text(host)}" if host else "🖼 image"
         if in_link or is_dead_link(target.address):
             return label
         return f"[{label}]{target.tail or '(' + target.address + ')'}"
@@ -269,7 +235,7 @@ class _Links:
         inner = self.rewrite(open_ + 1, close, in_link=True)
         if is_dead_link(target.address):
             return inner
-        host = host_of(target.address)
+        host = shown_host(target.address)
         tail = target.tail
         if host and not target.titled and tail.startswith("("):
             tail = f'{tail[:-1].rstrip()} "{host}")'  # shown when hovered

@@ -9,36 +9,9 @@ removes scripts from replies, and web/safe_markdown.py shows their HTML as text.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Awaitable, Callable, Sequence
 
-SPACES_FRAME_ANCESTORS = ("'self'", "https://huggingface.co")  # a Space shows the app in an iframe
-_HOST = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?")
-_SOURCE = re.compile(r"'self'|'none'|\*|(https?://)?(\*\.)?[A-Za-z0-9.\-]+(:\d+)?")
-
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-def image_hosts(value: str) -> tuple[str, ...]:
-    """ASSISTANT_IMAGE_HOSTS: host names, comma- or space-separated; `*.` allows subdomains,
-    `:port` another port than the default."""
-    hosts = tuple(h.strip().lower() for h in re.split(r"[,\s]+", value) if h.strip())
-    for host in hosts:
-        if not _HOST.fullmatch(host):
-            raise ValueError(f"“{host}” is not a host name (write example.com or *.example.com)")
-    return hosts
-
-
-def frame_ancestors(value: str) -> tuple[str, ...]:
-    """ASSISTANT_FRAME_ANCESTORS: the sites that may show the app in a frame."""
-    sources = tuple(s.strip() for s in re.split(r"[,\s]+", value) if s.strip())
-    for source in sources:
-        if not _SOURCE.fullmatch(source):
-            raise ValueError(f"“{source}” is not a frame source (write 'self', 'none' or "
-                             "https://example.com)")
-    return sources
+from .server_fetches import Receive, Scope, Send
 
 
 def content_security_policy(images: Sequence[str] = (),
