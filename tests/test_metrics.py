@@ -11,11 +11,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import httpx
 import pytest
 from gradio_client import Client
-from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from assistant.app.metrics import MAX_MODEL_LABELS, ReplyMetrics, install_metrics_route, metrics_route, metrics_routes
+from assistant.app.metrics import MAX_MODEL_LABELS, ReplyMetrics, metrics_route, metrics_routes
 from assistant.app.server import create_app, launch
 from assistant.app.settings import load_settings
 from assistant.domain.failures import Failure
@@ -171,15 +170,6 @@ def test_the_route_serves_prometheus_text_and_can_require_a_token():
         assert om.text.rstrip().endswith("# EOF")
 
 
-def test_install_before_launch_says_what_to_do():
-    class NotLaunched:
-        server_app = None
-        is_running = False
-
-    with pytest.raises(RuntimeError, match="launch"):
-        install_metrics_route(NotLaunched(), CollectorRegistry())
-
-
 # The real app, in-process, against the fake server -----------------------------------
 def free_port() -> int:
     with socket.socket() as s:
@@ -218,11 +208,8 @@ def metric_line(text: str, prefix: str) -> float:
 
 def test_a_chat_through_the_running_app_moves_its_metrics(fake, tmp_path):
     app, url = start_app(fake, tmp_path)
-    metrics = ReplyMetrics()
-    app.service.observers.append(metrics)
-    launch(app, prevent_thread_lock=True, quiet=True)
+    launch(app, prevent_thread_lock=True, quiet=True)  # /metrics is the app's own route
     try:
-        install_metrics_route(app.demo, metrics.registry)
         before = httpx.get(f"{url}/metrics", timeout=5)
         assert before.status_code == 200
         assert "assistant_replies_total{" not in before.text  # no reply yet

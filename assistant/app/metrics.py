@@ -199,19 +199,3 @@ def metrics_routes(registry: CollectorRegistry, *, token: str | None = None) -> 
 async def _healthy(request: Request) -> Response:
     """For a load balancer's health check: cheap, and open even with sign-in on."""
     return Response("ok\n", media_type="text/plain")
-
-
-def install_metrics_route(demo: Any, registry: CollectorRegistry, *, path: str = "/metrics",
-                          token: str | None = None) -> None:
-    """Adds `/metrics` to a demo that is already running (`launch(prevent_thread_lock=True)`).
-
-    `launch()` builds a new FastAPI app each time, so call this after it, or
-    use `metrics_routes` with `launch(app_kwargs=...)` when `launch` blocks.
-    """
-    app = getattr(demo, "server_app", None)
-    if app is None or not getattr(demo, "is_running", False):
-        raise RuntimeError("launch the demo first, "
-                           "or pass metrics_routes() to launch(app_kwargs=...)")
-    routes = app.router.routes
-    routes[:] = [r for r in routes if getattr(r, "path", None) != path]
-    routes.insert(0, metrics_route(registry, path=path, token=token))  # before Gradio's own

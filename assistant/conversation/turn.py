@@ -101,7 +101,6 @@ class ChatService:
         self.route = Route(backend, dict(adapters))  # the server's own; a visitor may bring one
         self.earlier_images = earlier_images  # resent to models known to read images
         self.documents = documents
-        self.adapters = dict(adapters)
         self.rounds = rounds
         self.max_message_chars = max_message_chars
         self.observers = list(observers)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from .failures import Failure
-from .messages import Image, ToolCall, ToolResult
+from .messages import Image
 from .moderation import Verdict
 from .sources import Source
 from .validation import ReplyOptions
@@ -57,12 +57,6 @@ class Step:
                    name=str(record.get("name") or ""), call_id=str(record.get("call_id") or ""),
                    arguments=str(record.get("arguments") or ""),
                    failed=bool(record.get("failed")), round=int(record.get("round") or 0))
-
-    @property
-    def tool_calls(self) -> tuple[ToolCall, ToolResult]:
-        """A tool step as the call and result a model is sent."""
-        return (ToolCall(self.call_id, self.name, self.arguments),
-                ToolResult(self.call_id, self.name, self.text, self.failed))
 
 
 @dataclass
