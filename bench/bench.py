@@ -4,7 +4,7 @@
     python -m bench.bench --quick     # under 2 min: fewer requests, 50 users only
 
 Every process is separate and on 127.0.0.1: the fake OpenAI server
-(tests/fake_openai.py, one per phase, at that phase's token rate), the app
+(fakes/fake_openai.py, one per phase, at that phase's token rate), the app
 (`python app.py`, or bench/baseline_app.py), and one client process (this file
 with --client, using bench/client.py: asyncio + raw HTTP/1.1, so that the load
 generator stays cheap). The client does what a browser does: POST
@@ -38,7 +38,6 @@ import json
 import math
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -63,6 +62,7 @@ from bench.client import (
     summarize,
     thread_cpu,
 )
+from fakes.loopback import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"  # git-ignored
@@ -151,12 +151,6 @@ async def client_main(spec: dict) -> dict:
 
 
 # Processes -----------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ASSISTANT_"))}
     return {**env, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **extra}
@@ -179,7 +173,7 @@ def process(args: list[str], env: dict[str, str], pipe: bool = False) -> Iterato
 
 
 def start_fake(stack: ExitStack, tokens: int, rate: float) -> tuple[int, str]:
-    proc = stack.enter_context(process(["-m", "tests.fake_openai", "--port", "0", "--tokens",
+    proc = stack.enter_context(process(["-m", "fakes.fake_openai", "--port", "0", "--tokens",
                                         str(tokens), "--rate", str(rate)], _env(), pipe=True))
     base_url = proc.stdout.readline().decode().strip()  # it prints its base_url first
     if not base_url.startswith("http://"):

@@ -118,7 +118,7 @@ def main() -> int:
     from llama_cpp import Llama
 
     from assistant.providers.local.model import LocalModelServer
-    from tests.conftest import free_port
+    from fakes.loopback import free_port
 
     app_threads = LocalModelServer(bundled_model_path()).threads
     llm = Llama(model_path=str(bundled_model_path()), n_ctx=CONTEXT_WINDOW, verbose=False)

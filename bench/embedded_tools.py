@@ -10,7 +10,6 @@ evaluate to the right answer, and a summary line.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from openai import APITimeoutError, OpenAI
 from assistant.providers.local.model import MODEL_ALIAS, bundled_model_path
 from assistant.tools.builtins import CALCULATOR_DESCRIPTION, CALCULATOR_SCHEMA, calculator
 from assistant.tools.errors import ToolError
+from fakes.loopback import free_port
 
 PROMPTS = [("What is 17 * 23?", 391), ("Compute 1234 + 5678.", 6912),
            ("What is 2 to the power of 10?", 1024), ("Divide 144 by 12.", 12),
@@ -27,12 +27,6 @@ PROMPTS = [("What is 17 * 23?", 391), ("Compute 1234 + 5678.", 6912),
 REQUEST_TIMEOUT = 60.0  # the format's grammar can keep a tiny model generating for minutes
 TOOLS = [{"type": "function", "function": {"name": "calculator", "description": CALCULATOR_DESCRIPTION,
                                            "parameters": CALCULATOR_SCHEMA}}]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def main() -> int:

@@ -1,12 +1,12 @@
-"""Benchmark: passage retrieval over the synthetic corpus (tests/corpus.py), BM25 alone and fused.
+"""Benchmark: passage retrieval over the synthetic corpus (fakes/corpus.py), BM25 alone and fused.
 
     python -m bench.retrieval          # under 10 s on 2 cores
 
 The corpus (10 documents, 208 pages) is split with assistant.documents.passages as the
 library splits an upload (each page one section) and ranked as Library.search ranks: BM25
 over heading + text, cosine over the fake server's embeddings of the text, 20 candidates
-each, fused by reciprocal rank. The fake OpenAI server (tests/fake_openai.py, its
-/v1/embeddings from tests/fake_embeddings.py: hashed word stems and trigrams, no real
+each, fused by reciprocal rank. The fake OpenAI server (fakes/fake_openai.py, its
+/v1/embeddings from fakes/fake_embeddings.py: hashed word stems and trigrams, no real
 model) runs in its own process. A hit is a top-5 passage from the question's document and
 page; MRR counts the first right passage in the top 10. Index time is for 100 pages (split,
 BM25 build, and with embeddings also the embedding requests), median of 5 runs; search
@@ -33,7 +33,7 @@ from assistant.documents.embeddings import Embeddings
 from assistant.documents.passages import Passage, split_passages
 from assistant.documents.ranking import Bm25Ranking, fuse, vector_ranking
 from assistant.documents.reading import ReadDocument, Section
-from tests.corpus import corpus, questions
+from fakes.corpus import corpus, questions
 
 ROOT = Path(__file__).resolve().parent.parent
 CANDIDATES = 20  # per ranking, as in Library.search
@@ -57,7 +57,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 def start_fake() -> tuple[subprocess.Popen[bytes], str]:
-    proc = subprocess.Popen([sys.executable, "-m", "tests.fake_openai", "--port", "0"], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "fakes.fake_openai", "--port", "0"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
     base_url = proc.stdout.readline().decode().strip()  # it prints its base_url first

@@ -10,8 +10,8 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
+from fakes.fake_openai import FakeOpenAI, Scenario  # noqa: E402
 from tests.conftest import start_app  # noqa: E402
-from tests.fake_openai import FakeOpenAI, Scenario  # noqa: E402
 from tests.test_browser import ARGS, CHROMIUM  # noqa: E402
 
 REPLY = """## Streaming, in short

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,20 +19,15 @@ from assistant.app.settings import load_settings
 from assistant.storage.opening import open_store
 from assistant.storage.repository import Store
 from assistant.web.render import STATS_NOTICE_ID
+from fakes.fake_openai import FakeOpenAI
+from fakes.loopback import free_port
 from tests.browser import launch_chromium
-from tests.fake_openai import FakeOpenAI
 
 FAKE_MODEL = "fake-model"
 APIS = ("chat_completions", "responses")
 # /chat's inputs after the message, up to the API: model, temperature, system prompt,
 # history turns, max tokens, memory.
 CHAT_INPUTS = (FAKE_MODEL, 0.7, "", 10, 1024, False)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

@@ -6,7 +6,7 @@ from typing import Any
 
 import openai
 
-from tests.fake_openai import FakeOpenAI
+from fakes.fake_openai import FakeOpenAI
 
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 

@@ -61,8 +61,8 @@ def test_an_unreachable_model_list_gives_an_empty_list_not_an_error():
 
 
 def test_a_custom_server_without_a_configured_model_answers_the_first_message(fake, tmp_path):
+    from fakes.fake_openai import Scenario
     from tests.conftest import start_app
-    from tests.fake_openai import Scenario
 
     fake.models = ["first-model", "second-model"]
     app = start_app({"OPENAI_BASE_URL": fake.base_url, "ASSISTANT_DATA_DIR": str(tmp_path)})

@@ -8,8 +8,8 @@ import logging
 import pytest
 
 from assistant.app.logs import RedactingFilter
+from fakes.fake_openai import Scenario
 from tests.conftest import FAKE_MODEL, raw_chat, without_stats
-from tests.fake_openai import Scenario
 from tests.test_failures import assert_clean, chat_posts, split, title
 
 

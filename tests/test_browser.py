@@ -8,9 +8,9 @@ import threading
 import pytest
 from playwright.sync_api import Page, expect
 
+from fakes.fake_openai import Scenario
 from tests.browser import bot_message, bot_messages, open_app, send
 from tests.conftest import FAKE_MODEL, model_posts, start_app
-from tests.fake_openai import Scenario
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from fakes.fake_openai import Scenario
 from tests.conftest import FAKE_MODEL
-from tests.fake_openai import Scenario
 
 REPLY = "Streaming works: one token at a time, all the way to the browser."
 

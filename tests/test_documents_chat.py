@@ -13,8 +13,8 @@ import pytest
 from gradio_client import handle_file
 from PIL import Image as PILImage
 
+from fakes.fake_openai import FakeOpenAI, Scenario
 from tests.conftest import FAKE_MODEL, RunningApp, model_posts, start_app
-from tests.fake_openai import FakeOpenAI, Scenario
 
 NOTES = "# Harbour\n\nThe harbour of Velmora exports dried kelp to the northern isles.\n"
 SEARCH = {"name": "search_documents", "arguments": json.dumps({"query": "Velmora exports"})}

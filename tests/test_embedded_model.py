@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, start_app, without_stats
+from fakes.loopback import free_port
+from tests.conftest import start_app, without_stats
 
 ROOT = Path(__file__).resolve().parent.parent
 

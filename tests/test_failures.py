@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from assistant.conversation.history import CONTINUE, CONTINUE_INSTRUCTION
-from tests.conftest import APIS, CHAT_INPUTS, FAKE_MODEL, RunningApp, free_port, model_posts, start_app
-from tests.fake_openai import Scenario
+from fakes.fake_openai import Scenario
+from fakes.loopback import free_port
+from tests.conftest import APIS, CHAT_INPUTS, FAKE_MODEL, RunningApp, model_posts, start_app
 
 PARTIAL = "w0 w1 w2 "  # what the fake sends before a fault after 3 tokens
 FORBIDDEN = ("Traceback", "Error:", "Exception", "APIConnectionError", "APITimeoutError",

@@ -1,4 +1,4 @@
-"""Self-test of tests/fake_openai.py against the real openai SDK (3.x, on httpx2).
+"""Self-test of fakes/fake_openai.py against the real openai SDK (3.x, on httpx2).
 
 Each test also documents what the SDK does with one kind of upstream answer;
 these are the behaviours the app's streaming code has to handle.
@@ -14,7 +14,7 @@ from typing import Any
 import openai
 import pytest
 
-from tests.fake_openai import FakeOpenAI, Scenario
+from fakes.fake_openai import FakeOpenAI, Scenario
 from tests.fake_openai_sdk import MESSAGES, joined_text, sdk_client
 
 

@@ -1,4 +1,4 @@
-"""Self-test of tests/fake_openai.py: pacing, disconnects and the server's lifecycle,
+"""Self-test of fakes/fake_openai.py: pacing, disconnects and the server's lifecycle,
 seen through the real openai SDK."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import openai
 import pytest
 
-from tests.fake_openai import FakeOpenAI, Scenario
+from fakes.fake_openai import FakeOpenAI, Scenario
 from tests.fake_openai_sdk import MESSAGES, joined_text, sdk_client
 
 
@@ -133,7 +133,7 @@ def test_stop_is_prompt_with_a_stalled_stream():
 def test_cli_serves_a_default_scenario_until_sigterm():
     root = Path(__file__).resolve().parent.parent
     with subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_openai", "--port", "0", "--tokens", "5", "--rate", "1000"],
+        [sys.executable, "-m", "fakes.fake_openai", "--port", "0", "--tokens", "5", "--rate", "1000"],
         cwd=root, stdout=subprocess.PIPE, text=True,
     ) as proc:
         try:

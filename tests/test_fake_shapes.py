@@ -11,9 +11,9 @@ from typing import Any
 import openai
 import pytest
 
-from tests.fake_openai import FakeOpenAI, Scenario
+from fakes.fake_openai import FakeOpenAI, Scenario
+from fakes.fake_wire import split_chunks
 from tests.fake_openai_sdk import MESSAGES
-from tests.fake_wire import split_chunks
 
 INPUT = [{"role": "user", "content": [{"type": "input_text", "text": "Say hello please"}]}]
 CALLS = [{"name": "get_weather", "arguments": '{"city": "Paris", "unit": "celsius"}', "id": "call_a"},

@@ -16,10 +16,10 @@ from playwright.sync_api import expect
 
 from assistant.identity.owners import hf_owner
 from assistant.quotas.meter import limit_keys
+from fakes.fake_openai import FakeOpenAI, Scenario
 from tests.browser import bot_message, open_app, send
 from tests.conftest import FAKE_MODEL, RunningApp, start_app
 from tests.fake_hub import FakeHub
-from tests.fake_openai import FakeOpenAI, Scenario
 
 
 def signed_in_request(session: dict) -> SimpleNamespace:

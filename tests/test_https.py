@@ -17,8 +17,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from gradio_client import Client
 
-from tests.conftest import FAKE_MODEL, free_port, without_stats
-from tests.fake_openai import Scenario
+from fakes.fake_openai import Scenario
+from fakes.loopback import free_port
+from tests.conftest import FAKE_MODEL, without_stats
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -24,8 +24,8 @@ from assistant.providers.base import Upstream
 from assistant.providers.models import sees_images
 from assistant.providers.protocols import build_adapters
 from assistant.providers.retrying import RetryPolicy
+from fakes.fake_openai import Scenario
 from tests.conftest import APIS, FAKE_MODEL, model_posts
-from tests.fake_openai import Scenario
 
 RED, BLUE = (220, 20, 20), (20, 20, 220)
 

@@ -8,8 +8,8 @@ import logging
 import httpx
 
 from assistant.identity.owners import OwnerTokens, load_secret
+from fakes.fake_openai import Scenario
 from tests.conftest import FAKE_MODEL, start_app
-from tests.fake_openai import Scenario
 
 
 def test_a_share_link_that_cannot_be_created_is_reported_and_the_app_keeps_running(

@@ -11,8 +11,8 @@ import pytest
 from assistant.quotas.meter import Admission, UsageMeter, limit_keys
 from assistant.quotas.policy import DAY, Exceeded, LimitSettings
 from assistant.web.client_address import client_address, parse_proxies
+from fakes.fake_openai import FakeOpenAI, Scenario
 from tests.conftest import FAKE_MODEL, Clock, RunningApp, model_posts, start_app
-from tests.fake_openai import FakeOpenAI, Scenario
 
 MIDNIGHT = 1_795_000_000 // DAY * DAY  # a UTC midnight
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 
+from fakes.fake_openai import Scenario
 from tests.conftest import FAKE_MODEL, model_posts, start_app
-from tests.fake_openai import Scenario
 
 SERVER = Path(__file__).parent / "mcp_servers" / "calc_server.py"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -20,7 +19,8 @@ from assistant.app.settings import load_settings
 from assistant.domain.failures import Failure
 from assistant.domain.reply import Reply
 from assistant.domain.validation import ReplyOptions
-from tests.fake_openai import FakeOpenAI, Scenario
+from fakes.fake_openai import FakeOpenAI, Scenario
+from fakes.loopback import free_port
 
 OPTIONS = ReplyOptions("fake-model", 0.7, "", 10, 1024)
 SECRET_TEXT = "my password is hunter2 sk-abcdefghijklmnop"
@@ -171,12 +171,6 @@ def test_the_route_serves_prometheus_text_and_can_require_a_token():
 
 
 # The real app, in-process, against the fake server -----------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def fake():
     with FakeOpenAI() as server:

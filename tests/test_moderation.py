@@ -13,10 +13,10 @@ from gradio_client import handle_file
 from assistant.app.server import run
 from assistant.conversation.moderation import Blocklist
 from assistant.web.conversations_panel import chat_messages
+from fakes.fake_openai import Scenario
 from tests.conftest import CHAT_INPUTS, FAKE_MODEL, model_posts, start_app
-from tests.fake_openai import Scenario
 
-FLAGGED = "kill them all"  # what the fake's /v1/moderations flags (tests/fake_openai.py)
+FLAGGED = "kill them all"  # what the fake's /v1/moderations flags (fakes/fake_openai.py)
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/"
                        "q842iQAAAABJRU5ErkJggg==")
 

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from fakes.fake_openai import Scenario
 from tests.browser import bot_messages, message_box, open_app
 from tests.conftest import FAKE_MODEL, start_app
-from tests.fake_openai import Scenario
 from tests.loopback_site import LoopbackSite
 
 

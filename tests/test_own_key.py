@@ -11,8 +11,8 @@ import httpx
 import pytest
 from gradio_client.exceptions import AppError
 
+from fakes.fake_openai import FakeOpenAI, Scenario
 from tests.conftest import FAKE_MODEL, RunningApp, model_posts, start_app
-from tests.fake_openai import FakeOpenAI, Scenario
 
 SERVER_KEY = "sk-server-key-0123456789abcdef"
 VISITOR_KEY = "sk-visitor-key-fedcba9876543210"

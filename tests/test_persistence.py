@@ -13,8 +13,9 @@ import pytest
 from gradio_client import Client
 
 from assistant.storage.sqlite.store import SQLiteStore as Store
-from tests.conftest import FAKE_MODEL, RunningApp, free_port, start_app, without_stats
-from tests.fake_openai import Scenario
+from fakes.fake_openai import Scenario
+from fakes.loopback import free_port
+from tests.conftest import FAKE_MODEL, RunningApp, start_app, without_stats
 
 ROOT = Path(__file__).resolve().parent.parent
 USERS = "ann:ann-pw,bob:bob-pw"

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from assistant.web.render import message_text
+from fakes.fake_openai import Scenario
 from tests.conftest import APIS, FAKE_MODEL, model_posts, start_app, without_stats
-from tests.fake_openai import Scenario
 
 REASONING = "First, recall that 6 x 7 is 42."
 

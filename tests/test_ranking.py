@@ -13,10 +13,10 @@ import pytest
 
 from assistant.documents.embeddings import Embeddings
 from assistant.documents.ranking import Bm25Ranking, fuse, vector_ranking
-from tests.conftest import free_port
-from tests.corpus import corpus, questions
-from tests.fake_embeddings import DIMENSIONS, embed_text, embeddings_response
-from tests.fake_openai import FakeOpenAI
+from fakes.corpus import corpus, questions
+from fakes.fake_embeddings import DIMENSIONS, embed_text, embeddings_response
+from fakes.fake_openai import FakeOpenAI
+from fakes.loopback import free_port
 
 TEXTS = [
     "The harbour of Velmora exports dried kelp to the northern ports.",

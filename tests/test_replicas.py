@@ -26,9 +26,10 @@ from gradio_client import Client
 from playwright.sync_api import Page, expect
 
 from assistant.storage.postgres.store import PostgresStore
+from fakes.fake_openai import FakeOpenAI, Scenario
+from fakes.loopback import free_port
 from tests.browser import bot_message, open_app, send
-from tests.conftest import FAKE_MODEL, free_port, model_posts
-from tests.fake_openai import FakeOpenAI, Scenario
+from tests.conftest import FAKE_MODEL, model_posts
 
 ROOT = Path(__file__).resolve().parent.parent
 RATE = 20  # tokens a second, for the slow replies

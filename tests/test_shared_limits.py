@@ -7,8 +7,8 @@ from pathlib import Path
 
 from assistant.quotas.policy import DAY, Exceeded, LimitSettings
 from assistant.storage.postgres.store import PostgresStore
+from fakes.fake_openai import FakeOpenAI, Scenario
 from tests.conftest import FAKE_MODEL, Clock, model_posts, start_app
-from tests.fake_openai import FakeOpenAI, Scenario
 
 NOON = 20_000 * DAY + 12 * 3600
 

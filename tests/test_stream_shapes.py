@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from fakes.fake_openai import Scenario
 from tests.conftest import model_posts
-from tests.fake_openai import Scenario
 
 TEXT = "Grüße aus Köln — 你好, 世界! 🎉"
 

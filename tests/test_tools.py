@@ -12,11 +12,11 @@ import pytest
 
 from assistant.conversation.history import CONTINUE, CONTINUE_INSTRUCTION
 from assistant.web.render import message_text
+from fakes.fake_openai import Scenario
+from fakes.fake_scenario import data_inside, tool_outputs
+from fakes.fake_wire import usage_payload
+from fakes.fake_wire_responses import input_tokens
 from tests.conftest import APIS, FAKE_MODEL, model_posts, start_app
-from tests.fake_openai import Scenario
-from tests.fake_scenario import data_inside, tool_outputs
-from tests.fake_wire import usage_payload
-from tests.fake_wire_responses import input_tokens
 
 ADD = {"name": "calculator", "arguments": json.dumps({"expression": "2 + 3"})}
 MULTIPLY = {"name": "calculator", "arguments": json.dumps({"expression": "6 * 7"})}
@@ -32,7 +32,7 @@ def tool_steps(final: Any) -> list[dict]:
 
 
 def tool_results(post) -> list[str]:
-    """The results the model was sent, each marked as data (tests/fake_scenario.data_inside)."""
+    """The results the model was sent, each marked as data (fakes/fake_scenario.data_inside)."""
     return [data_inside(output) for output in tool_outputs(post.body)]
 
 

@@ -6,7 +6,7 @@ from assistant.conversation.grounding import with_passages
 from assistant.conversation.untrusted import DATA_RULE, as_data, with_data_rule_in
 from assistant.domain.messages import Message
 from assistant.storage.records import StoredPassage
-from tests.fake_scenario import data_inside
+from fakes.fake_scenario import data_inside
 
 
 def test_text_cannot_end_its_own_data_block():

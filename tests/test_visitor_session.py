@@ -20,9 +20,9 @@ from gradio_client import handle_file
 from playwright.sync_api import Page, expect
 
 from assistant.quotas.policy import DAY
+from fakes.fake_openai import FakeOpenAI, Scenario
 from tests.browser import bot_messages, open_app, send
 from tests.conftest import FAKE_MODEL, Clock, RunningApp, model_posts, start_app
-from tests.fake_openai import FakeOpenAI, Scenario
 
 SERVER_KEY = "sk-server-key-5f1e0c2a9b7d4e61"
 VISITOR_KEY = "sk-visitor-key-8c3d2b1a0f9e8d77"

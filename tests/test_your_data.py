@@ -17,8 +17,8 @@ from PIL import Image as PILImage
 
 from assistant.storage.retention import DAY, Retention
 from assistant.storage.sqlite.store import SQLiteStore
+from fakes.fake_openai import FakeOpenAI, Scenario
 from tests.conftest import FAKE_MODEL, RunningApp, start_app
-from tests.fake_openai import FakeOpenAI, Scenario
 
 
 @pytest.fixture(scope="module")

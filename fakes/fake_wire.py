@@ -1,9 +1,9 @@
-"""The Chat Completions wire format of the fake OpenAI server (tests/fake_openai.py).
+"""The Chat Completions wire format of the fake OpenAI server (fakes/fake_openai.py).
 
 Pure data and pure functions, no I/O: the exact JSON / SSE bytes of each chat answer
-to a ``Scenario`` (tests/fake_scenario.py). The
-Responses API bytes are in tests/fake_wire_responses.py; the HTTP handler in
-tests/fake_http.py does the sending, waiting and pacing.
+to a ``Scenario`` (fakes/fake_scenario.py). The
+Responses API bytes are in fakes/fake_wire_responses.py; the HTTP handler in
+fakes/fake_http.py does the sending, waiting and pacing.
 
 Chat stream (``Content-Type: text/event-stream``, chunked body), each event
 ``data: <json>\\n\\n``:
@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Iterable, Iterator
 
-from tests.fake_scenario import Scenario
+from fakes.fake_scenario import Scenario
 
 __all__ = [
     "HEAD", "DELTA", "OTHER", "END", "Wire", "END_OF_BODY", "KEEPALIVE", "MALFORMED_EVENT",

@@ -1,4 +1,4 @@
-"""The company handbooks' facts and filler prose, for the synthetic corpus (tests/corpus.py).
+"""The company handbooks' facts and filler prose, for the synthetic corpus (fakes/corpus.py).
 
 Each fact is a sentence with its answer left out as {x}, drawn from one of corpus.py's
 pools; {name} is the company's name.
@@ -6,7 +6,7 @@ pools; {name} is the company's name.
 
 from __future__ import annotations
 
-from tests.corpus_towns import Fact  # the same shape
+from fakes.corpus_towns import Fact  # the same shape
 
 __all__ = ["COMPANIES", "COMPANY_FILLER", "COMPANY_TOPICS"]
 

@@ -3,7 +3,7 @@
 Standard library only, so it starts in milliseconds. Tests and benchmarks point
 the real ``openai`` SDK at it instead of the internet::
 
-    from tests.fake_openai import FakeOpenAI, Scenario
+    from fakes.fake_openai import FakeOpenAI, Scenario
 
     with FakeOpenAI() as fake:
         fake.default = Scenario(text="Hello world")     # used when the queue is empty
@@ -20,8 +20,8 @@ empty. That includes the non-streaming fallback an app sends after a
 request (any path) is recorded in ``fake.requests``.
 
 Wire format (stream events, JSON bodies) and fault semantics: see
-tests/fake_wire.py (chat) and tests/fake_wire_responses.py (Responses); ``Scenario``
-and ``RecordedRequest`` are defined in tests/fake_scenario.py and re-exported here. Besides text,
+fakes/fake_wire.py (chat) and fakes/fake_wire_responses.py (Responses); ``Scenario``
+and ``RecordedRequest`` are defined in fakes/fake_scenario.py and re-exported here. Besides text,
 errors, pacing and faults, a scenario can stream ``reasoning`` (chat: in the
 ``reasoning_shape`` a provider uses; Responses: summary events), ``tool_calls``,
 a ``refusal``, ``choices`` > 1 and ``content_parts`` (chat), and raw SSE quirks
@@ -30,7 +30,7 @@ a ``refusal``, ``choices`` > 1 and ``content_parts`` (chat), and raw SSE quirks
 cannot see, and ``echo_images`` replies with what images arrived ("Saw 1 image:
 image/jpeg 1024x683"); both are resolved against the request body by
 ``Scenario.answering`` when the scenario is popped.
-The HTTP server and handler live in tests/fake_http.py.
+The HTTP server and handler live in fakes/fake_http.py.
 
 Early disconnects: a client that goes away before its response is complete
 (a failed write while streaming, or EOF seen while the server is waiting: during
@@ -40,7 +40,7 @@ keep-alive connection between requests is not counted.
 
 CLI for benchmarks (own process, serves until Ctrl-C / SIGTERM, prints base_url)::
 
-    python -m tests.fake_openai --port 8089 --tokens 300 --rate 50
+    python -m fakes.fake_openai --port 8089 --tokens 300 --rate 50
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ import threading
 from collections import deque
 from typing import Any
 
-from tests.fake_http import Handler, Server
-from tests.fake_scenario import FAULTS, RecordedRequest, Scenario
+from fakes.fake_http import Handler, Server
+from fakes.fake_scenario import FAULTS, RecordedRequest, Scenario
 
 __all__ = ["FakeOpenAI", "Scenario", "RecordedRequest", "FAULTS"]
 

@@ -1,10 +1,10 @@
-"""The HTTP side of the fake OpenAI server (tests/fake_openai.py): server and handler.
+"""The HTTP side of the fake OpenAI server (fakes/fake_openai.py): server and handler.
 
 ``Server`` is a ``ThreadingHTTPServer`` bound to one ``FakeOpenAI``; ``Handler``
 serves one connection: it records each request, routes it, and for
 ``POST /v1/chat/completions`` and ``POST /v1/responses`` plays the next ``Scenario``
-(headers, waits, pacing, faults). The bytes it sends come from tests/fake_wire.py
-and tests/fake_wire_responses.py.
+(headers, waits, pacing, faults). The bytes it sends come from fakes/fake_wire.py
+and fakes/fake_wire_responses.py.
 
 Every wait is sliced (``_POLL_SLICE``) and watches the socket, so a stopping
 server (``_Stopped``) or a client that hangs up early (``_ClientGone``, counted
@@ -23,10 +23,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from tests.fake_embeddings import embeddings_response
-from tests.fake_moderation import moderation_response
-from tests.fake_scenario import RecordedRequest, Scenario, data_inside, tool_outputs
-from tests.fake_wire import (
+from fakes.fake_embeddings import embeddings_response
+from fakes.fake_moderation import moderation_response
+from fakes.fake_scenario import RecordedRequest, Scenario, data_inside, tool_outputs
+from fakes.fake_wire import (
     DELTA,
     END,
     HEAD,
@@ -38,10 +38,10 @@ from tests.fake_wire import (
     model_object,
     models_list,
 )
-from tests.fake_wire_responses import ResponseEvents
+from fakes.fake_wire_responses import ResponseEvents
 
 if TYPE_CHECKING:
-    from tests.fake_openai import FakeOpenAI
+    from fakes.fake_openai import FakeOpenAI
 
 __all__ = ["Server", "Handler"]
 

@@ -1,4 +1,4 @@
-"""The town guides' facts and filler prose, for the synthetic corpus (tests/corpus.py).
+"""The town guides' facts and filler prose, for the synthetic corpus (fakes/corpus.py).
 
 Each fact is a sentence with its answer left out as {x}, drawn from one of corpus.py's
 pools; {name} is the town's name.

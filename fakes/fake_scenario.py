@@ -1,7 +1,7 @@
-"""What the fake OpenAI server (tests/fake_openai.py) is told to answer, and what it was asked.
+"""What the fake OpenAI server (fakes/fake_openai.py) is told to answer, and what it was asked.
 
 ``Scenario`` is one request's answer: its text, pacing, faults and quirks (the bytes
-for it are in tests/fake_wire.py and tests/fake_wire_responses.py). ``RecordedRequest``
+for it are in fakes/fake_wire.py and fakes/fake_wire_responses.py). ``RecordedRequest``
 is one request as it arrived; the readers below pick tool results and images out of
 its body, on either protocol.
 """

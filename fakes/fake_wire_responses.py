@@ -1,6 +1,6 @@
 """The Responses API wire format of the fake OpenAI server (``POST /v1/responses``).
 
-No I/O, like tests/fake_wire.py (``Scenario`` is in tests/fake_scenario.py). Stream: each
+No I/O, like fakes/fake_wire.py (``Scenario`` is in fakes/fake_scenario.py). Stream: each
 event ``event: <type>\\ndata: <json>\\n\\n`` whose JSON has ``type`` and an
 increasing ``sequence_number``; no ``[DONE]``. In order: ``response.created``,
 ``response.in_progress``; the reasoning item (summary events, one
@@ -23,8 +23,8 @@ import itertools
 import json
 from typing import Any, Callable, Iterator
 
-from tests.fake_scenario import Scenario
-from tests.fake_wire import (
+from fakes.fake_scenario import Scenario
+from fakes.fake_wire import (
     DELTA,
     END,
     END_OF_BODY,

@@ -5,7 +5,7 @@ has a heading, three facts and filler prose (1,500-2,500 characters). `questions
 some of the facts, half in the page's own words and half paraphrased, and says which page
 holds the answer. Everything comes from one seeded `random.Random`: the same on every run.
 
-    from tests.corpus import corpus, questions
+    from fakes.corpus import corpus, questions
     for name, pages in corpus(): ...          # pages: [(heading, text)], page n at pages[n - 1]
     for q in questions(): q.text, q.document, q.page, q.answer, q.paraphrased
 """
@@ -16,8 +16,8 @@ import functools
 import random
 from typing import Callable, NamedTuple
 
-from tests.corpus_companies import COMPANIES, COMPANY_FILLER, COMPANY_TOPICS
-from tests.corpus_towns import TOWN_FILLER, TOWN_TOPICS, TOWNS, Fact
+from fakes.corpus_companies import COMPANIES, COMPANY_FILLER, COMPANY_TOPICS
+from fakes.corpus_towns import TOWN_FILLER, TOWN_TOPICS, TOWNS, Fact
 
 __all__ = ["Question", "corpus", "questions"]
 
