@@ -12,6 +12,7 @@ from typing import Callable, Mapping, Sequence
 from dotenv import dotenv_values
 
 from ..providers.backends import Connection
+from ..providers.protocols import ApiName
 from ..quotas.policy import LimitSettings
 
 SPACES_FRAME_ANCESTORS = ("'self'", "https://huggingface.co")  # a Space shows the app in an iframe
@@ -19,7 +20,7 @@ _HOST = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[
 _SOURCE = re.compile(r"'self'|'none'|\*|(https?://)?(\*\.)?[A-Za-z0-9.\-]+(:\d+)?")
 PUBLIC_LIMITS = LimitSettings(requests_per_minute=20, concurrent_streams=3, tokens_per_day=200_000)
 
-_API_NAMES = {"chat": "chat_completions", "chat-completions": "chat_completions",
+_API_NAMES: dict[str, ApiName] = {"chat": "chat_completions", "chat-completions": "chat_completions",
               "chat_completions": "chat_completions", "responses": "responses"}
 
 
@@ -28,7 +29,7 @@ class Settings:
     openai_api_key: str | None = None
     openai_base_url: str | None = None
     model: str | None = None  # overrides the backend's default model
-    api: str | None = None  # chat_completions | responses; None: the backend's default
+    api: ApiName | None = None  # None: the backend's default
     host: str = "127.0.0.1"
     port: int = 7860
     share: bool = False
@@ -232,7 +233,7 @@ _OPTIONS: tuple[tuple[str, str, str, type, str], ...] = (
 _TRUE = {"1", "true", "yes", "on"}
 
 
-def _parse_api(value: str) -> str:
+def _parse_api(value: str) -> ApiName:
     api = _API_NAMES.get(value.strip().lower())
     if api is None:
         raise ValueError("it must be chat_completions or responses")

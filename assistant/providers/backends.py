@@ -15,6 +15,7 @@ from openai import AsyncOpenAI, OpenAI, Timeout
 
 from .local.model import CONTEXT_WINDOW, MODEL_ALIAS, LocalModelServer, bundled_model_path
 from .models import OPENAI_CHOICES, model_info, sees_images
+from .protocols import ApiName
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ class Connection:
     api_key: str | None = None
     base_url: str | None = None
     model: str | None = None
-    api: str | None = None  # the default protocol, else the backend's own
+    api: ApiName | None = None  # the default protocol, else the backend's own
     context_window: int | None = None
     read_timeout: float = 60.0
     connect_timeout: float = 10.0
@@ -68,7 +69,7 @@ class Backend:
     default_model: str | None
     suggested_models: tuple[str, ...] = ()
     context_window: int | None = None
-    default_api: str = "chat_completions"
+    default_api: ApiName = "chat_completions"
     tools_by_default: bool = True  # off for the embedded model, which calls them poorly
     images_supported: bool | None = None  # None: as the model table says; False: the embedded model
     local_server: LocalModelServer | None = None

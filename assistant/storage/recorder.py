@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..domain.sources import shown_sources
-from .records import SETTINGS_KEYS, NotFound, StoreClosed, StoredImage, new_conversation_id
+from .records import SETTINGS_KEYS, NotFound, Status, StoreClosed, StoredImage, new_conversation_id
 from .repository import Store
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FINAL_STATUSES = ("complete", "refused", "stopped", "failed", "truncated")
+FINAL_STATUSES: tuple[Status, ...] = ("complete", "refused", "stopped", "failed", "truncated")
 # A message moderation flagged is kept as refused, with the reason: the model's own
 # refusals have none.
 STORED_AS = {"flagged": "refused"}
@@ -80,7 +80,7 @@ class ConversationRecorder:
             if turn.timer is not None:
                 turn.timer.cancel()
             outcome = STORED_AS.get(reply.outcome, reply.outcome)
-            status = outcome if outcome in FINAL_STATUSES else "failed"
+            status = final_status(outcome)
             reason = reply.failure.message if reply.failure is not None else None
             sources = [s.to_record() for s in shown_sources(reply.text, reply.sources)]
             self._submit(self._save_text, turn, reply.text, status, reason, _steps(reply),
@@ -143,7 +143,7 @@ class ConversationRecorder:
                                             settings=reply_settings)
         _publish(turn, "message_id", turn.message_id)
 
-    def _save_text(self, turn: _Turn, text: str, status: str, reason: str | None,
+    def _save_text(self, turn: _Turn, text: str, status: Status, reason: str | None,
                    steps: list[dict[str, Any]],
                    sources: Sequence[dict[str, Any]] = ()) -> None:
         if turn.message_id is not None:  # else the start was not saved and was logged
@@ -164,6 +164,11 @@ def _publish(turn: _Turn, key: str, value: Any) -> None:
         turn.loop.call_soon_threadsafe(turn.context.__setitem__, key, value)
     except RuntimeError:  # the loop has closed; nobody is left to read it
         pass
+
+
+def final_status(outcome: str) -> Status:
+    """How a reply that ended with `outcome` is stored: its own status if final, else failed."""
+    return next((s for s in FINAL_STATUSES if s == outcome), "failed")
 
 
 def log_write_failure(future: Future[Any]) -> None:

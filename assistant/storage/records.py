@@ -6,10 +6,12 @@ import json
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping, TypeGuard, get_args
 
-ROLES = ("user", "assistant")
-STATUSES = ("complete", "refused", "streaming", "stopped", "failed", "truncated")
+Role = Literal["user", "assistant"]
+Status = Literal["complete", "refused", "streaming", "stopped", "failed", "truncated"]
+ROLES: tuple[Role, ...] = get_args(Role)
+STATUSES: tuple[Status, ...] = get_args(Status)
 SETTINGS_KEYS = ("model", "temperature", "system_prompt", "history_turns", "max_tokens", "api")
 STEP_KINDS = ("reasoning", "tool")
 TITLE_CHARS = 60
@@ -28,9 +30,9 @@ class NotFound(LookupError):
 class Message:
     id: int
     position: int
-    role: str  # user | assistant
+    role: Role
     content: str
-    status: str  # one of STATUSES
+    status: Status
     reason: str | None  # why a reply is incomplete, in the user's words
     settings: dict[str, Any] | None  # what produced an assistant reply
     created: float  # seconds since the epoch
@@ -183,8 +185,12 @@ def sources_json(sources: Any) -> str | None:
     return json.dumps(checked)
 
 
-def check_status(status: str) -> str:
-    if status not in STATUSES:
+def is_status(value: object) -> TypeGuard[Status]:
+    return value in STATUSES
+
+
+def check_status(status: str) -> Status:
+    if not is_status(status):
         raise ValueError(f"status must be one of {', '.join(STATUSES)}")
     return status
 

@@ -14,6 +14,8 @@ from .records import (
     Conversation,
     ConversationSummary,
     Memory,
+    Role,
+    Status,
     StoredDocument,
     StoredImage,
     StoredPassage,
@@ -78,12 +80,12 @@ class Store(Protocol):
 
     def all_conversations(self, owner: str) -> list[Conversation]: ...
 
-    def add_message(self, owner: str, conversation_id: str, role: str, content: str,
-                    status: str = "complete", reason: str | None = None,
+    def add_message(self, owner: str, conversation_id: str, role: Role, content: str,
+                    status: Status = "complete", reason: str | None = None,
                     settings: Mapping[str, Any] | None = None,
                     images: Sequence[StoredImage] = ()) -> int: ...
 
-    def update_message(self, owner: str, message_id: int, content: str, status: str,
+    def update_message(self, owner: str, message_id: int, content: str, status: Status,
                        reason: str | None = None,
                        steps: Sequence[Mapping[str, Any]] = (),
                        sources: Sequence[Mapping[str, Any]] = ()) -> bool: ...
