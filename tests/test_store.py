@@ -136,7 +136,7 @@ def test_json_export_imports_as_a_new_conversation_of_the_importer(store):
     mid = store.add_message("alice", cid, "assistant", "Day 2", "failed", "The model timed out.",
                             settings={"model": "m"})
     exported = json.loads(json.dumps(store.export_json("alice", cid)))
-    assert exported["format"] == "streaming-assistant/conversation" and exported["version"] == 1
+    assert exported["format"] == "streaming-assistant/conversation" and exported["version"] == 2
 
     copy = store.import_json("bob", json.dumps(exported))
     assert copy != cid
@@ -174,7 +174,7 @@ def _export(**changes):
     ("{not json", "not valid JSON"),
     ([1, 2], "expected a JSON object"),
     ({"messages": []}, '"format" must be'),
-    (_export(version=2), "from a newer app"),
+    (_export(version=3), "from a newer app"),
     (_export(version="1"), '"version" must be'),
     (_export(title=5), '"title" must be a string'),
     (_export(settings=[]), '"settings" must be an object'),

@@ -6,6 +6,9 @@ inserts for a new conversation. Nothing here touches a database.
 
 Imports are checked field by field, with a ValueError that says what is wrong; an export
 of a newer EXPORT_VERSION is refused, and settings keys this app does not know are dropped.
+Version 2 carries the tree: each message's `parent` is the index of the message it
+follows (null: a first message), and `active` the index of the last message the chat
+shows. A version 1 export is one path: each message follows the one before it.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from .records import (
 )
 
 EXPORT_FORMAT = "streaming-assistant/conversation"
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
 MAX_IMPORT_MESSAGES = 10_000
 MAX_IMPORT_IMAGE_BYTES = 20_000_000
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
@@ -49,12 +52,15 @@ def _seconds(value: Any, default: float) -> float:
 
 def to_json(c: Conversation, exported: float) -> dict[str, Any]:
     """The conversation in the versioned export format, stamped as exported at `exported`."""
+    index = {m.id: i for i, m in enumerate(c.messages)}
     return {"format": EXPORT_FORMAT, "version": EXPORT_VERSION, "exported": _iso(exported),
             "id": c.id, "title": c.title, "created": _iso(c.created),
             "updated": _iso(c.updated), "settings": c.settings,
+            "active": index.get(c.active_id) if c.active_id is not None else None,
             "messages": [{"role": m.role, "content": m.content, "status": m.status,
                           "reason": m.reason, "settings": m.settings, "steps": list(m.steps),
                           "sources": list(m.sources), "images": [_image_json(i) for i in m.images],
+                          "parent": index.get(m.parent_id) if m.parent_id is not None else None,
                           "created": _iso(m.created), "updated": _iso(m.updated)}
                          for m in c.messages]}
 
@@ -81,7 +87,7 @@ def to_markdown(c: Conversation) -> str:
     if c.settings.get("system_prompt"):
         prompt = str(c.settings["system_prompt"]).splitlines()
         lines += ["> **System prompt:** " + "\n> ".join(prompt), ""]
-    for m in c.messages:
+    for m in c.path():  # the chat as it is shown: the active branch
         lines += [f"## {m.role.capitalize()}", ""]
         for step in m.steps:
             seconds = step.get("seconds")
@@ -104,8 +110,12 @@ def to_markdown(c: Conversation) -> str:
     return "\n".join(lines)
 
 
-def parse_export(data: Any, now: float) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
-    """(title, settings JSON, created) and message rows of an export, or a ValueError.
+Imported = tuple[tuple[Any, ...], list[tuple[Any, ...]], list[int | None], int | None]
+
+
+def parse_export(data: Any, now: float) -> Imported:
+    """(title, settings JSON, created), message rows, each row's parent (an index of an
+    earlier row, or None) and the active row's index, of an export; or a ValueError.
 
     A message row is (role, content, status, reason, settings JSON, created, updated,
     steps JSON or None, sources JSON or None, images);
@@ -133,7 +143,7 @@ def parse_export(data: Any, now: float) -> tuple[tuple[Any, ...], list[tuple[Any
     need(isinstance(messages, list), '"messages" must be a list')
     need(len(messages) <= MAX_IMPORT_MESSAGES,
          f"too many messages ({len(messages):,}; the limit is {MAX_IMPORT_MESSAGES:,})")
-    rows = []
+    rows, parents = [], []
     for i, m in enumerate(messages):
         need(isinstance(m, Mapping), f"messages[{i}] must be an object")
         need(m.get("role") in ROLES, f'messages[{i}].role must be "user" or "assistant"')
@@ -150,13 +160,22 @@ def parse_export(data: Any, now: float) -> tuple[tuple[Any, ...], list[tuple[Any
             images = _images(m.get("images"))
         except ValueError as exc:
             raise ValueError(f"messages[{i}].{exc}") from None
+        parent = m.get("parent", i - 1 if i else None) if version >= 2 else (i - 1 if i else None)
+        need(parent is None or (type(parent) is int and 0 <= parent < i),
+             f"messages[{i}].parent must be the index of an earlier message, or null")
+        parents.append(parent)
         created = _seconds(m.get("created"), now)
         rows.append((m["role"], clean_text(m["content"]),
                      "stopped" if status == "streaming" else status,  # it stopped at export
                      reason and clean_text(reason), None if extra is None else json.dumps(extra),
                      created, _seconds(m.get("updated"), created), steps, sources, images))
+    active = data.get("active", len(rows) - 1 if rows else None) if version >= 2 \
+        else (len(rows) - 1 if rows else None)
+    need(active is None or (type(active) is int and 0 <= active < len(rows)),
+         '"active" must be the index of a message, or null')
     title = clean_title(data.get("title") or "")
-    return (title, json.dumps(settings), min(_seconds(data.get("created"), now), now)), rows
+    return ((title, json.dumps(settings), min(_seconds(data.get("created"), now), now)), rows,
+            parents, active)
 
 
 def _images(value: Any) -> tuple[StoredImage, ...]:

@@ -40,6 +40,7 @@ class Message:
     steps: tuple[dict[str, Any], ...] = ()  # reasoning and tool calls, in order (domain Step)
     sources: tuple[dict[str, Any], ...] = ()  # the passages a reply cites (domain Source)
     images: tuple[StoredImage, ...] = ()  # attached to a user message
+    parent_id: int | None = None  # the message it answers or follows; None: the first
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,16 @@ class Conversation:
     created: float
     updated: float
     settings: dict[str, Any]
-    messages: tuple[Message, ...]
+    messages: tuple[Message, ...]  # every message of every branch, oldest first
+    active_id: int | None = None  # the last message of the path the chat shows
+
+    def path(self, leaf: int | None = None) -> tuple[Message, ...]:
+        """The messages from the first to `leaf` (default: the active one), in order."""
+        return active_path(self.messages, self.active_id if leaf is None else leaf)
+
+    def siblings(self, message: Message) -> tuple[Message, ...]:
+        """The versions of a message: every message with its parent, oldest first."""
+        return tuple(m for m in self.messages if m.parent_id == message.parent_id)
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,17 @@ class Memory:
     id: int
     text: str
     created: float
+
+
+def active_path(messages: tuple[Message, ...], leaf: int | None) -> tuple[Message, ...]:
+    """The path through the tree that ends at `leaf`; with no leaf, none."""
+    by_id = {m.id: m for m in messages}
+    node = by_id.get(leaf) if leaf is not None else None
+    path: list[Message] = []
+    while node is not None and len(path) <= len(messages):  # a cycle cannot loop forever
+        path.append(node)
+        node = by_id.get(node.parent_id) if node.parent_id is not None else None
+    return tuple(reversed(path))
 
 
 def new_conversation_id() -> str:

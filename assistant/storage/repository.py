@@ -8,7 +8,7 @@ Methods block until done: call them off the event loop, or hand them to `defer`.
 from __future__ import annotations
 
 from concurrent.futures import Future
-from typing import Any, Callable, Mapping, Protocol, Sequence, TypeVar
+from typing import Any, Callable, Literal, Mapping, Protocol, Sequence, TypeVar
 
 from .records import (
     Conversation,
@@ -83,7 +83,15 @@ class Store(Protocol):
     def add_message(self, owner: str, conversation_id: str, role: Role, content: str,
                     status: Status = "complete", reason: str | None = None,
                     settings: Mapping[str, Any] | None = None,
-                    images: Sequence[StoredImage] = ()) -> int: ...
+                    images: Sequence[StoredImage] = (),
+                    parent_id: int | Literal["active"] | None = "active") -> int:
+        """Adds a message after `parent_id` (None: a first message; "active": after the
+        message the chat shows last) and makes it the one the chat shows last."""
+        ...
+
+    def set_active(self, owner: str, conversation_id: str, message_id: int | None) -> bool:
+        """The chat shows the path that ends at `message_id` (None: no message)."""
+        ...
 
     def update_message(self, owner: str, message_id: int, content: str, status: Status,
                        reason: str | None = None,

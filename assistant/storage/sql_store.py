@@ -16,7 +16,7 @@ import time
 from abc import ABC, abstractmethod
 from concurrent.futures import Future
 from contextlib import AbstractContextManager, closing
-from typing import Any, Callable, Mapping, Protocol, Sequence, TypeVar
+from typing import Any, Callable, Literal, Mapping, Protocol, Sequence, TypeVar
 
 from .records import (
     ROLES,
@@ -45,6 +45,15 @@ Conn = Any  # a sqlite3 or a psycopg connection, inside a transaction
 
 OWNED_TABLES = ("conversations", "messages", "images", "memories", "documents", "passages")
 ALIVE_REPLICAS = "SELECT id FROM replicas WHERE heartbeat >= ?"
+# The migration of linear chats into trees: each message follows the one before it.
+TREE_FROM_LINES = (
+    """UPDATE messages SET parent_id = (SELECT p.id FROM messages p
+           WHERE p.conversation_id = messages.conversation_id AND p.position < messages.position
+           ORDER BY p.position DESC LIMIT 1)""",
+    """UPDATE conversations SET active_id = (SELECT m.id FROM messages m
+           WHERE m.conversation_id = conversations.id ORDER BY m.position DESC LIMIT 1)""",
+    "CREATE INDEX messages_by_parent ON messages (parent_id)",
+)
 
 
 class Database(Protocol):
@@ -162,14 +171,15 @@ class SQLStore(WholeConversations):
         """The conversation with its settings and its messages in order; None if not the owner's."""
         check_owner(owner)
         with self._db.read() as conn:
-            row = self._sql.execute(conn, "SELECT id, title, created, updated, settings"
+            row = self._sql.execute(conn, "SELECT id, title, created, updated, settings, active_id"
                                     " FROM conversations WHERE id = ? AND owner = ?",
                                     conversation_id, owner).fetchone()
             if row is None:
                 return None
             messages = self._sql.execute(
                 conn, "SELECT id, position, role, content, status, reason, settings, created,"
-                " updated, steps, sources FROM messages WHERE conversation_id = ? ORDER BY position",
+                " updated, steps, sources, parent_id FROM messages WHERE conversation_id = ?"
+                " ORDER BY position",
                 row[0]).fetchall()
             images: dict[int, list[StoredImage]] = {}
             for message_id, media_type, data, name in self._sql.execute(
@@ -178,7 +188,8 @@ class SQLStore(WholeConversations):
                     " ORDER BY i.position", row[0]).fetchall():
                 images.setdefault(message_id, []).append(StoredImage(media_type, bytes(data), name))
         return Conversation(row[0], row[1], row[2], row[3], settings=_json_object(row[4]),
-                            messages=tuple(message_from_row(m, images.get(m[0], ())) for m in messages))
+                            messages=tuple(message_from_row(m, images.get(m[0], ())) for m in messages),
+                            active_id=row[5])
 
     def rename_conversation(self, owner: str, conversation_id: str, title: str) -> bool:
         if not clean_title(title):
@@ -232,14 +243,24 @@ class SQLStore(WholeConversations):
     def add_message(self, owner: str, conversation_id: str, role: str, content: str,
                     status: str = "complete", reason: str | None = None,
                     settings: Mapping[str, Any] | None = None,
-                    images: Sequence[StoredImage] = ()) -> int:
-        """Appends a message and returns its id; NotFound unless the owner has the conversation."""
+                    images: Sequence[StoredImage] = (),
+                    parent_id: int | Literal["active"] | None = "active") -> int:
+        """Adds a message after `parent_id` (None: a first message; "active": after the one
+        the chat shows last), makes it the one the chat shows last, and returns its id.
+
+        NotFound unless the owner has the conversation and the parent is in it.
+        """
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
         row = (role, clean_text(content), check_status(status), reason and clean_text(reason),
                None if settings is None else json.dumps(dict(settings)), time.time(), None, None,
                None, tuple(images))
-        return self._db.write(self._insert_message, check_owner(owner), conversation_id, row)
+        return self._db.write(self._insert_message, check_owner(owner), conversation_id, row,
+                              parent_id)
+
+    def set_active(self, owner: str, conversation_id: str, message_id: int | None) -> bool:
+        """The chat shows the path that ends at `message_id` (None: no message yet)."""
+        return self._db.write(self._set_active, check_owner(owner), conversation_id, message_id)
 
     def update_message(self, owner: str, message_id: int, content: str, status: str,
                        reason: str | None = None,
@@ -275,14 +296,17 @@ class SQLStore(WholeConversations):
     def import_json(self, owner: str, data: Mapping[str, Any] | str | bytes) -> str:
         """A NEW conversation owned by `owner` from an export; a ValueError says what is wrong."""
         now = time.time()
-        conversation, messages = read_import(owner, data, now)
+        conversation, messages, parents, active = read_import(owner, data, now)
         cid = new_conversation_id()
 
         def run(conn: Conn) -> None:
             self._insert_conversation(conn, (cid, owner, *conversation))
-            for row in messages:
-                self._insert_message(conn, owner, cid, row)
-            self._sql.execute(conn, "UPDATE conversations SET updated = ? WHERE id = ?", now, cid)
+            ids: list[int] = []
+            for row, parent in zip(messages, parents):
+                ids.append(self._insert_message(
+                    conn, owner, cid, row, None if parent is None else ids[parent]))
+            self._sql.execute(conn, "UPDATE conversations SET updated = ?, active_id = ?"
+                              " WHERE id = ?", now, None if active is None else ids[active], cid)
 
         self._db.write(run)
         return cid
@@ -319,28 +343,44 @@ class SQLStore(WholeConversations):
         return int(self._sql.execute(conn, f"UPDATE conversations SET {assignment}"
                                      " WHERE id = ? AND owner = ?", value, cid, owner).rowcount) > 0
 
-    def _insert_message(self, conn: Conn, owner: str, cid: str, row: tuple[Any, ...]) -> int:
+    def _insert_message(self, conn: Conn, owner: str, cid: str, row: tuple[Any, ...],
+                        parent: int | Literal["active"] | None) -> int:
         """`row` is (role, content, status, reason, settings JSON, created, updated or None,
         steps JSON or None, sources JSON or None, images)."""
-        if self._sql.execute(conn, "SELECT 1 FROM conversations WHERE id = ? AND owner = ?"
-                             + self._sql.lock, cid, owner).fetchone() is None:
+        found = self._sql.execute(conn, "SELECT active_id FROM conversations WHERE id = ?"
+                                  " AND owner = ?" + self._sql.lock, cid, owner).fetchone()
+        if found is None:
             raise NotFound(cid)
+        if parent == "active":
+            parent = found[0]
+        elif parent is not None and not self._in_conversation(conn, cid, parent):
+            raise NotFound(f"message {parent}")
         role, content, status, reason, settings, created, updated, steps, sources, images = row
         message_id = self._sql.insert(
             conn, "INSERT INTO messages (conversation_id, position, role, content, status, reason,"
-            " settings, created, updated, steps, sources, replica)"
-            " SELECT ?, COALESCE(MAX(position) + 1, 0), ?, ?, ?, ?, ?, ?, COALESCE(?, ?), ?, ?, ?"
+            " settings, created, updated, steps, sources, replica, parent_id)"
+            " SELECT ?, COALESCE(MAX(position) + 1, 0), ?, ?, ?, ?, ?, ?, COALESCE(?, ?), ?, ?, ?, ?"
             " FROM messages WHERE conversation_id = ?",
             cid, role, content, status, reason, settings, created, updated, created, steps,
-            sources, self.replica or None, cid)
+            sources, self.replica or None, parent, cid)
         self._sql.execute_many(conn, "INSERT INTO images (message_id, position, media_type, name,"
                                " data) VALUES (?, ?, ?, ?, ?)",
                                [(message_id, i, im.media_type, im.name, im.data)
                                 for i, im in enumerate(images)])
         title = auto_title(content) if role == "user" else ""
-        self._sql.execute(conn, "UPDATE conversations SET updated = ?, title = CASE title WHEN ''"
-                          " THEN ? ELSE title END WHERE id = ?", time.time(), title, cid)
+        self._sql.execute(conn, "UPDATE conversations SET updated = ?, active_id = ?, title ="
+                          " CASE title WHEN '' THEN ? ELSE title END WHERE id = ?",
+                          time.time(), message_id, title, cid)
         return message_id
+
+    def _in_conversation(self, conn: Conn, cid: str, message_id: int) -> bool:
+        return self._sql.execute(conn, "SELECT 1 FROM messages WHERE id = ? AND conversation_id = ?",
+                                 int(message_id), cid).fetchone() is not None
+
+    def _set_active(self, conn: Conn, owner: str, cid: str, message_id: int | None) -> bool:
+        if message_id is not None and not self._in_conversation(conn, cid, message_id):
+            return False
+        return self._update_conversation(conn, owner, cid, "active_id = ?", message_id)
 
     def _update_message(self, conn: Conn, owner: str, message_id: int,
                         row: tuple[Any, ...]) -> bool:
@@ -358,11 +398,11 @@ class SQLStore(WholeConversations):
 
 def message_from_row(row: tuple[Any, ...], images: Sequence[StoredImage]) -> Message:
     """A row of `SELECT id, position, role, content, status, reason, settings, created,
-    updated, steps, sources`."""
+    updated, steps, sources, parent_id`."""
     settings, steps, sources = json.loads(row[6]) if row[6] else None, row[9], row[10]
     return Message(row[0], row[1], row[2], row[3], row[4], row[5], settings, row[7], row[8],
                    tuple(json.loads(steps)) if steps else (),
-                   tuple(json.loads(sources)) if sources else (), tuple(images))
+                   tuple(json.loads(sources)) if sources else (), tuple(images), row[11])
 
 
 def _json_object(value: Any) -> dict[str, Any]:

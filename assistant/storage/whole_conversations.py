@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any, Mapping
 
-from .export import parse_export, to_json, to_markdown
+from .export import Imported, parse_export, to_json, to_markdown
 from .records import Conversation, ConversationSummary, NotFound, check_owner
 
 
@@ -40,10 +40,9 @@ class WholeConversations:
         return conversation
 
 
-def read_import(owner: str, data: Mapping[str, Any] | str | bytes, now: float
-                ) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
-    """An export to import as a new conversation: its row and message rows (see parse_export),
-    or a ValueError that says what is wrong."""
+def read_import(owner: str, data: Mapping[str, Any] | str | bytes, now: float) -> Imported:
+    """An export to import as a new conversation: its row, message rows, their parents and
+    the active one (see parse_export), or a ValueError that says what is wrong."""
     check_owner(owner)
     if isinstance(data, (str, bytes)):
         try:

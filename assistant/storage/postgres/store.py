@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ..sql_store import ALIVE_REPLICAS, Conn, Dialect, SQLStore
+from ..sql_store import ALIVE_REPLICAS, TREE_FROM_LINES, Conn, Dialect, SQLStore
 from .database import Database
 from .usage import PostgresUsage
 
@@ -61,6 +61,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
      "CREATE INDEX usage_streams_by_key ON usage_streams (key)",
      """CREATE TABLE usage_tokens (key TEXT NOT NULL, day INTEGER NOT NULL,
             tokens BIGINT NOT NULL, PRIMARY KEY (key, day))"""),
+    # 3: a conversation is a tree of messages; it shows the path that ends at its active one
+    ("ALTER TABLE messages ADD COLUMN parent_id BIGINT REFERENCES messages (id) ON DELETE CASCADE",
+     "ALTER TABLE conversations ADD COLUMN active_id BIGINT",
+     *TREE_FROM_LINES),
 )
 
 

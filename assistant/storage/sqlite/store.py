@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..records import NotFound
-from ..sql_store import Conn, Dialect, SQLStore, message_from_row
+from ..sql_store import TREE_FROM_LINES, Conn, Dialect, SQLStore, message_from_row
 from .database import Database, DatabaseClosed
 
 __all__ = ["SQLiteStore", "DatabaseClosed", "NotFound", "FILENAME", "MIGRATIONS", "message_from_row"]
@@ -70,6 +70,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("ALTER TABLE messages ADD COLUMN replica TEXT",
      "CREATE INDEX messages_streaming ON messages (replica) WHERE status = 'streaming'",
      "CREATE TABLE replicas (id TEXT PRIMARY KEY, heartbeat REAL NOT NULL)"),
+    # 6: a conversation is a tree of messages; it shows the path that ends at its active one
+    ("ALTER TABLE messages ADD COLUMN parent_id INTEGER REFERENCES messages (id) ON DELETE CASCADE",
+     "ALTER TABLE conversations ADD COLUMN active_id INTEGER",
+     *TREE_FROM_LINES),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,0 +1,152 @@
+"""A conversation is a tree of messages with one active path, on SQLite and PostgreSQL:
+versions, branches, migrating linear chats, and exports that carry the tree."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from assistant.storage.records import NotFound
+
+
+@pytest.fixture
+def store(any_store):
+    """On SQLite and on PostgreSQL."""
+    return any_store
+
+
+def _contents(messages) -> list[str]:
+    return [m.content for m in messages]
+
+
+def test_a_new_version_of_a_reply_keeps_the_old_one_as_its_sibling(store):
+    cid = store.create_conversation("alice")
+    question = store.add_message("alice", cid, "user", "Name a colour", parent_id=None)
+    first = store.add_message("alice", cid, "assistant", "Red", parent_id=question)
+    second = store.add_message("alice", cid, "assistant", "Blue", parent_id=question)
+
+    chat = store.get_conversation("alice", cid)
+    assert chat.active_id == second
+    assert _contents(chat.path()) == ["Name a colour", "Blue"]
+    [blue] = [m for m in chat.messages if m.id == second]
+    assert [m.id for m in chat.siblings(blue)] == [first, second]
+
+    assert store.set_active("alice", cid, first)
+    assert _contents(store.get_conversation("alice", cid).path()) == ["Name a colour", "Red"]
+    store.add_message("alice", cid, "user", "Darker?")  # after the message the chat shows
+    assert _contents(store.get_conversation("alice", cid).path()) == [
+        "Name a colour", "Red", "Darker?"]
+
+
+def test_an_edited_first_message_starts_a_branch_from_the_root(store):
+    cid = store.create_conversation("alice")
+    store.add_message("alice", cid, "user", "Hi")
+    store.add_message("alice", cid, "assistant", "Hello")
+    store.add_message("alice", cid, "user", "Hi there", parent_id=None)
+    chat = store.get_conversation("alice", cid)
+    assert _contents(chat.path()) == ["Hi there"] and len(chat.messages) == 3
+    assert store.set_active("alice", cid, None)
+    assert store.get_conversation("alice", cid).path() == ()
+
+
+def test_a_branch_stays_inside_its_own_conversation_and_owner(store):
+    mine, theirs = store.create_conversation("alice"), store.create_conversation("bob")
+    bobs = store.add_message("bob", theirs, "user", "Bob's secret")
+    with pytest.raises((NotFound, ValueError)):
+        store.add_message("alice", mine, "assistant", "leak", parent_id=bobs)
+    assert not store.set_active("alice", mine, bobs)
+    assert not store.set_active("alice", theirs, bobs)
+    assert store.get_conversation("bob", theirs).active_id == bobs
+
+
+def test_exports_carry_the_tree_and_import_it_whole(store):
+    cid = store.create_conversation("alice")
+    question = store.add_message("alice", cid, "user", "Name a colour")
+    store.add_message("alice", cid, "assistant", "Red")
+    blue = store.add_message("alice", cid, "assistant", "Blue", parent_id=question)
+    store.set_active("alice", cid, blue)
+
+    exported = json.loads(json.dumps(store.export_json("alice", cid)))
+    assert exported["version"] == 2 and exported["active"] == 2
+    assert [m.get("parent") for m in exported["messages"]] == [None, 0, 0]
+    markdown = store.export_markdown("alice", cid)
+    assert "Blue" in markdown and "Red" not in markdown  # the path the chat shows
+
+    copy = store.get_conversation("bob", store.import_json("bob", json.dumps(exported)))
+    assert _contents(copy.path()) == ["Name a colour", "Blue"]
+    assert sorted(_contents(copy.messages)) == ["Blue", "Name a colour", "Red"]
+
+
+def test_a_version_1_export_imports_as_one_path(store):
+    old = {"format": "streaming-assistant/conversation", "version": 1, "title": "t",
+           "messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+                        {"role": "user", "content": "c"}]}
+    chat = store.get_conversation("alice", store.import_json("alice", json.dumps(old)))
+    assert _contents(chat.path()) == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("change, problem", [
+    ({"active": 7}, '"active" must be'),
+    ({"messages": [{"role": "user", "content": "a", "parent": 0}]}, r"messages\[0\].parent"),
+    ({"messages": [{"role": "user", "content": "a", "parent": "x"}]}, r"messages\[0\].parent"),
+])
+def test_a_bad_tree_in_an_export_is_refused_with_what_is_wrong(store, change, problem):
+    data = {"format": "streaming-assistant/conversation", "version": 2, "title": "t",
+            "messages": [{"role": "user", "content": "a"}], **change}
+    with pytest.raises(ValueError, match=problem):
+        store.import_json("alice", json.dumps(data))
+
+
+# Migrating the chats written before the tree ---------------------------------------------
+
+LINEAR = [("user", "one"), ("assistant", "two"), ("user", "three"), ("assistant", "four")]
+
+
+def _linear_rows(execute, placeholder: str) -> None:
+    p = placeholder
+    execute(f"INSERT INTO conversations (id, owner, title, settings, created, updated)"
+            f" VALUES ({p}, {p}, {p}, '{{}}', 1, 2)", ("old-chat", "alice", "Old"))
+    for position, (role, content) in enumerate(LINEAR):
+        execute(f"INSERT INTO messages (conversation_id, position, role, content, created,"
+                f" updated) VALUES ({p}, {p}, {p}, {p}, 1, 1)",
+                ("old-chat", position, role, content))
+
+
+def _check_migrated(store) -> None:
+    chat = store.get_conversation("alice", "old-chat")
+    assert _contents(chat.path()) == [c for _, c in LINEAR]
+    assert chat.active_id == chat.messages[-1].id
+    assert [m.parent_id for m in chat.messages] == [None, *[m.id for m in chat.messages[:-1]]]
+    store.add_message("alice", "old-chat", "user", "five")
+    assert _contents(store.get_conversation("alice", "old-chat").path())[-1] == "five"
+
+
+def test_sqlite_turns_linear_chats_into_trees_and_loses_nothing(tmp_path):
+    from assistant.storage.sqlite.database import migrate
+    from assistant.storage.sqlite.store import MIGRATIONS, SQLiteStore
+
+    path = tmp_path / "assistant.sqlite3"
+    raw = sqlite3.connect(path, isolation_level=None)
+    migrate(raw, MIGRATIONS[:5])  # the schema before the tree
+    _linear_rows(raw.execute, "?")
+    raw.close()
+    with SQLiteStore(path) as store:
+        _check_migrated(store)
+
+
+def test_postgres_turns_linear_chats_into_trees_and_loses_nothing(database_url):
+    import psycopg
+
+    from assistant.storage.postgres.database import migrate
+    from assistant.storage.postgres.store import MIGRATIONS, PostgresStore
+
+    with psycopg.connect(database_url, autocommit=True) as raw:
+        migrate(raw, MIGRATIONS[:2])  # the schema before the tree
+        _linear_rows(raw.execute, "%s")
+    store = PostgresStore(database_url)
+    try:
+        _check_migrated(store)
+    finally:
+        store.close()
