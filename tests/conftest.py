@@ -43,17 +43,18 @@ class RunningApp:
         self.clients.append(client)
         return client
 
-    def chat(self, client: Client, message: str, *inputs: Any, api: str | None = None,
-             tools: list[str] | None = None) -> tuple[list[Any], Any]:
+    def chat(self, client: Client, message: str | None, *inputs: Any, api: str | None = None,
+             tools: list[str] | None = None, endpoint: str = "/chat") -> tuple[list[Any], Any]:
         """Sends one message through /chat; returns every streamed update and the final one,
         without its stats line (test_reply_stats_* look at that). `api` picks the protocol,
-        `tools` the tools on (default: the page's)."""
+        `tools` the tools on (default: the page's). With `endpoint` /continue_reply or
+        /regenerate_reply, `message` is None: those act on the last reply."""
         api = api if api is not None else self.api
         if api is not None or tools is not None:
             inputs = (*inputs, *CHAT_INPUTS[len(inputs):], api or "chat_completions")
         if tools is not None:
             inputs = (*inputs, tools)
-        job = client.submit(message, *inputs, api_name="/chat")
+        job = client.submit(*(() if message is None else (message,)), *inputs, api_name=endpoint)
         updates = list(job)
         return [without_stats(u) for u in updates], without_stats(job.result())
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from assistant.conversation.history import CONTINUE, CONTINUE_INSTRUCTION
+from assistant.conversation.history import CONTINUE_INSTRUCTION
 from fakes.fake_openai import Scenario
 from fakes.loopback import free_port
 from tests.conftest import APIS, CHAT_INPUTS, FAKE_MODEL, RunningApp, model_posts, start_app
@@ -248,7 +248,7 @@ def test_continue_sends_the_partial_reply_and_asks_the_model_to_carry_on(app, fa
     client = app.client()
     fake.enqueue(Scenario(n_tokens=10, fault_after=3, fault="drop"), Scenario(text="w3 w4."))
     app.chat(client, "Count for me")
-    _, final = app.chat(client, CONTINUE)
+    _, final = app.chat(client, None, endpoint="/continue_reply")
 
     assert final == "w3 w4."
     messages = sent(chat_posts(fake)[-1])
@@ -263,7 +263,7 @@ def test_regenerate_asks_the_same_question_again_without_the_partial_reply(app, 
     client = app.client()
     fake.enqueue(Scenario(n_tokens=10, fault_after=3, fault="drop"), Scenario(text="Fresh."))
     app.chat(client, "Count for me")
-    _, final = app.chat(client, "Regenerate")
+    _, final = app.chat(client, None, endpoint="/regenerate_reply")
 
     assert final == "Fresh."
     messages = sent(chat_posts(fake)[-1])

@@ -6,14 +6,13 @@ import pytest
 
 from assistant.conversation import history as core
 from assistant.conversation.history import (
-    CONTINUE,
     CONTINUE_INSTRUCTION,
-    REGENERATE,
     DoesNotFit,
+    Exchange,
     build_messages,
     estimate_tokens,
 )
-from assistant.domain.messages import Image, Message
+from assistant.domain.messages import Image, Message, Reasoning, Text, ToolCall, ToolResult
 from assistant.web.render import INCOMPLETE_NOTICE_ID, history_messages
 
 
@@ -21,8 +20,8 @@ def exchanges(history):
     return core.exchanges(history_messages(history))
 
 
-def prepare_turn(history, message):
-    return core.prepare_turn(history_messages(history), message)
+def prepare_turn(history, message, continues=False):
+    return core.prepare_turn(history_messages(history), message, continues)
 
 UI_SHAPE = [
     {"role": "user", "content": [{"type": "text", "text": "Hi"}], "metadata": None, "options": None},
@@ -61,30 +60,42 @@ def test_file_parts_are_skipped_and_text_parts_joined():
     assert exchanges(history)[0].user == "what is this"
 
 
-def test_continue_after_an_incomplete_reply_sends_the_partial_text_and_asks_to_carry_on():
-    past, user = prepare_turn(_incomplete("Once upon a"), CONTINUE)
+def test_continuing_sends_the_partial_text_and_asks_to_carry_on():
+    past, user = prepare_turn(_incomplete("Once upon a"), "", continues=True)
     assert user == CONTINUE_INSTRUCTION
     assert (past[-1].user, past[-1].assistant) == ("Tell me a story", "Once upon a")
 
 
-def test_a_continued_reply_joins_the_partial_one_in_later_turns():
-    history = _incomplete("Once upon a") + [
-        {"role": "user", "content": CONTINUE}, {"role": "assistant", "content": " time."}]
-    [exchange] = exchanges(history)
-    assert exchange.assistant == "Once upon a time."
+def test_a_continuation_joins_the_partial_reply_and_decides_whether_it_is_complete():
+    history = [Message.of("user", "Tell me a story"),
+               Message("assistant", (Text("Once upon a"),), incomplete=True),
+               Message.of("assistant", " time.")]
+    [exchange] = core.exchanges(history)
+    assert (exchange.assistant, exchange.incomplete) == ("Once upon a time.", False)
 
 
-def test_regenerate_after_an_incomplete_reply_asks_the_question_again():
-    past, user = prepare_turn(_incomplete("Once upon a"), REGENERATE)
-    assert past == [] and user == "Tell me a story"
-    history = _incomplete("Once upon a") + [
-        {"role": "user", "content": REGENERATE}, {"role": "assistant", "content": "A new story."}]
-    assert [(e.user, e.assistant) for e in exchanges(history)] == [("Tell me a story", "A new story.")]
+@pytest.mark.parametrize("word", ["Continue", "Regenerate"])
+def test_continue_or_regenerate_typed_is_an_ordinary_message_even_after_a_cut_reply(word):
+    past, user = prepare_turn(_incomplete("Once upon a"), word)
+    assert user == word
+    assert [(e.user, e.assistant, e.incomplete) for e in past] == [
+        ("Tell me a story", "Once upon a", True)]
 
 
-def test_continue_typed_in_an_ordinary_chat_is_an_ordinary_message():
-    past, user = prepare_turn(API_SHAPE, CONTINUE)
-    assert user == CONTINUE and len(past) == 1
+def test_each_round_of_tool_calls_is_sent_as_calls_then_results_with_their_own_ids():
+    exchange = Exchange("Weather in Oslo and Paris?", assistant="Both mild.", tool_parts=[
+        Reasoning("I should look both up."),
+        ToolCall("call_a", "weather", '{"city": "Oslo"}'),
+        ToolCall("call_b", "weather", '{"city": "Paris"}'),
+        ToolResult("call_a", "weather", "9 °C"), ToolResult("call_b", "weather", "14 °C"),
+        ToolCall("call_c", "clock", "{}"), ToolResult("call_c", "clock", "noon")])
+    sent = exchange.replies()
+    assert [m.role for m in sent] == ["assistant", "tool", "assistant", "tool", "assistant"]
+    assert [p.call_id for p in sent[0].parts] == ["call_a", "call_b"]
+    assert [p.call_id for p in sent[1].parts] == ["call_a", "call_b"]
+    assert "9 °C" in sent[1].parts[0].output and sent[2].parts[0].call_id == "call_c"
+    assert not any(isinstance(p, Reasoning) for m in sent for p in m.parts)
+    assert sent[-1] == Message.of("assistant", "Both mild.")
 
 
 def test_history_is_trimmed_oldest_first_to_fit_the_context_window():

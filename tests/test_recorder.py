@@ -11,7 +11,7 @@ import pytest
 
 import assistant.storage.recorder as recorder_module
 from assistant.domain.failures import Failure
-from assistant.domain.reply import Reply
+from assistant.domain.reply import Place, Reply
 from assistant.domain.validation import ReplyOptions
 from assistant.storage.recorder import ConversationRecorder
 from assistant.storage.sqlite.store import SQLiteStore as Store
@@ -26,9 +26,9 @@ def store(any_store):
     return any_store
 
 
-def _reply(context: dict[str, Any], user_message: str = "Tell me about\nSQLite") -> Reply:
+def _reply(place: Place, user_message: str = "Tell me about\nSQLite") -> Reply:
     return Reply(backend="fake", model="gpt-4.1-mini-2025-04-14", options=OPTIONS,
-                 user_message=user_message, context=context)
+                 user_message=user_message, place=place)
 
 
 def _messages(store: Store, owner: str, cid: str) -> list[tuple[str, str, str, str | None]]:
@@ -41,7 +41,7 @@ def _started(store: Store) -> tuple[str, ConversationRecorder, Reply]:
     """Alice's new conversation with a reply that has just started and been saved."""
     cid = store.create_conversation("alice")
     recorder = ConversationRecorder(store, flush_interval=0)
-    reply = _reply({"owner": "alice", "conversation_id": cid})
+    reply = _reply(Place("alice", cid))
     recorder.reply_started(reply)
     store.flush()
     return cid, recorder, reply
@@ -52,7 +52,7 @@ def test_a_turn_is_saved_from_start_to_finish(store):
     assert _messages(store, "alice", cid) == [("user", "Tell me about\nSQLite", "complete", None),
                                              ("assistant", "", "streaming", None)]
     assistant = store.get_conversation("alice", cid).messages[1]
-    assert reply.context["message_id"] == assistant.id
+    assert reply.place.message_id == assistant.id
     assert assistant.settings == {"api": "chat_completions", "model": "gpt-4.1-mini-2025-04-14", "temperature": 0.5,
                                   "system_prompt": "Be kind.", "history_turns": 4,
                                   "max_tokens": 256}
@@ -72,12 +72,12 @@ def test_a_turn_is_saved_from_start_to_finish(store):
                                                  "complete", None)
 
 
-def test_a_conversation_is_created_when_the_context_has_none(store):
+def test_a_conversation_is_created_when_the_place_has_none(store):
     recorder = ConversationRecorder(store)
-    context: dict[str, Any] = {"owner": "alice"}
-    reply = _reply(context, "   \nWhy is the sky blue? A question people ask in every language, always")
+    place = Place("alice")
+    reply = _reply(place, "   \nWhy is the sky blue? A question people ask in every language, always")
     recorder.reply_started(reply)
-    cid = context["conversation_id"]  # known at once, before the write lands
+    cid = place.conversation_id  # known at once, before the write lands
     reply.text, reply.outcome = "Rayleigh scattering.", "complete"
     recorder.reply_finished(reply)
     store.flush()
@@ -98,7 +98,7 @@ def test_a_conversation_is_created_when_the_context_has_none(store):
 def test_outcomes_become_statuses(store, outcome, failure, status, reason):
     cid = store.create_conversation("alice")
     recorder = ConversationRecorder(store)
-    reply = _reply({"owner": "alice", "conversation_id": cid})
+    reply = _reply(Place("alice", cid))
     recorder.reply_started(reply)
     reply.text, reply.outcome, reply.failure = "Partial", outcome, failure
     recorder.reply_finished(reply)
@@ -114,7 +114,7 @@ def test_progress_writes_at_most_once_per_interval(store, monkeypatch):
     monkeypatch.setattr(store, "defer", lambda fn, *a: submitted.append(fn) or real_defer(fn, *a))
     cid = store.create_conversation("alice")
     recorder = ConversationRecorder(store, flush_interval=2.0)
-    reply = _reply({"owner": "alice", "conversation_id": cid})
+    reply = _reply(Place("alice", cid))
     recorder.reply_started(reply)
     assert len(submitted) == 1
 
@@ -138,14 +138,14 @@ def test_text_that_stops_arriving_is_still_saved_within_the_interval(store):
     recorder = ConversationRecorder(store, flush_interval=0.05)
 
     async def stream() -> Reply:
-        reply = _reply({"owner": "alice", "conversation_id": cid})
+        reply = _reply(Place("alice", cid))
         recorder.reply_started(reply)
         reply.text = "Half a sentence"
         recorder.reply_progress(reply)  # too soon to write; schedules a flush instead
         await asyncio.sleep(0.2)  # the model stalls; no more progress calls
         await asyncio.to_thread(store.flush)
         assert _messages(store, "alice", cid)[1][1:3] == ("Half a sentence", "streaming")
-        assert reply.context["message_id"] > 0  # set on the event loop, from the writer thread
+        assert reply.place.message_id > 0  # set on the event loop, from the writer thread
         return reply
 
     asyncio.run(stream())
@@ -155,7 +155,7 @@ def test_many_interleaved_replies_on_one_loop(store):
     recorder = ConversationRecorder(store, flush_interval=0.01)
 
     async def one(n: int) -> tuple[str, str]:
-        reply = _reply({"owner": f"user{n % 7}"}, f"Question {n}")
+        reply = _reply(Place(f"user{n % 7}"), f"Question {n}")
         recorder.reply_started(reply)
         for i in range(30):
             reply.text += f"{n}.{i} "
@@ -163,7 +163,7 @@ def test_many_interleaved_replies_on_one_loop(store):
             await asyncio.sleep(0.001)
         reply.outcome = "complete"
         recorder.reply_finished(reply)
-        return reply.context["conversation_id"], reply.text
+        return reply.place.conversation_id, reply.text
 
     async def main() -> list[tuple[str, str]]:
         return await asyncio.gather(*(one(n) for n in range(40)))
@@ -194,8 +194,8 @@ def test_it_never_raises_into_the_reply(store, tmp_path, caplog):
     recorder = ConversationRecorder(store, flush_interval=0)
     bobs = store.create_conversation("bob")
 
-    nobody = _reply({})  # no owner: not saved
-    alice_into_bobs = _reply({"owner": "alice", "conversation_id": bobs})
+    nobody = _reply(Place())  # no owner: not saved
+    alice_into_bobs = _reply(Place("alice", bobs))
     with caplog.at_level(logging.WARNING, logger="assistant.recorder"):
         for reply in (nobody, alice_into_bobs):
             recorder.reply_started(reply)
@@ -210,7 +210,7 @@ def test_it_never_raises_into_the_reply(store, tmp_path, caplog):
     closed = Store.in_directory(tmp_path / "closed")
     closed.close()
     late = ConversationRecorder(closed)
-    reply = _reply({"owner": "alice"})
+    reply = _reply(Place("alice"))
     late.reply_started(reply)
     late.reply_progress(reply)
     late.reply_finished(reply)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from assistant.conversation.history import CONTINUE, CONTINUE_INSTRUCTION
+from assistant.conversation.history import CONTINUE_INSTRUCTION
 from assistant.web.render import message_text
 from fakes.fake_openai import Scenario
 from fakes.fake_scenario import data_inside, tool_outputs
@@ -172,7 +172,7 @@ def test_continue_after_a_stop_during_a_tool_run_carries_on_the_kept_text(app, f
                             "chat_completions", ["slow_lookup"], api_name="/chat")
         assert started.wait(10)
         job.cancel()
-        _, final = app.chat(client, CONTINUE, tools=["slow_lookup"])
+        _, final = app.chat(client, None, tools=["slow_lookup"], endpoint="/continue_reply")
     finally:
         toolbox.remove("slow_lookup")
 

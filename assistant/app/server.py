@@ -157,9 +157,10 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
                              settings.max_documents), _embeddings(settings, backend))
     toolbox.add(search_documents_tool(library, settings.tool_timeout))
     rounds = ToolRounds(toolbox, max_rounds=settings.max_tool_rounds)
+    recorder = ConversationRecorder(store)
     service = ChatService(backend, build_adapters(upstream, retry), rounds,
                           max_message_chars=settings.max_message_chars,
-                          observers=[ConversationRecorder(store), metrics, TokenCounter()],
+                          observers=[recorder, metrics, TokenCounter()],
                           documents=library,
                           earlier_images=settings.max_images, moderation=moderation)
     secret = load_secret(settings.secret, settings.data_dir)
@@ -167,7 +168,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
                         login=bool(settings.auth or settings.auth_file))
     links = SourceLinks(secret)
     panel = ConversationPanel(store, identity, browser_storage_key(secret), links,
-                              ImagePolicy(frozenset(settings.image_hosts)))
+                              ImagePolicy(frozenset(settings.image_hosts)), recorder.written)
     attachments = Attachments(library, links, max_side=settings.max_image_side,
                               max_bytes=int(settings.max_image_mb * 1e6),
                               max_images=settings.max_images,

@@ -1,4 +1,4 @@
-"""The earlier turns to send: Continue and Regenerate applied, trimmed to fit the model."""
+"""The earlier turns to send, as exchanges, trimmed to fit the model."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from typing import Iterable, Sequence
 from ..domain.messages import Image, Message, Part, Text, ToolCall, ToolResult
 from .untrusted import marked_result
 
-CONTINUE = "Continue"
-REGENERATE = "Regenerate"
 CONTINUE_INSTRUCTION = (
     "Your previous reply was cut off. Continue it exactly where it stopped, "
     "without repeating anything you already wrote."
@@ -25,36 +23,37 @@ class Exchange:
     images: tuple[Image, ...] = ()  # sent with the user's message
     assistant: str = ""
     incomplete: bool = False
-    tool_parts: list[Part] = field(default_factory=list)  # the reply's calls and their results
+    tool_parts: list[Part] = field(default_factory=list)  # the reply's calls and results, in order
 
     def replies(self) -> list[Message]:
-        """The reply as its protocol expects it: calls, then their results, then the text."""
-        calls = tuple(p for p in self.tool_parts if isinstance(p, ToolCall))
-        results = tuple(marked_result(p) for p in self.tool_parts if isinstance(p, ToolResult))
-        shown = [Message("assistant", calls), Message("tool", results)] if calls else []
+        """The reply as protocols expect it: each round's calls, their results, then the text."""
+        shown: list[Message] = []
+        for part in self.tool_parts:
+            item: Part
+            if isinstance(part, ToolCall):
+                role, item = "assistant", part
+            elif isinstance(part, ToolResult):
+                role, item = "tool", marked_result(part)
+            else:
+                continue  # reasoning is the model's own, never sent back
+            if shown and shown[-1].role == role:
+                shown[-1] = Message(shown[-1].role, (*shown[-1].parts, item))
+            else:
+                shown.append(Message("assistant" if role == "assistant" else "tool", (item,)))
         return [*shown, Message.of("assistant", self.assistant)] if self.assistant else shown
 
 
 def exchanges(history: Iterable[Message]) -> list[Exchange]:
-    """User/assistant exchanges, with Continue/Regenerate applied.
-
-    After a reply marked incomplete, a user message "Continue" means the next
-    reply carries on the same text, and "Regenerate" means it replaces it.
-    """
+    """User/assistant exchanges. Replies in a row (a reply and its continuation) join;
+    the last of them says whether the reply is complete."""
     result: list[Exchange] = []
     for message in history:
         if message.role == "user":
-            text, last = message.text, result[-1] if result else None
-            if last is not None and last.incomplete and text == CONTINUE:
-                last.incomplete = False
-            elif last is not None and last.incomplete and text == REGENERATE:
-                last.assistant, last.incomplete, last.tool_parts = "", False, []
-            else:
-                result.append(Exchange(user=text, images=message.images))
+            result.append(Exchange(user=message.text, images=message.images))
         elif message.role == "assistant" and result:
             result[-1].assistant += message.text
             result[-1].tool_parts += [p for p in message.parts if not isinstance(p, Text)]
-            result[-1].incomplete = result[-1].incomplete or message.incomplete
+            result[-1].incomplete = message.incomplete
     return result
 
 
@@ -121,16 +120,11 @@ def build_messages(
     return (*head, *kept, *tail)
 
 
-def prepare_turn(history: Iterable[Message], message: str) -> tuple[list[Exchange], str]:
-    """The earlier exchanges and the user text to send for `message`.
+def prepare_turn(history: Iterable[Message], message: str, continues: bool = False
+                 ) -> tuple[list[Exchange], str]:
+    """The earlier exchanges and the user text to send.
 
-    "Continue" after an incomplete reply sends that reply and asks the model to
-    carry on; "Regenerate" asks the cut-off question again.
+    `continues`: the last reply of `history` was cut off; the model is asked to carry on.
     """
     past = exchanges(history)
-    if past and past[-1].incomplete:
-        if message == CONTINUE:
-            return past, CONTINUE_INSTRUCTION
-        if message == REGENERATE:
-            return past[:-1], past[-1].user
-    return past, message
+    return past, CONTINUE_INSTRUCTION if continues and past else message

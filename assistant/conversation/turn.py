@@ -31,7 +31,7 @@ from ..domain.events import (
 from ..domain.failures import EMPTY, NO_IMAGES, TOOLS_ONLY, Failure
 from ..domain.messages import Image, Message, ModelRequest, ToolSpec
 from ..domain.moderation import MODERATION_DOWN, Verdict
-from ..domain.reply import Reply, ReplyObserver, Step
+from ..domain.reply import Charge, Place, Reply, ReplyObserver, Step
 from ..domain.sources import SEARCH_TOOL, Source
 from ..domain.validation import InvalidInput, check_message, check_options
 from ..providers.backends import Backend, BackendUnavailable
@@ -41,7 +41,7 @@ from ..providers.routes import Route
 from ..tools.registry import ToolScope
 from .coalesce import Batches
 from .grounding import PASSAGES, DocumentSearch, passages_budget, with_passages
-from .history import CONTINUE_INSTRUCTION, DoesNotFit, build_messages, messages_tokens, prepare_turn
+from .history import DoesNotFit, build_messages, messages_tokens, prepare_turn
 from .moderation import Moderation, until_judged
 from .rounds import ToolRounds
 from .untrusted import with_data_rule
@@ -113,27 +113,30 @@ class ChatService:
 
     async def respond(self, message: Any, history: Sequence[Message],
                       options: TurnOptions = TurnOptions(), *, memories: Sequence[str] = (),
-                      images: Sequence[Image] = (),
-                      context: dict[str, Any] | None = None,
+                      images: Sequence[Image] = (), place: Place | None = None,
+                      charge: Charge | None = None, continues: bool = False,
                       route: Route | None = None) -> AsyncIterator[Update]:
-        """Yields the growing reply; `context` is handed to observers (owner, conversation).
+        """Yields the growing reply of `message`, after `history`.
 
+        `place`: where the reply is kept (observers read it); `charge`: where its tokens
+        count. `continues`: carry on the cut-off last reply of `history`, asking nothing new.
         `route`: the backend and adapters to use, when not the server's (a visitor's key).
         """
         route = route or self.route
         backend = route.backend
+        place = place or Place()
         try:
-            text = check_message(message, self.max_message_chars)
-            if not text.strip() and not images:
+            text = "" if continues else check_message(message, self.max_message_chars)
+            if not text.strip() and not images and not continues:
                 return  # nothing to answer, nothing sent upstream
             checked = check_options(options.model, options.temperature, options.system_prompt,
                                     options.history_turns, options.max_tokens)
             api = self._api(options.api, route)
-            owner = (context or {}).get("owner")
+            owner = place.owner
             grounded = bool(options.documents and owner and self.documents is not None
                             and await self.documents.has_documents(owner))
             tools = self._tools([n for n in options.tools if grounded or n != SEARCH_TOOL])
-            past, user_text = prepare_turn(history, text)
+            past, user_text = prepare_turn(history, text, continues)
             model_name = await backend.resolve_model(checked.model)
             if images and backend.sees_images(model_name) is False:
                 raise InvalidInput(NO_IMAGES.message)
@@ -144,7 +147,7 @@ class ChatService:
             searched = any(t.name == SEARCH_TOOL for t in tools) and \
                 self.rounds.uses_tools(model_name, tools)
             if grounded and not searched and self.documents is not None and owner:
-                query = past[-1].user if user_text == CONTINUE_INSTRUCTION and past else user_text
+                query = past[-1].user if continues and past else user_text
                 found = await self.documents.search(owner, query, PASSAGES)
                 system_prompt = with_passages(system_prompt, found,
                                               passages_budget(context_window), sources)
@@ -168,7 +171,7 @@ class ChatService:
         info = model_info(model_name)
         reply = Reply(backend=backend.kind, model=model_name, options=checked,
                       user_message=text, api=api, sources=sources, images=tuple(images),
-                      context=context if context is not None else {})
+                      place=place, charge=charge)
         request = ModelRequest(model_name, messages, checked.temperature, checked.max_tokens,
                                reasoning=bool(info and info.reasoning), tools=tools)
         shown = sum(len(e.user) + len(e.assistant) for e in past)
@@ -197,13 +200,14 @@ class ChatService:
         self._notify("reply_started", reply)
         check: asyncio.Future[Verdict] | None = None
         try:
-            blocked = self.moderation.blocked(reply.user_message)
-            if blocked is not None:  # nothing is sent
-                self._judge(reply, blocked)
-                raise _Judged
-            check = self.moderation.start(reply.user_message, reply.images)
+            if reply.user_message or reply.images:  # a continuation asks nothing new
+                blocked = self.moderation.blocked(reply.user_message)
+                if blocked is not None:  # nothing is sent
+                    self._judge(reply, blocked)
+                    raise _Judged
+                check = self.moderation.start(reply.user_message, reply.images)
             await route.backend.ensure_ready()
-            scope = ToolScope(reply.context.get("owner"), reply.sources,
+            scope = ToolScope(reply.place.owner, reply.sources,
                               cleared=self._clearance(reply, check))
             events = self.rounds.stream(route.adapters[reply.api], request, scope)
             if check is not None:

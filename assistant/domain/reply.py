@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, Sequence
 
 from .failures import Failure
 from .messages import Image
@@ -59,6 +59,27 @@ class Step:
                    failed=bool(record.get("failed")), round=int(record.get("round") or 0))
 
 
+class TokenMeter(Protocol):
+    def record_tokens(self, keys: Sequence[str], tokens: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class Charge:
+    """Where a reply's tokens are counted: a meter, under the turn's keys."""
+    meter: TokenMeter
+    keys: tuple[str, ...]
+
+
+@dataclass
+class Place:
+    """Where a reply is kept: an owner's chat, after a message of it."""
+    owner: str | None = None  # None: nobody's (an anonymous API call), so not kept
+    conversation_id: str | None = None  # None: a new chat, made when the reply starts
+    parent_id: int | None = None  # the message the first new record follows
+    asks: bool = True  # a new user message; False: a new reply to (or after) `parent_id`
+    message_id: int | None = None  # the reply's own record, once written
+
+
 @dataclass
 class Reply:
     """Everything known about one reply; observers read it, only the turn writes it."""
@@ -85,7 +106,8 @@ class Reply:
     outcome: Outcome = "streaming"
     failure: Failure | None = None
     moderation: Verdict | None = None  # the message's check, once it has answered
-    context: dict[str, Any] = field(default_factory=dict)
+    place: Place = field(default_factory=Place)
+    charge: Charge | None = None
 
 
 class ReplyObserver(Protocol):

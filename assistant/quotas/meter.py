@@ -173,7 +173,7 @@ def limit_keys(owner: str | None, address: str | None) -> Iterator[str]:
 
 
 class TokenCounter:
-    """Counts each finished reply's tokens on the meter and keys in its context["usage"]."""
+    """Counts each finished reply's tokens on the meter and keys it is charged to."""
 
     def reply_started(self, reply: Reply) -> None:
         pass
@@ -182,7 +182,6 @@ class TokenCounter:
         pass
 
     def reply_finished(self, reply: Reply) -> None:
-        usage = reply.context.get("usage")
-        if usage is not None:
-            meter, keys = usage
-            meter.record_tokens(keys, (reply.prompt_tokens or 0) + (reply.completion_tokens or 0))
+        if reply.charge is not None:
+            reply.charge.meter.record_tokens(
+                reply.charge.keys, (reply.prompt_tokens or 0) + (reply.completion_tokens or 0))

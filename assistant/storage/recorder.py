@@ -5,9 +5,11 @@ off the loop. A streaming reply is saved when it starts, at most every `flush_in
 seconds while text arrives, and when it ends: a killed process loses at most the
 last `flush_interval` seconds of a reply.
 
-What it reads from `reply.context`: "owner" (required, else nothing is saved) and
-"conversation_id" (if missing, it creates a conversation and puts the id there at
-once). What it adds: "message_id", the assistant message, once that row exists.
+Where it writes is the reply's `place`: with no owner nothing is saved; with no
+conversation it creates one and puts the id there at once. Once the reply's row exists,
+its id goes in `place.message_id`. A reply that `asks` follows a new user message
+written after `place.parent_id`; any other follows `parent_id` itself (a new version of a
+reply, or a continuation).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from ..domain.reply import Place
 from ..domain.sources import shown_sources
 from .records import SETTINGS_KEYS, NotFound, Status, StoreClosed, StoredImage, new_conversation_id
 from .repository import Store
@@ -38,7 +41,7 @@ STORED_AS = {"flagged": "refused"}
 class _Turn:
     owner: str
     conversation_id: str
-    context: dict[str, Any]
+    place: Place
     loop: asyncio.AbstractEventLoop | None
     last_flush: float
     flushed_chars: int = 0
@@ -51,6 +54,11 @@ class ConversationRecorder:
         self.store = store
         self.flush_interval = flush_interval
         self._turns: dict[int, _Turn] = {}  # by id(reply), from reply_started to reply_finished
+        self._last_write: dict[str, Future[Any]] = {}  # by conversation, until it is done
+
+    def written(self, conversation_id: str) -> Future[Any] | None:
+        """The latest write of the conversation still pending, to wait on before reading it."""
+        return self._last_write.get(conversation_id)
 
     def reply_started(self, reply: Reply) -> None:
         try:
@@ -89,19 +97,20 @@ class ConversationRecorder:
             log.exception("could not save the end of a reply")
 
     def _start(self, reply: Reply) -> None:
-        owner = reply.context.get("owner")
-        if not isinstance(owner, str) or not owner:
+        place = reply.place
+        owner = place.owner
+        if not owner:
             log.debug("reply without an owner: not saved")
             return
-        conversation_id = str(reply.context.get("conversation_id") or "")
+        conversation_id = place.conversation_id or ""
         create = not conversation_id
         if create:
-            conversation_id = reply.context["conversation_id"] = new_conversation_id()
+            conversation_id = place.conversation_id = new_conversation_id()
         try:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
-        turn = _Turn(owner, conversation_id, reply.context, loop, time.monotonic())
+        turn = _Turn(owner, conversation_id, place, loop, time.monotonic())
         self._turns[id(reply)] = turn
         options = {**asdict(reply.options), "api": reply.api}
         settings = {k: v for k, v in options.items() if k in SETTINGS_KEYS}
@@ -127,6 +136,13 @@ class ConversationRecorder:
             log.warning("the store is closed: part of a turn was not saved")
             return
         future.add_done_callback(log_write_failure)
+        turn = args[0]
+        self._last_write[turn.conversation_id] = future
+        future.add_done_callback(lambda done: self._forget(turn.conversation_id, done))
+
+    def _forget(self, conversation_id: str, done: Future[Any]) -> None:
+        if self._last_write.get(conversation_id) is done:
+            del self._last_write[conversation_id]
 
     # Deferred: run by the store, in order
 
@@ -138,10 +154,13 @@ class ConversationRecorder:
             store.create_conversation(owner, None, settings, conversation_id=cid)
         else:
             store.update_settings(owner, cid, settings)  # the conversation keeps its last settings
-        store.add_message(owner, cid, "user", user_text, images=images)
+        parent = turn.place.parent_id
+        if turn.place.asks:
+            parent = store.add_message(owner, cid, "user", user_text, images=images,
+                                       parent_id=parent)
         turn.message_id = store.add_message(owner, cid, "assistant", "", "streaming",
-                                            settings=reply_settings)
-        _publish(turn, "message_id", turn.message_id)
+                                            settings=reply_settings, parent_id=parent)
+        _publish(turn, turn.message_id)
 
     def _save_text(self, turn: _Turn, text: str, status: Status, reason: str | None,
                    steps: list[dict[str, Any]],
@@ -155,13 +174,13 @@ def _steps(reply: Reply) -> list[dict[str, Any]]:
     return [step.to_record() for step in reply.steps]
 
 
-def _publish(turn: _Turn, key: str, value: Any) -> None:
-    """Sets `reply.context[key]` on the event loop, where the UI reads it."""
+def _publish(turn: _Turn, message_id: int) -> None:
+    """Sets `place.message_id` on the event loop, where the UI reads it."""
     if turn.loop is None:
-        turn.context[key] = value
+        turn.place.message_id = message_id
         return
     try:
-        turn.loop.call_soon_threadsafe(turn.context.__setitem__, key, value)
+        turn.loop.call_soon_threadsafe(setattr, turn.place, "message_id", message_id)
     except RuntimeError:  # the loop has closed; nobody is left to read it
         pass
 

@@ -6,20 +6,23 @@ worker threads, never on the event loop that streams replies.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import shutil
 import tempfile
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import gradio as gr
 
-from ..domain.reply import Step
+from ..conversation.actions import Action, Plan, plan
+from ..domain.reply import Place, Step
 from ..domain.sources import Source
 from ..identity.owners import Identity
 from ..storage.recorder import log_write_failure
-from ..storage.records import Conversation, StoredImage, auto_title, new_conversation_id
+from ..storage.records import Conversation, Message, StoredImage, auto_title, new_conversation_id
 from ..storage.repository import Store
 from .image_policy import ImagePolicy
 from .render import NO_IMAGES, SourceLink, stored_reply
@@ -27,13 +30,14 @@ from .safe_markdown import safe_markdown
 from .source_links import SourceLinks
 
 UNTITLED = "Untitled chat"
+Written = Callable[[str], "Future[Any] | None"]  # a chat's pending write, if any
 
 
 def chat_messages(conversation: Conversation, link: SourceLink | None = None,
                   images_dir: Path | None = None, images: ImagePolicy = NO_IMAGES) -> list[Any]:
     """A stored conversation as Chatbot messages, shown as the live chat showed them."""
     messages: list[Any] = []
-    for message in conversation.messages:
+    for message in conversation.path():
         if message.role == "user":
             files = [{"path": str(_image_file(i, images_dir))} for i in message.images] \
                 if images_dir is not None else []
@@ -62,8 +66,10 @@ class ConversationPanel:
     """Renders inside the sidebar; `wire` connects it to the chat once both exist."""
 
     def __init__(self, store: Store, identity: Identity, storage_key: str,
-                 links: SourceLinks | None = None, images: ImagePolicy = NO_IMAGES) -> None:
+                 links: SourceLinks | None = None, images: ImagePolicy = NO_IMAGES,
+                 written: Written = lambda _: None) -> None:
         self.store = store
+        self.written = written
         self.images = images  # the image hosts a chat may show (ASSISTANT_IMAGE_HOSTS)
         self.identity = identity
         self.storage_key = storage_key  # public: it is in the page's config
@@ -77,18 +83,33 @@ class ConversationPanel:
 
     # --- what the chat function asks for each turn ---------------------------------
 
-    def turn_context(self, request: Any, message: str) -> dict[str, Any] | None:
-        """The recorder's context (owner, conversation), without waiting on the database.
-
-        A session's first turn starts its conversation: the id now, the row written
-        in the background, ahead of the turn's messages.
-        """
-        owner = self.identity.owner(request)
+    async def plan_turn(self, request: Any, owner: str | None, action: Action,
+                        message: str) -> tuple[Place, Plan] | None:
+        """Where the turn's records go and what the model sees, from the stored chat the
+        session shows; None for an anonymous API caller, whose chat is not kept."""
         if owner is None:
-            return None  # an anonymous API caller: nothing to keep it under
-        conversation_id = self.identity.sessions.ensure_conversation(
-            request.session_hash, lambda: self._start_conversation(owner, message))
-        return {"owner": owner, "conversation_id": conversation_id}
+            return None
+        session = self.identity.sessions.get(request.session_hash)
+        started: list[str] = []
+
+        def start() -> str:
+            started.append(self._start_conversation(owner, message))
+            return started[0]
+        conversation_id = self.identity.sessions.ensure_conversation(request.session_hash, start)
+        path = () if started else await self._path(owner, conversation_id)
+        if path is None:  # deleted meanwhile (in another tab): the message starts a new chat
+            session.open(None)
+            return await self.plan_turn(request, owner, Action(), message)
+        planned = plan(action, path)
+        return Place(owner, conversation_id, planned.parent_id, planned.asks), planned
+
+    async def _path(self, owner: str, conversation_id: str) -> tuple[Message, ...] | None:
+        """The messages the chat shows, once this process's writes to it have landed."""
+        pending = self.written(conversation_id)
+        if pending is not None:
+            await asyncio.wait([asyncio.wrap_future(pending)])
+        conversation = await asyncio.to_thread(self.store.get_conversation, owner, conversation_id)
+        return None if conversation is None else conversation.path()
 
     def _start_conversation(self, owner: str, first_message: str) -> str:
         conversation_id = new_conversation_id()
@@ -96,6 +117,16 @@ class ConversationPanel:
             owner, auto_title(first_message), conversation_id=conversation_id),
         ).add_done_callback(log_write_failure)
         return conversation_id
+
+    def undo(self, token: str, request: gr.Request) -> None:
+        """Undo: the chat shows the path up to before its last message; nothing is deleted."""
+        owner, conversation_id = self._current(token, request)
+        conversation = self.store.get_conversation(owner, conversation_id) \
+            if owner and conversation_id else None
+        if owner and conversation is not None:
+            asked = [m for m in conversation.path() if m.role == "user"]
+            if asked:
+                self.store.set_active(owner, conversation.id, asked[-1].parent_id)
 
     def saved_facts(self, owner: str) -> list[str]:
         """The facts to send with a turn; reads the database, so call it from a thread."""

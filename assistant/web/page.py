@@ -9,12 +9,16 @@ from typing import Any, AsyncIterator
 
 import gradio as gr
 
+from ..conversation.actions import SEND, Action, Plan
 from ..conversation.turn import ChatService, TurnOptions
+from ..domain.reply import Charge, Place
+from ..domain.validation import InvalidInput
 from ..providers.protocols import LABELS
 from ..providers.routes import Route
 from ..quotas.meter import Admission
 from ..tools.catalog import McpRuntime
 from .attachments import Attachments
+from .chat_actions import ActionChat, ActionMessage, action_of
 from .conversations_api import register_api
 from .conversations_panel import ConversationPanel
 from .documents_panel import DocumentsPanel
@@ -105,8 +109,16 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
         session = panel.identity.sessions.get(request.session_hash)
         if session.reply_stopped:  # Gradio may sync its history state before the Stop mark
             history, session.reply_stopped = mark_stopped(history), False
-        text, files = attachments.split(message)
-        if not files and not (isinstance(text, str) and text.strip()):
+        action = action_of(message) or SEND
+        files: list[str]
+        if isinstance(message, ActionMessage):
+            text, files = message.text, []
+        else:
+            text, files = attachments.split(message)
+            if action.kind != "send":
+                files = []  # the message's files were taken when it was first sent
+        if action.kind in ("send", "edit") and not files and \
+                not (isinstance(text, str) and text.strip()):
             return
         owner = panel.identity.owner(request)
         if owner is None and from_a_page(request):
@@ -122,30 +134,42 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
         with admitted:  # released however the turn ends
             options = TurnOptions(model, temperature, system_prompt, history_turns, max_tokens,
                                   api, tuple(tools or ()), documents=use_documents is not False)
-            async for shown in _answer(text, files, history, options, use_memory, owner,
+            async for shown in _answer(text, files, history, action, options, use_memory, owner,
                                        session, request, admitted, route):
                 yield shown
 
-    async def _answer(text: Any, files: list[str], history: list[Any], options: TurnOptions,
-                      use_memory: bool, owner: str | None, session: Any, request: gr.Request,
-                      admitted: Admission, route: Route | None) -> AsyncIterator[Any]:
-        context: dict[str, Any] = {"usage": (admitted.meter, admitted.keys)}
+    async def _answer(text: Any, files: list[str], history: list[Any], action: Action,
+                      options: TurnOptions, use_memory: bool, owner: str | None, session: Any,
+                      request: gr.Request, admitted: Admission,
+                      route: Route | None) -> AsyncIterator[Any]:
         memories: list[str] = []
         images, said = await attachments.take(owner, files)
         if said and not (isinstance(text, str) and text.strip()) and not images:
             yield said  # documents added, nothing asked
             return
-        if isinstance(text, str) and (text.strip() or images):
-            context.update(panel.turn_context(request, text) or {})
-            if "owner" in context and use_memory:
-                memories = await asyncio.to_thread(panel.saved_facts, context["owner"])
+        try:
+            planned = await panel.plan_turn(request, owner, action,
+                                            text if isinstance(text, str) else "")
+        except InvalidInput as exc:
+            yield notice(f"⚠️ {exc}", notice_id="invalid")
+            return
+        if planned is None:  # nobody's chat: the context is what the caller sent
+            place, steps = Place(), Plan(history_messages(
+                history, await attachments.earlier_images(history)), None,
+                continues=action.kind == "continue")
+        else:
+            place, steps = planned
+        if steps.text is not None:  # a new version of a stored message
+            text, images = steps.text, list(steps.images)
+        if place.owner and use_memory:
+            memories = await asyncio.to_thread(panel.saved_facts, place.owner)
         link = attachments.source_link(owner)
         shown_safe = panel.images if from_a_page(request) else RAW  # /chat keeps the model's text
         try:
-            earlier = await attachments.earlier_images(history)
-            async for update in service.respond(text, history_messages(history, earlier), options,
-                                                memories=memories, images=images,
-                                                context=context, route=route):
+            async for update in service.respond(text, steps.history, options,
+                                                memories=memories, images=images, place=place,
+                                                charge=Charge(admitted.meter, admitted.keys),
+                                                continues=steps.continues, route=route):
                 shown = render(update, link, shown_safe)
                 yield [*said, *(shown if isinstance(shown, list) else [shown])] if said else shown
         except (asyncio.CancelledError, GeneratorExit):  # Stop, over the API or the page
@@ -197,7 +221,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
         preset.change(lambda name: PRESETS.get(name, ""), preset, system_prompt,
                       api_visibility="private", queue=False)
 
-        chat_interface = gr.ChatInterface(
+        chat_interface = ActionChat(
             fn=chat,
             chatbot=gr.Chatbot(label="Chat", latex_delimiters=LATEX, scale=1,
                                buttons=["copy"], placeholder="Ask anything."),
@@ -213,6 +237,8 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
             fill_height=True,
         )
 
+        chat_interface.add_action_api(concurrency_limit)
+
         def on_stop(history: list[Any], request: gr.Request) -> tuple[list[Any], list[Any]]:
             panel.identity.sessions.get(request.session_hash).reply_stopped = True
             marked = mark_stopped(history)
@@ -222,6 +248,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
                                     [chat_interface.chatbot, chat_interface.chatbot_state],
                                     api_visibility="private", queue=False)
         quick: dict[str, Any] = {"api_visibility": "private", "queue": False}
+        chat_interface.chatbot.undo(panel.undo, panel.token, None, **quick)
         model.focus(refresh_models, model, model, **quick)  # the list is fetched when looked at
         tools_box.expand(lambda: (tool_choices(), tools_status(mcp)), None, [tools, status],
                          **quick)

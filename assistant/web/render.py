@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from ..conversation.history import CONTINUE, REGENERATE
 from ..conversation.turn import Notice, Update
 from ..domain.messages import Image, Message, Text, ToolCall, ToolResult
 from ..domain.moderation import ANSWERED_UNCHECKED
@@ -21,6 +20,8 @@ from .reply_stats import format_stats
 from .safe_markdown import code_fence, markdown_text, safe_markdown
 
 INCOMPLETE_NOTICE_ID = "incomplete"
+CONTINUE = "Continue"  # the incomplete mark's options: web/chat_actions.py makes them actions
+REGENERATE = "Regenerate"
 STATS_NOTICE_ID = "stats"
 REFUSAL_NOTICE_ID = "refusal"
 FLAGGED_NOTICE_ID = "flagged"  # the message before it is never sent again

@@ -1,0 +1,101 @@
+"""Gradio's ChatInterface, with its buttons sending actions instead of words.
+
+ChatInterface turns Retry, Edit and a clicked option into a message to the chat
+function, indistinguishable from one the user typed. Here each becomes an
+`ActionMessage`: a list of the user messages to show again (none for Continue), which
+carries the action. Typed text arrives as before, and is only ever text.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, AsyncIterator, get_type_hints
+
+import gradio as gr
+
+from ..conversation.actions import Action, ActionKind
+from .render import CONTINUE, INCOMPLETE_NOTICE_ID, REGENERATE
+
+OPTION_ACTIONS: dict[str, ActionKind] = {CONTINUE: "continue", REGENERATE: "retry"}
+
+
+class ActionMessage(list[Any]):
+    """What ChatInterface shows for an action (a list of Chatbot messages), and the action."""
+
+    def __init__(self, action: Action, shown: list[Any] | None = None, text: str = "") -> None:
+        super().__init__(shown or [])
+        self.action = action
+        self.text = text  # an edited message's new text
+
+
+class RetryMessage(dict[str, Any]):
+    """The message taken back, as the message box holds it: Undo puts it back in the box,
+    Retry answers it again as a new version of its reply."""
+
+    def __init__(self, action: Action, message: Any) -> None:
+        super().__init__(message if isinstance(message, dict) else {"text": message, "files": []})
+        self.action = action
+
+
+def user_messages(history: list[Any]) -> int:
+    return sum(1 for m in history if isinstance(m, dict) and m.get("role") == "user")
+
+
+def _is_incomplete_mark(message: Any) -> bool:
+    metadata = message.get("metadata") if isinstance(message, dict) else None
+    return isinstance(metadata, dict) and metadata.get("id") == INCOMPLETE_NOTICE_ID
+
+
+def action_of(message: Any) -> Action | None:
+    return message.action if isinstance(message, (ActionMessage, RetryMessage)) else None
+
+
+class ActionChat(gr.ChatInterface):
+    def option_clicked(self, history: list[Any], option: gr.SelectData) -> tuple[list[Any], Any]:
+        kind = OPTION_ACTIONS.get(str(option.value))
+        if kind is None:  # an option that is not an action is asked as a message
+            return super().option_clicked(history, option)
+        if kind == "retry":
+            return self._pop_last_user_message(history)
+        shown = history[:-1] if history and _is_incomplete_mark(history[-1]) else history
+        return shown, ActionMessage(Action(kind))
+
+    def _pop_last_user_message(self, history: list[Any]) -> tuple[list[Any], Any]:
+        kept, message = super()._pop_last_user_message(history)
+        return kept, RetryMessage(Action("retry", user_messages(kept)), message)
+
+    def _edit_message(self, history: list[Any], edit_data: gr.EditData) -> tuple[Any, ...]:
+        kept, state, value = super()._edit_message(history, edit_data)
+        edited: Any = value
+        text = edited if isinstance(edited, str) else str((edited or {}).get("text") or "")
+        return kept, state, ActionMessage(Action("edit", user_messages(kept)),
+                                          [{"role": "user", "content": value}], text)
+
+    def add_action_api(self, concurrency_limit: int | None) -> None:
+        """/continue_reply and /regenerate_reply: the incomplete mark's two buttons, for
+        scripts. They take /chat's inputs but the message, and answer as /chat does."""
+        endpoints: dict[ActionKind, str] = {"continue": "continue_reply",
+                                            "retry": "regenerate_reply"}
+        for kind, api_name in endpoints.items():
+            gr.Button(visible=False).click(
+                self._action_endpoint(kind), [self.chatbot_state, *self.additional_inputs],
+                [self.api_response, self.chatbot_state], api_name=api_name,
+                concurrency_limit=concurrency_limit, postprocess=False)
+
+    def _action_endpoint(self, kind: ActionKind) -> Any:
+        async def run(history: list[Any], *args: Any) -> AsyncIterator[Any]:
+            if kind == "retry":
+                history, message = self._pop_last_user_message(history)
+            else:
+                message = ActionMessage(Action(kind))
+            async for chunk in self._stream_fn(message, history, *args):
+                yield chunk
+
+        # fn's parameters but the message, so that Gradio passes the request where fn takes it
+        signature = inspect.signature(self.fn)
+        first = next(iter(signature.parameters))
+        run.__signature__ = signature.replace(  # type: ignore[attr-defined,unused-ignore]
+            parameters=list(signature.parameters.values())[1:])
+        run.__annotations__ = {name: hint for name, hint in get_type_hints(self.fn).items()
+                               if name != first}
+        return run
