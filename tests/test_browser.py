@@ -84,6 +84,44 @@ def test_a_reload_brings_the_conversation_back(page, fake_app, fake):
     expect(bot_messages(page).first).to_contain_text("Remembered reply.", timeout=20_000)
     expect(page.locator("#conversation-list")).to_contain_text("Please keep this chat")
 
+    fake.enqueue(Scenario(text="And it goes on."))
+    send(page, "One more")
+    expect(bot_message(page, "And it goes on.")).to_be_visible(timeout=20_000)
+
+
+def test_a_reply_goes_on_through_a_reload_and_the_page_follows_it_to_the_end(
+        page, fake_app, fake):
+    fake.enqueue(Scenario(n_tokens=80, rate=20))  # 4 s
+    open_app(page, fake_app.url)
+    send(page, "Count through a reload")
+    expect(bot_messages(page).first).to_contain_text("w3", timeout=20_000)
+    page.wait_for_function("() => localStorage.getItem('assistant-owner') !== null")
+
+    page.reload(wait_until="domcontentloaded")
+    expect(page.locator("button.stop-button")).to_be_visible(timeout=20_000)  # still running
+    expect(bot_message(page, "w79")).to_be_visible(timeout=20_000)
+    assert fake.disconnects == 0  # the model's stream was never cut
+    expect(page.get_by_text("Reply incomplete")).to_have_count(0)
+    assert "Count through a reload" in page.locator('[data-testid="user"]').first.inner_text()
+
+    fake.enqueue(Scenario(text="After the reload."))
+    send(page, "And then?")
+    expect(bot_message(page, "After the reload.")).to_be_visible(timeout=20_000)
+
+
+def test_stop_after_a_reload_stops_the_reply_the_page_follows(page, fake_app, fake):
+    fake.enqueue(Scenario(n_tokens=400, rate=20))
+    open_app(page, fake_app.url)
+    send(page, "Count slowly through a reload")
+    expect(bot_messages(page).first).to_contain_text("w3", timeout=20_000)
+    page.wait_for_function("() => localStorage.getItem('assistant-owner') !== null")
+
+    page.reload(wait_until="domcontentloaded")
+    expect(bot_messages(page).first).to_contain_text("w20", timeout=20_000)
+    page.locator("button.stop-button").click()
+    assert fake.wait_for_disconnect(timeout=2)
+    expect(page.locator("button.stop-button")).to_be_hidden(timeout=5_000)
+
 
 def event_calls(page: Page) -> list[str]:
     """The server events the page sends from now on (load events, clicks, messages)."""

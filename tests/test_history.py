@@ -13,7 +13,8 @@ from assistant.conversation.history import (
     estimate_tokens,
 )
 from assistant.domain.messages import Image, Message, Reasoning, Text, ToolCall, ToolResult
-from assistant.web.render import INCOMPLETE_NOTICE_ID, history_messages
+from assistant.web.chatbot_history import history_messages
+from assistant.web.render import INCOMPLETE_NOTICE_ID
 
 
 def exchanges(history):

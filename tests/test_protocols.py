@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from assistant.web.render import message_text
+from assistant.web.chatbot_history import message_text
 from fakes.fake_openai import Scenario
 from tests.conftest import APIS, FAKE_MODEL, model_posts, start_app, without_stats
 

@@ -151,6 +151,12 @@ class Admission:
         self.keys = keys
         self._slots = tuple(slots)  # a shared meter's stream slots in the database
         self._released = False
+        self.handed_over = False
+
+    def hand_over(self) -> Callable[[], None]:
+        """The release, for whatever now holds the slot (a run that outlives its turn)."""
+        self.handed_over = True
+        return self.release
 
     def release(self) -> None:
         if not self._released:

@@ -13,8 +13,9 @@ from ..conversation.images import ImageRejected, check_images, prepare_image
 from ..documents.library import Library
 from ..documents.reading import sniff
 from ..domain.messages import Image
+from .chatbot_history import history_files
 from .documents_panel import add_files
-from .render import SourceLink, history_files, notice
+from .render import SourceLink, notice
 from .source_links import SourceLinks
 
 IMAGE_KINDS = ("png", "jpeg", "gif", "webp")

@@ -14,6 +14,7 @@ from typing import Any, AsyncIterator, get_type_hints
 import gradio as gr
 
 from ..conversation.actions import Action, ActionKind
+from .chatbot_history import field, message_text
 from .render import CONTINUE, INCOMPLETE_NOTICE_ID, REGENERATE
 
 OPTION_ACTIONS: dict[str, ActionKind] = {CONTINUE: "continue", REGENERATE: "retry"}
@@ -38,7 +39,7 @@ class RetryMessage(dict[str, Any]):
 
 
 def user_messages(history: list[Any]) -> int:
-    return sum(1 for m in history if isinstance(m, dict) and m.get("role") == "user")
+    return sum(1 for m in history if field(m, "role") == "user")
 
 
 def _is_incomplete_mark(message: Any) -> bool:
@@ -61,7 +62,18 @@ class ActionChat(gr.ChatInterface):
         return shown, ActionMessage(Action(kind))
 
     def _pop_last_user_message(self, history: list[Any]) -> tuple[list[Any], Any]:
-        kept, message = super()._pop_last_user_message(history)
+        """The chat before its last question, and that question (from either history shape)."""
+        end = len(history)
+        while end and field(history[end - 1], "role") == "assistant":
+            end -= 1
+        start = end
+        while start and field(history[start - 1], "role") == "user":
+            start -= 1
+        contents = [field(m, "content") for m in history[start:end]]
+        parts = [p for c in contents for p in (c if isinstance(c, list) else [c])]
+        files = [p["file"] for p in parts if isinstance(p, dict) and p.get("type") == "file"]
+        message = {"text": "".join(message_text(p) for p in parts), "files": files}
+        kept = history[:start]
         return kept, RetryMessage(Action("retry", user_messages(kept)), message)
 
     def _edit_message(self, history: list[Any], edit_data: gr.EditData) -> tuple[Any, ...]:

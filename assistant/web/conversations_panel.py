@@ -34,10 +34,12 @@ Written = Callable[[str], "Future[Any] | None"]  # a chat's pending write, if an
 
 
 def chat_messages(conversation: Conversation, link: SourceLink | None = None,
-                  images_dir: Path | None = None, images: ImagePolicy = NO_IMAGES) -> list[Any]:
-    """A stored conversation as Chatbot messages, shown as the live chat showed them."""
+                  images_dir: Path | None = None, images: ImagePolicy = NO_IMAGES,
+                  leaf: int | None = None) -> list[Any]:
+    """A stored conversation's path to `leaf` (default: the active path) as Chatbot
+    messages, shown as the live chat showed them."""
     messages: list[Any] = []
-    for message in conversation.path():
+    for message in conversation.path(leaf):
         if message.role == "user":
             files = [{"path": str(_image_file(i, images_dir))} for i in message.images] \
                 if images_dir is not None else []
@@ -120,13 +122,28 @@ class ConversationPanel:
 
     def undo(self, token: str, request: gr.Request) -> None:
         """Undo: the chat shows the path up to before its last message; nothing is deleted."""
-        owner, conversation_id = self._current(token, request)
+        owner, conversation_id = self.current(token, request)
         conversation = self.store.get_conversation(owner, conversation_id) \
             if owner and conversation_id else None
         if owner and conversation is not None:
             asked = [m for m in conversation.path() if m.role == "user"]
             if asked:
                 self.store.set_active(owner, conversation.id, asked[-1].parent_id)
+
+    async def shown_before(self, owner: str, conversation_id: str,
+                           reply_id: int | None) -> list[Any]:
+        """The stored chat as shown up to the message a reply answers."""
+        pending = self.written(conversation_id)
+        if pending is not None:
+            await asyncio.wait([asyncio.wrap_future(pending)])
+        conversation = await asyncio.to_thread(self.store.get_conversation, owner, conversation_id)
+        if conversation is None:
+            return []
+        reply = next((m for m in conversation.messages if m.id == reply_id), None)
+        leaf = reply.parent_id if reply is not None else conversation.active_id
+        links = self.links
+        link = (lambda s: links.url(owner, s.passage_id)) if links else None
+        return chat_messages(conversation, link, self.images_dir, self.images, leaf=leaf)
 
     def saved_facts(self, owner: str) -> list[str]:
         """The facts to send with a turn; reads the database, so call it from a thread."""
@@ -163,14 +180,16 @@ class ConversationPanel:
     # --- events ----------------------------------------------------------------------
 
     def wire(self, demo: gr.Blocks, chat: gr.ChatInterface,
-             settings: dict[str, gr.components.Component]) -> None:
-        """`settings`: the sidebar's components, by the names a conversation saves them under."""
+             settings: dict[str, gr.components.Component]) -> list[Any]:
+        """`settings`: the sidebar's components, by the names a conversation saves them under.
+        Returns the events after which the chat shows another conversation."""
         self.setting_names = list(settings)
         opened = [chat.chatbot, chat.chatbot_state, self.title, *settings.values()]
         private: dict[str, Any] = {"api_visibility": "private"}
         self.restored = [self.conversations, self.memories, *opened]
         self.new_chat.click(self._new_chat, None, [self.conversations, *opened[:3]], **private)
-        self.conversations.input(self._open, [self.conversations, self.token], opened, **private)
+        chosen = self.conversations.input(self._open, [self.conversations, self.token], opened,
+                                          **private)
         # The API opens by id; the radio only accepts the ids this session was shown.
         open_id = gr.Textbox(visible=False)
         gr.Button(visible=False).click(self._open, [open_id, self.token], opened,
@@ -189,6 +208,7 @@ class ConversationPanel:
         self.forget.click(self._forget, [self.memories, self.token], self.memories, **private)
         chat.textbox.submit(self._list_after_submit, [self.search, self.token],
                             [self.conversations, self.token], **private)
+        return [chosen]
 
     def restore(self, token: str, request: gr.Request) -> tuple[Any, ...]:
         """A returning page: its chats, its facts, and its most recent chat opened."""
@@ -237,12 +257,12 @@ class ConversationPanel:
         self.store.flush(timeout=10)  # its row is written in the background
         return self._list(query, token, request), self.identity.page_token(request, token)
 
-    def _current(self, token: str, request: gr.Request) -> tuple[str | None, str | None]:
+    def current(self, token: str, request: gr.Request) -> tuple[str | None, str | None]:
         owner = self.identity.owner(request, token)
         return owner, self.identity.sessions.get(request.session_hash).conversation_id
 
     def _rename(self, title: str, query: str, token: str, request: gr.Request) -> dict[str, Any]:
-        owner, conversation_id = self._current(token, request)
+        owner, conversation_id = self.current(token, request)
         if not (owner and conversation_id):
             raise gr.Error("Open a chat first.")
         if not (title or "").strip():
@@ -251,14 +271,14 @@ class ConversationPanel:
         return self._list(query, token, request)
 
     def _delete(self, query: str, token: str, request: gr.Request) -> tuple[Any, ...]:
-        owner, conversation_id = self._current(token, request)
+        owner, conversation_id = self.current(token, request)
         if owner and conversation_id:
             self.store.delete_conversation(owner, conversation_id)
         self.identity.sessions.get(request.session_hash).open(None)
         return self._list(query, token, request), [], [], ""
 
     def _export(self, kind: str, token: str, request: gr.Request) -> dict[str, Any]:
-        owner, conversation_id = self._current(token, request)
+        owner, conversation_id = self.current(token, request)
         if not (owner and conversation_id):
             raise gr.Error("Open a chat first.")
         conversation = self.store.get_conversation(owner, conversation_id)

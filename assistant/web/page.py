@@ -10,7 +10,8 @@ from typing import Any, AsyncIterator
 import gradio as gr
 
 from ..conversation.actions import SEND, Action, Plan
-from ..conversation.turn import ChatService, TurnOptions
+from ..conversation.runs import Runs
+from ..conversation.turn import ChatService, TurnOptions, Update
 from ..domain.reply import Charge, Place
 from ..domain.validation import InvalidInput
 from ..providers.protocols import LABELS
@@ -19,12 +20,13 @@ from ..quotas.meter import Admission
 from ..tools.catalog import McpRuntime
 from .attachments import Attachments
 from .chat_actions import ActionChat, ActionMessage, action_of
+from .chatbot_history import history_messages, mark_stopped
 from .conversations_api import register_api
 from .conversations_panel import ConversationPanel
 from .documents_panel import DocumentsPanel
 from .message_box import MessageBox
 from .own_key_panel import NEEDS_KEY_NOTICE, OwnKeyPanel
-from .render import RAW, history_messages, mark_stopped, notice, render
+from .render import RAW, chat_messages_of, notice, render
 from .safe_markdown import markdown_text
 from .usage_limits import UsageLimits
 from .your_data_panel import YourDataPanel
@@ -97,6 +99,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
              concurrency_limit: int, mcp: McpRuntime, limits: UsageLimits,
              own_keys: OwnKeyPanel, your_data: YourDataPanel) -> gr.Blocks:
     backend = service.backend
+    runs: Runs[Update] = Runs()
     toolbox = service.rounds.toolbox
 
     def tool_choices() -> dict[str, Any]:
@@ -131,12 +134,15 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
         if isinstance(admitted, str):
             yield notice(admitted, notice_id=LIMIT_NOTICE_ID)  # nothing reaches the model
             return
-        with admitted:  # released however the turn ends
+        try:  # the slot is released when the turn ends, or by its run when it has one
             options = TurnOptions(model, temperature, system_prompt, history_turns, max_tokens,
                                   api, tuple(tools or ()), documents=use_documents is not False)
             async for shown in _answer(text, files, history, action, options, use_memory, owner,
                                        session, request, admitted, route):
                 yield shown
+        finally:
+            if not admitted.handed_over:
+                admitted.release()
 
     async def _answer(text: Any, files: list[str], history: list[Any], action: Action,
                       options: TurnOptions, use_memory: bool, owner: str | None, session: Any,
@@ -165,15 +171,19 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
             memories = await asyncio.to_thread(panel.saved_facts, place.owner)
         link = attachments.source_link(owner)
         shown_safe = panel.images if from_a_page(request) else RAW  # /chat keeps the model's text
+        updates = service.respond(text, steps.history, options, memories=memories,
+                                  images=images, place=place,
+                                  charge=Charge(admitted.meter, admitted.keys),
+                                  continues=steps.continues, route=route)
+        run = runs.start(place, updates, on_end=admitted.hand_over())
         try:
-            async for update in service.respond(text, steps.history, options,
-                                                memories=memories, images=images, place=place,
-                                                charge=Charge(admitted.meter, admitted.keys),
-                                                continues=steps.continues, route=route):
+            async for update in run.follow():
                 shown = render(update, link, shown_safe)
                 yield [*said, *(shown if isinstance(shown, list) else [shown])] if said else shown
-        except (asyncio.CancelledError, GeneratorExit):  # Stop, over the API or the page
-            session.reply_stopped = True
+        except (asyncio.CancelledError, GeneratorExit):  # Stop, a closed tab or a reload
+            if not place.owner:  # nobody can come back to a chat nobody keeps
+                run.stop()
+                session.reply_stopped = True
             raise
 
     async def refresh_models(current: str) -> dict[str, Any]:
@@ -239,23 +249,53 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
 
         chat_interface.add_action_api(concurrency_limit)
 
-        def on_stop(history: list[Any], request: gr.Request) -> tuple[list[Any], list[Any]]:
+        def on_stop(history: list[Any], token: str,
+                    request: gr.Request) -> tuple[list[Any], list[Any]]:
             panel.identity.sessions.get(request.session_hash).reply_stopped = True
+            runs.stop(*panel.current(token, request))  # the reply this tab shows, wherever it runs
             marked = mark_stopped(history)
             return marked, marked
 
-        chat_interface.textbox.stop(on_stop, chat_interface.chatbot,
+        chat_interface.textbox.stop(on_stop, [chat_interface.chatbot, panel.token],
                                     [chat_interface.chatbot, chat_interface.chatbot_state],
                                     api_visibility="private", queue=False)
+
+        async def follow(token: str, request: gr.Request) -> AsyncIterator[Any]:
+            """The reply still being written in the chat this tab opened, after a reload or
+            from another tab: the stored chat before it, then the reply as it grows."""
+            owner, conversation_id = panel.current(token, request)
+            run = runs.find(owner, conversation_id)
+            if run is None or owner is None or conversation_id is None:
+                yield gr.skip(), gr.skip(), gr.skip()
+                return
+            link = attachments.source_link(owner)
+            before: list[Any] | None = None
+            yield gr.skip(), gr.skip(), gr.update(submit_btn=False, stop_btn=True)
+            try:
+                async for update in run.follow():
+                    if before is None:
+                        before = await panel.shown_before(owner, conversation_id,
+                                                          run.place.message_id)
+                    shown = [*before, *chat_messages_of(render(update, link, panel.images))]
+                    yield shown, shown, gr.skip()
+            finally:
+                yield gr.skip(), gr.skip(), gr.update(submit_btn=True, stop_btn=False)
         quick: dict[str, Any] = {"api_visibility": "private", "queue": False}
         chat_interface.chatbot.undo(panel.undo, panel.token, None, **quick)
         model.focus(refresh_models, model, model, **quick)  # the list is fetched when looked at
         tools_box.expand(lambda: (tool_choices(), tools_status(mcp)), None, [tools, status],
                          **quick)
-        panel.wire(demo, chat_interface, {"model": model, "temperature": temperature,
-                                          "system_prompt": system_prompt,
-                                          "history_turns": history_turns,
-                                          "max_tokens": max_tokens, "api": api})
+        opened = panel.wire(demo, chat_interface, {"model": model, "temperature": temperature,
+                                                   "system_prompt": system_prompt,
+                                                   "history_turns": history_turns,
+                                                   "max_tokens": max_tokens, "api": api})
+        following = [chat_interface.chatbot, chat_interface.chatbot_state, chat_interface.textbox]
+
+        def then_follow(event: Any) -> None:
+            event.then(follow, panel.token, following, api_visibility="private",
+                       concurrency_limit=None)
+        for event in opened:
+            then_follow(event)
         own_keys.wire(model)
         your_data.wire(panel.token, chat_interface)
 
@@ -268,15 +308,23 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
         register_api(panel.store, panel.identity)
         documents.wire(demo, panel.token)
 
-        def restore(token: str, request: gr.Request) -> tuple[Any, ...]:
-            return (*panel.restore(token, request), *documents.restore(token, request),
-                    left_today(token, request))
+        # Set when a restored chat's reply is still running, so that only then the page
+        # asks to follow it: opening a page stays one event.
+        running = gr.Number(0, visible="hidden")
 
-        restored = [*panel.restored, *documents.shown, usage_left]
+        def restore(token: str, request: gr.Request) -> tuple[Any, ...]:
+            chats = panel.restore(token, request)
+            run = runs.find(*panel.current(token, request))
+            return (*chats, *documents.restore(token, request), left_today(token, request),
+                    gr.skip() if run is None else id(run))
+
+        restored = [*panel.restored, *documents.shown, usage_left, running]
         if panel.identity.signs_in:  # the owner may be in the request, whatever the page holds
             demo.load(restore, panel.token, restored, **quick)
         else:
             gr.Button(visible="hidden", elem_id=RESTORE_ID).click(
                 restore, panel.token, restored, **quick)
             demo.load(None, panel.token, None, js=RESTORE_IF_KNOWN)
+        running.change(follow, panel.token, following, api_visibility="private",
+                       concurrency_limit=None)
     return demo

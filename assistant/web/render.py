@@ -1,17 +1,15 @@
-"""Our replies and notices as Chatbot messages, and Chatbot history as our messages.
+"""Our records, replies and notices as Chatbot messages: this module only renders.
 
-The only module that knows Gradio's message shapes. A reply is shown as its steps
+A reply is shown as its steps
 (a collapsible "Thinking" message each), then its text, then one notice under it:
 the stats line, a refusal mark, or why it is incomplete with Continue/Regenerate.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from ..conversation.turn import Notice, Update
-from ..domain.messages import Image, Message, Text, ToolCall, ToolResult
 from ..domain.moderation import ANSWERED_UNCHECKED
 from ..domain.reply import Reply, Step
 from ..domain.sources import Source, shown_sources
@@ -65,8 +63,6 @@ def incomplete_notice(reason: str, has_text: bool) -> dict[str, Any]:
 
 TOOL_ICON = "🔧 "
 SHOWN_CHARS = 1500  # of a tool's arguments or result, in its step
-_TOOL_BODY = re.compile(r"\A\*\*Arguments\*\*\n(`{3,})json\n(.*?)\n\1\n\n"
-                        r"\*\*Result\*\*\n(`{3,})\n(.*)\n\3\Z", re.DOTALL)
 
 
 def _safe(text: str, images: ImagePolicy | None) -> str:
@@ -135,18 +131,6 @@ def _shown(steps: Sequence[Step], text: str, images: ImagePolicy | None) -> list
     return shown
 
 
-def tool_parts(title: str, body: str, index: int) -> tuple[ToolCall, ToolResult] | None:
-    """A tool step shown in the chat, as the call and result to send back to the model."""
-    if not title.startswith(TOOL_ICON):
-        return None
-    match = _TOOL_BODY.match(body)
-    if match is None:
-        return None
-    name, failed = title[len(TOOL_ICON):].removesuffix(" (failed)"), title.endswith("(failed)")
-    call_id = f"call_{index}"
-    return (ToolCall(call_id, name, match[2]), ToolResult(call_id, name, match[4], failed))
-
-
 def sources_notice(sources: Sequence[Source], link: SourceLink | None) -> dict[str, Any]:
     """The list under a reply of the passages it drew on, each opening the passage.
     A document's name and headings are shown as text, whatever they hold."""
@@ -201,8 +185,7 @@ def stored_reply(text: str, steps: Iterable[Step], status: str, reason: str | No
                  sources: Sequence[Source] = (), link: SourceLink | None = None,
                  images: ImagePolicy | None = NO_IMAGES) -> list[Any]:
     """A saved reply as the live chat showed it, as Chatbot messages."""
-    shown = [{"role": "assistant", "content": m} if isinstance(m, str) else m
-             for m in _shown(list(steps), text, images)]
+    shown = chat_messages_of(_shown(list(steps), text, images))
     if sources:
         shown.append(sources_notice(sources, link))
     if status == "refused" and reason:  # refused by moderation, not by the model
@@ -215,106 +198,7 @@ def stored_reply(text: str, steps: Iterable[Step], status: str, reason: str | No
     return shown
 
 
-def mark_stopped(history: list[Any]) -> list[Any]:
-    """The chat after Stop: a reply cut short by the user gets the incomplete mark."""
-    if not history:
-        return history
-    last = history[-1]
-    role = _field(last, "role")
-    notice_id = str((_field(last, "metadata") or {}).get("id") or "")
-    if role != "assistant" or (notice_id and not notice_id.startswith(STEP_ID_PREFIX)):
-        return history
-    return [*history, incomplete_notice(STOPPED, has_text=True)]
-
-
-# Chatbot history -> our messages -------------------------------------------------------
-
-def message_text(content: Any) -> str:
-    """The text of a message's content, whichever shape Gradio gave it."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, dict):
-        if content.get("type", "text") == "text" and isinstance(content.get("text"), str):
-            return str(content["text"])
-        return ""
-    if isinstance(content, (list, tuple)):
-        return "".join(message_text(part) for part in content)
-    return ""  # files and components carry no text for the model
-
-
-def _field(message: Any, name: str) -> Any:
-    return message.get(name) if isinstance(message, dict) else getattr(message, name, None)
-
-
-def file_paths(content: Any) -> list[str]:
-    """The paths of the files in a message's content, whichever shape Gradio gave it."""
-    if isinstance(content, (list, tuple)):
-        return [path for part in content for path in file_paths(part)]
-    if isinstance(content, dict):
-        if content.get("type") == "file":
-            inner = content.get("file")
-            return [inner] if isinstance(inner, str) else file_paths(inner)
-        path = content.get("path")
-        return [path] if isinstance(path, str) and content.get("type") != "text" else []
-    inner = getattr(content, "file", None)
-    path = getattr(inner if inner is not None else content, "path", None)
-    return [path] if isinstance(path, str) else []
-
-
-def history_files(history: Iterable[Any]) -> list[str]:
-    """The paths of the files users sent in `history`."""
-    return [path for item in history or () if _field(item, "role") == "user"
-            for path in file_paths(_field(item, "content"))]
-
-
-def history_messages(history: Iterable[Any], images: Mapping[str, Image] | None = None
-                     ) -> list[Message]:
-    """Gradio's history (either shape) as our messages: one per turn and role.
-
-    Notices and steps are dropped; an incomplete mark flags the reply before it. A
-    user's file becomes an image part when `images` has its path.
-    """
-    result: list[Message] = []
-    for index, item in enumerate(history or ()):
-        role = _field(item, "role")
-        metadata = _field(item, "metadata") or {}
-        title = str(metadata.get("title") or "")
-        parts = tool_parts(title, message_text(_field(item, "content")), index) \
-            if role == "assistant" and title.startswith(TOOL_ICON) else None
-        if parts is not None:
-            last = result[-1] if result else None
-            if last is not None and last.role == "assistant":
-                result[-1] = Message("assistant", (*last.parts, *parts), last.incomplete)
-            else:
-                result.append(Message("assistant", parts))
-            continue
-        if role == "assistant" and metadata.get("title"):
-            if metadata.get("id") == FLAGGED_NOTICE_ID:
-                while result and result[-1].role == "assistant":
-                    result.pop()
-                if result:
-                    result.pop()  # the message moderation flagged
-            elif metadata.get("id") == INCOMPLETE_NOTICE_ID and result:
-                last = result[-1]
-                if last.role == "assistant":
-                    result[-1] = Message("assistant", last.parts, incomplete=True)
-                else:
-                    result.append(Message("assistant", (), incomplete=True))
-            continue
-        text = message_text(_field(item, "content"))
-        sent = tuple(images[path] for path in file_paths(_field(item, "content"))
-                     if path in images) if images and role == "user" else ()
-        if role == "assistant" and result and result[-1].role == "assistant":
-            last = result[-1]
-            others = tuple(p for p in last.parts if not isinstance(p, Text))
-            result[-1] = Message("assistant", (Text(last.text + text), *others), last.incomplete)
-        elif role == "user" and result and result[-1].role == "user" \
-                and not (result[-1].text and text):  # a file, and its message's text
-            last = result[-1]
-            joined = last.text or text
-            result[-1] = Message("user", (*(Text(joined),) * bool(joined), *last.images, *sent))
-        elif role in ("user", "assistant"):
-            result.append(Message(role, (*(Text(text),) * bool(text), *sent)))
-    return result
+def chat_messages_of(shown: Any) -> list[dict[str, Any]]:
+    """What `render` returns, as the Chatbot messages ChatInterface would make of it."""
+    items = shown if isinstance(shown, list) else [shown]
+    return [{"role": "assistant", "content": m} if isinstance(m, str) else m for m in items]

@@ -1,0 +1,108 @@
+"""Replies as runs the server owns: they go on when the tab that asked goes away.
+
+A run drives a reply's updates to the end on its own task. Anyone may follow it:
+the tab that asked, the same tab after a reload, another tab of the same owner. A
+follower that leaves stops nothing; only `stop` (the Stop button) ends a run early.
+Each update is a whole snapshot of the reply, so a run keeps only the newest one, with
+its number: a follower that comes late starts from it, and a slow one skips to it.
+Runs are keyed by owner and conversation, so a follower only ever finds its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import AsyncIterator, Callable, Generic, TypeVar
+
+from ..domain.reply import Place
+
+U = TypeVar("U")
+RunKey = tuple[str, str]  # (owner, conversation id)
+
+
+class Run(Generic[U]):
+    def __init__(self, updates: AsyncIterator[U], place: Place,
+                 on_end: Callable[[], None]) -> None:
+        self.place = place  # where the reply is kept; its message id arrives once written
+        self.number = 0  # of the newest update
+        self.latest: U | None = None
+        self.done = False
+        self._error: BaseException | None = None
+        self._changed = asyncio.Event()
+        self._on_end = on_end
+        self._task = asyncio.get_running_loop().create_task(self._drive(updates))
+
+    async def _drive(self, updates: AsyncIterator[U]) -> None:
+        try:
+            async for update in updates:
+                self.number += 1
+                self.latest = update
+                self._wake()
+        except asyncio.CancelledError:
+            pass  # stopped: the reply's own code has recorded it as stopped
+        except Exception as exc:  # handed to every follower
+            self._error = exc
+        finally:
+            self.done = True
+            self._on_end()
+            self._wake()
+
+    def _wake(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def follow(self, after: int = 0) -> AsyncIterator[U]:
+        """The updates after number `after`, newest first when behind, to the end."""
+        while True:
+            changed = self._changed
+            if self.number > after and self.latest is not None:
+                after = self.number
+                yield self.latest
+            elif self.done:
+                if self._error is not None:
+                    raise self._error
+                return
+            else:
+                await changed.wait()
+
+    def stop(self) -> None:
+        self._task.cancel()
+
+    async def stopped(self) -> None:
+        """Stops the run and waits until its reply has ended."""
+        self._task.cancel()
+        await asyncio.wait([self._task])
+
+
+class Runs(Generic[U]):
+    """The runs in progress in this process, at most one per conversation."""
+
+    def __init__(self) -> None:
+        self._runs: dict[RunKey, Run[U]] = {}
+
+    def start(self, place: Place, updates: AsyncIterator[U],
+              on_end: Callable[[], None] = lambda: None) -> Run[U]:
+        """A run of `updates` for the reply kept at `place`; nobody else can find the run
+        of a chat nobody keeps."""
+        key = (place.owner, place.conversation_id) if place.owner and place.conversation_id \
+            else None
+
+        def ended() -> None:
+            if key is not None and self._runs.get(key) is run:
+                del self._runs[key]
+            on_end()
+        run: Run[U] = Run(updates, place, ended)
+        if key is not None:
+            self._runs[key] = run
+        return run
+
+    def find(self, owner: str | None, conversation_id: str | None) -> Run[U] | None:
+        return self._runs.get((owner, conversation_id)) if owner and conversation_id else None
+
+    def stop(self, owner: str | None, conversation_id: str | None) -> bool:
+        run = self.find(owner, conversation_id)
+        if run is not None:
+            run.stop()
+        return run is not None
+
+    def __len__(self) -> int:
+        return len(self._runs)

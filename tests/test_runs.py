@@ -1,0 +1,88 @@
+"""Runs the server owns: followers come and go, only Stop ends a run, owners find only theirs."""
+
+from __future__ import annotations
+
+import asyncio
+
+from assistant.conversation.runs import Runs
+from assistant.domain.reply import Place
+
+MINE = Place(owner="alice", conversation_id="c1")
+
+
+async def _counting(gate: asyncio.Event, until: int, ended: list[str],
+                    last_gate: asyncio.Event | None = None):
+    try:
+        for n in range(1, until + 1):
+            if n == 3:
+                await gate.wait()  # the test lets the rest through
+            if n == until and last_gate is not None:
+                await last_gate.wait()
+            yield n
+        ended.append("complete")
+    except asyncio.CancelledError:
+        ended.append("stopped")
+        raise
+
+
+def test_a_run_goes_on_when_its_follower_leaves_and_a_new_follower_starts_from_the_newest():
+    async def scenario() -> None:
+        runs: Runs[int] = Runs()
+        gate, last_gate, ended, released = asyncio.Event(), asyncio.Event(), [], []
+        run = runs.start(MINE, _counting(gate, 5, ended, last_gate),
+                         on_end=lambda: released.append(1))
+
+        async def first_two() -> list[int]:
+            seen = []
+            async for n in run.follow():
+                seen.append(n)
+                if n == 2:
+                    return seen  # the tab goes away
+            return seen
+        assert (await first_two())[-1] == 2  # it may have skipped to the newest
+        assert runs.find("alice", "c1") is run and not run.done
+
+        gate.set()
+        while run.number < 4:  # the run moves on with nobody watching
+            await asyncio.sleep(0)
+        again = runs.find("alice", "c1")  # the page, reloaded
+        assert again is run
+        asyncio.get_running_loop().call_soon(last_gate.set)
+        late = [n async for n in again.follow()]
+        assert late == [4, 5]
+        assert ended == ["complete"] and released == [1]
+        assert runs.find("alice", "c1") is None  # an ended run is gone; the store has it
+    asyncio.run(scenario())
+
+
+def test_stop_ends_the_run_for_every_follower():
+    async def scenario() -> None:
+        runs: Runs[int] = Runs()
+        gate, ended = asyncio.Event(), []
+        run = runs.start(MINE, _counting(gate, 5, ended))
+        followed: list[int] = []
+
+        async def follow() -> None:
+            async for n in run.follow():
+                followed.append(n)
+        follower = asyncio.create_task(follow())
+        while run.number < 2:
+            await asyncio.sleep(0)
+        assert runs.stop("alice", "c1")
+        await asyncio.wait_for(follower, 5)
+        assert ended == ["stopped"] and followed[-1] == 2 and run.done
+    asyncio.run(scenario())
+
+
+def test_only_the_owner_of_the_conversation_finds_its_run():
+    async def scenario() -> None:
+        runs: Runs[int] = Runs()
+        gate = asyncio.Event()
+        runs.start(MINE, _counting(gate, 5, []))
+        assert runs.find("bob", "c1") is None and not runs.stop("bob", "c1")
+        assert runs.find(None, "c1") is None and runs.find("alice", None) is None
+        unkept = runs.start(Place(), _counting(gate, 5, []))  # a chat nobody keeps
+        assert len(runs) == 1 and runs.find("", "") is None
+        unkept.stop()
+        assert runs.stop("alice", "c1")
+    asyncio.run(scenario())
