@@ -190,6 +190,36 @@ def test_retry_undo_and_edit_work_on_a_streamed_reply(page, fake_app, fake):
     expect(page.locator('[data-testid="user"]')).to_have_count(0)
 
 
+def test_retry_keeps_the_earlier_version_and_the_versions_control_switches_between_them(
+        page, fake_app, fake):
+    fake.enqueue(Scenario(text="First answer."), Scenario(text="Second answer."),
+                 Scenario(text="Follow-up answer."))
+    open_app(page, fake_app.url)
+    send(page, "Original question")
+    expect(bot_messages(page).first).to_contain_text("First answer.", timeout=20_000)
+    versions = page.locator("#versions")
+    expect(versions).to_be_hidden()
+
+    page.get_by_role("button", name="Retry").click()
+    expect(bot_messages(page).first).to_contain_text("Second answer.", timeout=20_000)
+    expect(versions).to_be_visible(timeout=10_000)
+    expect(versions.get_by_label("2 / 2")).to_be_checked()
+
+    versions.get_by_text("1 / 2").click()
+    expect(bot_messages(page).first).to_contain_text("First answer.", timeout=10_000)
+    expect(page.get_by_text("Second answer.")).to_have_count(0)
+    send(page, "And then?")  # goes on from the version shown
+    expect(bot_message(page, "Follow-up answer.")).to_be_visible(timeout=20_000)
+    history = fake.requests[-1].body["messages"]
+    assert [m["content"] for m in history[-3:]] == [
+        "Original question", "First answer.", "And then?"]
+
+    page.reload(wait_until="domcontentloaded")  # the version shown is kept
+    expect(bot_message(page, "Follow-up answer.")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("Second answer.")).to_have_count(0)
+    expect(versions.get_by_label("1 / 2")).to_be_checked()
+
+
 def test_the_sidebar_searches_opens_renames_exports_imports_and_deletes_chats(page, fake_app, fake,
                                                                              tmp_path):
     import json

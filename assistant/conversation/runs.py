@@ -67,6 +67,9 @@ class Run(Generic[U]):
     def stop(self) -> None:
         self._task.cancel()
 
+    async def ended(self) -> None:
+        await asyncio.wait([self._task])
+
     async def stopped(self) -> None:
         """Stops the run and waits until its reply has ended."""
         self._task.cancel()
@@ -78,6 +81,7 @@ class Runs(Generic[U]):
 
     def __init__(self) -> None:
         self._runs: dict[RunKey, Run[U]] = {}
+        self._started = asyncio.Event()  # replaced at each start: wakes those waiting for one
 
     def start(self, place: Place, updates: AsyncIterator[U],
               on_end: Callable[[], None] = lambda: None) -> Run[U]:
@@ -93,6 +97,22 @@ class Runs(Generic[U]):
         run: Run[U] = Run(updates, place, ended)
         if key is not None:
             self._runs[key] = run
+        started, self._started = self._started, asyncio.Event()
+        started.set()
+        return run
+
+    async def next(self, owner: str | None, conversation_id: str | None,
+                   timeout: float) -> Run[U] | None:
+        """The conversation's run, once one has started (None if none starts in time)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while (run := self.find(owner, conversation_id)) is None:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return None
+            try:
+                await asyncio.wait_for(self._started.wait(), left)
+            except TimeoutError:
+                return None
         return run
 
     def find(self, owner: str | None, conversation_id: str | None) -> Run[U] | None:

@@ -115,12 +115,15 @@ class ChatService:
                       options: TurnOptions = TurnOptions(), *, memories: Sequence[str] = (),
                       images: Sequence[Image] = (), place: Place | None = None,
                       charge: Charge | None = None, continues: bool = False,
-                      route: Route | None = None) -> AsyncIterator[Update]:
+                      route: Route | None = None,
+                      shown_chars: int | None = None) -> AsyncIterator[Update]:
         """Yields the growing reply of `message`, after `history`.
 
         `place`: where the reply is kept (observers read it); `charge`: where its tokens
         count. `continues`: carry on the cut-off last reply of `history`, asking nothing new.
         `route`: the backend and adapters to use, when not the server's (a visitor's key).
+        `shown_chars`: the text the page already shows (default: `history`'s), which
+        makes each update dearer to draw, so they come less often.
         """
         route = route or self.route
         backend = route.backend
@@ -174,7 +177,8 @@ class ChatService:
                       place=place, charge=charge)
         request = ModelRequest(model_name, messages, checked.temperature, checked.max_tokens,
                                reasoning=bool(info and info.reasoning), tools=tools)
-        shown = sum(len(e.user) + len(e.assistant) for e in past)
+        shown = shown_chars if shown_chars is not None else \
+            sum(len(e.user) + len(e.assistant) for e in past)
         async for update in self._stream(reply, request, shown, route):
             yield update
 

@@ -100,6 +100,24 @@ class Conversation:
         """The versions of a message: every message with its parent, oldest first."""
         return tuple(m for m in self.messages if m.parent_id == message.parent_id)
 
+    def newest_leaf(self, message_id: int) -> int:
+        """The end of the branch below a message, taking its newest version at each step."""
+        children: dict[int | None, int] = {}
+        for m in self.messages:  # oldest first, so the newest child wins
+            children[m.parent_id] = m.id
+        leaf, steps = message_id, 0
+        while leaf in children and steps <= len(self.messages):
+            leaf, steps = children[leaf], steps + 1
+        return leaf
+
+    def last_versions(self) -> tuple[Message, tuple[Message, ...]] | None:
+        """The last message of the active path that has other versions, and its versions."""
+        for message in reversed(self.path()):
+            versions = self.siblings(message)
+            if len(versions) > 1:
+                return message, versions
+        return None
+
 
 @dataclass(frozen=True)
 class Memory:

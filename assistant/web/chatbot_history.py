@@ -53,6 +53,12 @@ def file_paths(content: Any) -> list[str]:
     return [path] if isinstance(path, str) else []
 
 
+def shown_chars(history: Iterable[Any]) -> int:
+    """How much text a chat shows: what each update of a reply below it costs to draw."""
+    lengths: list[int] = [len(message_text(field(item, "content"))) for item in history or ()]
+    return sum(lengths)
+
+
 def history_files(history: Iterable[Any]) -> list[str]:
     """The paths of the files users sent in `history`."""
     return [path for item in history or () if field(item, "role") == "user"

@@ -7,6 +7,7 @@ worker threads, never on the event loop that streams replies.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import json
 import shutil
@@ -52,6 +53,22 @@ def chat_messages(conversation: Conversation, link: SourceLink | None = None,
             messages += stored_reply(message.content, steps, message.status, message.reason,
                                      sources, link, images)
     return messages
+
+
+NO_VERSIONS: dict[str, Any] = {"__type__": "update", "visible": False, "choices": [],
+                               "value": None}
+
+
+def versions_choice(conversation: Conversation) -> dict[str, Any]:
+    """The versions control for a conversation: its last message with other versions."""
+    found = conversation.last_versions()
+    if found is None:
+        return NO_VERSIONS
+    shown, versions = found
+    whose = "this reply" if shown.role == "assistant" else "your message"
+    return gr.update(visible=True, label=f"Versions of {whose}", value=shown.id,
+                     choices=[(f"{i} / {len(versions)}", m.id)
+                              for i, m in enumerate(versions, 1)])
 
 
 def _image_file(image: StoredImage, folder: Path) -> Path:
@@ -151,6 +168,11 @@ class ConversationPanel:
 
     # --- rendering -------------------------------------------------------------------
 
+    def render_versions(self) -> None:
+        """Under the chat: the versions of its last message that has more than one."""
+        self.versions = gr.Radio(label="Versions", choices=[], visible=False,
+                                 elem_id="versions")
+
     def render(self) -> None:
         self.token = gr.BrowserState("", storage_key="assistant-owner", secret=self.storage_key)
         self.new_chat = gr.Button("+ New chat", variant="primary", size="sm")
@@ -184,10 +206,11 @@ class ConversationPanel:
         """`settings`: the sidebar's components, by the names a conversation saves them under.
         Returns the events after which the chat shows another conversation."""
         self.setting_names = list(settings)
-        opened = [chat.chatbot, chat.chatbot_state, self.title, *settings.values()]
+        opened = [chat.chatbot, chat.chatbot_state, self.title, self.versions,
+                  *settings.values()]
         private: dict[str, Any] = {"api_visibility": "private"}
         self.restored = [self.conversations, self.memories, *opened]
-        self.new_chat.click(self._new_chat, None, [self.conversations, *opened[:3]], **private)
+        self.new_chat.click(self._new_chat, None, [self.conversations, *opened[:4]], **private)
         chosen = self.conversations.input(self._open, [self.conversations, self.token], opened,
                                           **private)
         # The API opens by id; the radio only accepts the ids this session was shown.
@@ -198,7 +221,7 @@ class ConversationPanel:
         self.rename.click(self._rename, [self.title, self.search, self.token], self.conversations,
                           **private)
         self.delete.click(self._delete, [self.search, self.token],
-                          [self.conversations, *opened[:3]], **private)
+                          [self.conversations, *opened[:4]], **private)
         self.export_json.click(self._export, [gr.State("json"), self.token], self.export_file, **private)
         self.export_md.click(self._export, [gr.State("md"), self.token], self.export_file, **private)
         self.import_file.upload(self._import, [self.import_file, self.token],
@@ -208,6 +231,8 @@ class ConversationPanel:
         self.forget.click(self._forget, [self.memories, self.token], self.memories, **private)
         chat.textbox.submit(self._list_after_submit, [self.search, self.token],
                             [self.conversations, self.token], **private)
+        self.versions.input(self._switch, [self.versions, self.token],
+                            [chat.chatbot, chat.chatbot_state, self.versions], **private)
         return [chosen]
 
     def restore(self, token: str, request: gr.Request) -> tuple[Any, ...]:
@@ -219,11 +244,11 @@ class ConversationPanel:
         recent = self.store.list_conversations(owner, limit=1) if owner else []
         # With nothing to restore, leave the chat alone: a quick first message may be in it.
         opened = self._open(recent[0].id, token, request) if recent else \
-            tuple(gr.update() for _ in range(3 + len(self.setting_names)))
+            tuple(gr.update() for _ in range(4 + len(self.setting_names)))
         return (self._list("", token, request), self._memory_choices(owner), *opened)
 
     def _empty(self) -> tuple[Any, ...]:
-        return ([], [], "", *[gr.update() for _ in self.setting_names])
+        return ([], [], "", NO_VERSIONS, *[gr.update() for _ in self.setting_names])
 
     def _open(self, conversation_id: str | None, token: str, request: gr.Request) -> tuple[Any, ...]:
         owner = self.identity.owner(request, token)
@@ -236,8 +261,31 @@ class ConversationPanel:
         link = (lambda s: links.url(owner, s.passage_id)) if links and owner else None
         messages = chat_messages(conversation, link, self.images_dir, self.images)
         saved = [conversation.settings.get(key) for key in self.setting_names]
-        return (messages, messages, conversation.title,
+        return (messages, messages, conversation.title, versions_choice(conversation),
                 *[gr.update() if value is None else value for value in saved])
+
+    def _switch(self, version: Any, token: str, request: gr.Request) -> tuple[Any, ...]:
+        """Shows another version of a message, and the newest branch below it."""
+        owner, conversation_id = self.current(token, request)
+        conversation = self.store.get_conversation(owner, conversation_id) \
+            if owner and conversation_id else None
+        if owner is None or conversation is None or not isinstance(version, int) \
+                or not self.store.set_active(owner, conversation.id,
+                                             conversation.newest_leaf(version)):
+            return gr.skip(), gr.skip(), gr.skip()
+        messages, _, _, choice, *_ = self._open(conversation.id, token, request)
+        return messages, messages, choice
+
+    def versions_now(self, token: str, request: gr.Request) -> dict[str, Any]:
+        """The versions control for the chat as stored, once this process's writes landed."""
+        owner, conversation_id = self.current(token, request)
+        if not (owner and conversation_id):
+            return NO_VERSIONS
+        pending = self.written(conversation_id)
+        if pending is not None:
+            concurrent.futures.wait([pending], timeout=5)
+        conversation = self.store.get_conversation(owner, conversation_id)
+        return versions_choice(conversation) if conversation is not None else NO_VERSIONS
 
     def _list(self, query: str, token: str, request: gr.Request) -> dict[str, Any]:
         owner = self.identity.owner(request, token)
@@ -248,7 +296,7 @@ class ConversationPanel:
 
     def _new_chat(self, request: gr.Request) -> tuple[Any, ...]:
         self.identity.sessions.get(request.session_hash).open(None)
-        return gr.update(value=None), [], [], ""
+        return gr.update(value=None), [], [], "", NO_VERSIONS
 
     def _list_after_submit(self, query: str, token: str, request: gr.Request) -> tuple[Any, Any]:
         """The list once the turn's chat exists (the chat function creates it as it starts),
@@ -275,7 +323,7 @@ class ConversationPanel:
         if owner and conversation_id:
             self.store.delete_conversation(owner, conversation_id)
         self.identity.sessions.get(request.session_hash).open(None)
-        return self._list(query, token, request), [], [], ""
+        return self._list(query, token, request), [], [], "", NO_VERSIONS
 
     def _export(self, kind: str, token: str, request: gr.Request) -> dict[str, Any]:
         owner, conversation_id = self.current(token, request)

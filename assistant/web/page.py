@@ -20,7 +20,7 @@ from ..quotas.meter import Admission
 from ..tools.catalog import McpRuntime
 from .attachments import Attachments
 from .chat_actions import ActionChat, ActionMessage, action_of
-from .chatbot_history import history_messages, mark_stopped
+from .chatbot_history import history_messages, mark_stopped, shown_chars
 from .conversations_api import register_api
 from .conversations_panel import ConversationPanel
 from .documents_panel import DocumentsPanel
@@ -174,7 +174,8 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
         updates = service.respond(text, steps.history, options, memories=memories,
                                   images=images, place=place,
                                   charge=Charge(admitted.meter, admitted.keys),
-                                  continues=steps.continues, route=route)
+                                  continues=steps.continues, route=route,
+                                  shown_chars=shown_chars(history))
         run = runs.start(place, updates, on_end=admitted.hand_over())
         try:
             async for update in run.follow():
@@ -248,6 +249,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
         )
 
         chat_interface.add_action_api(concurrency_limit)
+        panel.render_versions()
 
         def on_stop(history: list[Any], token: str,
                     request: gr.Request) -> tuple[list[Any], list[Any]]:
@@ -281,7 +283,19 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
             finally:
                 yield gr.skip(), gr.skip(), gr.update(submit_btn=True, stop_btn=False)
         quick: dict[str, Any] = {"api_visibility": "private", "queue": False}
-        chat_interface.chatbot.undo(panel.undo, panel.token, None, **quick)
+        chat_interface.chatbot.undo(panel.undo, panel.token, None, **quick).then(
+            panel.versions_now, panel.token, panel.versions, **quick)
+
+        async def versions_after_turn(token: str, request: gr.Request) -> Any:
+            """The versions control once the reply that Retry, Edit or an option started ends."""
+            run = await runs.next(*panel.current(token, request), timeout=10)
+            if run is not None:
+                await run.ended()
+            return await asyncio.to_thread(panel.versions_now, token, request)
+        for makes_a_version in (chat_interface.chatbot.retry, chat_interface.chatbot.edit,
+                                chat_interface.chatbot.option_select):
+            makes_a_version(versions_after_turn, panel.token, panel.versions,
+                            api_visibility="private", concurrency_limit=None)
         model.focus(refresh_models, model, model, **quick)  # the list is fetched when looked at
         tools_box.expand(lambda: (tool_choices(), tools_status(mcp)), None, [tools, status],
                          **quick)
