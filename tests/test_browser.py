@@ -219,6 +219,13 @@ def test_retry_keeps_the_earlier_version_and_the_versions_control_switches_betwe
     expect(page.get_by_text("Second answer.")).to_have_count(0)
     expect(versions.get_by_label("1 / 2")).to_be_checked()
 
+    page.get_by_role("button", name="This chat").click()
+    page.get_by_role("button", name="Branch into a new chat").click()
+    expect(page.locator("#conversation-list label")).to_have_count(2, timeout=10_000)
+    expect(page.locator("#conversation-list")).to_contain_text("(branch)")
+    expect(bot_message(page, "Follow-up answer.")).to_be_visible()
+    expect(versions).to_be_hidden()  # a branch holds only the path it was made from
+
 
 def test_the_sidebar_searches_opens_renames_exports_imports_and_deletes_chats(page, fake_app, fake,
                                                                              tmp_path):

@@ -150,3 +150,19 @@ def test_postgres_turns_linear_chats_into_trees_and_loses_nothing(database_url):
         _check_migrated(store)
     finally:
         store.close()
+
+
+def test_a_branch_is_a_new_chat_with_the_path_shown_and_the_original_stays(store):
+    cid = store.create_conversation("alice", "Colours")
+    question = store.add_message("alice", cid, "user", "Name a colour")
+    store.add_message("alice", cid, "assistant", "Red")
+    store.add_message("alice", cid, "assistant", "Blue", parent_id=question)
+    store.add_message("alice", cid, "user", "Darker?")
+
+    branch = store.get_conversation("alice", store.branch_conversation("alice", cid))
+    assert branch.title == "Colours (branch)"
+    assert _contents(branch.path()) == ["Name a colour", "Blue", "Darker?"]
+    assert len(branch.messages) == 3  # the other version stays behind
+    assert len(store.get_conversation("alice", cid).messages) == 4
+    with pytest.raises(NotFound):
+        store.branch_conversation("bob", cid)

@@ -89,6 +89,10 @@ class Store(Protocol):
         message the chat shows last) and makes it the one the chat shows last."""
         ...
 
+    def branch_conversation(self, owner: str, conversation_id: str) -> str:
+        """A new conversation holding the path the chat shows; NotFound if not the owner's."""
+        ...
+
     def set_active(self, owner: str, conversation_id: str, message_id: int | None) -> bool:
         """The chat shows the path that ends at `message_id` (None: no message)."""
         ...

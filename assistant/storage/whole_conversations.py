@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from typing import Any, Mapping
@@ -19,6 +20,17 @@ class WholeConversations:
     def list_conversations(self, owner: str, query: str | None = None,
                            limit: int = 100) -> list[ConversationSummary]:
         raise NotImplementedError
+
+    def import_json(self, owner: str, data: Mapping[str, Any] | str | bytes) -> str:
+        raise NotImplementedError
+
+    def branch_conversation(self, owner: str, conversation_id: str) -> str:
+        """A new conversation of `owner` holding the path the chat shows; NotFound if the
+        conversation is not theirs."""
+        conversation = self._owned(owner, conversation_id)
+        branch = dataclasses.replace(conversation, messages=conversation.path(),
+                                     title=f"{conversation.title or 'Chat'} (branch)")
+        return self.import_json(owner, to_json(branch, time.time()))
 
     def all_conversations(self, owner: str) -> list[Conversation]:
         """Every conversation of `owner`, whole, newest first (for their archive)."""

@@ -23,7 +23,14 @@ from ..domain.reply import Place, Step
 from ..domain.sources import Source
 from ..identity.owners import Identity
 from ..storage.recorder import log_write_failure
-from ..storage.records import Conversation, Message, StoredImage, auto_title, new_conversation_id
+from ..storage.records import (
+    Conversation,
+    Message,
+    NotFound,
+    StoredImage,
+    auto_title,
+    new_conversation_id,
+)
 from ..storage.repository import Store
 from .image_policy import ImagePolicy
 from .render import NO_IMAGES, SourceLink, stored_reply
@@ -186,6 +193,7 @@ class ConversationPanel:
             with gr.Row():
                 self.export_json = gr.Button("Export JSON", size="sm")
                 self.export_md = gr.Button("Export Markdown", size="sm")
+            self.branch = gr.Button("Branch into a new chat", size="sm")
             self.export_file = gr.File(label="Export", visible=False, interactive=False)
             self.import_file = gr.UploadButton("Import JSON", file_types=[".json"], size="sm")
         with gr.Accordion("Memory", open=False):
@@ -222,6 +230,8 @@ class ConversationPanel:
                           **private)
         self.delete.click(self._delete, [self.search, self.token],
                           [self.conversations, *opened[:4]], **private)
+        branched = self.branch.click(self._branch, [self.search, self.token],
+                                     [self.conversations, *opened], **private)
         self.export_json.click(self._export, [gr.State("json"), self.token], self.export_file, **private)
         self.export_md.click(self._export, [gr.State("md"), self.token], self.export_file, **private)
         self.import_file.upload(self._import, [self.import_file, self.token],
@@ -233,7 +243,7 @@ class ConversationPanel:
                             [self.conversations, self.token], **private)
         self.versions.input(self._switch, [self.versions, self.token],
                             [chat.chatbot, chat.chatbot_state, self.versions], **private)
-        return [chosen]
+        return [chosen, branched]
 
     def restore(self, token: str, request: gr.Request) -> tuple[Any, ...]:
         """A returning page: its chats, its facts, and its most recent chat opened."""
@@ -324,6 +334,18 @@ class ConversationPanel:
             self.store.delete_conversation(owner, conversation_id)
         self.identity.sessions.get(request.session_hash).open(None)
         return self._list(query, token, request), [], [], "", NO_VERSIONS
+
+    def _branch(self, query: str, token: str, request: gr.Request) -> tuple[Any, ...]:
+        """Opens a new chat that holds the path this one shows, to go on from there."""
+        owner, conversation_id = self.current(token, request)
+        if not (owner and conversation_id):
+            raise gr.Error("Open a chat first.")
+        try:
+            branch = self.store.branch_conversation(owner, conversation_id)
+        except NotFound:
+            raise gr.Error("This chat is gone.") from None
+        opened = self._open(branch, token, request)
+        return (self._list(query, token, request), *opened)
 
     def _export(self, kind: str, token: str, request: gr.Request) -> dict[str, Any]:
         owner, conversation_id = self.current(token, request)
