@@ -182,6 +182,8 @@ class ConversationPanel:
 
     def render(self) -> None:
         self.token = gr.BrowserState("", storage_key="assistant-owner", secret=self.storage_key)
+        # The chat the page shows, to open again after a reload (if it is still the owner's).
+        self.shown = gr.BrowserState("", storage_key="assistant-chat", secret=self.storage_key)
         self.new_chat = gr.Button("+ New chat", variant="primary", size="sm")
         self.search = gr.Textbox(placeholder="Search chats…", show_label=False, container=False)
         self.conversations = gr.Radio(label="Chats", choices=[], elem_id="conversation-list")
@@ -214,11 +216,11 @@ class ConversationPanel:
         """`settings`: the sidebar's components, by the names a conversation saves them under.
         Returns the events after which the chat shows another conversation."""
         self.setting_names = list(settings)
-        opened = [chat.chatbot, chat.chatbot_state, self.title, self.versions,
+        opened = [chat.chatbot, chat.chatbot_state, self.title, self.versions, self.shown,
                   *settings.values()]
         private: dict[str, Any] = {"api_visibility": "private"}
         self.restored = [self.conversations, self.memories, *opened]
-        self.new_chat.click(self._new_chat, None, [self.conversations, *opened[:4]], **private)
+        self.new_chat.click(self._new_chat, None, [self.conversations, *opened[:5]], **private)
         chosen = self.conversations.input(self._open, [self.conversations, self.token], opened,
                                           **private)
         # The API opens by id; the radio only accepts the ids this session was shown.
@@ -229,7 +231,7 @@ class ConversationPanel:
         self.rename.click(self._rename, [self.title, self.search, self.token], self.conversations,
                           **private)
         self.delete.click(self._delete, [self.search, self.token],
-                          [self.conversations, *opened[:4]], **private)
+                          [self.conversations, *opened[:5]], **private)
         branched = self.branch.click(self._branch, [self.search, self.token],
                                      [self.conversations, *opened], **private)
         self.export_json.click(self._export, [gr.State("json"), self.token], self.export_file, **private)
@@ -240,25 +242,28 @@ class ConversationPanel:
                             [self.memories, self.new_memory, self.token], **private)
         self.forget.click(self._forget, [self.memories, self.token], self.memories, **private)
         chat.textbox.submit(self._list_after_submit, [self.search, self.token],
-                            [self.conversations, self.token], **private)
+                            [self.conversations, self.token, self.shown], **private)
         self.versions.input(self._switch, [self.versions, self.token],
                             [chat.chatbot, chat.chatbot_state, self.versions], **private)
         return [chosen, branched]
 
-    def restore(self, token: str, request: gr.Request) -> tuple[Any, ...]:
-        """A returning page: its chats, its facts, and its most recent chat opened."""
+    def restore(self, token: str, shown: str, request: gr.Request) -> tuple[Any, ...]:
+        """A returning page: its chats, its facts, and the chat it showed (or the most
+        recent one) opened."""
         owner = self.identity.owner(request, token)
         session = self.identity.sessions.get(request.session_hash)
         session.owner = owner
         session.open(None)
-        recent = self.store.list_conversations(owner, limit=1) if owner else []
-        # With nothing to restore, leave the chat alone: a quick first message may be in it.
-        opened = self._open(recent[0].id, token, request) if recent else \
-            tuple(gr.update() for _ in range(4 + len(self.setting_names)))
+        opened = self._open(shown, token, request) if shown and owner else None
+        if opened is None or not session.conversation_id:  # gone, or not theirs
+            recent = self.store.list_conversations(owner, limit=1) if owner else []
+            # With nothing to restore, leave the chat alone: a quick first message may be in it.
+            opened = self._open(recent[0].id, token, request) if recent else \
+                tuple(gr.update() for _ in range(5 + len(self.setting_names)))
         return (self._list("", token, request), self._memory_choices(owner), *opened)
 
     def _empty(self) -> tuple[Any, ...]:
-        return ([], [], "", NO_VERSIONS, *[gr.update() for _ in self.setting_names])
+        return ([], [], "", NO_VERSIONS, "", *[gr.update() for _ in self.setting_names])
 
     def _open(self, conversation_id: str | None, token: str, request: gr.Request) -> tuple[Any, ...]:
         owner = self.identity.owner(request, token)
@@ -272,7 +277,7 @@ class ConversationPanel:
         messages = chat_messages(conversation, link, self.images_dir, self.images)
         saved = [conversation.settings.get(key) for key in self.setting_names]
         return (messages, messages, conversation.title, versions_choice(conversation),
-                *[gr.update() if value is None else value for value in saved])
+                conversation.id, *[gr.update() if value is None else value for value in saved])
 
     def _switch(self, version: Any, token: str, request: gr.Request) -> tuple[Any, ...]:
         """Shows another version of a message, and the newest branch below it."""
@@ -306,14 +311,17 @@ class ConversationPanel:
 
     def _new_chat(self, request: gr.Request) -> tuple[Any, ...]:
         self.identity.sessions.get(request.session_hash).open(None)
-        return gr.update(value=None), [], [], "", NO_VERSIONS
+        return gr.update(value=None), [], [], "", NO_VERSIONS, ""
 
-    def _list_after_submit(self, query: str, token: str, request: gr.Request) -> tuple[Any, Any]:
+    def _list_after_submit(self, query: str, token: str,
+                           request: gr.Request) -> tuple[Any, Any, Any]:
         """The list once the turn's chat exists (the chat function creates it as it starts),
-        and the page's new token if the turn gave it one."""
-        self.identity.sessions.get(request.session_hash).has_conversation.wait(timeout=10)
+        the page's new token if the turn gave it one, and the chat it shows."""
+        session = self.identity.sessions.get(request.session_hash)
+        session.has_conversation.wait(timeout=10)
         self.store.flush(timeout=10)  # its row is written in the background
-        return self._list(query, token, request), self.identity.page_token(request, token)
+        return (self._list(query, token, request), self.identity.page_token(request, token),
+                session.conversation_id or gr.skip())
 
     def current(self, token: str, request: gr.Request) -> tuple[str | None, str | None]:
         owner = self.identity.owner(request, token)
@@ -333,7 +341,7 @@ class ConversationPanel:
         if owner and conversation_id:
             self.store.delete_conversation(owner, conversation_id)
         self.identity.sessions.get(request.session_hash).open(None)
-        return self._list(query, token, request), [], [], "", NO_VERSIONS
+        return self._list(query, token, request), [], [], "", NO_VERSIONS, ""
 
     def _branch(self, query: str, token: str, request: gr.Request) -> tuple[Any, ...]:
         """Opens a new chat that holds the path this one shows, to go on from there."""

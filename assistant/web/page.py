@@ -77,10 +77,14 @@ class UncheckedCheckboxGroup(gr.CheckboxGroup):
     preprocess = _any_value
 
 
-# A new visitor's page asks the server nothing; one that holds a token restores its chats.
+# A new visitor's page asks the server nothing; one that holds a token restores its chats,
+# and does again when its connection comes back, to follow a reply that went on meanwhile.
 RESTORE_ID = "restore-session"
-RESTORE_IF_KNOWN = ("(token) => { if (token) document.getElementById('" + RESTORE_ID
-                    + "')?.click(); return []; }")
+RESTORE_IF_KNOWN = ("(token) => { const restore = () => document.getElementById('" + RESTORE_ID
+                    + "')?.click(); window.addEventListener('online', restore);"
+                    " if (token) restore(); return []; }")
+RESTORE_WHEN_ONLINE = ("() => { window.addEventListener('online', () => document"
+                       ".getElementById('" + RESTORE_ID + "')?.click()); return []; }")
 
 
 def from_a_page(request: gr.Request) -> bool:
@@ -326,18 +330,19 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
         # asks to follow it: opening a page stays one event.
         running = gr.Number(0, visible="hidden")
 
-        def restore(token: str, request: gr.Request) -> tuple[Any, ...]:
-            chats = panel.restore(token, request)
+        def restore(token: str, shown: str, request: gr.Request) -> tuple[Any, ...]:
+            chats = panel.restore(token, shown, request)
             run = runs.find(*panel.current(token, request))
             return (*chats, *documents.restore(token, request), left_today(token, request),
                     gr.skip() if run is None else id(run))
 
         restored = [*panel.restored, *documents.shown, usage_left, running]
+        gr.Button(visible="hidden", elem_id=RESTORE_ID).click(
+            restore, [panel.token, panel.shown], restored, **quick)
         if panel.identity.signs_in:  # the owner may be in the request, whatever the page holds
-            demo.load(restore, panel.token, restored, **quick)
+            demo.load(restore, [panel.token, panel.shown], restored, **quick)
+            demo.load(None, None, None, js=RESTORE_WHEN_ONLINE)
         else:
-            gr.Button(visible="hidden", elem_id=RESTORE_ID).click(
-                restore, panel.token, restored, **quick)
             demo.load(None, panel.token, None, js=RESTORE_IF_KNOWN)
         running.change(follow, panel.token, following, api_visibility="private",
                        concurrency_limit=None)
