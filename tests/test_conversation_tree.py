@@ -9,7 +9,7 @@ from assistant.conversation.actions import Action, plan
 from assistant.domain.messages import Reasoning, ToolCall, ToolResult
 from assistant.domain.validation import InvalidInput
 from assistant.storage.context import model_messages
-from assistant.storage.records import Message
+from assistant.storage.records import Message, StoredImage
 from fakes.fake_openai import Scenario
 from fakes.fake_scenario import data_inside, tool_outputs
 from tests.conftest import APIS, FAKE_MODEL, model_posts, start_app
@@ -106,3 +106,21 @@ def test_an_action_on_a_message_that_is_not_there_says_so():
         plan(Action("edit", 5), PATH)
     with pytest.raises(InvalidInput):
         plan(Action("continue"), PATH[:3])
+
+
+def test_the_page_text_finds_the_message_when_the_page_holds_turns_that_stored_nothing():
+    # The page shows a question that hit a limit between the two stored ones: its count of
+    # user messages is one ahead of the store's.
+    edit = plan(Action("edit", 2, "And Paris?"), PATH)
+    assert (edit.parent_id, len(edit.history)) == (2, 2)  # still message 3's sibling
+    retry = plan(Action("retry", 2, "Never stored?"), PATH)  # asked again, after the path
+    assert (retry.parent_id, retry.asks, retry.text, len(retry.history)) == (
+        4, True, "Never stored?", 4)
+    assert plan(Action("retry", 1, "And Paris?"), PATH).parent_id == 3
+
+
+def test_an_edited_question_keeps_its_images():
+    with_image = (Message(1, 1, "user", "What is this?", "complete", None, None, 0.0, 0.0,
+                          images=(StoredImage("image/png", b"png", "cat.png"),)),)
+    edit = plan(Action("edit", 0, "What is this?"), with_image)
+    assert [i.data for i in edit.images] == [b"png"] and edit.text is None

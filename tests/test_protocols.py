@@ -33,7 +33,7 @@ def notices(final: Any) -> list[dict]:
 
 @pytest.mark.parametrize("api", APIS)
 def test_a_plain_reply_streams_the_same_on_both_protocols(app, fake, api):
-    fake.enqueue(Scenario(text="Hello from both sides."))
+    fake.enqueue(Scenario(text="Hello from both sides.", rate=20))  # 4 deltas, 50 ms apart
     updates, final = app.chat(app.client(), "Hi", api=api)
 
     assert final == "Hello from both sides."

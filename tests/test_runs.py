@@ -86,3 +86,20 @@ def test_only_the_owner_of_the_conversation_finds_its_run():
         unkept.stop()
         assert runs.stop("alice", "c1")
     asyncio.run(scenario())
+
+
+def test_a_run_stopped_before_it_began_still_ends_and_lets_its_followers_go():
+    async def scenario() -> None:
+        runs: Runs[int] = Runs()
+        released: list[int] = []
+        run = runs.start(MINE, _counting(asyncio.Event(), 5, []),
+                         on_end=lambda: released.append(1))
+        run.stop()  # Stop pressed at once, before the run's task first ran
+        followed = await asyncio.wait_for(_all(run), 5)
+        assert followed == [] and run.done and released == [1]
+        assert runs.find("alice", "c1") is None
+    asyncio.run(scenario())
+
+
+async def _all(run) -> list[int]:
+    return [n async for n in run.follow()]

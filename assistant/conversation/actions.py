@@ -22,6 +22,9 @@ ActionKind = Literal["send", "edit", "retry", "continue"]
 class Action:
     kind: ActionKind = "send"
     exchange: int | None = None  # which user message of the path (0 first); None: the last
+    # The text the page shows for that message: it finds the message when the page holds
+    # turns that stored nothing (a limit hit, a refused file) and the count is off.
+    said: str | None = None
 
 
 SEND = Action()
@@ -46,14 +49,26 @@ def plan(action: Action, path: Sequence[Record]) -> Plan:
         if not path or path[-1].role != "assistant":
             raise InvalidInput("There is no reply to continue.")
         return Plan(model_messages(path), path[-1].id, asks=False, continues=True)
-    asked = [i for i, m in enumerate(path) if m.role == "user"]
-    chosen = asked[action.exchange if action.exchange is not None else -1] \
-        if asked and (action.exchange is None or 0 <= action.exchange < len(asked)) else None
+    chosen = _find(action, path)
     if chosen is None:
-        raise InvalidInput("That message is no longer in this chat.")
+        if action.said is None:
+            raise InvalidInput("That message is no longer in this chat.")
+        # Never stored: asked again, or as edited, after the path.
+        return Plan(model_messages(path), path[-1].id if path else None,
+                    text=action.said if action.kind == "retry" else None)
     message, before = path[chosen], path[:chosen]
-    if action.kind == "edit":  # a sibling of the message, with what the user wrote now
-        return Plan(model_messages(before), message.parent_id)
     images = tuple(Image(i.media_type, i.data, i.name) for i in message.images)
+    if action.kind == "edit":  # a sibling of the message, with what the user wrote now
+        return Plan(model_messages(before), message.parent_id, images=images)
     return Plan(model_messages(before), message.id, asks=False, text=message.content,
                 images=images)
+
+
+def _find(action: Action, path: Sequence[Record]) -> int | None:
+    """The index in `path` of the user message the action is about."""
+    asked = [i for i, m in enumerate(path) if m.role == "user"]
+    at = action.exchange if action.exchange is not None else len(asked) - 1
+    if 0 <= at < len(asked) and action.said in (None, path[asked[at]].content):
+        return asked[at]
+    same = [i for i in asked[:at + 1] if path[i].content == action.said]
+    return same[-1] if same else None

@@ -11,10 +11,12 @@ Runs are keyed by owner and conversation, so a follower only ever finds its own.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import AsyncIterator, Callable, Generic, TypeVar
 
 from ..domain.reply import Place
 
+log = logging.getLogger(__name__)
 U = TypeVar("U")
 RunKey = tuple[str, str]  # (owner, conversation id)
 
@@ -30,6 +32,7 @@ class Run(Generic[U]):
         self._changed = asyncio.Event()
         self._on_end = on_end
         self._task = asyncio.get_running_loop().create_task(self._drive(updates))
+        self._task.add_done_callback(self._ended)  # also when stopped before it began
 
     async def _drive(self, updates: AsyncIterator[U]) -> None:
         try:
@@ -41,9 +44,14 @@ class Run(Generic[U]):
             pass  # stopped: the reply's own code has recorded it as stopped
         except Exception as exc:  # handed to every follower
             self._error = exc
-        finally:
-            self.done = True
+
+    def _ended(self, _: object) -> None:
+        self.done = True
+        try:
             self._on_end()
+        except Exception:
+            log.exception("ending a run failed")
+        finally:
             self._wake()
 
     def _wake(self) -> None:
@@ -70,10 +78,6 @@ class Run(Generic[U]):
     async def ended(self) -> None:
         await asyncio.wait([self._task])
 
-    async def stopped(self) -> None:
-        """Stops the run and waits until its reply has ended."""
-        self._task.cancel()
-        await asyncio.wait([self._task])
 
 
 class Runs(Generic[U]):
@@ -111,7 +115,7 @@ class Runs(Generic[U]):
                 return None
             try:
                 await asyncio.wait_for(self._started.wait(), left)
-            except TimeoutError:
+            except asyncio.TimeoutError:
                 return None
         return run
 

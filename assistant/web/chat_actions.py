@@ -72,15 +72,19 @@ class ActionChat(gr.ChatInterface):
         contents = [field(m, "content") for m in history[start:end]]
         parts = [p for c in contents for p in (c if isinstance(c, list) else [c])]
         files = [p["file"] for p in parts if isinstance(p, dict) and p.get("type") == "file"]
-        message = {"text": "".join(message_text(p) for p in parts), "files": files}
+        text = "".join(message_text(p) for p in parts)
         kept = history[:start]
-        return kept, RetryMessage(Action("retry", user_messages(kept)), message)
+        return kept, RetryMessage(Action("retry", user_messages(kept), text),
+                                  {"text": text, "files": files})
 
     def _edit_message(self, history: list[Any], edit_data: gr.EditData) -> tuple[Any, ...]:
+        index = edit_data.index
+        said = message_text(field(history[index], "content")) \
+            if isinstance(index, int) and 0 <= index < len(history) else None
         kept, state, value = super()._edit_message(history, edit_data)
         edited: Any = value
         text = edited if isinstance(edited, str) else str((edited or {}).get("text") or "")
-        return kept, state, ActionMessage(Action("edit", user_messages(kept)),
+        return kept, state, ActionMessage(Action("edit", user_messages(kept), said),
                                           [{"role": "user", "content": value}], text)
 
     def add_action_api(self, concurrency_limit: int | None) -> None:

@@ -154,20 +154,24 @@ class ConversationPanel:
             if asked:
                 self.store.set_active(owner, conversation.id, asked[-1].parent_id)
 
-    async def shown_before(self, owner: str, conversation_id: str,
-                           reply_id: int | None) -> list[Any]:
-        """The stored chat as shown up to the message a reply answers."""
+    async def shown_before(self, owner: str, conversation_id: str, place: Place) -> list[Any]:
+        """The stored chat as shown up to the message the reply kept at `place` answers."""
         pending = self.written(conversation_id)
         if pending is not None:
             await asyncio.wait([asyncio.wrap_future(pending)])
         conversation = await asyncio.to_thread(self.store.get_conversation, owner, conversation_id)
         if conversation is None:
             return []
-        reply = next((m for m in conversation.messages if m.id == reply_id), None)
-        leaf = reply.parent_id if reply is not None else conversation.active_id
+        reply = next((m for m in conversation.messages if m.id == place.message_id), None)
+        if reply is None:  # not written yet: it will follow the active message
+            return chat_messages(conversation, self._link(owner), self.images_dir, self.images)
+        return chat_messages(conversation, self._link(owner), self.images_dir, self.images,
+                             leaf=reply.parent_id)
+
+    def _link(self, owner: str) -> SourceLink | None:
+        """Where a cited source of `owner`'s opens, if source links are on."""
         links = self.links
-        link = (lambda s: links.url(owner, s.passage_id)) if links else None
-        return chat_messages(conversation, link, self.images_dir, self.images, leaf=leaf)
+        return (lambda s: links.url(owner, s.passage_id)) if links else None
 
     def saved_facts(self, owner: str) -> list[str]:
         """The facts to send with a turn; reads the database, so call it from a thread."""
@@ -269,12 +273,10 @@ class ConversationPanel:
         owner = self.identity.owner(request, token)
         conversation = self.store.get_conversation(owner, conversation_id) \
             if owner and conversation_id else None
-        if conversation is None:
+        if owner is None or conversation is None:
             return self._empty()
         self.identity.sessions.get(request.session_hash).open(conversation.id)
-        links = self.links
-        link = (lambda s: links.url(owner, s.passage_id)) if links and owner else None
-        messages = chat_messages(conversation, link, self.images_dir, self.images)
+        messages = chat_messages(conversation, self._link(owner), self.images_dir, self.images)
         saved = [conversation.settings.get(key) for key in self.setting_names]
         return (messages, messages, conversation.title, versions_choice(conversation),
                 conversation.id, *[gr.update() if value is None else value for value in saved])

@@ -5,6 +5,7 @@ on every call, and string hints would be evaluated again each time.
 """
 
 import asyncio
+import itertools
 from typing import Any, AsyncIterator
 
 import gradio as gr
@@ -169,8 +170,10 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
                 continues=action.kind == "continue")
         else:
             place, steps = planned
-        if steps.text is not None:  # a new version of a stored message
-            text, images = steps.text, list(steps.images)
+        if steps.text is not None:  # a stored message asked again
+            text = steps.text
+        if steps.images:  # a stored message's images, asked again or edited
+            images = list(steps.images)
         if place.owner and use_memory:
             memories = await asyncio.to_thread(panel.saved_facts, place.owner)
         link = attachments.source_link(owner)
@@ -255,8 +258,8 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
         chat_interface.add_action_api(concurrency_limit)
         panel.render_versions()
 
-        def on_stop(history: list[Any], token: str,
-                    request: gr.Request) -> tuple[list[Any], list[Any]]:
+        async def on_stop(history: list[Any], token: str,  # on the loop, where runs live
+                          request: gr.Request) -> tuple[list[Any], list[Any]]:
             panel.identity.sessions.get(request.session_hash).reply_stopped = True
             runs.stop(*panel.current(token, request))  # the reply this tab shows, wherever it runs
             marked = mark_stopped(history)
@@ -277,15 +280,12 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
             link = attachments.source_link(owner)
             before: list[Any] | None = None
             yield gr.skip(), gr.skip(), gr.update(submit_btn=False, stop_btn=True)
-            try:
-                async for update in run.follow():
-                    if before is None:
-                        before = await panel.shown_before(owner, conversation_id,
-                                                          run.place.message_id)
-                    shown = [*before, *chat_messages_of(render(update, link, panel.images))]
-                    yield shown, shown, gr.skip()
-            finally:
-                yield gr.skip(), gr.skip(), gr.update(submit_btn=True, stop_btn=False)
+            async for update in run.follow():
+                if before is None:
+                    before = await panel.shown_before(owner, conversation_id, run.place)
+                shown = [*before, *chat_messages_of(render(update, link, panel.images))]
+                yield shown, shown, gr.skip()
+            yield gr.skip(), gr.skip(), gr.update(submit_btn=True, stop_btn=False)
         quick: dict[str, Any] = {"api_visibility": "private", "queue": False}
         chat_interface.chatbot.undo(panel.undo, panel.token, None, **quick).then(
             panel.versions_now, panel.token, panel.versions, **quick)
@@ -326,15 +326,16 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
         register_api(panel.store, panel.identity)
         documents.wire(demo, panel.token)
 
-        # Set when a restored chat's reply is still running, so that only then the page
+        # Changed when a restored chat's reply is still running, so that only then the page
         # asks to follow it: opening a page stays one event.
         running = gr.Number(0, visible="hidden")
+        restores = itertools.count(1)
 
         def restore(token: str, shown: str, request: gr.Request) -> tuple[Any, ...]:
             chats = panel.restore(token, shown, request)
             run = runs.find(*panel.current(token, request))
             return (*chats, *documents.restore(token, request), left_today(token, request),
-                    gr.skip() if run is None else id(run))
+                    gr.skip() if run is None else next(restores))
 
         restored = [*panel.restored, *documents.shown, usage_left, running]
         gr.Button(visible="hidden", elem_id=RESTORE_ID).click(
