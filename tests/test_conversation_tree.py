@@ -124,3 +124,14 @@ def test_an_edited_question_keeps_its_images():
                           images=(StoredImage("image/png", b"png", "cat.png"),)),)
     edit = plan(Action("edit", 0, "What is this?"), with_image)
     assert [i.data for i in edit.images] == [b"png"] and edit.text is None
+
+
+def test_a_signed_in_script_that_cancels_its_reply_still_stops_it(signed_in, fake):
+    fake.enqueue(Scenario(n_tokens=400, rate=20))
+    client = signed_in.client(auth=("ann", "ann-pw"))
+    job = client.submit("Count for my script", api_name="/chat")
+    for update in job:
+        if isinstance(update, str) and len(update.split()) >= 2:
+            break
+    job.cancel()  # kept as ann's chat, but a script has no page to come back with
+    assert fake.wait_for_disconnect(timeout=2)

@@ -189,8 +189,8 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
                 shown = render(update, link, shown_safe)
                 yield [*said, *(shown if isinstance(shown, list) else [shown])] if said else shown
         except (asyncio.CancelledError, GeneratorExit):  # Stop, a closed tab or a reload
-            if not place.owner:  # nobody can come back to a chat nobody keeps
-                run.stop()
+            if not (place.owner and from_a_page(request)):  # only a page comes back to follow
+                run.stop()  # an API caller's cancel is its Stop, as before
                 session.reply_stopped = True
             raise
 
