@@ -12,7 +12,7 @@ from gradio_client import handle_file
 
 from assistant.app.server import run
 from assistant.conversation.moderation import Blocklist
-from assistant.web.conversations_panel import chat_messages
+from assistant.web.stored_chat import chat_messages
 from fakes.fake_openai import Scenario
 from tests.conftest import CHAT_INPUTS, FAKE_MODEL, model_posts, start_app
 

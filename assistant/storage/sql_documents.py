@@ -14,7 +14,7 @@ from .records import StoredDocument, StoredPassage, check_owner, clean_text
 from .repository import PassageRow
 
 if TYPE_CHECKING:
-    from .sql_store import Conn, Dialect
+    from .sql_dialect import Conn, Dialect
 
 DOCUMENT_SELECT = ("SELECT d.id, d.name, d.kind, d.size, d.pages,"
                    " (SELECT COUNT(*) FROM passages p WHERE p.document_id = d.id), d.created, d.path"

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import json
 import time
-from abc import ABC, abstractmethod
 from concurrent.futures import Future
-from contextlib import AbstractContextManager, closing
-from typing import Any, Callable, Literal, Mapping, Protocol, Sequence, TypeVar
+from typing import Any, Callable, Literal, Mapping, Sequence, TypeVar
 
 from .records import (
     ROLES,
@@ -36,12 +34,12 @@ from .records import (
     sources_json,
     steps_json,
 )
+from .sql_dialect import Conn, Dialect
 from .sql_documents import SQLDocuments
 from .whole_conversations import WholeConversations, read_import
 
 T = TypeVar("T")
 S = TypeVar("S", bound="SQLStore")
-Conn = Any  # a sqlite3 or a psycopg connection, inside a transaction
 
 OWNED_TABLES = ("conversations", "messages", "images", "memories", "documents", "passages")
 ALIVE_REPLICAS = "SELECT id FROM replicas WHERE heartbeat >= ?"
@@ -54,58 +52,6 @@ TREE_FROM_LINES = (
            WHERE m.conversation_id = conversations.id ORDER BY m.position DESC LIMIT 1)""",
     "CREATE INDEX messages_by_parent ON messages (parent_id)",
 )
-
-
-class Database(Protocol):
-    """What the core asks of sqlite/database.py and postgres/database.py alike."""
-
-    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]: ...
-
-    def write(self, fn: Callable[..., T], *args: Any) -> T: ...
-
-    def read(self) -> AbstractContextManager[Conn]: ...
-
-    def flush(self, timeout: float | None = None) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class Dialect(ABC):
-    """One database, and what its SQL says differently."""
-
-    order: str  # a column that grows with every insert: the tie-break between equal times
-    merge_settings: str  # the assignment that merges the JSON object in `?` into `settings`
-    lock: str = ""  # ends a SELECT of the row that the rest of a write depends on
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    def sql(self, text: str) -> str:
-        """`text` with this database's placeholders for its `?`s."""
-        return text
-
-    def execute(self, conn: Conn, sql: str, *params: Any) -> Any:
-        return conn.execute(self.sql(sql), params)
-
-    def execute_many(self, conn: Conn, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        with closing(conn.cursor()) as cursor:
-            cursor.executemany(self.sql(sql), rows)
-
-    @abstractmethod
-    def contains(self, column: str) -> str:
-        """SQL, true where `column` case-folded contains the needle in its one `?`."""
-
-    def needle(self, folded: str) -> Any:
-        """The parameter of `contains` for a search text already case-folded."""
-        return folded
-
-    @abstractmethod
-    def insert(self, conn: Conn, sql: str, *params: Any) -> int:
-        """Runs an INSERT of one row; the new row's id."""
-
-    @abstractmethod
-    def scrub_after_commit(self, tables: Sequence[str]) -> None:
-        """From inside a write: once it commits, the rows it deleted from `tables` leave the disk."""
 
 
 class SQLStore(WholeConversations):

@@ -7,8 +7,6 @@ worker threads, never on the event loop that streams replies.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import hashlib
 import json
 import shutil
 import tempfile
@@ -19,73 +17,24 @@ from typing import Any, Callable
 import gradio as gr
 
 from ..conversation.actions import Action, Plan, plan
-from ..domain.reply import Place, Step
-from ..domain.sources import Source
+from ..domain.reply import Place
 from ..identity.owners import Identity
 from ..storage.recorder import log_write_failure
 from ..storage.records import (
     Conversation,
     Message,
     NotFound,
-    StoredImage,
     auto_title,
     new_conversation_id,
 )
 from ..storage.repository import Store
 from .image_policy import ImagePolicy
-from .render import NO_IMAGES, SourceLink, stored_reply
-from .safe_markdown import safe_markdown
+from .render import NO_IMAGES, SourceLink
 from .source_links import SourceLinks
+from .stored_chat import NO_VERSIONS, chat_messages, versions_choice
 
 UNTITLED = "Untitled chat"
 Written = Callable[[str], "Future[Any] | None"]  # a chat's pending write, if any
-
-
-def chat_messages(conversation: Conversation, link: SourceLink | None = None,
-                  images_dir: Path | None = None, images: ImagePolicy = NO_IMAGES,
-                  leaf: int | None = None) -> list[Any]:
-    """A stored conversation's path to `leaf` (default: the active path) as Chatbot
-    messages, shown as the live chat showed them."""
-    messages: list[Any] = []
-    for message in conversation.path(leaf):
-        if message.role == "user":
-            files = [{"path": str(_image_file(i, images_dir))} for i in message.images] \
-                if images_dir is not None else []
-            text = safe_markdown(message.content, images)
-            content = [*files, text] if files else text
-            messages.append({"role": "user", "content": content})
-        else:
-            steps = [Step.from_record(step) for step in message.steps]
-            sources = [Source.from_record(s) for s in message.sources]
-            messages += stored_reply(message.content, steps, message.status, message.reason,
-                                     sources, link, images)
-    return messages
-
-
-NO_VERSIONS: dict[str, Any] = {"__type__": "update", "visible": False, "choices": [],
-                               "value": None}
-
-
-def versions_choice(conversation: Conversation) -> dict[str, Any]:
-    """The versions control for a conversation: its last message with other versions."""
-    found = conversation.last_versions()
-    if found is None:
-        return NO_VERSIONS
-    shown, versions = found
-    whose = "this reply" if shown.role == "assistant" else "your message"
-    return gr.update(visible=True, label=f"Versions of {whose}", value=shown.id,
-                     choices=[(f"{i} / {len(versions)}", m.id)
-                              for i, m in enumerate(versions, 1)])
-
-
-def _image_file(image: StoredImage, folder: Path) -> Path:
-    """The image as a file Gradio can serve, named by its content (written once)."""
-    suffix = {"image/png": ".png", "image/gif": ".gif", "image/webp": ".webp"}.get(
-        image.media_type, ".jpg")
-    path = folder / (hashlib.sha256(image.data).hexdigest()[:32] + suffix)
-    if not path.exists():
-        path.write_bytes(image.data)
-    return path
 
 
 class ConversationPanel:
@@ -131,11 +80,15 @@ class ConversationPanel:
 
     async def _path(self, owner: str, conversation_id: str) -> tuple[Message, ...] | None:
         """The messages the chat shows, once this process's writes to it have landed."""
+        conversation = await self._stored(owner, conversation_id)
+        return None if conversation is None else conversation.path()
+
+    async def _stored(self, owner: str, conversation_id: str) -> Conversation | None:
+        """The conversation as stored, once this process's writes to it have landed."""
         pending = self.written(conversation_id)
         if pending is not None:
             await asyncio.wait([asyncio.wrap_future(pending)])
-        conversation = await asyncio.to_thread(self.store.get_conversation, owner, conversation_id)
-        return None if conversation is None else conversation.path()
+        return await asyncio.to_thread(self.store.get_conversation, owner, conversation_id)
 
     def _start_conversation(self, owner: str, first_message: str) -> str:
         conversation_id = new_conversation_id()
@@ -156,10 +109,7 @@ class ConversationPanel:
 
     async def shown_before(self, owner: str, conversation_id: str, place: Place) -> list[Any]:
         """The stored chat as shown up to the message the reply kept at `place` answers."""
-        pending = self.written(conversation_id)
-        if pending is not None:
-            await asyncio.wait([asyncio.wrap_future(pending)])
-        conversation = await asyncio.to_thread(self.store.get_conversation, owner, conversation_id)
+        conversation = await self._stored(owner, conversation_id)
         if conversation is None:
             return []
         reply = next((m for m in conversation.messages if m.id == place.message_id), None)
@@ -293,15 +243,11 @@ class ConversationPanel:
         messages, _, _, choice, *_ = self._open(conversation.id, token, request)
         return messages, messages, choice
 
-    def versions_now(self, token: str, request: gr.Request) -> dict[str, Any]:
+    async def versions_now(self, token: str, request: gr.Request) -> dict[str, Any]:
         """The versions control for the chat as stored, once this process's writes landed."""
         owner, conversation_id = self.current(token, request)
-        if not (owner and conversation_id):
-            return NO_VERSIONS
-        pending = self.written(conversation_id)
-        if pending is not None:
-            concurrent.futures.wait([pending], timeout=5)
-        conversation = self.store.get_conversation(owner, conversation_id)
+        conversation = await self._stored(owner, conversation_id) \
+            if owner and conversation_id else None
         return versions_choice(conversation) if conversation is not None else NO_VERSIONS
 
     def _list(self, query: str, token: str, request: gr.Request) -> dict[str, Any]:

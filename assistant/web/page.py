@@ -295,7 +295,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
             run = await runs.next(*panel.current(token, request), timeout=10)
             if run is not None:
                 await run.ended()
-            return await asyncio.to_thread(panel.versions_now, token, request)
+            return await panel.versions_now(token, request)
         for makes_a_version in (chat_interface.chatbot.retry, chat_interface.chatbot.edit,
                                 chat_interface.chatbot.option_select):
             makes_a_version(versions_after_turn, panel.token, panel.versions,

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ..sql_store import ALIVE_REPLICAS, TREE_FROM_LINES, Conn, Dialect, SQLStore
+from ..sql_dialect import Conn, Dialect
+from ..sql_store import ALIVE_REPLICAS, TREE_FROM_LINES, SQLStore
 from .database import Database
 from .usage import PostgresUsage
 

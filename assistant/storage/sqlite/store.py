@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..records import NotFound
-from ..sql_store import TREE_FROM_LINES, Conn, Dialect, SQLStore, message_from_row
+from ..sql_dialect import Conn, Dialect
+from ..sql_store import TREE_FROM_LINES, SQLStore, message_from_row
 from .database import Database, DatabaseClosed
 
 __all__ = ["SQLiteStore", "DatabaseClosed", "NotFound", "FILENAME", "MIGRATIONS", "message_from_row"]
