@@ -28,7 +28,7 @@ from playwright.sync_api import Page, expect
 from assistant.storage.postgres.store import PostgresStore
 from fakes.fake_openai import FakeOpenAI, Scenario
 from fakes.loopback import free_port
-from tests.browser import bot_message, open_app, send
+from tests.browser import bot_message, bot_messages, open_app, send
 from tests.conftest import FAKE_MODEL, model_posts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,6 +141,53 @@ def test_a_chat_streams_through_the_balancer_and_continues_on_the_other_replica(
     assert [m.content for m in answers][-1] == "Continued elsewhere."
 
 
+
+def start_on(page: Page, url: str, replica: str, fake: Any, n_tokens: int, message: str) -> None:
+    """A reply of w0 … w{n-1} at 20 words a second, started on `replica` and seen starting."""
+    fake.enqueue(Scenario(n_tokens=n_tokens, rate=RATE))
+    pin(page, url, replica)
+    open_app(page, url)
+    send(page, message)
+    expect(bot_messages(page).last).to_contain_text("w3", timeout=20_000)
+    page.wait_for_function("() => localStorage.getItem('assistant-owner') !== null")
+
+
+def every_word_once(page: Page, n_tokens: int) -> None:
+    expect(bot_message(page, f"w{n_tokens - 1}")).to_be_visible(timeout=30_000)
+    words = [w for w in bot_messages(page).last.inner_text().split() if w.startswith("w")]
+    assert words == [f"w{i}" for i in range(n_tokens)]
+
+
+def test_a_reload_that_lands_on_the_other_replica_follows_the_reply_and_stop_there_stops_it(
+        page, deployment, fake):
+    start_on(page, deployment.url, "app1", fake, 80, "Count across replicas")
+    pin(page, deployment.url, "app2")
+    page.reload(wait_until="domcontentloaded")
+    expect(page.locator("button.stop-button")).to_be_visible(timeout=20_000)  # still running
+    every_word_once(page, 80)
+    assert served_by(page) == "app2" and fake.disconnects == 0
+    expect(page.get_by_text("Reply incomplete")).to_have_count(0)
+    expect(page.locator("button.stop-button")).to_be_hidden(timeout=10_000)
+
+    start_on(page, deployment.url, "app2", fake, 400, "Count until stopped elsewhere")
+    pin(page, deployment.url, "app1")
+    page.reload(wait_until="domcontentloaded")
+    expect(bot_messages(page).last).to_contain_text("w20", timeout=20_000)  # live on app1
+    page.locator("button.stop-button").click()
+    assert fake.wait_for_disconnect(timeout=5)  # app2 stopped the model's stream
+    expect(page.locator("button.stop-button")).to_be_hidden(timeout=10_000)
+    assert served_by(page) == "app1"
+
+
+def test_a_page_following_a_reply_of_a_replica_that_dies_says_so(page, deployment, fake):
+    start_on(page, deployment.url, "app1", fake, 400, "Count, then lose the replica")
+    pin(page, deployment.url, "app2")
+    page.reload(wait_until="domcontentloaded")
+    expect(bot_messages(page).last).to_contain_text("w20", timeout=20_000)  # followed on app2
+    deployment.kill("app1")
+    expect(page.get_by_text("stopped while this reply was being written")).to_be_visible(
+        timeout=20_000)  # app2's heartbeat marked it, and the page following it shows that
+    expect(page.locator("button.stop-button")).to_be_hidden(timeout=10_000)
 
 
 def test_a_replica_killed_mid_reply_loses_at_most_2_s_and_the_other_serves_on(

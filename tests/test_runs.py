@@ -103,3 +103,19 @@ def test_a_run_stopped_before_it_began_still_ends_and_lets_its_followers_go():
 
 async def _all(run) -> list[int]:
     return [n async for n in run.follow()]
+
+
+def test_a_stop_signalled_from_another_thread_stops_only_the_run_writing_that_message():
+    async def scenario() -> None:
+        runs: Runs[int] = Runs()
+        gate, mine_ended, other_ended = asyncio.Event(), [], []
+        mine = runs.start(Place("alice", "c1", message_id=7), _counting(gate, 5, mine_ended))
+        other = runs.start(Place("alice", "c2", message_id=8), _counting(gate, 5, other_ended))
+        await asyncio.to_thread(runs.stop_reply, 7)  # as the signals' thread calls it
+        await asyncio.to_thread(runs.stop_reply, 99)  # a reply another process writes
+        await asyncio.wait_for(mine.ended(), 5)
+        assert mine_ended == ["stopped"] and not other.done
+        gate.set()
+        await asyncio.wait_for(other.ended(), 5)
+        assert other_ended == ["complete"]
+    asyncio.run(scenario())

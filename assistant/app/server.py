@@ -20,8 +20,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000000")
 
 
 from ..conversation.moderation import Blocklist, Moderation
+from ..conversation.remote_runs import RemoteRuns
 from ..conversation.rounds import ToolRounds
-from ..conversation.turn import ChatService
+from ..conversation.runs import Runs
+from ..conversation.turn import ChatService, Update
 from ..documents.embeddings import Embeddings
 from ..documents.library import Library, Limits
 from ..documents.search_tool import search_documents_tool
@@ -178,9 +180,13 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
                                         default_base_url=settings.openai_base_url),
                            backend, settings.visitor_key_mode(),  # type: ignore[arg-type]
                            custom_servers=settings.visitor_base_urls)
+    runs: Runs[Update] = Runs()
+    signals = getattr(store, "signals", None)  # replicas share a PostgreSQL database
+    remote = RemoteRuns(store, signals, replica, watch=recorder.watch, stop=runs.stop_reply) \
+        if signals is not None else None
     demo = build_ui(service, _default_model(backend), panel, DocumentsPanel(library, identity),
                     attachments, settings.concurrency_limit, mcp, limits, own_keys,
-                    YourDataPanel(store, library, panel))
+                    YourDataPanel(store, library, panel), runs, remote)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency_limit)
     retention = Retention(store, settings.retention_days, clock)
     retention.start()

@@ -86,6 +86,7 @@ class Runs(Generic[U]):
     def __init__(self) -> None:
         self._runs: dict[RunKey, Run[U]] = {}
         self._started = asyncio.Event()  # replaced at each start: wakes those waiting for one
+        self._loop: asyncio.AbstractEventLoop | None = None  # where the runs live
 
     def start(self, place: Place, updates: AsyncIterator[U],
               on_end: Callable[[], None] = lambda: None) -> Run[U]:
@@ -99,6 +100,7 @@ class Runs(Generic[U]):
                 del self._runs[key]
             on_end()
         run: Run[U] = Run(updates, place, ended)
+        self._loop = asyncio.get_running_loop()
         if key is not None:
             self._runs[key] = run
         started, self._started = self._started, asyncio.Event()
@@ -127,6 +129,15 @@ class Runs(Generic[U]):
         if run is not None:
             run.stop()
         return run is not None
+
+    def stop_reply(self, message_id: int) -> None:
+        """From any thread: stops the run writing that message, if one runs here."""
+        def stop() -> None:
+            for run in list(self._runs.values()):
+                if run.place.message_id == message_id:
+                    run.stop()
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(stop)
 
     def __len__(self) -> int:
         return len(self._runs)

@@ -3,7 +3,8 @@
 It runs on the event loop, so it only defers writes; the store does them in order,
 off the loop. A streaming reply is saved when it starts, at most every `flush_interval`
 seconds while text arrives, and when it ends: a killed process loses at most the
-last `flush_interval` seconds of a reply.
+last `flush_interval` seconds of a reply. While a page in another process follows a
+reply through the database (`watch`), it is saved every `watched_interval` instead.
 
 Where it writes is the reply's `place`: with no owner nothing is saved; with no
 conversation it creates one and puts the id there at once. Once the reply's row exists,
@@ -49,10 +50,17 @@ class _Turn:
     timer: asyncio.TimerHandle | None = None
 
 
+WATCH_SECONDS = 5.0  # how long a `watch` lasts; a follower renews it sooner
+
+
 class ConversationRecorder:
-    def __init__(self, store: Store, flush_interval: float = 2.0) -> None:
+    def __init__(self, store: Store, flush_interval: float = 2.0,
+                 watched_interval: float = 0.25) -> None:
         self.store = store
         self.flush_interval = flush_interval
+        self.watched_interval = watched_interval
+        self._saving: set[int] = set()  # the message ids of the replies streaming here
+        self._watched: dict[int, float] = {}  # message id -> until when, on time.monotonic
         self._turns: dict[int, _Turn] = {}  # by id(reply), from reply_started to reply_finished
         self._last_write: dict[str, Future[Any]] = {}  # by conversation, until it is done
 
@@ -66,13 +74,22 @@ class ConversationRecorder:
         except Exception:
             log.exception("could not save the start of a reply")
 
+    def watch(self, message_id: int) -> None:
+        """From any thread: a page elsewhere follows this reply, if it streams here."""
+        if message_id in self._saving:
+            self._watched[message_id] = time.monotonic() + WATCH_SECONDS
+
     def reply_progress(self, reply: Reply) -> None:
         """O(1) unless a flush is due: at most one write per `flush_interval` per reply."""
         turn = self._turns.get(id(reply))
         if turn is None or turn.timer is not None:  # a flush is already scheduled
             return
         try:
-            wait = turn.last_flush + self.flush_interval - time.monotonic()
+            now = time.monotonic()
+            watched = turn.message_id is not None and \
+                self._watched.get(turn.message_id, 0.0) > now
+            interval = self.watched_interval if watched else self.flush_interval
+            wait = turn.last_flush + interval - now
             if wait <= 0:
                 self._flush(reply, turn)
             elif turn.loop is not None:  # so text that stops arriving is still saved in time
@@ -160,14 +177,19 @@ class ConversationRecorder:
                                        parent_id=parent)
         turn.message_id = store.add_message(owner, cid, "assistant", "", "streaming",
                                             settings=reply_settings, parent_id=parent)
+        self._saving.add(turn.message_id)
         _publish(turn, turn.message_id)
 
     def _save_text(self, turn: _Turn, text: str, status: Status, reason: str | None,
                    steps: list[dict[str, Any]],
                    sources: Sequence[dict[str, Any]] = ()) -> None:
-        if turn.message_id is not None:  # else the start was not saved and was logged
-            self.store.update_message(turn.owner, turn.message_id, text, status, reason, steps,
-                                      sources)
+        if turn.message_id is None:  # the start was not saved, and that was logged
+            return
+        if status != "streaming":
+            self._saving.discard(turn.message_id)
+            self._watched.pop(turn.message_id, None)
+        self.store.update_message(turn.owner, turn.message_id, text, status, reason, steps,
+                                  sources)
 
 
 def _steps(reply: Reply) -> list[dict[str, Any]]:

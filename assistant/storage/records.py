@@ -41,6 +41,7 @@ class Message:
     sources: tuple[dict[str, Any], ...] = ()  # the passages a reply cites (domain Source)
     images: tuple[StoredImage, ...] = ()  # attached to a user message
     parent_id: int | None = None  # the message it answers or follows; None: the first
+    replica: str | None = None  # the process writing a reply still streaming
 
 
 @dataclass(frozen=True)

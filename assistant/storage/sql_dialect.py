@@ -62,3 +62,8 @@ class Dialect(ABC):
     @abstractmethod
     def scrub_after_commit(self, tables: Sequence[str]) -> None:
         """From inside a write: once it commits, the rows it deleted from `tables` leave the disk."""
+
+    def message_changed(self, conn: Conn, message_id: int) -> None:
+        """From inside a write: tells the other processes, once it commits (see
+        postgres/signals.py). One process alone has nobody to tell."""
+        return None

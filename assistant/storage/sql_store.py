@@ -124,7 +124,7 @@ class SQLStore(WholeConversations):
                 return None
             messages = self._sql.execute(
                 conn, "SELECT id, position, role, content, status, reason, settings, created,"
-                " updated, steps, sources, parent_id FROM messages WHERE conversation_id = ?"
+                " updated, steps, sources, parent_id, replica FROM messages WHERE conversation_id = ?"
                 " ORDER BY position",
                 row[0]).fetchall()
             images: dict[int, list[StoredImage]] = {}
@@ -339,16 +339,17 @@ class SQLStore(WholeConversations):
                               " steps = ?, sources = ?, updated = ? WHERE id = ?", *row, message_id)
             self._sql.execute(conn, "UPDATE conversations SET updated = ? WHERE id = ?",
                               row[5], found[0])
+            self._sql.message_changed(conn, message_id)
         return found is not None
 
 
 def message_from_row(row: tuple[Any, ...], images: Sequence[StoredImage]) -> Message:
     """A row of `SELECT id, position, role, content, status, reason, settings, created,
-    updated, steps, sources, parent_id`."""
+    updated, steps, sources, parent_id, replica`."""
     settings, steps, sources = json.loads(row[6]) if row[6] else None, row[9], row[10]
     return Message(row[0], row[1], row[2], row[3], row[4], row[5], settings, row[7], row[8],
                    tuple(json.loads(steps)) if steps else (),
-                   tuple(json.loads(sources)) if sources else (), tuple(images), row[11])
+                   tuple(json.loads(sources)) if sources else (), tuple(images), row[11], row[12])
 
 
 def _json_object(value: Any) -> dict[str, Any]:

@@ -114,9 +114,14 @@ class ConversationPanel:
             return []
         reply = next((m for m in conversation.messages if m.id == place.message_id), None)
         if reply is None:  # not written yet: it will follow the active message
-            return chat_messages(conversation, self._link(owner), self.images_dir, self.images)
+            return self.chat_of(owner, conversation)
+        return self.chat_of(owner, conversation, leaf=reply.parent_id)
+
+    def chat_of(self, owner: str, conversation: Conversation,
+              leaf: int | None = None) -> list[Any]:
+        """The owner's stored chat as the page shows it, up to `leaf` (default: all of it)."""
         return chat_messages(conversation, self._link(owner), self.images_dir, self.images,
-                             leaf=reply.parent_id)
+                             leaf=leaf)
 
     def _link(self, owner: str) -> SourceLink | None:
         """Where a cited source of `owner`'s opens, if source links are on."""
@@ -226,7 +231,7 @@ class ConversationPanel:
         if owner is None or conversation is None:
             return self._empty()
         self.identity.sessions.get(request.session_hash).open(conversation.id)
-        messages = chat_messages(conversation, self._link(owner), self.images_dir, self.images)
+        messages = self.chat_of(owner, conversation)
         saved = [conversation.settings.get(key) for key in self.setting_names]
         return (messages, messages, conversation.title, versions_choice(conversation),
                 conversation.id, *[gr.update() if value is None else value for value in saved])

@@ -11,6 +11,7 @@ from typing import Any, AsyncIterator
 import gradio as gr
 
 from ..conversation.actions import SEND, Action, Plan
+from ..conversation.remote_runs import RemoteRuns
 from ..conversation.runs import Runs
 from ..conversation.turn import ChatService, TurnOptions, Update
 from ..domain.reply import Charge, Place
@@ -102,9 +103,11 @@ def tools_status(mcp: McpRuntime) -> str:
 def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
              documents: DocumentsPanel, attachments: Attachments,
              concurrency_limit: int, mcp: McpRuntime, limits: UsageLimits,
-             own_keys: OwnKeyPanel, your_data: YourDataPanel) -> gr.Blocks:
+             own_keys: OwnKeyPanel, your_data: YourDataPanel, runs: Runs[Update],
+             remote: RemoteRuns | None = None) -> gr.Blocks:
+    """`runs`: the replies running in this process; `remote`: those that other processes
+    sharing the database run (with replicas), followed through it."""
     backend = service.backend
-    runs: Runs[Update] = Runs()
     toolbox = service.rounds.toolbox
 
     def tool_choices() -> dict[str, Any]:
@@ -261,7 +264,9 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
         async def on_stop(history: list[Any], token: str,  # on the loop, where runs live
                           request: gr.Request) -> tuple[list[Any], list[Any]]:
             panel.identity.sessions.get(request.session_hash).reply_stopped = True
-            runs.stop(*panel.current(token, request))  # the reply this tab shows, wherever it runs
+            owner, conversation_id = panel.current(token, request)  # the reply this tab shows
+            if not runs.stop(owner, conversation_id) and remote and owner and conversation_id:
+                await remote.stop(owner, conversation_id)  # it runs in another process
             marked = mark_stopped(history)
             return marked, marked
 
@@ -274,8 +279,12 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
             from another tab: the stored chat before it, then the reply as it grows."""
             owner, conversation_id = panel.current(token, request)
             run = runs.find(owner, conversation_id)
-            if run is None or owner is None or conversation_id is None:
+            if owner is None or conversation_id is None:
                 yield gr.skip(), gr.skip(), gr.skip()
+                return
+            if run is None:
+                async for shown in follow_elsewhere(owner, conversation_id):
+                    yield shown
                 return
             link = attachments.source_link(owner)
             before: list[Any] | None = None
@@ -284,6 +293,19 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
                 if before is None:
                     before = await panel.shown_before(owner, conversation_id, run.place)
                 shown = [*before, *chat_messages_of(render(update, link, panel.images))]
+                yield shown, shown, gr.skip()
+            yield gr.skip(), gr.skip(), gr.update(submit_btn=True, stop_btn=False)
+
+        async def follow_elsewhere(owner: str, conversation_id: str) -> AsyncIterator[Any]:
+            """The reply another process writes in this chat, as it is saved there."""
+            reply = await asyncio.to_thread(remote.find, owner, conversation_id) \
+                if remote is not None else None
+            if remote is None or reply is None:
+                yield gr.skip(), gr.skip(), gr.skip()
+                return
+            yield gr.skip(), gr.skip(), gr.update(submit_btn=False, stop_btn=True)
+            async for conversation in remote.follow(owner, conversation_id, reply.id):
+                shown = panel.chat_of(owner, conversation)
                 yield shown, shown, gr.skip()
             yield gr.skip(), gr.skip(), gr.update(submit_btn=True, stop_btn=False)
         quick: dict[str, Any] = {"api_visibility": "private", "queue": False}
@@ -333,9 +355,11 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
 
         def restore(token: str, shown: str, request: gr.Request) -> tuple[Any, ...]:
             chats = panel.restore(token, shown, request)
-            run = runs.find(*panel.current(token, request))
+            owner, conversation_id = panel.current(token, request)
+            live = runs.find(owner, conversation_id) is not None or bool(
+                remote and owner and conversation_id and remote.find(owner, conversation_id))
             return (*chats, *documents.restore(token, request), left_today(token, request),
-                    gr.skip() if run is None else next(restores))
+                    next(restores) if live else gr.skip())
 
         restored = [*panel.restored, *documents.shown, usage_left, running]
         gr.Button(visible="hidden", elem_id=RESTORE_ID).click(

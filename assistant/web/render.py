@@ -192,7 +192,7 @@ def stored_reply(text: str, steps: Iterable[Step], status: str, reason: str | No
         shown.append(notice(reason, notice_id=FLAGGED_NOTICE_ID))
     elif status == "refused":
         shown.append(notice(REFUSED, notice_id=REFUSAL_NOTICE_ID))
-    elif status != "complete":
+    elif status not in ("complete", "streaming"):  # a reply still streaming is followed
         words = reason or STATUS_WORDS.get(status, "The reply is incomplete.")
         shown.append(incomplete_notice(words, has_text=bool(text)))
     return shown

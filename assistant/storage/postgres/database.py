@@ -103,6 +103,13 @@ class Database:
             conn.execute("SET TRANSACTION READ ONLY")
             yield conn
 
+    def notify(self, channel: str, payload: str) -> None:
+        """Sends a notification at once, outside the ordered writes."""
+        if self._closed:
+            raise StoreClosed("the database is closed")
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_notify(%s, %s)", (channel, payload))
+
     def flush(self, timeout: float | None = None) -> None:
         if threading.current_thread() is self._writer_thread:
             return

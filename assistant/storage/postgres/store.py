@@ -13,6 +13,7 @@ from typing import Any, Sequence
 from ..sql_dialect import Conn, Dialect
 from ..sql_store import ALIVE_REPLICAS, TREE_FROM_LINES, SQLStore
 from .database import Database
+from .signals import CHANNEL, PostgresSignals
 from .usage import PostgresUsage
 
 __all__ = ["PostgresStore", "MIGRATIONS"]
@@ -94,6 +95,9 @@ class PostgresDialect(Dialect):
     def scrub_after_commit(self, tables: Sequence[str]) -> None:
         self.db.vacuum_after_commit(*tables)
 
+    def message_changed(self, conn: Conn, message_id: int) -> None:
+        self.execute(conn, "SELECT pg_notify(?, ?)", CHANNEL, f"changed {message_id}")
+
 
 class PostgresStore(SQLStore):
     """The one storage object of the app; create it once, `close()` it at shutdown."""
@@ -102,6 +106,11 @@ class PostgresStore(SQLStore):
         db = Database(url, MIGRATIONS)
         super().__init__(PostgresDialect(db), replica)
         self.usage = PostgresUsage(db)
+        self.signals = PostgresSignals(db)  # replies that other processes write and follow
+
+    def close(self) -> None:
+        self.signals.close()
+        super().close()
 
     def _mark_interrupted(self, conn: Conn, reason: str, alive_since: float | None) -> int:
         self._sql.execute(conn, "DELETE FROM usage_streams WHERE CAST(? AS REAL) IS NULL"  # their slots
