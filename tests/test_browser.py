@@ -186,11 +186,47 @@ def test_retry_keeps_the_earlier_version_and_the_versions_control_switches_betwe
     expect(versions.get_by_label("1 / 2")).to_be_checked()
 
     page.get_by_role("button", name="This chat").click()
-    page.get_by_role("button", name="Branch into a new chat").click()
+    page.get_by_role("button", name="Branch into a new chat", exact=True).click()
     expect(page.locator("#conversation-list label")).to_have_count(2, timeout=10_000)
     expect(page.locator("#conversation-list")).to_contain_text("(branch)")
     expect(bot_message(page, "Follow-up answer.")).to_be_visible()
     expect(versions).to_be_hidden()  # a branch holds only the path it was made from
+
+
+def test_a_message_clicked_shows_its_own_versions_and_branches_a_new_chat_up_to_it(
+        page, fake_app, fake):
+    fake.enqueue(*(Scenario(text=t) for t in ("Alpha one.", "Alpha two.", "Beta one.",
+                                              "Beta two.")))
+    open_app(page, fake_app.url)
+    versions = page.locator("#versions")
+    send(page, "First question")
+    expect(bot_message(page, "Alpha one.")).to_be_visible(timeout=20_000)
+    page.get_by_role("button", name="Retry").click()
+    expect(bot_message(page, "Alpha two.")).to_be_visible(timeout=20_000)
+    send(page, "Second question")
+    expect(bot_message(page, "Beta one.")).to_be_visible(timeout=20_000)
+    page.get_by_role("button", name="Retry").click()
+    expect(bot_message(page, "Beta two.")).to_be_visible(timeout=20_000)
+    expect(versions.get_by_label("2 / 2")).to_be_checked(timeout=10_000)  # Beta's
+
+    bot_message(page, "Alpha two.").click()  # now the versions are Alpha's
+    branch_here = page.locator("#branch-here")
+    expect(branch_here).to_be_visible(timeout=10_000)
+    branch_here.click()
+    chats = page.locator("#conversation-list label")
+    expect(chats).to_have_count(2, timeout=10_000)
+    expect(bot_message(page, "Alpha two.")).to_be_visible()
+    expect(page.get_by_text("Second question")).to_have_count(0)  # the path up to it only
+    expect(branch_here).to_be_hidden()
+
+    expect(chats.filter(has_text="(branch)")).to_have_count(1)
+    chats.filter(has_not_text="(branch)").click()  # back to the first chat
+    expect(bot_message(page, "Beta two.")).to_be_visible(timeout=10_000)
+    bot_message(page, "Alpha two.").click()
+    expect(versions.get_by_label("2 / 2")).to_be_checked(timeout=10_000)
+    versions.get_by_text("1 / 2").click()
+    expect(bot_message(page, "Alpha one.")).to_be_visible(timeout=10_000)
+    expect(page.get_by_text("Beta two.")).to_have_count(0)  # Alpha one was never followed up
 
 
 def test_the_sidebar_searches_opens_renames_exports_imports_and_deletes_chats(page, fake_app, fake,

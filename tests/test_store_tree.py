@@ -166,3 +166,21 @@ def test_a_branch_is_a_new_chat_with_the_path_shown_and_the_original_stays(store
     assert len(store.get_conversation("alice", cid).messages) == 4
     with pytest.raises(NotFound):
         store.branch_conversation("bob", cid)
+
+
+def test_a_branch_up_to_any_message_holds_the_path_to_it_even_in_a_version_not_shown(store):
+    cid = store.create_conversation("alice", "Colours")
+    question = store.add_message("alice", cid, "user", "Name a colour")
+    red = store.add_message("alice", cid, "assistant", "Red")
+    store.add_message("alice", cid, "user", "Darker?")
+    store.add_message("alice", cid, "assistant", "Blue", parent_id=question)  # shown now
+
+    branch = store.get_conversation("alice", store.branch_conversation("alice", cid, up_to=red))
+    assert _contents(branch.path()) == ["Name a colour", "Red"]
+    assert len(branch.messages) == 2
+    other = store.create_conversation("bob")
+    elsewhere = store.add_message("bob", other, "user", "Mine")
+    with pytest.raises(NotFound):  # a message of another chat, or another owner's
+        store.branch_conversation("alice", cid, up_to=elsewhere)
+    with pytest.raises(NotFound):
+        store.branch_conversation("bob", cid, up_to=red)

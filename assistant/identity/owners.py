@@ -71,11 +71,13 @@ class Session:
     token: str | None = None  # minted for this session, for the page to keep
     conversation_id: str | None = None
     reply_stopped: bool = False  # Stop was pressed; the next turn marks the last reply
+    picked: int | None = None  # the stored message last clicked in the chat
     has_conversation: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def open(self, conversation_id: str | None) -> None:
         self.conversation_id = conversation_id
+        self.picked = None
         if conversation_id is None:
             self.has_conversation.clear()
         else:

@@ -89,8 +89,10 @@ class Store(Protocol):
         message the chat shows last) and makes it the one the chat shows last."""
         ...
 
-    def branch_conversation(self, owner: str, conversation_id: str) -> str:
-        """A new conversation holding the path the chat shows; NotFound if not the owner's."""
+    def branch_conversation(self, owner: str, conversation_id: str,
+                            up_to: int | None = None) -> str:
+        """A new conversation holding the path to message `up_to` (default: the path the
+        chat shows); NotFound if the conversation or the message is not the owner's."""
         ...
 
     def set_active(self, owner: str, conversation_id: str, message_id: int | None) -> bool:

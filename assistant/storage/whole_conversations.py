@@ -24,11 +24,16 @@ class WholeConversations:
     def import_json(self, owner: str, data: Mapping[str, Any] | str | bytes) -> str:
         raise NotImplementedError
 
-    def branch_conversation(self, owner: str, conversation_id: str) -> str:
-        """A new conversation of `owner` holding the path the chat shows; NotFound if the
-        conversation is not theirs."""
+    def branch_conversation(self, owner: str, conversation_id: str,
+                            up_to: int | None = None) -> str:
+        """A new conversation of `owner` holding the path to message `up_to` (default: the
+        path the chat shows); NotFound if the conversation or the message is not theirs."""
         conversation = self._owned(owner, conversation_id)
-        branch = dataclasses.replace(conversation, messages=conversation.path(),
+        if up_to is not None and all(m.id != up_to for m in conversation.messages):
+            raise NotFound(str(up_to))
+        path = conversation.path(up_to)
+        branch = dataclasses.replace(conversation, messages=path,
+                                     active_id=path[-1].id if path else None,
                                      title=f"{conversation.title or 'Chat'} (branch)")
         return self.import_json(owner, to_json(branch, time.time()))
 

@@ -31,7 +31,7 @@ from ..storage.repository import Store
 from .image_policy import ImagePolicy
 from .render import NO_IMAGES, SourceLink
 from .source_links import SourceLinks
-from .stored_chat import NO_VERSIONS, chat_messages, versions_choice
+from .stored_chat import NO_VERSIONS, chat_messages, message_at, versions_choice
 
 UNTITLED = "Untitled chat"
 Written = Callable[[str], "Future[Any] | None"]  # a chat's pending write, if any
@@ -135,9 +135,14 @@ class ConversationPanel:
     # --- rendering -------------------------------------------------------------------
 
     def render_versions(self) -> None:
-        """Under the chat: the versions of its last message that has more than one."""
-        self.versions = gr.Radio(label="Versions", choices=[], visible=False,
-                                 elem_id="versions")
+        """Under the chat: the versions of the message clicked in it (else of its last
+        message that has several), and a new chat from the message clicked."""
+        with gr.Row(equal_height=True):
+            self.versions = gr.Radio(label="Versions", choices=[], visible=False,
+                                     elem_id="versions", scale=4)
+            self.branch_here = gr.Button("Branch into a new chat up to the message clicked",
+                                         visible=False, size="sm", scale=1,
+                                         elem_id="branch-here")
 
     def render(self) -> None:
         self.token = gr.BrowserState("", storage_key="assistant-owner", secret=self.storage_key)
@@ -191,8 +196,13 @@ class ConversationPanel:
                           **private)
         self.delete.click(self._delete, [self.search, self.token],
                           [self.conversations, *opened[:5]], **private)
-        branched = self.branch.click(self._branch, [self.search, self.token],
+        branched = self.branch.click(self._branch, [gr.State(False), self.search, self.token],
                                      [self.conversations, *opened], **private)
+        branched_here = self.branch_here.click(
+            self._branch, [gr.State(True), self.search, self.token],
+            [self.conversations, *opened], **private)
+        chat.chatbot.select(self._pick, self.token, [self.versions, self.branch_here],
+                            **private)
         self.export_json.click(self._export, [gr.State("json"), self.token], self.export_file, **private)
         self.export_md.click(self._export, [gr.State("md"), self.token], self.export_file, **private)
         self.import_file.upload(self._import, [self.import_file, self.token],
@@ -204,7 +214,7 @@ class ConversationPanel:
                             [self.conversations, self.token, self.shown], **private)
         self.versions.input(self._switch, [self.versions, self.token],
                             [chat.chatbot, chat.chatbot_state, self.versions], **private)
-        return [chosen, branched]
+        return [chosen, branched, branched_here]
 
     def restore(self, token: str, shown: str, request: gr.Request) -> tuple[Any, ...]:
         """A returning page: its chats, its facts, and the chat it showed (or the most
@@ -296,15 +306,36 @@ class ConversationPanel:
         self.identity.sessions.get(request.session_hash).open(None)
         return self._list(query, token, request), [], [], "", NO_VERSIONS, ""
 
-    def _branch(self, query: str, token: str, request: gr.Request) -> tuple[Any, ...]:
-        """Opens a new chat that holds the path this one shows, to go on from there."""
+    async def _pick(self, token: str, selected: gr.SelectData,
+                    request: gr.Request) -> tuple[Any, Any]:
+        """A message clicked in the chat: its versions, and a branch up to it, are offered."""
+        owner, conversation_id = self.current(token, request)
+        conversation = await self._stored(owner, conversation_id) \
+            if owner and conversation_id else None
+        index = selected.index[0] if isinstance(selected.index, (list, tuple)) \
+            else selected.index
+        picked = message_at(conversation, index) \
+            if conversation is not None and isinstance(index, int) else None
+        if conversation is None or picked is None:
+            return gr.skip(), gr.skip()
+        self.identity.sessions.get(request.session_hash).picked = picked.id
+        return versions_choice(conversation, picked), gr.update(visible=True)
+
+    def _branch(self, up_to_picked: bool, query: str, token: str,
+                request: gr.Request) -> tuple[Any, ...]:
+        """Opens a new chat that holds the path this one shows (or the path up to the
+        message clicked), to go on from there."""
         owner, conversation_id = self.current(token, request)
         if not (owner and conversation_id):
             raise gr.Error("Open a chat first.")
+        picked = self.identity.sessions.get(request.session_hash).picked
+        if up_to_picked and picked is None:
+            raise gr.Error("Click a message of the chat first.")
         try:
-            branch = self.store.branch_conversation(owner, conversation_id)
+            branch = self.store.branch_conversation(owner, conversation_id,
+                                                    picked if up_to_picked else None)
         except NotFound:
-            raise gr.Error("This chat is gone.") from None
+            raise gr.Error("This chat or message is gone.") from None
         opened = self._open(branch, token, request)
         return (self._list(query, token, request), *opened)
 

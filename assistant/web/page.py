@@ -336,6 +336,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
                        concurrency_limit=None)
         for event in opened:
             then_follow(event)
+            event.then(lambda: gr.update(visible=False), None, panel.branch_here, **quick)
         own_keys.wire(model)
         your_data.wire(panel.token, chat_interface)
 

@@ -1,5 +1,5 @@
 """A stored conversation as the page shows it: its path as Chatbot messages, and the
-versions control for its last message that has several."""
+versions control for the message picked in it, or for its last message that has several."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import gradio as gr
 
 from ..domain.reply import Step
 from ..domain.sources import Source
-from ..storage.records import Conversation, StoredImage
+from ..storage.records import Conversation, Message, StoredImage
 from .image_policy import ImagePolicy
 from .render import NO_IMAGES, SourceLink, stored_reply
 from .safe_markdown import safe_markdown
@@ -22,19 +22,34 @@ def chat_messages(conversation: Conversation, link: SourceLink | None = None,
                   leaf: int | None = None) -> list[Any]:
     """A stored conversation's path to `leaf` (default: the active path) as Chatbot
     messages, shown as the live chat showed them."""
-    messages: list[Any] = []
+    return [shown for _, shown in chat_entries(conversation, link, images_dir, images, leaf)]
+
+
+def message_at(conversation: Conversation, index: int) -> Message | None:
+    """The stored message that the chat's Chatbot message at `index` shows."""
+    entries = chat_entries(conversation)
+    found = entries[index][0] if 0 <= index < len(entries) else None
+    return next((m for m in conversation.messages if m.id == found), None)
+
+
+def chat_entries(conversation: Conversation, link: SourceLink | None = None,
+                 images_dir: Path | None = None, images: ImagePolicy = NO_IMAGES,
+                 leaf: int | None = None) -> list[tuple[int, Any]]:
+    """`chat_messages`, each with the id of the stored message it shows (a reply shows
+    as several: its steps, its text, its notices)."""
+    messages: list[tuple[int, Any]] = []
     for message in conversation.path(leaf):
         if message.role == "user":
             files = [{"path": str(_image_file(i, images_dir))} for i in message.images] \
                 if images_dir is not None else []
             text = safe_markdown(message.content, images)
             content = [*files, text] if files else text
-            messages.append({"role": "user", "content": content})
+            messages.append((message.id, {"role": "user", "content": content}))
         else:
             steps = [Step.from_record(step) for step in message.steps]
             sources = [Source.from_record(s) for s in message.sources]
-            messages += stored_reply(message.content, steps, message.status, message.reason,
-                                     sources, link, images)
+            messages += [(message.id, shown) for shown in stored_reply(
+                message.content, steps, message.status, message.reason, sources, link, images)]
     return messages
 
 
@@ -42,9 +57,12 @@ NO_VERSIONS: dict[str, Any] = {"__type__": "update", "visible": False, "choices"
                                "value": None}
 
 
-def versions_choice(conversation: Conversation) -> dict[str, Any]:
-    """The versions control for a conversation: its last message with other versions."""
-    found = conversation.last_versions()
+def versions_choice(conversation: Conversation, picked: Message | None = None) -> dict[str, Any]:
+    """The versions control for a conversation: those of the message picked in the chat
+    if it has several, else those of its last message that has."""
+    versions = conversation.siblings(picked) if picked is not None else ()
+    found = (picked, versions) if picked is not None and len(versions) > 1 \
+        else conversation.last_versions()
     if found is None:
         return NO_VERSIONS
     shown, versions = found
