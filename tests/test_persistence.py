@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from gradio_client import Client
 
+from assistant.identity.owners import user_owner
 from assistant.storage.sqlite.store import SQLiteStore as Store
 from fakes.fake_openai import Scenario
 from fakes.loopback import free_port
@@ -182,3 +183,41 @@ def test_saved_memories_reach_the_model_only_when_memory_is_on(fake, auth_runnin
     assert bob.predict(memory_id, api_name="/delete_memory") is False
     assert ann.predict(memory_id, api_name="/delete_memory") is True
     assert ann.predict(api_name="/list_memories") == []
+
+
+def test_versions_and_branches_through_the_api_and_only_for_their_owner(fake, auth_running):
+    app = auth_running
+    ann = app.client(auth=("ann", "ann-pw"))
+    bob = app.client(auth=("bob", "bob-pw"))
+    fake.enqueue(Scenario(text="Red."))
+    app.chat(ann, "Name a colour")
+    app.app.store.flush()
+    [chat] = ann.predict(api_name="/list_conversations")
+    tree = ann.predict(chat["id"], api_name="/list_versions")
+    question, red = tree["messages"]
+    blue = app.app.store.add_message(user_owner("ann"), chat["id"], "assistant", "Blue.",
+                                     parent_id=question["id"])  # a second version
+
+    tree = ann.predict(chat["id"], api_name="/list_versions")
+    assert [(m["text"], m["parent"], m["shown"]) for m in tree["messages"]] == [
+        ("Name a colour", None, True), ("Red.", question["id"], False),
+        ("Blue.", question["id"], True)]
+    assert tree["active"] == blue
+    assert ann.predict(chat["id"], red["id"], api_name="/show_version") == [question["id"],
+                                                                            red["id"]]
+    ann.predict(chat["id"], "", api_name="/open_conversation")
+    fake.enqueue(Scenario(text="Crimson."))
+    app.chat(ann, "Darker?")  # goes on from the version shown
+    sent = [m["content"] for m in fake.requests[-1].body["messages"] if m["role"] != "system"]
+    assert sent == ["Name a colour", "Red.", "Darker?"]
+
+    branch = ann.predict(chat["id"], red["id"], api_name="/branch_conversation")
+    copied = ann.predict(branch, api_name="/export_conversation")
+    assert [m["content"] for m in copied["messages"]] == ["Name a colour", "Red."]
+
+    for endpoint, args in (("/list_versions", (chat["id"],)),
+                           ("/show_version", (chat["id"], blue)),
+                           ("/branch_conversation", (chat["id"], red["id"]))):
+        with pytest.raises(Exception, match="No such"):
+            bob.predict(*args, api_name=endpoint)
+    assert ann.predict(chat["id"], api_name="/list_versions")["active"] != blue  # untouched

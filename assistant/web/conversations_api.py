@@ -12,6 +12,7 @@ from typing import Any
 import gradio as gr
 
 from ..identity.owners import Identity
+from ..storage.records import Conversation
 from ..storage.repository import Store
 
 
@@ -65,6 +66,44 @@ def register_api(store: Store, identity: Identity) -> None:
         """Deletes one of your chats for good; False if there is no such chat."""
         return store.delete_conversation(owner_of(request, token), conversation_id)
 
+    def owned(conversation_id: str, token: str, request: gr.Request | None) -> Conversation:
+        conversation = store.get_conversation(owner_of(request, token), conversation_id)
+        if conversation is None:
+            raise gr.Error("No such chat.")
+        return conversation
+
+    def list_versions(conversation_id: str, token: str = "",
+                      request: gr.Request = None) -> dict[str, Any]:
+        """The chat as a tree: every message with its parent (messages with one parent are
+        versions of each other), whether the chat shows it, and the last one shown."""
+        conversation = owned(conversation_id, token, request)
+        shown = {m.id for m in conversation.path()}
+        return {"active": conversation.active_id, "messages": [
+            {"id": m.id, "parent": m.parent_id, "role": m.role, "status": m.status,
+             "text": m.content, "shown": m.id in shown} for m in conversation.messages]}
+
+    def show_version(conversation_id: str, message_id: int, token: str = "",
+                     request: gr.Request = None) -> list[int]:
+        """Shows that version of a message and the newest branch below it, as the page's
+        Versions control does; the next message continues from there. Returns the ids of
+        the messages now shown."""
+        conversation = owned(conversation_id, token, request)
+        if all(m.id != message_id for m in conversation.messages):
+            raise gr.Error("No such message in this chat.")
+        leaf = conversation.newest_leaf(int(message_id))
+        store.set_active(owner_of(request, token), conversation.id, leaf)
+        return [m.id for m in conversation.path(leaf)]
+
+    def branch_conversation(conversation_id: str, message_id: int | None = None,
+                            token: str = "", request: gr.Request = None) -> str:
+        """A new chat holding the path up to `message_id` (default: the path shown);
+        returns its id."""
+        try:
+            return store.branch_conversation(owner_of(request, token), conversation_id,
+                                             None if message_id is None else int(message_id))
+        except LookupError:
+            raise gr.Error("No such chat or message.") from None
+
     def list_memories(token: str = "", request: gr.Request = None) -> list[dict[str, Any]]:
         """The facts you asked the assistant to remember."""
         return [{"id": m.id, "text": m.text} for m in store.list_memories(owner_of(request, token))]
@@ -80,6 +119,6 @@ def register_api(store: Store, identity: Identity) -> None:
         return store.delete_memory(owner_of(request, token), int(memory_id))
 
     for endpoint in (list_conversations, export_conversation, export_markdown, import_conversation,
-                     rename_conversation, delete_conversation, list_memories, add_memory,
-                     delete_memory):
+                     rename_conversation, delete_conversation, list_versions, show_version,
+                     branch_conversation, list_memories, add_memory, delete_memory):
         gr.api(endpoint, api_name=endpoint.__name__, queue=False)
