@@ -14,8 +14,8 @@ import pytest
 from huggingface_hub import hf_api
 from playwright.sync_api import expect
 
-from assistant.identity.owners import hf_owner
 from assistant.quotas.meter import limit_keys
+from assistant.web.callers import hf_owner
 from fakes.fake_openai import FakeOpenAI, Scenario
 from tests.browser import bot_message, open_app, send
 from tests.conftest import FAKE_MODEL, RunningApp, start_app

@@ -88,7 +88,7 @@ def test_a_page_on_another_replica_follows_the_reply_as_it_is_saved_to_its_end(r
         for text in ("One", "One two", "One two three"):
             reply.text = text
             a.recorder.reply_progress(reply)  # saved at once while watched
-            await _wait(lambda: seen[-1][0] == text)
+            await _wait(lambda text=text: seen[-1][0] == text)
         reply.text, reply.outcome = "One two three four", "complete"
         a.recorder.reply_finished(reply)
         await asyncio.wait_for(follower, 10)
@@ -120,7 +120,7 @@ def test_a_page_following_a_reply_whose_replica_died_is_told_when_the_heartbeat_
     a, b = replicas
 
     async def scenario() -> list[tuple[str, str, str | None]]:
-        cid, reply = await _started(a)  # replica-a never beats: it counts as dead
+        cid, _ = await _started(a)  # replica-a never beats: it counts as dead
         found = b.remote.find("alice", cid)
         assert found is not None
         seen = []

@@ -27,7 +27,7 @@ from ..conversation.turn import ChatService, Update
 from ..documents.embeddings import Embeddings
 from ..documents.library import Library, Limits
 from ..documents.search_tool import search_documents_tool
-from ..identity.owners import Identity, OwnerTokens, Sessions, browser_storage_key, load_secret
+from ..identity.owners import OwnerTokens, Sessions, browser_storage_key, load_secret
 from ..identity.passwords import PasswordFile, PasswordFileError
 from ..providers.backends import Backend, host_of, select_backend
 from ..providers.base import Upstream
@@ -46,6 +46,7 @@ from ..storage.retention import Retention
 from ..tools.catalog import McpRuntime, builtin_toolbox
 from ..tools.mcp_client import load_servers
 from ..web.attachments import Attachments
+from ..web.callers import Identity
 from ..web.client_address import parse_proxies
 from ..web.conversations_panel import ConversationPanel
 from ..web.documents_panel import DocumentsPanel

@@ -1,4 +1,5 @@
-"""Who is asking: the owner of a browser session, and which conversation it has open.
+"""Owners and sessions: signed anonymous ids, signed-in names, and the conversation each
+browser session has open (../web/callers.py tells who a request comes from).
 
 With login on, the owner is the user name ("user:NAME"), or the Hugging Face user
 name after "Sign in with Hugging Face" ("hf:NAME"). Without either, the browser keeps an
@@ -12,11 +13,10 @@ import hashlib
 import hmac
 import secrets
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 SECRET_FILE = "secret.key"
 MAX_SESSIONS = 20_000
@@ -116,67 +116,8 @@ def user_owner(username: str | None) -> str | None:
     return f"user:{username}" if username else None
 
 
-def _session_of(request: Any) -> Mapping[str, Any]:
-    """The request's signed session cookie (Starlette's), as Gradio's OAuth login fills it."""
-    underlying = getattr(request, "request", None) or request
-    scope = getattr(underlying, "scope", None)
-    session = scope.get("session") if isinstance(scope, dict) else getattr(underlying, "session", None)
-    return session if isinstance(session, Mapping) else {}
-
-
-def hf_owner(request: Any, now: Callable[[], float] = time.time) -> str | None:
-    """The Hugging Face user signed in with gr.LoginButton, while the sign-in is valid."""
-    info = _session_of(request).get("oauth_info")
-    if not isinstance(info, Mapping):
-        return None
-    expires = info.get("expires_at")
-    if isinstance(expires, (int, float)) and expires < now():
-        return None
-    userinfo = info.get("userinfo")
-    name = userinfo.get("preferred_username") if isinstance(userinfo, Mapping) else None
-    return f"hf:{name}" if isinstance(name, str) and name else None
+def hf_user_owner(name: str) -> str:
+    return f"hf:{name}"
 
 
 SIGNED_IN = ("user:", "hf:")
-
-
-class Identity:
-    """Resolves the owner of a request: a signed-in user, else a signed token, else the session's.
-
-    `hf_login`: the page has "Sign in with Hugging Face", so its session cookie is read.
-    `login`: the page asks for a user name and password.
-    """
-
-    def __init__(self, tokens: OwnerTokens, sessions: Sessions, hf_login: bool = False,
-                 login: bool = False) -> None:
-        self.tokens = tokens
-        self.sessions = sessions
-        self.hf_login = hf_login
-        self.signs_in = login or hf_login  # a page's owner may then come without a token
-
-    def owner(self, request: Any, token: Any = None) -> str | None:
-        return (user_owner(getattr(request, "username", None))
-                or (hf_owner(request) if self.hf_login else None)
-                or self.tokens.owner(token)
-                or self.sessions.get(getattr(request, "session_hash", None)).owner)
-
-    def owner_or_new(self, request: Any, token: Any = None) -> str:
-        """The owner, else a new anonymous one for this session, its token in `session.token`.
-
-        A page gets its id on its first write, so that opening a page costs no request.
-        """
-        owner = self.owner(request, token)
-        if owner is not None:
-            return owner
-        session = self.sessions.get(getattr(request, "session_hash", None))
-        with session.lock:
-            if session.owner is None:
-                session.token = self.tokens.new()
-                session.owner = self.tokens.owner(session.token)
-            return session.owner or ""
-
-    def page_token(self, request: Any, token: Any) -> Any:
-        """The token the page should hold: the one this session minted if the page holds
-        none valid, else the page's own (sent back unchanged)."""
-        minted = self.sessions.get(getattr(request, "session_hash", None)).token
-        return minted if minted and self.tokens.owner(token) is None else token

@@ -11,9 +11,9 @@ from typing import Any
 
 import gradio as gr
 
-from ..identity.owners import Identity
 from ..storage.records import Conversation
 from ..storage.repository import Store
+from .callers import Identity
 
 
 def register_api(store: Store, identity: Identity) -> None:

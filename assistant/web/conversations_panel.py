@@ -18,7 +18,6 @@ import gradio as gr
 
 from ..conversation.actions import Action, Plan, plan
 from ..domain.reply import Place
-from ..identity.owners import Identity
 from ..storage.recorder import log_write_failure
 from ..storage.records import (
     Conversation,
@@ -28,6 +27,7 @@ from ..storage.records import (
     new_conversation_id,
 )
 from ..storage.repository import Store
+from .callers import Identity
 from .image_policy import ImagePolicy
 from .render import NO_IMAGES, SourceLink
 from .source_links import SourceLinks

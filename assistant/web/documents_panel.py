@@ -15,8 +15,8 @@ from typing import Any
 import gradio as gr
 
 from ..documents.library import AlreadyAdded, DocumentRefused, Library
-from ..identity.owners import Identity
 from ..storage.records import StoredDocument
+from .callers import Identity
 
 NO_OWNER = "Log in, or pass the token your browser keeps, to use your documents."
 NONE_YET = "*No documents yet.*"
