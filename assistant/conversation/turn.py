@@ -1,4 +1,5 @@
-"""One user turn, end to end: validate, build the request, stream it, fold events into a Reply.
+"""One user turn, end to end: the request is prepared (prepare.py), streamed here, and
+the reply folds the stream's events into itself (domain/reply.py).
 
 It yields what the page should show, in our own terms: a `Notice` about the turn
 (bad input, a retry, an unavailable model), or the `Reply` as it grows, last when it
@@ -11,40 +12,23 @@ import asyncio
 import logging
 import time
 from contextlib import aclosing
-from dataclasses import dataclass
-from typing import Any, AsyncGenerator, AsyncIterator, Awaitable, Callable, Literal, Mapping, Sequence
+from typing import Any, AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
-from ..domain.events import (
-    Event,
-    Failed,
-    Finished,
-    ReasoningDelta,
-    RefusalDelta,
-    Retrying,
-    TextDelta,
-    ToolCalls,
-    ToolFinished,
-    ToolsOff,
-    ToolStarted,
-    Usage,
-)
-from ..domain.failures import EMPTY, NO_IMAGES, TOOLS_ONLY, Failure
-from ..domain.messages import Image, Message, ModelRequest, ToolSpec
+from ..domain.events import Event
+from ..domain.failures import Failure
+from ..domain.messages import Image, Message, ModelRequest
 from ..domain.moderation import MODERATION_DOWN, Verdict
-from ..domain.reply import Charge, Place, Reply, ReplyObserver, Step
-from ..domain.sources import SEARCH_TOOL, Source
-from ..domain.validation import InvalidInput, check_message, check_options
+from ..domain.reply import Charge, Place, Reply, ReplyObserver
 from ..providers.backends import Backend, BackendUnavailable
 from ..providers.base import Adapter
-from ..providers.models import model_info
 from ..providers.routes import Route
 from ..tools.registry import ToolScope
 from .coalesce import Batches
-from .grounding import PASSAGES, DocumentSearch, passages_budget, with_passages
-from .history import DoesNotFit, build_messages, messages_tokens, prepare_turn
+from .grounding import DocumentSearch
+from .history import messages_tokens
 from .moderation import Moderation, until_judged
+from .prepare import Notice, TurnOptions, TurnPreparer
 from .rounds import ToolRounds
-from .untrusted import with_data_rule
 
 log = logging.getLogger(__name__)
 
@@ -54,39 +38,14 @@ UPDATE_INTERVAL = 0.04  # at most 25 updates a second per reply
 PER_ACTIVE_REPLY = 0.0005  # 200 replies streaming at once: 0.1 s
 PER_1000_CHARS_SHOWN = 0.0012  # 200 messages of 1,000 characters: +0.24 s
 MAX_INTERVAL = 0.5
+DEFAULT_OPTIONS = TurnOptions()
 
 
 class _Judged(Exception):
     """Moderation ended the reply: what happened is on it."""
 
 
-@dataclass(frozen=True)
-class Notice:
-    """Something to say about a turn that is not its reply."""
-    kind: Literal["invalid", "retrying", "unavailable"]
-    message: str
-
-
 Update = Notice | Reply
-
-
-@dataclass(frozen=True)
-class TurnOptions:
-    model: str | None = None
-    temperature: float = 0.7
-    system_prompt: str = ""
-    history_turns: int = 10
-    max_tokens: int = 1024
-    api: str | None = None  # an adapter's name; None: the backend's default
-    tools: tuple[str, ...] = ()  # the tools the model may call, by name
-    documents: bool = False  # answer from the owner's documents, if they have any
-
-
-def with_memories(system_prompt: str, memories: Sequence[str]) -> str:
-    if not memories:
-        return system_prompt
-    facts = "\n".join(f"- {fact}" for fact in memories)
-    return f"{system_prompt}\n\nFacts the user asked you to remember:\n{facts}".strip()
 
 
 class ChatService:
@@ -99,10 +58,9 @@ class ChatService:
         self.backend = backend
         self.moderation = moderation or Moderation()
         self.route = Route(backend, dict(adapters))  # the server's own; a visitor may bring one
-        self.earlier_images = earlier_images  # resent to models known to read images
-        self.documents = documents
         self.rounds = rounds
-        self.max_message_chars = max_message_chars
+        self.preparer = TurnPreparer(rounds, max_message_chars=max_message_chars,
+                                     documents=documents, earlier_images=earlier_images)
         self.observers = list(observers)
         self.active_replies = 0
 
@@ -112,7 +70,7 @@ class ChatService:
         return min(MAX_INTERVAL, busy + shown_chars / 1000 * PER_1000_CHARS_SHOWN)
 
     async def respond(self, message: Any, history: Sequence[Message],
-                      options: TurnOptions = TurnOptions(), *, memories: Sequence[str] = (),
+                      options: TurnOptions = DEFAULT_OPTIONS, *, memories: Sequence[str] = (),
                       images: Sequence[Image] = (), place: Place | None = None,
                       charge: Charge | None = None, continues: bool = False,
                       route: Route | None = None,
@@ -126,77 +84,15 @@ class ChatService:
         makes each update dearer to draw, so they come less often.
         """
         route = route or self.route
-        backend = route.backend
-        place = place or Place()
-        try:
-            text = "" if continues else check_message(message, self.max_message_chars)
-            if not text.strip() and not images and not continues:
-                return  # nothing to answer, nothing sent upstream
-            checked = check_options(options.model, options.temperature, options.system_prompt,
-                                    options.history_turns, options.max_tokens)
-            api = self._api(options.api, route)
-            owner = place.owner
-            grounded = bool(options.documents and owner and self.documents is not None
-                            and await self.documents.has_documents(owner))
-            tools = self._tools([n for n in options.tools if grounded or n != SEARCH_TOOL])
-            past, user_text = prepare_turn(history, text, continues)
-            model_name = await backend.resolve_model(checked.model)
-            if images and backend.sees_images(model_name) is False:
-                raise InvalidInput(NO_IMAGES.message)
-            context_window = backend.context_window_for(model_name)
-            resent = self.earlier_images if backend.sees_images(model_name) is True else 0
-            system_prompt = with_memories(checked.system_prompt, memories)
-            sources: list[Source] = []
-            searched = any(t.name == SEARCH_TOOL for t in tools) and \
-                self.rounds.uses_tools(model_name, tools)
-            if grounded and not searched and self.documents is not None and owner:
-                query = past[-1].user if continues and past else user_text
-                found = await self.documents.search(owner, query, PASSAGES)
-                system_prompt = with_passages(system_prompt, found,
-                                              passages_budget(context_window), sources)
-            if sources or any(e.tool_parts for e in past):  # data from documents or tools
-                system_prompt = with_data_rule(system_prompt)
-            messages = build_messages(
-                system_prompt=system_prompt, history=past,
-                user_message=user_text, history_turns=checked.history_turns,
-                max_tokens=checked.max_tokens, context_window=context_window, images=images,
-                earlier_images=resent)
-        except InvalidInput as exc:
-            yield Notice("invalid", str(exc))
-            return
-        except DoesNotFit as exc:
-            yield Notice("invalid", f"This message is too long for the model: {exc}.")
-            return
-        except BackendUnavailable as exc:
-            yield Notice("unavailable", f"The model is unavailable: {exc}.")
-            return
-
-        info = model_info(model_name)
-        reply = Reply(backend=backend.kind, model=model_name, options=checked,
-                      user_message=text, api=api, sources=sources, images=tuple(images),
-                      place=place, charge=charge)
-        request = ModelRequest(model_name, messages, checked.temperature, checked.max_tokens,
-                               reasoning=bool(info and info.reasoning), tools=tools)
-        shown = shown_chars if shown_chars is not None else \
-            sum(len(e.user) + len(e.assistant) for e in past)
-        async for update in self._stream(reply, request, shown, route):
-            yield update
-
-    def _api(self, requested: str | None, route: Route) -> str:
-        if not requested:
-            return route.backend.default_api
-        if requested not in route.adapters:
-            raise InvalidInput(f"The API must be one of: {', '.join(route.adapters)} "
-                               f"(it is “{requested}”).")
-        return requested
-
-    def _tools(self, names: Sequence[str]) -> tuple[ToolSpec, ...]:
-        names = [n for n in names or () if n]
-        unknown = [n for n in names if self.rounds.toolbox.get(n) is None]
-        if unknown:
-            raise InvalidInput(f"Unknown tool: {', '.join(unknown)}. Choose tools from the "
-                               "Tools list in the sidebar.")
-        return self.rounds.toolbox.specs(names)
+        prepared = await self.preparer.prepare(
+            message, history, options, route, memories=memories, images=images,
+            place=place or Place(), charge=charge, continues=continues, shown_chars=shown_chars)
+        if isinstance(prepared, Notice):
+            yield prepared
+        elif prepared is not None:
+            async for update in self._stream(prepared.reply, prepared.request,
+                                             prepared.shown_chars, route):
+                yield update
 
     async def _stream(self, reply: Reply, request: ModelRequest, shown_chars: int,
                       route: Route) -> AsyncIterator[Update]:
@@ -220,7 +116,7 @@ class ChatService:
             batched: AsyncGenerator[list[Event], None] = Batches(events, pace).__aiter__()
             async with aclosing(batched) as batches:
                 async for batch in batches:
-                    update = self._apply(reply, batch)
+                    update = self._update(reply, batch)
                     if check is not None:
                         if not check.done():
                             continue  # nothing is shown before the message has passed
@@ -281,102 +177,17 @@ class ChatService:
             reply.completion_tokens = reply.text_pieces
         self._notify("reply_finished", reply)
 
-    def _apply(self, reply: Reply, batch: list[Event]) -> Update | None:
-        """Folds a batch of events into the reply; returns what to show, if anything changed."""
-        pieces: list[str] = []
-        changed = False
-        retrying: Retrying | None = None
-        for event in batch:
-            if isinstance(event, TextDelta):
-                pieces.append(event.text)
-            elif isinstance(event, ReasoningDelta):
-                self._reason(reply, pieces, event.text)
-                changed = True
-            elif isinstance(event, RefusalDelta):
-                pieces.append(event.text)
-                reply.refused = True
-            elif isinstance(event, Usage):  # one per request: tool rounds add up
-                reply.prompt_tokens = (reply.prompt_tokens or 0) + event.prompt_tokens
-                reply.completion_tokens = (reply.completion_tokens or 0) + event.completion_tokens
-                reply.usage_estimated = False
-            elif isinstance(event, ToolStarted):
-                self._tool_started(reply, pieces, event)
-                changed = True
-            elif isinstance(event, ToolFinished):
-                self._tool_finished(reply, event)
-                changed = True
-            elif isinstance(event, ToolCalls):
-                reply.tool_calls_requested += len(event.calls)
-            elif isinstance(event, ToolsOff):
-                reply.tools_off = changed = True
-            elif isinstance(event, Retrying):
-                reply.retries += 1
-                retrying = event
-            elif isinstance(event, Finished):
-                self._finish(reply, pieces)
-            elif isinstance(event, Failed):
-                reply.failure = event.failure
-                reply.outcome = "truncated" if event.failure.kind == "length" else "failed"
-        if pieces:
-            self._add_text(reply, pieces)
+    @staticmethod
+    def _update(reply: Reply, batch: list[Event]) -> Update | None:
+        """Folds a batch of events into the reply; what to show, if anything changed."""
+        folded = reply.fold(batch)
+        if folded.text:
             return reply
-        if retrying is not None:
+        if (retrying := folded.retrying) is not None:
             return Notice("retrying", f"{retrying.failure.message} Retrying in "
                           f"{retrying.delay:.1f} s (attempt {retrying.attempt} of "
                           f"{retrying.of})…")
-        return reply if changed else None
-
-    @staticmethod
-    def _reason(reply: Reply, pieces: list[str], text: str) -> None:
-        step = reply.steps[-1] if reply.steps else None
-        if step is None or step.kind != "reasoning" or step.ended is not None:
-            step = Step("reasoning", at=len(reply.text) + sum(map(len, pieces)))
-            reply.steps.append(step)
-            if reply.first_token is None:
-                reply.first_token = step.started
-        step.text += text
-        reply.text_pieces += 1
-
-    @staticmethod
-    def _tool_started(reply: Reply, pieces: list[str], event: ToolStarted) -> None:
-        now = time.monotonic()
-        for step in reply.steps:
-            if step.kind == "reasoning" and step.ended is None:
-                step.ended = now
-        call = event.call
-        reply.steps.append(Step("tool", at=len(reply.text) + sum(map(len, pieces)),
-                                name=call.name, call_id=call.call_id, arguments=call.arguments,
-                                round=event.round))
-
-    @staticmethod
-    def _tool_finished(reply: Reply, event: ToolFinished) -> None:
-        result = event.result
-        for step in reply.steps:
-            if step.kind == "tool" and step.call_id == result.call_id and step.ended is None:
-                step.text, step.failed = result.output, result.failed
-                step.ended = step.started + event.seconds
-                return
-
-    @staticmethod
-    def _add_text(reply: Reply, pieces: list[str]) -> None:
-        now = time.monotonic()
-        if reply.first_token is None:
-            reply.first_token = now
-        last = reply.steps[-1] if reply.steps else None
-        if last is not None and last.kind == "reasoning" and last.ended is None:
-            last.ended = now
-            if last.at == len(reply.text):
-                pieces[0] = pieces[0].lstrip()
-        reply.text += "".join(pieces)
-        reply.text_pieces += len(pieces)
-
-    @staticmethod
-    def _finish(reply: Reply, pieces: list[str]) -> None:
-        if reply.text or any(pieces):
-            reply.outcome = "refused" if reply.refused else "complete"
-            return
-        reply.failure = TOOLS_ONLY if reply.tool_calls_requested else EMPTY
-        reply.outcome = "failed"
+        return reply if folded.changed else None
 
     def _notify(self, method: str, reply: Reply) -> None:
         for observer in self.observers:

@@ -1,4 +1,5 @@
-"""One reply as it happens, its steps, and the observers that watch it (storage, metrics)."""
+"""One reply as it happens: its steps, how it folds the stream's events into itself, and
+the observers that watch it (storage, metrics)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,21 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, Sequence
 
-from .failures import Failure
+from .events import (
+    Event,
+    Failed,
+    Finished,
+    ReasoningDelta,
+    RefusalDelta,
+    Retrying,
+    TextDelta,
+    ToolCalls,
+    ToolFinished,
+    ToolsOff,
+    ToolStarted,
+    Usage,
+)
+from .failures import EMPTY, TOOLS_ONLY, Failure
 from .messages import Image
 from .moderation import Verdict
 from .sources import Source
@@ -108,6 +123,101 @@ class Reply:
     moderation: Verdict | None = None  # the message's check, once it has answered
     place: Place = field(default_factory=Place)
     charge: Charge | None = None
+
+    def fold(self, batch: Sequence[Event]) -> Folded:
+        """Takes a batch of the stream's events into the reply (per batch: no I/O here)."""
+        pieces: list[str] = []
+        changed = False
+        retrying: Retrying | None = None
+        for event in batch:
+            if isinstance(event, TextDelta):
+                pieces.append(event.text)
+            elif isinstance(event, ReasoningDelta):
+                self._reason(pieces, event.text)
+                changed = True
+            elif isinstance(event, RefusalDelta):
+                pieces.append(event.text)
+                self.refused = True
+            elif isinstance(event, Usage):  # one per request: tool rounds add up
+                self.prompt_tokens = (self.prompt_tokens or 0) + event.prompt_tokens
+                self.completion_tokens = (self.completion_tokens or 0) + event.completion_tokens
+                self.usage_estimated = False
+            elif isinstance(event, ToolStarted):
+                self._tool_started(pieces, event)
+                changed = True
+            elif isinstance(event, ToolFinished):
+                self._tool_finished(event)
+                changed = True
+            elif isinstance(event, ToolCalls):
+                self.tool_calls_requested += len(event.calls)
+            elif isinstance(event, ToolsOff):
+                self.tools_off = changed = True
+            elif isinstance(event, Retrying):
+                self.retries += 1
+                retrying = event
+            elif isinstance(event, Finished):
+                self._finish(pieces)
+            elif isinstance(event, Failed):
+                self.failure = event.failure
+                self.outcome = "truncated" if event.failure.kind == "length" else "failed"
+        if pieces:
+            self._add_text(pieces)
+        return Folded(bool(pieces), changed, retrying)
+
+    def _reason(self, pieces: list[str], text: str) -> None:
+        step = self.steps[-1] if self.steps else None
+        if step is None or step.kind != "reasoning" or step.ended is not None:
+            step = Step("reasoning", at=len(self.text) + sum(map(len, pieces)))
+            self.steps.append(step)
+            if self.first_token is None:
+                self.first_token = step.started
+        step.text += text
+        self.text_pieces += 1
+
+    def _tool_started(self, pieces: list[str], event: ToolStarted) -> None:
+        now = time.monotonic()
+        for step in self.steps:
+            if step.kind == "reasoning" and step.ended is None:
+                step.ended = now
+        call = event.call
+        self.steps.append(Step("tool", at=len(self.text) + sum(map(len, pieces)),
+                               name=call.name, call_id=call.call_id, arguments=call.arguments,
+                               round=event.round))
+
+    def _tool_finished(self, event: ToolFinished) -> None:
+        result = event.result
+        for step in self.steps:
+            if step.kind == "tool" and step.call_id == result.call_id and step.ended is None:
+                step.text, step.failed = result.output, result.failed
+                step.ended = step.started + event.seconds
+                return
+
+    def _add_text(self, pieces: list[str]) -> None:
+        now = time.monotonic()
+        if self.first_token is None:
+            self.first_token = now
+        last = self.steps[-1] if self.steps else None
+        if last is not None and last.kind == "reasoning" and last.ended is None:
+            last.ended = now
+            if last.at == len(self.text):
+                pieces[0] = pieces[0].lstrip()
+        self.text += "".join(pieces)
+        self.text_pieces += len(pieces)
+
+    def _finish(self, pieces: list[str]) -> None:
+        if self.text or any(pieces):
+            self.outcome = "refused" if self.refused else "complete"
+            return
+        self.failure = TOOLS_ONLY if self.tool_calls_requested else EMPTY
+        self.outcome = "failed"
+
+
+@dataclass(frozen=True)
+class Folded:
+    """What a batch changed: text, anything else shown, or a retry to announce."""
+    text: bool
+    changed: bool
+    retrying: Retrying | None
 
 
 class ReplyObserver(Protocol):

@@ -11,9 +11,10 @@ from typing import Any, AsyncIterator
 import gradio as gr
 
 from ..conversation.actions import SEND, Action, Plan
+from ..conversation.prepare import TurnOptions
 from ..conversation.remote_runs import RemoteRuns
 from ..conversation.runs import Runs
-from ..conversation.turn import ChatService, TurnOptions, Update
+from ..conversation.turn import ChatService, Update
 from ..domain.reply import Charge, Place
 from ..domain.validation import InvalidInput
 from ..providers.protocols import LABELS

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Sequence
 
-from ..conversation.turn import Notice, Update
+from ..conversation.prepare import Notice
+from ..conversation.turn import Update
 from ..domain.moderation import ANSWERED_UNCHECKED
 from ..domain.reply import Reply, Step
 from ..domain.sources import Source, shown_sources
