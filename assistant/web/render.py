@@ -142,22 +142,32 @@ def sources_notice(sources: Sequence[Source], link: SourceLink | None) -> dict[s
 
 
 def render(update: Update, link: SourceLink | None = None,
-           images: ImagePolicy | None = NO_IMAGES) -> Any:
-    """What the chat function yields for one update of a turn, made safe to show."""
+           images: ImagePolicy | None = NO_IMAGES) -> list[dict[str, Any]]:
+    """One update of a turn as the Chatbot messages that show it, made safe to show."""
     if isinstance(update, Notice):
         if update.kind == "retrying":
-            return notice(f"⏳ {update.message}", notice_id="retrying", pending=True)
+            return [notice(f"⏳ {update.message}", notice_id="retrying", pending=True)]
         if update.kind == "unavailable":
-            return incomplete_notice(update.message, has_text=False)
-        return notice(f"⚠️ {update.message}", notice_id="invalid")
+            return [incomplete_notice(update.message, has_text=False)]
+        return [notice(f"⚠️ {update.message}", notice_id="invalid")]
     reply = update
     if reply.ended is None:
-        return _safe(reply.text, images) if not reply.steps \
-            else _shown(reply.steps, reply.text, images)
-    return _final(reply, link, images)
+        return chat_messages_of(_shown(reply.steps, reply.text, images) if reply.steps
+                                else _safe(reply.text, images))
+    return chat_messages_of(_final(reply, link, images))
 
 
-def _final(reply: Reply, link: SourceLink | None, images: ImagePolicy | None) -> Any:
+def as_yielded(messages: list[dict[str, Any]]) -> Any:
+    """What ChatInterface's function yields for these messages, and /chat's callers get:
+    a plain reply as its text alone, one titled message alone, else the list."""
+    if len(messages) != 1:
+        return messages
+    only = messages[0]
+    return only["content"] if only.keys() == {"role", "content"} and \
+        isinstance(only["content"], str) else only
+
+
+def _final(reply: Reply, link: SourceLink | None, images: ImagePolicy | None) -> list[Any]:
     """The last update: steps, text, sources, and the stats line, refusal or incomplete mark."""
     shown = _shown(reply.steps, reply.text, images)
     sources = shown_sources(reply.text, reply.sources) if reply.text else []
@@ -179,7 +189,7 @@ def _final(reply: Reply, link: SourceLink | None, images: ImagePolicy | None) ->
         shown.append(notice(REFUSED, notice_id=REFUSAL_NOTICE_ID, text=stats))
     elif stats:
         shown.append(notice(stats, notice_id=STATS_NOTICE_ID))
-    return shown[0] if len(shown) == 1 else shown
+    return shown
 
 
 def stored_reply(text: str, steps: Iterable[Step], status: str, reason: str | None,

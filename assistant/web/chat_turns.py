@@ -1,0 +1,215 @@
+"""The page's handlers for a turn: send, stop, follow a running reply, restore a page.
+
+No `from __future__ import annotations` here: Gradio reads each handler's type hints
+on every call, and string hints would be evaluated again each time.
+"""
+
+import asyncio
+import itertools
+from typing import Any, AsyncIterator
+
+import gradio as gr
+
+from ..conversation.actions import SEND, Action, Plan
+from ..conversation.prepare import TurnOptions
+from ..conversation.remote_runs import RemoteRuns
+from ..conversation.runs import Runs
+from ..conversation.turn import ChatService, Update
+from ..domain.reply import Charge, Place
+from ..domain.validation import InvalidInput
+from ..providers.routes import Route
+from ..quotas.meter import Admission
+from .attachments import Attachments
+from .chat_actions import ActionMessage, action_of
+from .chatbot_history import history_messages, mark_stopped, shown_chars
+from .conversations_panel import ConversationPanel
+from .documents_panel import DocumentsPanel
+from .own_key_panel import NEEDS_KEY_NOTICE, OwnKeyPanel
+from .render import RAW, as_yielded, notice, render
+from .usage_limits import UsageLimits
+
+LIMIT_NOTICE_ID = "limit"
+SUBMIT = gr.update(submit_btn=True, stop_btn=False)
+STOPPABLE = gr.update(submit_btn=False, stop_btn=True)
+
+
+def from_a_page(request: gr.Request) -> bool:
+    """Browsers send Origin with every POST; API clients such as gradio_client send none."""
+    return bool((request.headers or {}).get("origin"))
+
+
+class ChatTurns:
+    """`runs`: the replies running in this process; `remote`: those that other processes
+    sharing the database run (with replicas), followed through it."""
+
+    def __init__(self, service: ChatService, panel: ConversationPanel,
+                 documents: DocumentsPanel, attachments: Attachments, limits: UsageLimits,
+                 own_keys: OwnKeyPanel, runs: Runs[Update],
+                 remote: RemoteRuns | None = None) -> None:
+        self.service = service
+        self.panel = panel
+        self.documents = documents
+        self.attachments = attachments
+        self.limits = limits
+        self.own_keys = own_keys
+        self.runs = runs
+        self.remote = remote
+        self._restores = itertools.count(1)  # a new value each time a restore finds a run
+
+    async def chat(self, message: Any, history: list[Any], model: str, temperature: float,
+                   system_prompt: str, history_turns: int, max_tokens: int,
+                   use_memory: bool, api: str, tools: list[str] | None,
+                   use_documents: bool | None, request: gr.Request) -> AsyncIterator[Any]:
+        """ChatInterface's function, and /chat: the message, the history, the settings."""
+        session = self.panel.identity.sessions.get(request.session_hash)
+        if session.reply_stopped:  # Gradio may sync its history state before the Stop mark
+            history, session.reply_stopped = mark_stopped(history), False
+        action = action_of(message) or SEND
+        files: list[str]
+        if isinstance(message, ActionMessage):
+            text, files = message.text, []
+        else:
+            text, files = self.attachments.split(message)
+            if action.kind != "send":
+                files = []  # the message's files were taken when it was first sent
+        if action.kind in ("send", "edit") and not files and \
+                not (isinstance(text, str) and text.strip()):
+            return
+        owner = self.panel.identity.owner(request)
+        if owner is None and from_a_page(request):
+            owner = self.panel.identity.owner_or_new(request)  # the page keeps it after the turn
+        if self.own_keys.needs_key(request.session_hash):
+            yield notice(NEEDS_KEY_NOTICE, notice_id=LIMIT_NOTICE_ID)
+            return
+        route = self.own_keys.route(request.session_hash)
+        admitted = await self.limits.admit_async(request, owner, own_key=route is not None)
+        if isinstance(admitted, str):
+            yield notice(admitted, notice_id=LIMIT_NOTICE_ID)  # nothing reaches the model
+            return
+        try:  # the slot is released when the turn ends, or by its run when it has one
+            options = TurnOptions(model, temperature, system_prompt, history_turns, max_tokens,
+                                  api, tuple(tools or ()), documents=use_documents is not False)
+            async for shown in self._answer(text, files, history, action, options, use_memory,
+                                            owner, session, request, admitted, route):
+                yield shown
+        finally:
+            if not admitted.handed_over:
+                admitted.release()
+
+    async def _answer(self, text: Any, files: list[str], history: list[Any], action: Action,
+                      options: TurnOptions, use_memory: bool, owner: str | None, session: Any,
+                      request: gr.Request, admitted: Admission,
+                      route: Route | None) -> AsyncIterator[Any]:
+        panel, attachments = self.panel, self.attachments
+        memories: list[str] = []
+        images, said = await attachments.take(owner, files)
+        if said and not (isinstance(text, str) and text.strip()) and not images:
+            yield said  # documents added, nothing asked
+            return
+        try:
+            planned = await panel.plan_turn(request, owner, action,
+                                            text if isinstance(text, str) else "")
+        except InvalidInput as exc:
+            yield notice(f"⚠️ {exc}", notice_id="invalid")
+            return
+        if planned is None:  # nobody's chat: the context is what the caller sent
+            place, steps = Place(), Plan(history_messages(
+                history, await attachments.earlier_images(history)), None,
+                continues=action.kind == "continue")
+        else:
+            place, steps = planned
+        if steps.text is not None:  # a stored message asked again
+            text = steps.text
+        if steps.images:  # a stored message's images, asked again or edited
+            images = list(steps.images)
+        if place.owner and use_memory:
+            memories = await asyncio.to_thread(panel.saved_facts, place.owner)
+        link = attachments.source_link(owner)
+        shown_safe = panel.images if from_a_page(request) else RAW  # /chat keeps the model's text
+        updates = self.service.respond(text, steps.history, options, memories=memories,
+                                       images=images, place=place,
+                                       charge=Charge(admitted.meter, admitted.keys),
+                                       continues=steps.continues, route=route,
+                                       shown_chars=shown_chars(history))
+        run = self.runs.start(place, updates, on_end=admitted.hand_over())
+        try:
+            async for update in run.follow():
+                shown = render(update, link, shown_safe)
+                yield [*said, *shown] if said else as_yielded(shown)
+        except (asyncio.CancelledError, GeneratorExit):  # Stop, a closed tab or a reload
+            if not (place.owner and from_a_page(request)):  # only a page comes back to follow
+                run.stop()  # an API caller's cancel is its Stop, as before
+                session.reply_stopped = True
+            raise
+
+    async def stop(self, history: list[Any], token: str,  # on the loop, where runs live
+                   request: gr.Request) -> tuple[list[Any], list[Any]]:
+        """Stop: the reply this tab shows, wherever it runs."""
+        self.panel.identity.sessions.get(request.session_hash).reply_stopped = True
+        owner, conversation_id = self.panel.current(token, request)
+        if not self.runs.stop(owner, conversation_id) and self.remote and owner \
+                and conversation_id:
+            await self.remote.stop(owner, conversation_id)  # it runs in another process
+        marked = mark_stopped(history)
+        return marked, marked
+
+    async def follow(self, token: str, request: gr.Request) -> AsyncIterator[Any]:
+        """The reply still being written in the chat this tab opened, after a reload or
+        from another tab: the stored chat before it, then the reply as it grows.
+        Yields the chatbot, its state and the message box."""
+        owner, conversation_id = self.panel.current(token, request)
+        if owner is None or conversation_id is None:
+            yield gr.skip(), gr.skip(), gr.skip()
+            return
+        run = self.runs.find(owner, conversation_id)
+        if run is None:
+            async for shown in self._follow_elsewhere(owner, conversation_id):
+                yield shown
+            return
+        link = self.attachments.source_link(owner)
+        before: list[Any] | None = None
+        yield gr.skip(), gr.skip(), STOPPABLE
+        async for update in run.follow():
+            if before is None:
+                before = await self.panel.shown_before(owner, conversation_id, run.place)
+            shown = [*before, *render(update, link, self.panel.images)]
+            yield shown, shown, gr.skip()
+        yield gr.skip(), gr.skip(), SUBMIT
+
+    async def _follow_elsewhere(self, owner: str, conversation_id: str) -> AsyncIterator[Any]:
+        """The reply another process writes in this chat, as it is saved there."""
+        remote = self.remote
+        reply = await asyncio.to_thread(remote.find, owner, conversation_id) \
+            if remote is not None else None
+        if remote is None or reply is None:
+            yield gr.skip(), gr.skip(), gr.skip()
+            return
+        yield gr.skip(), gr.skip(), STOPPABLE
+        async for conversation in remote.follow(owner, conversation_id, reply.id):
+            shown = self.panel.chat_of(owner, conversation)
+            yield shown, shown, gr.skip()
+        yield gr.skip(), gr.skip(), SUBMIT
+
+    async def versions_after_turn(self, token: str, request: gr.Request) -> Any:
+        """The versions control once the reply that Retry, Edit or an option started ends."""
+        run = await self.runs.next(*self.panel.current(token, request), timeout=10)
+        if run is not None:
+            await run.ended()
+        return await self.panel.versions_now(token, request)
+
+    def left_today(self, token: str, request: gr.Request) -> str:
+        line = self.limits.left_today(
+            request, self.panel.identity.owner(request, token),
+            own_key=self.own_keys.route(request.session_hash) is not None)
+        return f"⏳ {line}" if line else ""
+
+    def restore(self, token: str, shown: str, request: gr.Request) -> tuple[Any, ...]:
+        """A returning page: its chats, documents and usage line, and, when the chat it
+        shows has a reply running, a new value for the page's `running` counter."""
+        chats = self.panel.restore(token, shown, request)
+        owner, conversation_id = self.panel.current(token, request)
+        live = self.runs.find(owner, conversation_id) is not None or bool(
+            self.remote and owner and conversation_id
+            and self.remote.find(owner, conversation_id))
+        return (*chats, *self.documents.restore(token, request), self.left_today(token, request),
+                next(self._restores) if live else gr.skip())
