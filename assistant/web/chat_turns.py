@@ -135,7 +135,7 @@ class ChatTurns:
         try:
             async for update in run.follow():
                 shown = render(update, link, shown_safe)
-                yield [*said, *shown] if said else as_yielded(shown)
+                yield as_yielded([*said, *shown])
         except (asyncio.CancelledError, GeneratorExit):  # Stop, a closed tab or a reload
             if not (place.owner and from_a_page(request)):  # only a page comes back to follow
                 run.stop()  # an API caller's cancel is its Stop, as before

@@ -159,12 +159,15 @@ def render(update: Update, link: SourceLink | None = None,
 
 def as_yielded(messages: list[dict[str, Any]]) -> Any:
     """What ChatInterface's function yields for these messages, and /chat's callers get:
-    a plain reply as its text alone, one titled message alone, else the list."""
-    if len(messages) != 1:
-        return messages
-    only = messages[0]
-    return only["content"] if only.keys() == {"role", "content"} and \
-        isinstance(only["content"], str) else only
+    the reply's text as plain strings, titled messages as dicts; one of them alone."""
+    shown = [_plain(m) for m in messages]
+    return shown[0] if len(shown) == 1 else shown
+
+
+def _plain(message: dict[str, Any]) -> Any:
+    content = message["content"]
+    return content if message.keys() == {"role", "content"} and isinstance(content, str) \
+        else message
 
 
 def _final(reply: Reply, link: SourceLink | None, images: ImagePolicy | None) -> list[Any]:
