@@ -8,17 +8,13 @@ their tests are skipped on a developer's machine, but fail in CI (CI=true), wher
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-
+from fakes.chromium import CHROMIUM, launch
 
 
 def launch_chromium(playwright: Any) -> Any:
@@ -26,7 +22,7 @@ def launch_chromium(playwright: Any) -> Any:
         if os.environ.get("CI"):
             raise RuntimeError("chromium is missing: .ci/run should have installed it")
         pytest.skip("chromium is not installed (apt-get install chromium)")
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    return launch(playwright)
 
 
 def open_app(page: Page, url: str) -> None:
