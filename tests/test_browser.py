@@ -229,6 +229,26 @@ def test_a_message_clicked_shows_its_own_versions_and_branches_a_new_chat_up_to_
     expect(page.get_by_text("Beta two.")).to_have_count(0)  # Alpha one was never followed up
 
 
+def test_a_chat_found_by_a_word_of_a_version_not_shown_opens_on_that_version(
+        page, fake_app, fake):
+    fake.enqueue(Scenario(text="Lighthouses guide ships."), Scenario(text="Beacons warn."))
+    open_app(page, fake_app.url)
+    send(page, "What do lighthouses do?")
+    expect(bot_message(page, "Lighthouses guide ships.")).to_be_visible(timeout=20_000)
+    page.get_by_role("button", name="Retry").click()
+    expect(bot_message(page, "Beacons warn.")).to_be_visible(timeout=20_000)
+
+    page.get_by_role("button", name="+ New chat").click()
+    expect(bot_messages(page)).to_have_count(0)
+    page.get_by_placeholder("Search chats…").fill("guide ships")
+    chats = page.locator("#conversation-list label")
+    expect(chats).to_have_count(1, timeout=10_000)
+    chats.first.click()
+    expect(bot_message(page, "Lighthouses guide ships.")).to_be_visible(timeout=10_000)
+    expect(page.get_by_text("Beacons warn.")).to_have_count(0)
+    expect(page.locator("#versions").get_by_label("1 / 2")).to_be_checked()
+
+
 def test_the_sidebar_searches_opens_renames_exports_imports_and_deletes_chats(page, fake_app, fake,
                                                                              tmp_path):
     import json

@@ -184,3 +184,16 @@ def test_a_branch_up_to_any_message_holds_the_path_to_it_even_in_a_version_not_s
         store.branch_conversation("alice", cid, up_to=elsewhere)
     with pytest.raises(NotFound):
         store.branch_conversation("bob", cid, up_to=red)
+
+
+def test_a_search_hit_in_a_version_not_shown_names_the_branch_to_open_on(store):
+    cid = store.create_conversation("alice", "Colours")
+    question = store.add_message("alice", cid, "user", "Name a colour")
+    store.add_message("alice", cid, "assistant", "Red")
+    darker = store.add_message("alice", cid, "user", "Darker RED?")
+    store.add_message("alice", cid, "assistant", "Blue", parent_id=question)  # shown now
+
+    conversation = store.get_conversation("alice", cid)
+    assert conversation.leaf_showing("darker red") == darker
+    assert conversation.leaf_showing("blue") is None  # the chat shows it already
+    assert conversation.leaf_showing("green") is None and conversation.leaf_showing(" ") is None

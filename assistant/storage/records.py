@@ -111,6 +111,15 @@ class Conversation:
             leaf, steps = children[leaf], steps + 1
         return leaf
 
+    def leaf_showing(self, query: str) -> int | None:
+        """The newest branch's end that shows a message containing `query` (case-folded),
+        if the active path shows none; None when it does, or when no message has it."""
+        needle = query.strip().casefold()
+        if not needle or any(needle in m.content.casefold() for m in self.path()):
+            return None
+        found = [m for m in self.messages if needle in m.content.casefold()]
+        return self.newest_leaf(found[-1].id) if found else None
+
     def last_versions(self) -> tuple[Message, tuple[Message, ...]] | None:
         """The last message of the active path that has other versions, and its versions."""
         for message in reversed(self.path()):

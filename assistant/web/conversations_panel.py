@@ -185,8 +185,9 @@ class ConversationPanel:
         private: dict[str, Any] = {"api_visibility": "private"}
         self.restored = [self.conversations, self.memories, *opened]
         self.new_chat.click(self._new_chat, None, [self.conversations, *opened[:5]], **private)
-        chosen = self.conversations.input(self._open, [self.conversations, self.token], opened,
-                                          **private)
+        chosen = self.conversations.input(self._open_found,
+                                          [self.conversations, self.search, self.token],
+                                          opened, **private)
         # The API opens by id; the radio only accepts the ids this session was shown.
         open_id = gr.Textbox(visible=False)
         gr.Button(visible=False).click(self._open, [open_id, self.token], opened,
@@ -245,6 +246,18 @@ class ConversationPanel:
         saved = [conversation.settings.get(key) for key in self.setting_names]
         return (messages, messages, conversation.title, versions_choice(conversation),
                 conversation.id, *[gr.update() if value is None else value for value in saved])
+
+    def _open_found(self, conversation_id: str | None, query: str, token: str,
+                    request: gr.Request) -> tuple[Any, ...]:
+        """A chat picked from the list; when the list was searched and the hit is in a
+        version the chat does not show, it opens on that version."""
+        owner = self.identity.owner(request, token)
+        conversation = self.store.get_conversation(owner, conversation_id) \
+            if owner and conversation_id and (query or "").strip() else None
+        leaf = conversation.leaf_showing(query) if conversation is not None else None
+        if owner and conversation is not None and leaf is not None:
+            self.store.set_active(owner, conversation.id, leaf)
+        return self._open(conversation_id, token, request)
 
     def _switch(self, version: Any, token: str, request: gr.Request) -> tuple[Any, ...]:
         """Shows another version of a message, and the newest branch below it."""
