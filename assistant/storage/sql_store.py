@@ -220,7 +220,7 @@ class SQLStore(WholeConversations):
     # Replicas
 
     def beat(self, replica: str, now: float) -> None:
-        self._db.write(lambda conn: self._sql.execute(
+        self._db.write_at_once(lambda conn: self._sql.execute(
             conn, "INSERT INTO replicas (id, heartbeat) VALUES (?, ?)"
             " ON CONFLICT (id) DO UPDATE SET heartbeat = excluded.heartbeat", replica, now))
 

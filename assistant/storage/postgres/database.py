@@ -103,6 +103,12 @@ class Database:
             conn.execute("SET TRANSACTION READ ONLY")
             yield conn
 
+    def write_at_once(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._closed:
+            raise StoreClosed("the database is closed")
+        with self._pool.connection() as conn, conn.transaction():
+            return fn(conn, *args)
+
     def notify(self, channel: str, payload: str) -> None:
         """Sends a notification at once, outside the ordered writes."""
         if self._closed:
