@@ -105,4 +105,5 @@ class RemoteRuns:
             with self._lock:
                 waiting = list(self._waiting.get(message_id, ()))
             for loop, changed in waiting:
-                loop.call_soon_threadsafe(changed.set)
+                if not loop.is_closed():
+                    loop.call_soon_threadsafe(changed.set)
