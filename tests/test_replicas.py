@@ -88,7 +88,9 @@ def deployment(database_url: str, fake_server: FakeOpenAI, tmp_path: Path
 
 
 def pin(page: Page, url: str, replica: str) -> None:
-    """Sends this browser to `replica`, as HAProxy's SERVERID cookie does."""
+    """Sends this browser to `replica`, as HAProxy's SERVERID cookie does (one cookie: with
+    two, say one HAProxy set on a path, a page's requests could reach both replicas)."""
+    page.context.clear_cookies(name="SERVERID")
     page.context.add_cookies([{"name": "SERVERID", "value": replica, "url": url}])
 
 
@@ -148,7 +150,9 @@ def start_on(page: Page, url: str, replica: str, fake: Any, n_tokens: int, messa
     pin(page, url, replica)
     if not bot_messages(page).count():  # else the chat it shows goes on, as it is
         open_app(page, url)
+    replies = bot_messages(page).count()
     send(page, message)
+    expect(bot_messages(page)).to_have_count(replies + 1, timeout=20_000)
     expect(bot_messages(page).last).to_contain_text("w3", timeout=20_000)
     page.wait_for_function("() => localStorage.getItem('assistant-owner') !== null")
 
