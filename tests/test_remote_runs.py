@@ -79,8 +79,7 @@ def test_a_page_on_another_replica_follows_the_reply_as_it_is_saved_to_its_end(r
         seen: list[tuple[str, str]] = []
 
         async def follow() -> None:
-            async for conversation in b.remote.follow("alice", cid, found.id):
-                last = conversation.path()[-1]
+            async for last in b.remote.follow("alice", found.id):
                 seen.append((last.content, last.status))
         follower = asyncio.create_task(follow())
         await _wait(lambda: seen)
@@ -125,8 +124,7 @@ def test_a_page_following_a_reply_whose_replica_died_is_told_when_the_heartbeat_
         assert found is not None
         seen = []
         heartbeat = Heartbeat(b.store, "replica-b", CUT)
-        async for conversation in b.remote.follow("alice", cid, found.id):
-            last = conversation.path()[-1]
+        async for last in b.remote.follow("alice", found.id):
             seen.append((last.content, last.status, last.reason))
             if len(seen) == 1:
                 await asyncio.to_thread(heartbeat.sweep)

@@ -197,3 +197,13 @@ def test_a_search_hit_in_a_version_not_shown_names_the_branch_to_open_on(store):
     assert conversation.leaf_showing("darker red") == darker
     assert conversation.leaf_showing("blue") is None  # the chat shows it already
     assert conversation.leaf_showing("green") is None and conversation.leaf_showing(" ") is None
+
+
+def test_one_message_is_read_alone_and_only_by_its_owner(store):
+    cid = store.create_conversation("alice")
+    question = store.add_message("alice", cid, "user", "Name a colour")
+    reply = store.add_message("alice", cid, "assistant", "Re", "streaming")
+    store.update_message("alice", reply, "Red", "complete")
+    found = store.get_message("alice", reply)
+    assert (found.content, found.status, found.parent_id) == ("Red", "complete", question)
+    assert store.get_message("bob", reply) is None and store.get_message("alice", 10**9) is None

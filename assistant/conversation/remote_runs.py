@@ -3,8 +3,8 @@
 With replicas, a page may land on a process other than the one running its reply: a
 reload behind the balancer, a second device. That process finds the reply in the
 database, still streaming and written by another process, and follows it there. It
-asks the writer to save the reply often ("watch"), and reads it again whenever the
-writer says it changed, or every `poll` seconds: that is also how it learns that the
+asks the writer to save the reply often ("watch"), and reads the reply's row again
+whenever the writer says it changed, or every `poll` seconds: that is also how it learns that the
 writer died, once the heartbeat has marked the reply failed. Stop travels the same way.
 """
 
@@ -48,9 +48,8 @@ class RemoteRuns:
         """Blocks on the database; only the owner's chat is read."""
         return self.streaming_elsewhere(self.store.get_conversation(owner, conversation_id))
 
-    async def follow(self, owner: str, conversation_id: str,
-                     message_id: int) -> AsyncIterator[Conversation]:
-        """The conversation each time that reply changes, until it is no longer streaming."""
+    async def follow(self, owner: str, message_id: int) -> AsyncIterator[Message]:
+        """The owner's reply each time it changes, until it is no longer streaming."""
         changed = asyncio.Event()
         waiter = (asyncio.get_running_loop(), changed)
         with self._lock:
@@ -64,16 +63,13 @@ class RemoteRuns:
                     renew_at = now + self.renew
                     await asyncio.to_thread(self.signals.publish, "watch", message_id)
                 changed.clear()
-                conversation = await asyncio.to_thread(self.store.get_conversation, owner,
-                                                       conversation_id)
-                reply = next((m for m in conversation.messages if m.id == message_id),
-                             None) if conversation is not None else None
-                if conversation is None or reply is None:
+                reply = await asyncio.to_thread(self.store.get_message, owner, message_id)
+                if reply is None:
                     return  # deleted meanwhile
                 seen = (reply.content, reply.status, reply.reason, reply.steps, reply.sources)
                 if seen != shown:
                     shown = seen
-                    yield conversation
+                    yield reply
                 if reply.status != "streaming":
                     return
                 try:

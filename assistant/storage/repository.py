@@ -14,6 +14,7 @@ from .records import (
     Conversation,
     ConversationSummary,
     Memory,
+    Message,
     Role,
     Status,
     StoredDocument,
@@ -66,6 +67,8 @@ class Store(Protocol):
                            limit: int = 100) -> list[ConversationSummary]: ...
 
     def get_conversation(self, owner: str, conversation_id: str) -> Conversation | None: ...
+
+    def get_message(self, owner: str, message_id: int) -> Message | None: ...
 
     def rename_conversation(self, owner: str, conversation_id: str, title: str) -> bool: ...
 

@@ -137,6 +137,17 @@ class SQLStore(WholeConversations):
                             messages=tuple(message_from_row(m, images.get(m[0], ())) for m in messages),
                             active_id=row[5])
 
+    def get_message(self, owner: str, message_id: int) -> Message | None:
+        """One message without its images (a reply as it streams); None if not the owner's."""
+        check_owner(owner)
+        with self._db.read() as conn:
+            row = self._sql.execute(
+                conn, "SELECT m.id, m.position, m.role, m.content, m.status, m.reason,"
+                " m.settings, m.created, m.updated, m.steps, m.sources, m.parent_id, m.replica"
+                " FROM messages m JOIN conversations c ON c.id = m.conversation_id"
+                " WHERE m.id = ? AND c.owner = ?", message_id, owner).fetchone()
+        return message_from_row(row, ()) if row is not None else None
+
     def rename_conversation(self, owner: str, conversation_id: str, title: str) -> bool:
         if not clean_title(title):
             raise ValueError("the title is empty")

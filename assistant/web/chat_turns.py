@@ -179,14 +179,16 @@ class ChatTurns:
     async def _follow_elsewhere(self, owner: str, conversation_id: str) -> AsyncIterator[Any]:
         """The reply another process writes in this chat, as it is saved there."""
         remote = self.remote
-        reply = await asyncio.to_thread(remote.find, owner, conversation_id) \
-            if remote is not None else None
-        if remote is None or reply is None:
+        conversation = await asyncio.to_thread(self.panel.store.get_conversation, owner,
+                                               conversation_id) if remote is not None else None
+        reply = remote.streaming_elsewhere(conversation) if remote is not None else None
+        if remote is None or conversation is None or reply is None:
             yield gr.skip(), gr.skip(), gr.skip()
             return
+        before = self.panel.chat_of(owner, conversation, leaf=reply.parent_id)
         yield gr.skip(), gr.skip(), STOPPABLE
-        async for conversation in remote.follow(owner, conversation_id, reply.id):
-            shown = self.panel.chat_of(owner, conversation)
+        async for saved in remote.follow(owner, reply.id):
+            shown = [*before, *self.panel.reply_of(owner, saved)]
             yield shown, shown, gr.skip()
         yield gr.skip(), gr.skip(), SUBMIT
 

@@ -31,7 +31,13 @@ from .callers import Identity
 from .image_policy import ImagePolicy
 from .render import NO_IMAGES, SourceLink
 from .source_links import SourceLinks
-from .stored_chat import NO_VERSIONS, chat_messages, message_at, versions_choice
+from .stored_chat import (
+    NO_VERSIONS,
+    chat_messages,
+    message_at,
+    reply_messages,
+    versions_choice,
+)
 
 UNTITLED = "Untitled chat"
 Written = Callable[[str], "Future[Any] | None"]  # a chat's pending write, if any
@@ -122,6 +128,10 @@ class ConversationPanel:
         """The owner's stored chat as the page shows it, up to `leaf` (default: all of it)."""
         return chat_messages(conversation, self._link(owner), self.images_dir, self.images,
                              leaf=leaf)
+
+    def reply_of(self, owner: str, reply: Message) -> list[Any]:
+        """One stored reply of the owner's as the page shows it."""
+        return reply_messages(reply, self._link(owner), self.images)
 
     def _link(self, owner: str) -> SourceLink | None:
         """Where a cited source of `owner`'s opens, if source links are on."""

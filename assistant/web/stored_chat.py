@@ -46,11 +46,17 @@ def chat_entries(conversation: Conversation, link: SourceLink | None = None,
             content = [*files, text] if files else text
             messages.append((message.id, {"role": "user", "content": content}))
         else:
-            steps = [Step.from_record(step) for step in message.steps]
-            sources = [Source.from_record(s) for s in message.sources]
-            messages += [(message.id, shown) for shown in stored_reply(
-                message.content, steps, message.status, message.reason, sources, link, images)]
+            messages += [(message.id, shown) for shown in reply_messages(message, link, images)]
     return messages
+
+
+def reply_messages(message: Message, link: SourceLink | None = None,
+                   images: ImagePolicy = NO_IMAGES) -> list[Any]:
+    """A stored reply as Chatbot messages: its steps, its text, its notices."""
+    steps = [Step.from_record(step) for step in message.steps]
+    sources = [Source.from_record(s) for s in message.sources]
+    return stored_reply(message.content, steps, message.status, message.reason, sources,
+                        link, images)
 
 
 NO_VERSIONS: dict[str, Any] = {"__type__": "update", "visible": False, "choices": [],
