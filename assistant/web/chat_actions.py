@@ -78,8 +78,10 @@ class ActionChat(gr.ChatInterface):
                                   {"text": text, "files": files})
 
     def _edit_message(self, history: list[Any], edit_data: gr.EditData) -> tuple[Any, ...]:
-        index = edit_data.index
-        said = message_text(field(history[index], "content")) \
+        # The page puts the new text in its history before it sends the edit.
+        index, before = edit_data.index, getattr(edit_data, "previous_value", None)
+        said = message_text(before) if before is not None else message_text(
+            field(history[index], "content")) \
             if isinstance(index, int) and 0 <= index < len(history) else None
         kept, state, value = super()._edit_message(history, edit_data)
         edited: Any = value
