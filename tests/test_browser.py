@@ -148,8 +148,9 @@ def test_retry_undo_and_edit_work_on_a_streamed_reply(page, fake_app, fake):
     editor = page.locator("textarea.edit-textarea")
     editor.fill("Edited question")
     page.get_by_role("button", name="Submit").first.click()  # the edit's, above the message box's
-    expect(bot_messages(page).first).to_contain_text("Answer to the edit.", timeout=20_000)
+    expect(bot_message(page, "Answer to the edit.")).to_be_visible(timeout=20_000)
     assert fake.requests[-1].body["messages"][-1] == {"role": "user", "content": "Edited question"}
+    assert len(fake.requests[-1].body["messages"]) == 2  # a new version: the old turn is not sent
 
     page.get_by_role("button", name="Undo").click()
     expect(bot_messages(page)).to_have_count(0, timeout=20_000)  # the reply and its stats line
@@ -191,6 +192,41 @@ def test_retry_keeps_the_earlier_version_and_the_versions_control_switches_betwe
     expect(page.locator("#conversation-list")).to_contain_text("(branch)")
     expect(bot_message(page, "Follow-up answer.")).to_be_visible()
     expect(versions).to_be_hidden()  # a branch holds only the path it was made from
+
+
+def test_the_arrows_under_a_message_with_versions_switch_between_them(page, fake_app, fake):
+    fake.enqueue(*(Scenario(text=t) for t in ("Reply one.", "Reply two.", "Edited reply.")))
+    open_app(page, fake_app.url)
+    send(page, "Question one")
+    expect(bot_message(page, "Reply one.")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("Reply: ")).to_have_count(0)  # one version: no arrows
+    page.get_by_role("button", name="Retry").click()
+    expect(bot_message(page, "Reply two.")).to_be_visible(timeout=20_000)
+    switch = page.get_by_text("Reply: ◀ 2 / 2 ▶")
+    expect(switch).to_be_visible(timeout=10_000)
+    expect(page.locator("#conversation-list")).to_contain_text("2 branches", timeout=10_000)
+
+    switch.get_by_role("link", name="◀").click()
+    expect(bot_message(page, "Reply one.")).to_be_visible(timeout=10_000)
+    expect(page.get_by_text("Reply two.")).to_have_count(0)
+    switch = page.get_by_text("Reply: ◀ 1 / 2 ▶")
+    expect(switch.get_by_role("link")).to_have_count(1)  # no version before the first
+    switch.get_by_role("link", name="▶").click()
+    expect(bot_message(page, "Reply two.")).to_be_visible(timeout=10_000)
+    assert page.url.find("#version-") < 0  # the click switched; the page went nowhere
+
+    page.locator('[data-testid="user"]').first.hover()
+    page.get_by_role("button", name="Edit").first.click()
+    page.locator("textarea.edit-textarea").fill("Question edited")
+    page.get_by_role("button", name="Submit").first.click()
+    expect(bot_message(page, "Edited reply.")).to_be_visible(timeout=20_000)
+    mine = page.get_by_text("Your message: ◀ 2 / 2 ▶")
+    expect(mine).to_be_visible(timeout=10_000)
+    mine.get_by_role("link", name="◀").click()
+    expect(bot_message(page, "Reply two.")).to_be_visible(timeout=10_000)
+    expect(page.get_by_test_id("user").get_by_text("Question one")).to_be_visible()
+    expect(page.get_by_text("Reply: ◀ 2 / 2 ▶")).to_be_visible()  # its own versions kept
+    expect(page.locator("#conversation-list")).to_contain_text("3 branches")
 
 
 def test_a_message_clicked_shows_its_own_versions_and_branches_a_new_chat_up_to_it(

@@ -135,3 +135,28 @@ def test_a_signed_in_script_that_cancels_its_reply_still_stops_it(signed_in, fak
             break
     job.cancel()  # kept as ann's chat, but a script has no page to come back with
     assert fake.wait_for_disconnect(timeout=2)
+
+
+def test_a_message_with_versions_shows_arrows_to_the_versions_beside_it():
+    from assistant.domain.reply import Place
+    from assistant.storage.records import Conversation
+    from assistant.web.render import turn_versions
+    from assistant.web.stored_chat import chat_messages
+
+    def message(mid, role, text, parent):
+        return Message(mid, mid, role, text, "complete", None, {}, 0.0, 0.0, parent_id=parent)
+
+    chat = Conversation("c", "t", 0.0, 0.0, {}, (
+        message(1, "user", "Q", None), message(2, "assistant", "A1", 1),
+        message(3, "assistant", "A2", 1), message(4, "assistant", "A3", 1)), active_id=3)
+    shown = chat_messages(chat)
+    assert [m["content"] for m in shown][:2] == ["Q", "A2"]
+    assert shown[-1]["metadata"]["title"] == \
+        "Reply: [◀](#version-2) 2 / 3 [▶](#version-4)"
+    first = chat_messages(Conversation("c", "t", 0.0, 0.0, {}, chat.messages, active_id=2))
+    assert first[-1]["metadata"]["title"] == "Reply: ◀ 1 / 3 [▶](#version-3)"
+
+    above, below = turn_versions(Place("o", "c", parent_id=None, asks=True, earlier=(1,)))
+    assert below == [] and above[0]["metadata"]["title"] == \
+        "Your message: [◀](#version-1) 2 / 2 ▶"
+    assert turn_versions(Place("o", "c", parent_id=1, asks=True)) == ([], [])

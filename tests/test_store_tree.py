@@ -207,3 +207,18 @@ def test_one_message_is_read_alone_and_only_by_its_owner(store):
     found = store.get_message("alice", reply)
     assert (found.content, found.status, found.parent_id) == ("Red", "complete", question)
     assert store.get_message("bob", reply) is None and store.get_message("alice", 10**9) is None
+
+
+def test_the_chat_list_counts_each_chat_s_branches(store):
+    linear, versions = store.create_conversation("alice"), store.create_conversation("alice")
+    store.add_message("alice", linear, "user", "Hi")
+    store.add_message("alice", linear, "assistant", "Hello")
+    question = store.add_message("alice", versions, "user", "Name a colour")
+    store.add_message("alice", versions, "assistant", "Red", parent_id=question)
+    blue = store.add_message("alice", versions, "assistant", "Blue", parent_id=question)
+    store.add_message("alice", versions, "user", "Darker?", parent_id=blue)
+    store.add_message("alice", versions, "user", "Lighter?", parent_id=blue)
+    empty = store.create_conversation("alice")
+
+    branches = {c.id: c.branches for c in store.list_conversations("alice")}
+    assert branches == {linear: 1, versions: 3, empty: 0}

@@ -93,6 +93,7 @@ class Place:
     parent_id: int | None = None  # the message the first new record follows
     asks: bool = True  # a new user message; False: a new reply to (or after) `parent_id`
     message_id: int | None = None  # the reply's own record, once written
+    earlier: tuple[int, ...] = ()  # the versions already after `parent_id`, oldest first
 
 
 @dataclass

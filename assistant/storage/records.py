@@ -81,6 +81,7 @@ class ConversationSummary:
     title: str  # "" until the first user message names it
     created: float
     updated: float
+    branches: int = 1  # the paths through its tree: more than one once it has versions
 
 
 @dataclass(frozen=True)

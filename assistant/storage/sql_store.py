@@ -102,7 +102,9 @@ class SQLStore(WholeConversations):
                            limit: int = 100) -> list[ConversationSummary]:
         """Most recently updated first; `query` matches titles and message text, in any case."""
         needle = clean_text((query or "").strip()).casefold()
-        sql = "SELECT id, title, created, updated FROM conversations c WHERE owner = ?"
+        sql = ("SELECT id, title, created, updated, (SELECT COUNT(*) - COUNT(DISTINCT m.parent_id)"
+               " FROM messages m WHERE m.conversation_id = c.id) FROM conversations c"
+               " WHERE owner = ?")
         params: list[Any] = [check_owner(owner)]
         if needle:
             sql += (f" AND ({self._sql.contains('title')} OR EXISTS (SELECT 1 FROM messages m"

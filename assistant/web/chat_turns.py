@@ -15,7 +15,7 @@ from ..conversation.prepare import TurnOptions
 from ..conversation.remote_runs import RemoteRuns
 from ..conversation.runs import Runs
 from ..conversation.turn import ChatService, Update
-from ..domain.reply import Charge, Place
+from ..domain.reply import Charge, Place, Reply
 from ..domain.validation import InvalidInput
 from ..providers.routes import Route
 from ..quotas.meter import Admission
@@ -25,7 +25,7 @@ from .chatbot_history import history_messages, mark_stopped, shown_chars
 from .conversations_panel import ConversationPanel
 from .documents_panel import DocumentsPanel
 from .own_key_panel import NEEDS_KEY_NOTICE, OwnKeyPanel
-from .render import RAW, as_yielded, notice, render
+from .render import RAW, as_yielded, notice, render, turn_versions
 from .usage_limits import UsageLimits
 
 LIMIT_NOTICE_ID = "limit"
@@ -36,6 +36,11 @@ STOPPABLE = gr.update(submit_btn=False, stop_btn=True)
 def from_a_page(request: gr.Request) -> bool:
     """Browsers send Origin with every POST; API clients such as gradio_client send none."""
     return bool((request.headers or {}).get("origin"))
+
+
+def ended(update: Update, below: list[Any]) -> list[Any]:
+    """What goes under a reply once it has ended (a Stop mark comes before it)."""
+    return below if isinstance(update, Reply) and update.ended is not None else []
 
 
 class ChatTurns:
@@ -132,10 +137,11 @@ class ChatTurns:
                                        continues=steps.continues, route=route,
                                        shown_chars=shown_chars(history))
         run = self.runs.start(place, updates, on_end=admitted.hand_over())
+        above, below = turn_versions(place) if shown_safe is not RAW else ([], [])
         try:
             async for update in run.follow():
                 shown = render(update, link, shown_safe)
-                yield as_yielded([*said, *shown])
+                yield as_yielded([*above, *said, *shown, *ended(update, below)])
         except (asyncio.CancelledError, GeneratorExit):  # Stop, a closed tab or a reload
             if not (place.owner and from_a_page(request)):  # only a page comes back to follow
                 run.stop()  # an API caller's cancel is its Stop, as before
@@ -168,11 +174,12 @@ class ChatTurns:
             return
         link = self.attachments.source_link(owner)
         before: list[Any] | None = None
+        below = turn_versions(run.place)[1]
         yield gr.skip(), gr.skip(), STOPPABLE
         async for update in run.follow():
             if before is None:
                 before = await self.panel.shown_before(owner, conversation_id, run.place)
-            shown = [*before, *render(update, link, self.panel.images)]
+            shown = [*before, *render(update, link, self.panel.images), *ended(update, below)]
             yield shown, shown, gr.skip()
         yield gr.skip(), gr.skip(), SUBMIT
 
@@ -192,12 +199,15 @@ class ChatTurns:
             yield shown, shown, gr.skip()
         yield gr.skip(), gr.skip(), SUBMIT
 
-    async def versions_after_turn(self, token: str, request: gr.Request) -> Any:
-        """The versions control once the reply that Retry, Edit or an option started ends."""
+    async def versions_after_turn(self, query: str, token: str,
+                                  request: gr.Request) -> tuple[Any, Any]:
+        """The versions control, and the chat list that counts branches, once the reply
+        that Retry, Edit or an option started ends."""
         run = await self.runs.next(*self.panel.current(token, request), timeout=10)
         if run is not None:
             await run.ended()
-        return await self.panel.versions_now(token, request)
+        versions = await self.panel.versions_now(token, request)
+        return versions, await asyncio.to_thread(self.panel.chat_list, query, token, request)
 
     def left_today(self, token: str, request: gr.Request) -> str:
         line = self.limits.left_today(

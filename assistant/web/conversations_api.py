@@ -28,7 +28,7 @@ def register_api(store: Store, identity: Identity) -> None:
     def list_conversations(query: str = "", token: str = "", request: gr.Request = None
                            ) -> list[dict[str, Any]]:
         """Your chats, most recent first; `query` searches titles and messages."""
-        return [{"id": c.id, "title": c.title, "updated": c.updated}
+        return [{"id": c.id, "title": c.title, "updated": c.updated, "branches": c.branches}
                 for c in store.list_conversations(owner_of(request, token), query or None)]
 
     def export_conversation(conversation_id: str, token: str = "",

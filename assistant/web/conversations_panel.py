@@ -21,6 +21,7 @@ from ..domain.reply import Place
 from ..storage.recorder import log_write_failure
 from ..storage.records import (
     Conversation,
+    ConversationSummary,
     Message,
     NotFound,
     auto_title,
@@ -29,7 +30,7 @@ from ..storage.records import (
 from ..storage.repository import Store
 from .callers import Identity
 from .image_policy import ImagePolicy
-from .render import NO_IMAGES, SourceLink
+from .render import NO_IMAGES, VERSION_LINK, SourceLink
 from .source_links import SourceLinks
 from .stored_chat import (
     NO_VERSIONS,
@@ -40,7 +41,22 @@ from .stored_chat import (
 )
 
 UNTITLED = "Untitled chat"
+VERSION_SWITCH_ID = "version-switch"
+TAKE_WANTED_VERSION = "(wanted, token) => [window.assistantVersion ?? null, token]"
+# A click on a "◀ ▶" link of a versions notice (web/render.py) switches, on the page.
+SWITCH_ON_VERSION_LINKS = (
+    "() => { document.addEventListener('click', (event) => {"
+    " const link = event.target.closest && event.target.closest('a[href^=\"" + VERSION_LINK
+    + "\"]'); if (!link) return; event.preventDefault(); event.stopPropagation();"
+    " window.assistantVersion = Number(link.getAttribute('href').slice("
+    + str(len(VERSION_LINK)) + ")); document.getElementById('" + VERSION_SWITCH_ID
+    + "')?.click(); }, true); return []; }")
 Written = Callable[[str], "Future[Any] | None"]  # a chat's pending write, if any
+
+
+def list_label(chat: ConversationSummary) -> str:
+    title = chat.title or UNTITLED
+    return f"{title} · {chat.branches} branches" if chat.branches > 1 else title
 
 
 class ConversationPanel:
@@ -77,17 +93,15 @@ class ConversationPanel:
             started.append(self._start_conversation(owner, message))
             return started[0]
         conversation_id = self.identity.sessions.ensure_conversation(request.session_hash, start)
-        path = () if started else await self._path(owner, conversation_id)
-        if path is None:  # deleted meanwhile (in another tab): the message starts a new chat
-            session.open(None)
+        conversation = None if started else await self._stored(owner, conversation_id)
+        if conversation is None and not started:  # deleted meanwhile (in another tab):
+            session.open(None)  # the message starts a new chat
             return await self.plan_turn(request, owner, Action(), message)
-        planned = plan(action, path)
-        return Place(owner, conversation_id, planned.parent_id, planned.asks), planned
-
-    async def _path(self, owner: str, conversation_id: str) -> tuple[Message, ...] | None:
-        """The messages the chat shows, once this process's writes to it have landed."""
-        conversation = await self._stored(owner, conversation_id)
-        return None if conversation is None else conversation.path()
+        planned = plan(action, conversation.path() if conversation is not None else ())
+        earlier = tuple(m.id for m in conversation.messages
+                        if m.parent_id == planned.parent_id) if conversation is not None else ()
+        return Place(owner, conversation_id, planned.parent_id, planned.asks,
+                     earlier=earlier), planned
 
     async def _stored(self, owner: str, conversation_id: str) -> Conversation | None:
         """The conversation as stored, once this process's writes to it have landed."""
@@ -153,6 +167,9 @@ class ConversationPanel:
             self.branch_here = gr.Button("Branch into a new chat up to the message clicked",
                                          visible=False, size="sm", scale=1,
                                          elem_id="branch-here")
+        # The "◀ ▶" links under a message: the page's script puts the version clicked here.
+        self.version_wanted = gr.Number(visible="hidden", precision=0)
+        self.version_switch = gr.Button(visible="hidden", elem_id=VERSION_SWITCH_ID)
 
     def render(self) -> None:
         self.token = gr.BrowserState("", storage_key="assistant-owner", secret=self.storage_key)
@@ -202,7 +219,7 @@ class ConversationPanel:
         open_id = gr.Textbox(visible=False)
         gr.Button(visible=False).click(self._open, [open_id, self.token], opened,
                                        api_name="open_conversation")
-        self.search.change(self._list, [self.search, self.token], self.conversations, **private)
+        self.search.change(self.chat_list, [self.search, self.token], self.conversations, **private)
         self.rename.click(self._rename, [self.title, self.search, self.token], self.conversations,
                           **private)
         self.delete.click(self._delete, [self.search, self.token],
@@ -225,6 +242,9 @@ class ConversationPanel:
                             [self.conversations, self.token, self.shown], **private)
         self.versions.input(self._switch, [self.versions, self.token],
                             [chat.chatbot, chat.chatbot_state, self.versions], **private)
+        self.version_switch.click(self._switch, [self.version_wanted, self.token],
+                                  [chat.chatbot, chat.chatbot_state, self.versions],
+                                  js=TAKE_WANTED_VERSION, **private)
         return [chosen, branched, branched_here]
 
     def restore(self, token: str, shown: str, request: gr.Request) -> tuple[Any, ...]:
@@ -240,7 +260,7 @@ class ConversationPanel:
             # With nothing to restore, leave the chat alone: a quick first message may be in it.
             opened = self._open(recent[0].id, token, request) if recent else \
                 tuple(gr.update() for _ in range(5 + len(self.setting_names)))
-        return (self._list("", token, request), self._memory_choices(owner), *opened)
+        return (self.chat_list("", token, request), self._memory_choices(owner), *opened)
 
     def _empty(self) -> tuple[Any, ...]:
         return ([], [], "", NO_VERSIONS, "", *[gr.update() for _ in self.setting_names])
@@ -288,11 +308,11 @@ class ConversationPanel:
             if owner and conversation_id else None
         return versions_choice(conversation) if conversation is not None else NO_VERSIONS
 
-    def _list(self, query: str, token: str, request: gr.Request) -> dict[str, Any]:
+    def chat_list(self, query: str, token: str, request: gr.Request) -> dict[str, Any]:
         owner = self.identity.owner(request, token)
         items = self.store.list_conversations(owner, query or None) if owner else []
         current = self.identity.sessions.get(request.session_hash).conversation_id
-        choices = [(c.title or UNTITLED, c.id) for c in items]
+        choices = [(list_label(c), c.id) for c in items]
         return gr.update(choices=choices, value=current if any(c.id == current for c in items) else None)
 
     def _new_chat(self, request: gr.Request) -> tuple[Any, ...]:
@@ -306,7 +326,7 @@ class ConversationPanel:
         session = self.identity.sessions.get(request.session_hash)
         session.has_conversation.wait(timeout=10)
         self.store.flush(timeout=10)  # its row is written in the background
-        return (self._list(query, token, request), self.identity.page_token(request, token),
+        return (self.chat_list(query, token, request), self.identity.page_token(request, token),
                 session.conversation_id or gr.skip())
 
     def current(self, token: str, request: gr.Request) -> tuple[str | None, str | None]:
@@ -320,14 +340,14 @@ class ConversationPanel:
         if not (title or "").strip():
             raise gr.Error("The title is empty.")
         self.store.rename_conversation(owner, conversation_id, title)
-        return self._list(query, token, request)
+        return self.chat_list(query, token, request)
 
     def _delete(self, query: str, token: str, request: gr.Request) -> tuple[Any, ...]:
         owner, conversation_id = self.current(token, request)
         if owner and conversation_id:
             self.store.delete_conversation(owner, conversation_id)
         self.identity.sessions.get(request.session_hash).open(None)
-        return self._list(query, token, request), [], [], "", NO_VERSIONS, ""
+        return self.chat_list(query, token, request), [], [], "", NO_VERSIONS, ""
 
     async def _pick(self, token: str, selected: gr.SelectData,
                     request: gr.Request) -> tuple[Any, Any]:
@@ -360,7 +380,7 @@ class ConversationPanel:
         except NotFound:
             raise gr.Error("This chat or message is gone.") from None
         opened = self._open(branch, token, request)
-        return (self._list(query, token, request), *opened)
+        return (self.chat_list(query, token, request), *opened)
 
     def _export(self, kind: str, token: str, request: gr.Request) -> dict[str, Any]:
         owner, conversation_id = self.current(token, request)
@@ -387,7 +407,7 @@ class ConversationPanel:
         except ValueError as exc:
             raise gr.Error(f"This file cannot be imported: {exc}") from None
         opened = self._open(conversation_id, token, request)
-        return (self._list("", token, request), *opened, self.identity.page_token(request, token))
+        return (self.chat_list("", token, request), *opened, self.identity.page_token(request, token))
 
     def _memory_choices(self, owner: str | None) -> dict[str, Any]:
         memories = self.store.list_memories(owner) if owner else []

@@ -18,7 +18,7 @@ from .attachments import Attachments
 from .chat_actions import ActionChat
 from .chat_turns import ChatTurns
 from .conversations_api import register_api
-from .conversations_panel import ConversationPanel
+from .conversations_panel import SWITCH_ON_VERSION_LINKS, ConversationPanel
 from .documents_panel import DocumentsPanel
 from .message_box import MessageBox
 from .own_key_panel import OwnKeyPanel
@@ -175,7 +175,8 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
 
         for makes_a_version in (chat_interface.chatbot.retry, chat_interface.chatbot.edit,
                                 chat_interface.chatbot.option_select):
-            makes_a_version(turns.versions_after_turn, panel.token, panel.versions,
+            makes_a_version(turns.versions_after_turn, [panel.search, panel.token],
+                            [panel.versions, panel.conversations],
                             api_visibility="private", concurrency_limit=None)
         model.focus(refresh_models, model, model, **quick)  # the list is fetched when looked at
         tools_box.expand(lambda: (tool_choices(), tools_status(mcp)), None, [tools, status],
@@ -211,6 +212,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
             demo.load(None, None, None, js=RESTORE_WHEN_ONLINE)
         else:
             demo.load(None, panel.token, None, js=RESTORE_IF_KNOWN)
+        demo.load(None, None, None, js=SWITCH_ON_VERSION_LINKS)
         running.change(turns.follow, panel.token, following, api_visibility="private",
                        concurrency_limit=None)
     return demo

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, Sequence
 from ..conversation.prepare import Notice
 from ..conversation.turn import Update
 from ..domain.moderation import ANSWERED_UNCHECKED
-from ..domain.reply import Reply, Step
+from ..domain.reply import Place, Reply, Step
 from ..domain.sources import Source, shown_sources
 from .image_policy import ImagePolicy
 from .reply_stats import format_stats
@@ -26,6 +26,8 @@ REFUSAL_NOTICE_ID = "refusal"
 FLAGGED_NOTICE_ID = "flagged"  # the message before it is never sent again
 STEP_ID_PREFIX = "step-"
 SOURCES_NOTICE_ID = "sources"
+VERSIONS_NOTICE_ID = "versions"
+VERSION_LINK = "#version-"  # the page's script makes a click on such a link a switch
 SourceLink = Callable[[Source], str]  # the URL that opens a source
 NO_IMAGES = ImagePolicy()  # no image from elsewhere shows by itself
 RAW: ImagePolicy | None = None  # the text as the model wrote it, for API clients to render
@@ -60,6 +62,27 @@ def incomplete_notice(reason: str, has_text: bool) -> dict[str, Any]:
         return notice(f"⚠️ Reply incomplete: {reason}", notice_id=INCOMPLETE_NOTICE_ID,
                       options=[CONTINUE, REGENERATE])
     return notice(f"⚠️ {reason}", notice_id=INCOMPLETE_NOTICE_ID, options=[REGENERATE])
+
+
+def versions_notice(role: str, versions: Sequence[int | None], at: int) -> dict[str, Any]:
+    """"◀ 2 / 3 ▶" under a message that has other versions (`versions`, oldest first,
+    None for one not stored yet); the arrows link to the versions beside `at`."""
+    def arrow(symbol: str, index: int) -> str:
+        target = versions[index] if 0 <= index < len(versions) else None
+        return f"[{symbol}]({VERSION_LINK}{target})" if target is not None else symbol
+    whose = "Your message" if role == "user" else "Reply"
+    return notice(f"{whose}: {arrow('◀', at - 1)} {at + 1} / {len(versions)} "
+                  f"{arrow('▶', at + 1)}", notice_id=VERSIONS_NOTICE_ID)
+
+
+def turn_versions(place: Place) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The versions control of the message a turn adds when it is a new version: under
+    its user message (shown before the reply), or under its reply."""
+    if not place.earlier:
+        return [], []
+    shown = [versions_notice("user" if place.asks else "assistant", [*place.earlier, None],
+                             len(place.earlier))]
+    return (shown, []) if place.asks else ([], shown)
 
 
 TOOL_ICON = "🔧 "

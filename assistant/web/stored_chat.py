@@ -13,7 +13,7 @@ from ..domain.reply import Step
 from ..domain.sources import Source
 from ..storage.records import Conversation, Message, StoredImage
 from .image_policy import ImagePolicy
-from .render import NO_IMAGES, SourceLink, stored_reply
+from .render import NO_IMAGES, SourceLink, stored_reply, versions_notice
 from .safe_markdown import safe_markdown
 
 
@@ -38,6 +38,9 @@ def chat_entries(conversation: Conversation, link: SourceLink | None = None,
     """`chat_messages`, each with the id of the stored message it shows (a reply shows
     as several: its steps, its text, its notices)."""
     messages: list[tuple[int, Any]] = []
+    versions: dict[int | None, list[int]] = {}
+    for m in conversation.messages:
+        versions.setdefault(m.parent_id, []).append(m.id)
     for message in conversation.path(leaf):
         if message.role == "user":
             files = [{"path": str(_image_file(i, images_dir))} for i in message.images] \
@@ -47,6 +50,10 @@ def chat_entries(conversation: Conversation, link: SourceLink | None = None,
             messages.append((message.id, {"role": "user", "content": content}))
         else:
             messages += [(message.id, shown) for shown in reply_messages(message, link, images)]
+        siblings = versions[message.parent_id]
+        if len(siblings) > 1:
+            messages.append((message.id, versions_notice(message.role, siblings,
+                                                         siblings.index(message.id))))
     return messages
 
 
