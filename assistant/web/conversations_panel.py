@@ -44,11 +44,11 @@ UNTITLED = "Untitled chat"
 VERSION_SWITCH_ID = "version-switch"
 TAKE_WANTED_VERSION = "(wanted, token) => [window.assistantVersion ?? null, token]"
 # A click on a "◀ ▶" link in a versions notice's title (web/render.py) switches, on the
-# page; a reply's text is never in a button, so a model cannot write such a link.
+# page; a reply's text is never in a title, so a model's link to "#version-" does nothing.
 SWITCH_ON_VERSION_LINKS = (
     "() => { document.addEventListener('click', (event) => {"
     " const link = event.target.closest && event.target.closest('a[href^=\"" + VERSION_LINK
-    + "\"]'); if (!link || !link.closest('button')) return;"
+    + "\"]'); if (!link || !link.closest('.thought-group > [role=button]')) return;"
     " event.preventDefault(); event.stopPropagation();"
     " window.assistantVersion = Number(link.getAttribute('href').slice("
     + str(len(VERSION_LINK)) + ")); document.getElementById('" + VERSION_SWITCH_ID
