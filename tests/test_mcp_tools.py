@@ -17,7 +17,13 @@ from typing import Any
 import pytest
 
 from assistant.tools.errors import ToolError
-from assistant.tools.mcp_client import McpTools, ServerConfig, load_servers, parse_servers
+from assistant.tools.mcp_client import (
+    Backoff,
+    McpTools,
+    ServerConfig,
+    load_servers,
+    parse_servers,
+)
 
 SERVERS = Path(__file__).parent / "mcp_servers"
 CALC = {"command": sys.executable, "args": [str(SERVERS / "calc_server.py")]}
@@ -53,8 +59,13 @@ def no_leftover_processes() -> Iterator[None]:
     assert not running_children() - before, "a test left server processes running"
 
 
-async def started(servers: list[ServerConfig], timeout: float = 20) -> McpTools:
-    tools = McpTools(servers, timeout=timeout)
+SLOW = Backoff(first=600, longest=600)  # a server that dies is not started again during the test
+QUICK = Backoff(first=0.05, longest=0.2, ping_every=0.2)
+
+
+async def started(servers: list[ServerConfig], timeout: float = 20,
+                  backoff: Backoff = SLOW) -> McpTools:
+    tools = McpTools(servers, timeout=timeout, backoff=backoff)
     await tools.start()
     return tools
 
@@ -65,7 +76,7 @@ def test_stdio_server_tools_are_listed_and_called_from_other_tasks() -> None:
         try:
             assert tools.problems == {}
             by_name = {tool.name: tool for tool in tools.tools}
-            assert set(by_name) == {"calc__add", "calc__fail", "calc__crash"}
+            assert set(by_name) == {"calc__add", "calc__fail", "calc__crash", "calc__grow"}
             add = by_name["calc__add"]
             assert (add.server, add.tool, add.description) == ("calc", "add", "Adds two integers.")
             assert add.parameters["type"] == "object"
@@ -103,7 +114,8 @@ def test_a_server_that_cannot_start_is_reported_and_the_others_work(caplog: pyte
     asyncio.run(main())
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert [r.getMessage() for r in warnings] == [
-        "The MCP server 'ghost' could not start: its command 'no-such-mcp-server-command' was not found."]
+        "The MCP server 'ghost' could not start: its command 'no-such-mcp-server-command' was "
+        "not found. Trying again in 600 s."]
     assert warnings[0].exc_info is None
 
 
@@ -124,27 +136,97 @@ def test_a_server_that_never_answers_times_out() -> None:
     asyncio.run(main())
 
 
-def test_a_server_that_dies_fails_fast_and_is_reported_once(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_server_that_dies_steps_aside_and_comes_back_with_its_tools(
+        caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger=LOGGER)
     gone = "The MCP server 'calc' is not running."
+    changes: list[list[str]] = []
 
     async def main() -> None:
-        tools = await started(config(calc=CALC))
+        tools = McpTools(config(calc=CALC), timeout=20, backoff=Backoff(first=600, longest=600, ping_every=0.2),
+                         on_change=lambda: changes.append([t.name for t in tools.tools]))
+        await tools.start()
         try:
             with pytest.raises(ToolError, match=gone):
                 await asyncio.wait_for(tools.call("calc__crash", {}), 10)
-            for _ in range(3):
-                begun = time.monotonic()
-                with pytest.raises(ToolError) as raised:
-                    await asyncio.wait_for(tools.call("calc__add", {"a": 2, "b": 3}), 10)
-                assert str(raised.value) == gone
-                assert time.monotonic() - begun < 1
-            assert tools.problems == {"calc": gone}
+            await tools.until(lambda: tools.statuses()[0].state == "restarting", 10)
+            assert tools.tools == []  # no longer offered
+            begun = time.monotonic()
+            with pytest.raises(ToolError) as raised:
+                await asyncio.wait_for(tools.call("calc__add", {"a": 2, "b": 3}), 10)
+            assert str(raised.value) == gone
+            assert time.monotonic() - begun < 1
+            status = tools.statuses()[0]
+            assert status.retry_in is not None and 590 < status.retry_in <= 600
+            assert tools.problems == {"calc": "The MCP server 'calc' stopped: it closed the "
+                                              "connection."}
+
+            await tools.restart()  # as the sidebar's Restart does, without waiting
+            await tools.until(lambda: tools.statuses()[0].state == "running", 20)
+            assert await tools.call("calc__add", {"a": 2, "b": 3}) == "5"
+            assert tools.problems == {}
         finally:
             await tools.close()
 
     asyncio.run(main())
-    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [gone]
+    offered = [names for i, names in enumerate(changes) if i == 0 or names != changes[i - 1]]
+    every = ["calc__add", "calc__fail", "calc__crash", "calc__grow"]
+    assert offered == [every, [], every, []]  # up, dead, back, closed
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == ["The MCP server 'calc' stopped: it closed the connection. "
+                        "Trying again in 600 s."]
+
+
+def test_a_dead_server_is_started_again_with_backoff_by_itself() -> None:
+    async def main() -> None:
+        tools = await started(config(calc=CALC), backoff=QUICK)
+        try:
+            with pytest.raises(ToolError):
+                await asyncio.wait_for(tools.call("calc__crash", {}), 10)
+            await tools.until(lambda: tools.statuses()[0].state != "running", 10)
+            await tools.until(lambda: tools.statuses()[0].state == "running", 20)
+            assert await tools.call("calc__add", {"a": 1, "b": 1}) == "2"
+        finally:
+            await tools.close()
+
+    asyncio.run(main())
+
+
+def test_a_server_that_dies_at_once_is_left_stopped_after_its_tries_until_restart() -> None:
+    dies = {"command": sys.executable,
+            "args": ["-c", "import sys; sys.stderr.write('bad licence key\\n'); sys.exit(3)"]}
+
+    async def main() -> None:
+        tools = await started(config(dies=dies), backoff=QUICK)
+        try:
+            await tools.until(lambda: tools.statuses()[0].state == "stopped", 20)
+            status = tools.statuses()[0]
+            assert status.problem == (
+                "The MCP server 'dies' could not start: it closed the connection before "
+                "answering (it said: bad licence key). It was left stopped after 5 tries in a row.")
+            assert status.retry_in is None and tools.tools == []
+
+            await tools.restart()
+            await tools.until(lambda: tools.statuses()[0].state != "stopped", 10)
+            await tools.until(lambda: tools.statuses()[0].state == "stopped", 20)  # 5 more tries
+        finally:
+            await tools.close()
+
+    asyncio.run(main())
+
+
+def test_tools_a_server_adds_are_offered_when_it_says_its_list_changed() -> None:
+    async def main() -> None:
+        tools = await started(config(calc=CALC))
+        try:
+            assert "calc__double" not in {t.name for t in tools.tools}
+            assert await tools.call("calc__grow", {}) == "grown"
+            await tools.until(lambda: "calc__double" in {t.name for t in tools.tools}, 10)
+            assert await tools.call("calc__double", {"n": 21}) == "42"
+        finally:
+            await tools.close()
+
+    asyncio.run(main())
 
 
 def test_tool_names_never_collide_across_servers() -> None:
@@ -157,9 +239,9 @@ def test_tool_names_never_collide_across_servers() -> None:
             adds = [tool for tool in tools.tools if tool.tool == "add"]
             assert [(tool.server, tool.name) for tool in adds] == [
                 ("a.b", "a_b__add"), ("a_b", "a_b__add_2"), (long, "s" * 64)]
-            assert len({tool.name for tool in tools.tools}) == 9
-            crashes = [tool.name for tool in tools.tools if tool.server == long]
-            assert crashes == ["s" * 64, "s" * 62 + "_2", "s" * 62 + "_3"]
+            assert len({tool.name for tool in tools.tools}) == 12
+            named = [tool.name for tool in tools.tools if tool.server == long]
+            assert named == ["s" * 64, "s" * 62 + "_2", "s" * 62 + "_3", "s" * 62 + "_4"]
             for tool in adds:
                 assert await tools.call(tool.name, {"a": 2, "b": 3}) == "5"
         finally:
@@ -168,15 +250,27 @@ def test_tool_names_never_collide_across_servers() -> None:
     asyncio.run(main())
 
 
-def test_streamable_http_server_through_url() -> None:
-    process = subprocess.Popen([sys.executable, str(SERVERS / "http_server.py"), "0"],
+def http_server(port: int = 0) -> tuple[subprocess.Popen[str], int]:
+    """tests/mcp_servers/http_server.py, once it listens: the process and its port."""
+    process = subprocess.Popen([sys.executable, str(SERVERS / "http_server.py"), str(port)],
                                stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], 30)
+    line = process.stdout.readline() if ready else ""
+    assert line.startswith("ready "), f"the HTTP server did not start: {line!r}"
+    return process, int(line.split()[1])
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    process.wait(10)
+    process.stdout.close()  # type: ignore[union-attr]
+
+
+def test_streamable_http_server_through_url() -> None:
+    process, port = http_server()
     try:
-        assert process.stdout is not None
-        ready, _, _ = select.select([process.stdout], [], [], 30)
-        line = process.stdout.readline() if ready else ""
-        assert line.startswith("ready "), f"the HTTP server did not start: {line!r}"
-        url = f"http://127.0.0.1:{int(line.split()[1])}/mcp"
+        url = f"http://127.0.0.1:{port}/mcp"
 
         async def main() -> None:
             tools = await started(config(web={"url": url, "headers": {"X-Test": "yes"}}))
@@ -189,9 +283,30 @@ def test_streamable_http_server_through_url() -> None:
 
         asyncio.run(main())
     finally:
-        process.terminate()
-        process.wait(10)
-        process.stdout.close()  # type: ignore[union-attr]
+        stop(process)
+
+
+def test_a_streamable_http_server_that_goes_away_is_reconnected_when_it_is_back() -> None:
+    process, port = http_server()
+    url = f"http://127.0.0.1:{port}/mcp"
+
+    async def main() -> None:
+        nonlocal process
+        tools = await started(config(web={"url": url}), backoff=QUICK)
+        try:
+            stop(process)
+            await tools.until(lambda: tools.statuses()[0].state != "running", 10)
+            assert tools.tools == []
+            process, _ = await asyncio.to_thread(http_server, port)
+            await tools.until(lambda: tools.statuses()[0].state == "running", 20)
+            assert await tools.call("web__add", {"a": 2, "b": 3}) == "5"
+        finally:
+            await tools.close()
+
+    try:
+        asyncio.run(main())
+    finally:
+        stop(process)
 
 
 def test_an_unreachable_url_is_reported() -> None:

@@ -128,7 +128,8 @@ class TurnPreparer:
 
     def _tools(self, names: Sequence[str]) -> tuple[ToolSpec, ...]:
         names = [n for n in names or () if n]
-        unknown = [n for n in names if self.rounds.toolbox.get(n) is None]
+        toolbox = self.rounds.toolbox
+        unknown = [n for n in names if toolbox.get(n) is None and n not in toolbox.unavailable]
         if unknown:
             raise InvalidInput(f"Unknown tool: {', '.join(unknown)}. Choose tools from the "
                                "Tools list in the sidebar.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from .builtins import (
@@ -16,7 +16,7 @@ from .builtins import (
     calculator,
     current_time,
 )
-from .mcp_client import McpTools, ServerConfig
+from .mcp_client import DEFAULT_BACKOFF, Backoff, McpTool, McpTools, ServerConfig, ServerStatus
 from .registry import Tool, Toolbox, ToolScope
 
 log = logging.getLogger(__name__)
@@ -35,30 +35,69 @@ def builtin_toolbox(timeout: float) -> Toolbox:
 
 class McpRuntime:
     """The MCP connections on an event loop of their own, so they live as long as the app
-    and any loop (Gradio's) can call their tools."""
+    and any loop (Gradio's) can call their tools. The toolbox offers the tools of the
+    servers running: a server's tools leave it when it dies and come back with it."""
 
-    def __init__(self, servers: list[ServerConfig], timeout: float) -> None:
+    def __init__(self, servers: list[ServerConfig], timeout: float,
+                 backoff: Backoff = DEFAULT_BACKOFF) -> None:
         self.servers = servers
         self.timeout = timeout
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="mcp", daemon=True)
-        self.client = McpTools(servers, timeout=START_TIMEOUT / 3)
+        self.client = McpTools(servers, timeout=START_TIMEOUT / 3, backoff=backoff,
+                               on_change=self._offer)
+        self._toolbox: Toolbox | None = None
+        self._offered: set[str] = set()
 
     @property
     def problems(self) -> dict[str, str]:
         return self.client.problems
 
+    def statuses(self) -> list[ServerStatus]:
+        return self.client.statuses()
+
+    def unavailable(self) -> list[McpTool]:
+        """The tools of servers that are down, as they last listed them."""
+        offered = {tool.name for tool in self.client.tools}
+        return [tool for tool in self.client.known_tools() if tool.name not in offered]
+
     def start(self, toolbox: Toolbox) -> None:
-        """Connects to every server (blocking, bounded) and adds their tools to `toolbox`."""
+        """Connects to every server (blocking, bounded) and offers their tools in `toolbox`."""
         if not self.servers:
             return
+        self._toolbox = toolbox
         self._thread.start()
         self._run(self.client.start()).result(START_TIMEOUT)
-        for tool in self.client.tools:
-            toolbox.add(Tool(name=tool.name, description=tool.description or tool.name,
-                             parameters=tool.parameters, run=self._caller(tool.name),
-                             timeout=self.timeout, source=tool.server))
-            log.info("MCP tool %s from server %s", tool.name, tool.server)
+        self._run(self._offer_now()).result(START_TIMEOUT)
+
+    async def _offer_now(self) -> None:
+        self._offer()
+
+    def _offer(self) -> None:
+        """Makes the toolbox offer exactly the tools of the servers running (on the MCP loop)."""
+        toolbox = self._toolbox
+        if toolbox is None:
+            return
+        tools = {tool.name: tool for tool in self.client.tools}
+        for name in self._offered - tools.keys():
+            toolbox.remove(name)
+        for name, tool in tools.items():
+            if name not in self._offered:
+                toolbox.add(Tool(name=tool.name, description=tool.description or tool.name,
+                                 parameters=tool.parameters, run=self._caller(tool.name),
+                                 timeout=self.timeout, source=tool.server))
+                log.info("MCP tool %s from server %s", tool.name, tool.server)
+        self._offered = set(tools)
+        toolbox.unavailable = frozenset(t.name for t in self.client.known_tools()) - self._offered
+
+    def until(self, condition: Callable[[], bool], timeout: float) -> None:
+        """Blocks until `condition()` holds, checked at each change of a server's state."""
+        self._run(self.client.until(condition, timeout)).result(timeout + 1)
+
+    def restart(self) -> None:
+        """Starts again at once the servers that are stopped or waiting to restart."""
+        if self._thread.is_alive():
+            self._run(self.client.restart()).result(5)
 
     def _caller(self, name: str) -> Any:
         async def run(arguments: dict[str, Any], scope: ToolScope) -> str:

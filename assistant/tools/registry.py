@@ -68,13 +68,15 @@ class Toolbox:
 
     def __init__(self) -> None:
         self._tools: dict[str, Tool] = {}
+        # Tools of MCP servers that are down: skipped when asked for, until they are back.
+        self.unavailable: frozenset[str] = frozenset()
 
     def add(self, tool: Tool) -> Tool:
         if not NAME.match(tool.name):
             raise ValueError(f"tool names are 1-64 letters, digits, _ or -: {tool.name!r}")
         if tool.name in self._tools:
             raise ValueError(f"a tool named {tool.name!r} exists already")
-        self._tools[tool.name] = tool
+        self._tools = {**self._tools, tool.name: tool}  # readers in other threads see either
         return tool
 
     def function(self, fn: Callable[..., Any] | None = None, *, name: str | None = None,
@@ -92,7 +94,7 @@ class Toolbox:
         return register(fn) if fn is not None else register
 
     def remove(self, name: str) -> None:
-        self._tools.pop(name, None)
+        self._tools = {n: t for n, t in self._tools.items() if n != name}
 
     def get(self, name: str) -> Tool | None:
         return self._tools.get(name)
@@ -102,7 +104,8 @@ class Toolbox:
         return list(self._tools.values())
 
     def specs(self, names: Iterable[str]) -> tuple[ToolSpec, ...]:
-        return tuple(self._tools[n].spec for n in names if n in self._tools)
+        tools = self._tools
+        return tuple(tools[n].spec for n in names if n in tools)
 
     async def run(self, call: ToolCall, scope: ToolScope | None = None) -> ToolResult:
         """Runs one call; every failure becomes a result the model can read."""

@@ -4,6 +4,7 @@ No `from __future__ import annotations` here: Gradio reads each handler's type h
 on every call, and string hints would be evaluated again each time.
 """
 
+import math
 from typing import Any
 
 import gradio as gr
@@ -81,10 +82,26 @@ RESTORE_WHEN_ONLINE = ("() => { window.addEventListener('online', () => document
                        ".getElementById('" + RESTORE_ID + "')?.click()); return []; }")
 
 
+STATE_MARKS = {"running": "🟢", "starting": "⏳", "restarting": "🟡", "stopped": "🔴"}
+
+
 def tools_status(mcp: McpRuntime) -> str:
-    """Why MCP servers are down, in their own words: shown as text, whatever they say."""
-    return "\n".join(f"⚠️ MCP server **{markdown_text(name)}** is not available: "
-                     f"{markdown_text(problem)}" for name, problem in mcp.problems.items())
+    """Each MCP server's state, and why a server is down in its own words (shown as text,
+    whatever they say)."""
+    lines = []
+    for status in mcp.statuses():
+        name = f"{STATE_MARKS[status.state]} MCP server **{markdown_text(status.name)}**"
+        if status.state == "running":
+            lines.append(f"{name}: running, {status.tools} tools.")
+        elif status.state == "starting":
+            lines.append(f"{name}: starting.")
+        elif status.state == "restarting":
+            lines.append(f"{name}: restarting in {math.ceil(status.retry_in or 0)} s. "
+                         f"{markdown_text(status.problem)}")
+        else:
+            lines.append(f"{name}: stopped. {markdown_text(status.problem)} "
+                         "Press Restart to try again.")
+    return "\n\n".join(lines)
 
 
 def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
@@ -99,7 +116,13 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
     toolbox = service.rounds.toolbox
 
     def tool_choices() -> dict[str, Any]:
-        return gr.update(choices=[(f"{t.name} ({t.source})", t.name) for t in toolbox.tools])
+        """The tools offered, then those of MCP servers that are down, marked."""
+        return gr.update(choices=[(f"{t.name} ({t.source})", t.name) for t in toolbox.tools] + [
+            (f"{t.name} ({t.server}, unavailable)", t.name) for t in mcp.unavailable()])
+
+    def restart_servers() -> tuple[dict[str, Any], str]:
+        mcp.restart()
+        return tool_choices(), tools_status(mcp)
 
     async def refresh_models(current: str) -> dict[str, Any]:
         choices = await backend.model_choices()
@@ -142,6 +165,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
                     value=[t.name for t in toolbox.tools] if backend.tools_by_default else [],
                     info="Each call shows as a step in the reply.")
                 status = gr.Markdown(tools_status(mcp), elem_id="tools-status")
+                restart = gr.Button("Restart MCP servers", size="sm", visible=bool(mcp.servers))
             your_data.render()
         preset.change(lambda name: PRESETS.get(name, ""), preset, system_prompt,
                       api_visibility="private", queue=False)
@@ -181,6 +205,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
         model.focus(refresh_models, model, model, **quick)  # the list is fetched when looked at
         tools_box.expand(lambda: (tool_choices(), tools_status(mcp)), None, [tools, status],
                          **quick)
+        restart.click(restart_servers, None, [tools, status], **quick)
         opened = panel.wire(demo, chat_interface, {"model": model, "temperature": temperature,
                                                    "system_prompt": system_prompt,
                                                    "history_turns": history_turns,

@@ -1,4 +1,5 @@
-"""A small MCP server over stdio for the tests: add, fail and crash.
+"""A small MCP server over stdio for the tests: add, fail, crash, and grow (which adds a
+tool, `double`, and tells the client that its tools changed).
 
 Run as `python tests/mcp_servers/calc_server.py`.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 server = MCPServer("calc", log_level="WARNING")
@@ -30,6 +31,19 @@ def fail() -> str:
 def crash() -> str:
     """Kills this server's process, as a server that dies mid-session would."""
     os._exit(1)
+
+
+def double(n: int) -> int:
+    """Doubles an integer."""
+    return 2 * n
+
+
+@server.tool()
+async def grow(ctx: Context) -> str:
+    """Adds the tool `double`."""
+    server.add_tool(double)
+    await ctx.session.send_tool_list_changed()
+    return "grown"
 
 
 if __name__ == "__main__":

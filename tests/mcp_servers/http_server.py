@@ -23,6 +23,7 @@ def add(a: int, b: int) -> int:
 
 if __name__ == "__main__":
     sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restarted on its old port
     sock.bind(("127.0.0.1", int(sys.argv[1])))
     sock.listen(64)  # connections made from now on wait in the backlog until uvicorn serves them
     print("ready", sock.getsockname()[1], flush=True)
