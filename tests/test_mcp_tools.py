@@ -292,7 +292,8 @@ def test_a_streamable_http_server_that_goes_away_is_reconnected_when_it_is_back(
 
     async def main() -> None:
         nonlocal process
-        tools = await started(config(web={"url": url}), backoff=QUICK)
+        patient = Backoff(first=0.05, longest=0.2, tries=1000, ping_every=0.2)  # until it is back
+        tools = await started(config(web={"url": url}), backoff=patient)
         try:
             stop(process)
             await tools.until(lambda: tools.statuses()[0].state != "running", 10)

@@ -58,6 +58,10 @@ class ReplyMetrics:
                               ["backend", "model", "type", "estimated"], registry=r)
         self.tool_calls = Counter("assistant_tool_calls", "Tool calls, by tool and outcome.",
                                   ["tool", "outcome"], registry=r)
+        self.tool_approvals = Counter("assistant_tool_approvals",
+                                      "Answers to tools that ask first, by tool and answer "
+                                      "(allowed, always, denied, timed out).",
+                                      ["tool", "answer"], registry=r)
         self.tool_duration = Histogram("assistant_tool_duration_seconds",
                                        "Seconds a tool call took.", ["tool"],
                                        buckets=TOOL_BUCKETS, registry=r)
@@ -98,6 +102,8 @@ class ReplyMetrics:
         for step in reply.steps:
             if step.kind == "tool":
                 self.tool_calls.labels(step.name, "failed" if step.failed else "ok").inc()
+                if step.approval is not None and step.approval != "pending":
+                    self.tool_approvals.labels(step.name, step.approval).inc()
                 self.tool_duration.labels(step.name).observe(step.duration())
         log_reply(reply, content=self.log_content)
 

@@ -19,6 +19,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home, w
 os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000000")
 
 
+from ..conversation.approvals import Approvals
 from ..conversation.moderation import Blocklist, Moderation
 from ..conversation.remote_runs import RemoteRuns
 from ..conversation.rounds import ToolRounds
@@ -82,6 +83,7 @@ class App:
     limits: UsageLimits
     retention: Retention
     heartbeat: Heartbeat
+    approvals: Approvals  # the questions replies wait on, before a tool that asks first
 
     def close(self) -> None:
         self.demo.close()
@@ -185,14 +187,15 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
     signals = getattr(store, "signals", None)  # replicas share a PostgreSQL database
     remote = RemoteRuns(store, signals, replica, watch=recorder.watch, stop=runs.stop_reply) \
         if signals is not None else None
+    approvals = Approvals(settings.tool_approval_timeout)
     demo = build_ui(service, _default_model(backend), panel, DocumentsPanel(library, identity),
                     attachments, settings.concurrency_limit, mcp, limits, own_keys,
-                    YourDataPanel(store, library, panel), runs, remote)
+                    YourDataPanel(store, library, panel), runs, remote, approvals)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency_limit)
     retention = Retention(store, settings.retention_days, clock)
     retention.start()
     return App(settings, backend, service, demo, store, metrics, panel, mcp, library, links,
-               limits, retention, heartbeat)
+               limits, retention, heartbeat, approvals)
 
 
 SHARE_WITHOUT_LOGIN = (

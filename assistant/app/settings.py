@@ -53,6 +53,7 @@ class Settings:
     metrics_token: str | None = None
     mcp_servers: str | None = None  # a JSON file, or the JSON itself
     tool_timeout: float = 10.0
+    tool_approval_timeout: float = 300.0  # a question to the user left unanswered is a denial
     max_tool_rounds: int = 8
     embedding_model: str | None = None  # else text-embedding-3-small on OpenAI, none elsewhere
     max_document_mb: float = 20.0
@@ -165,6 +166,8 @@ _OPTIONS: tuple[tuple[str, str, str, type, str], ...] = (
      "MCP servers whose tools the model may use: a JSON file, or the JSON itself"),
     ("--tool-timeout", "ASSISTANT_TOOL_TIMEOUT", "tool_timeout", float,
      "seconds a tool call may take"),
+    ("--tool-approval-timeout", "ASSISTANT_TOOL_APPROVAL_TIMEOUT", "tool_approval_timeout",
+     float, "seconds a reply waits for the user to allow a tool that asks first; then denied"),
     ("--max-tool-rounds", "ASSISTANT_MAX_TOOL_ROUNDS", "max_tool_rounds", int,
      "rounds of tool calls in one reply before the model is stopped"),
     ("--embedding-model", "ASSISTANT_EMBEDDING_MODEL", "embedding_model", str,

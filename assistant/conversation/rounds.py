@@ -14,7 +14,19 @@ from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import replace
 
-from ..domain.events import Event, Failed, Finished, TextDelta, ToolCalls, ToolFinished, ToolsOff, ToolStarted
+from ..domain.events import (
+    APPROVED,
+    Approval,
+    Event,
+    Failed,
+    Finished,
+    TextDelta,
+    ToolApproval,
+    ToolCalls,
+    ToolFinished,
+    ToolsOff,
+    ToolStarted,
+)
 from ..domain.failures import Failure
 from ..domain.messages import Message, ModelRequest, Text, ToolCall, ToolResult, ToolSpec
 from ..providers.base import Adapter
@@ -96,12 +108,26 @@ class ToolRounds:
 
     async def _run(self, calls: tuple[ToolCall, ...], round_: int, scope: ToolScope
                    ) -> AsyncGenerator[Event, None]:
-        """Starts every call at once; yields each as it starts and as it ends."""
+        """Starts every call at once, but each call to a tool that asks first only once the
+        user allows it (one question at a time); yields each as it starts and as it ends."""
         for call in calls:
             yield ToolStarted(call, round_)
         started = time.monotonic()
-        tasks = [asyncio.ensure_future(self.toolbox.run(call, scope)) for call in calls]
+        asking = [(call, tool) for call in calls
+                  if (tool := self.toolbox.get(call.name)) is not None and tool.asks]
+        asked = {call.call_id for call, _ in asking}
+        tasks = [asyncio.ensure_future(self.toolbox.run(call, scope)) for call in calls
+                 if call.call_id not in asked]
         try:
+            for call, tool in asking:
+                yield ToolApproval(call.call_id, "pending", tool.source)
+                state: Approval = await scope.approve(call, tool) \
+                    if scope.approve is not None else "denied"
+                yield ToolApproval(call.call_id, state, tool.source)
+                if state in APPROVED:
+                    tasks.append(asyncio.ensure_future(self.toolbox.run(call, scope)))
+                else:
+                    yield ToolFinished(refused(call, state), time.monotonic() - started)
             for finished in asyncio.as_completed(tasks):
                 result = await finished
                 yield ToolFinished(result, time.monotonic() - started)
@@ -109,3 +135,11 @@ class ToolRounds:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def refused(call: ToolCall, state: Approval) -> ToolResult:
+    """What the model is told of a call the user did not allow."""
+    why = "did not answer in time" if state == "timed out" else "refused to allow it"
+    return ToolResult(call.call_id, call.name, f"Error: the user {why}, so the tool did not "
+                      "run. Do not call it again for this request unless the user asks.",
+                      failed=True)

@@ -22,7 +22,7 @@ from ..domain.reply import Charge, Place, Reply, ReplyObserver
 from ..providers.backends import Backend, BackendUnavailable
 from ..providers.base import Adapter
 from ..providers.routes import Route
-from ..tools.registry import ToolScope
+from ..tools.registry import Approver, ToolScope
 from .coalesce import Batches
 from .grounding import DocumentSearch
 from .history import messages_tokens
@@ -74,14 +74,16 @@ class ChatService:
                       images: Sequence[Image] = (), place: Place | None = None,
                       charge: Charge | None = None, continues: bool = False,
                       route: Route | None = None,
-                      shown_chars: int | None = None) -> AsyncIterator[Update]:
+                      shown_chars: int | None = None,
+                      approve: Approver | None = None) -> AsyncIterator[Update]:
         """Yields the growing reply of `message`, after `history`.
 
         `place`: where the reply is kept (observers read it); `charge`: where its tokens
         count. `continues`: carry on the cut-off last reply of `history`, asking nothing new.
         `route`: the backend and adapters to use, when not the server's (a visitor's key).
         `shown_chars`: the text the page already shows (default: `history`'s), which
-        makes each update dearer to draw, so they come less often.
+        makes each update dearer to draw, so they come less often. `approve`: asks the
+        user about a call to a tool that asks first (without it, such calls are refused).
         """
         route = route or self.route
         prepared = await self.preparer.prepare(
@@ -91,11 +93,11 @@ class ChatService:
             yield prepared
         elif prepared is not None:
             async for update in self._stream(prepared.reply, prepared.request,
-                                             prepared.shown_chars, route):
+                                             prepared.shown_chars, route, approve):
                 yield update
 
     async def _stream(self, reply: Reply, request: ModelRequest, shown_chars: int,
-                      route: Route) -> AsyncIterator[Update]:
+                      route: Route, approve: Approver | None) -> AsyncIterator[Update]:
         self.active_replies += 1
         self._notify("reply_started", reply)
         check: asyncio.Future[Verdict] | None = None
@@ -108,7 +110,7 @@ class ChatService:
                 check = self.moderation.start(reply.user_message, reply.images)
             await route.backend.ensure_ready()
             scope = ToolScope(reply.place.owner, reply.sources,
-                              cleared=self._clearance(reply, check))
+                              cleared=self._clearance(reply, check), approve=approve)
             events = self.rounds.stream(route.adapters[reply.api], request, scope)
             if check is not None:
                 events = until_judged(events, check)

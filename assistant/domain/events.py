@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from .failures import Failure
 from .messages import ToolCall, ToolResult
@@ -41,6 +42,18 @@ class ToolFinished:
     seconds: float
 
 
+Approval = Literal["pending", "allowed", "always", "denied", "timed out"]
+APPROVED: frozenset[Approval] = frozenset(("allowed", "always"))
+
+
+@dataclass(frozen=True)
+class ToolApproval:
+    """A call to a tool that asks first: waiting for the user, or what they decided."""
+    call_id: str
+    state: Approval
+    server: str = ""
+
+
 @dataclass(frozen=True)
 class ToolsOff:
     """The server refused a request with tools: this model is asked without them from now on."""
@@ -77,4 +90,4 @@ class Moderated:
 
 
 Event = (TextDelta | ReasoningDelta | RefusalDelta | ToolCalls | ToolStarted | ToolFinished
-         | ToolsOff | Usage | Retrying | Finished | Failed | Moderated)
+         | ToolApproval | ToolsOff | Usage | Retrying | Finished | Failed | Moderated)

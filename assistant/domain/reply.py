@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, Sequence
 
 from .events import (
+    Approval,
     Event,
     Failed,
     Finished,
@@ -15,6 +16,7 @@ from .events import (
     RefusalDelta,
     Retrying,
     TextDelta,
+    ToolApproval,
     ToolCalls,
     ToolFinished,
     ToolsOff,
@@ -45,6 +47,8 @@ class Step:
     arguments: str = ""
     failed: bool = False
     round: int = 0  # a tool call's round: calls of one round ran at once
+    approval: Approval | None = None  # a tool that asks first: the user's answer
+    server: str = ""  # the MCP server of a tool that asks first
 
     @property
     def done(self) -> bool:
@@ -62,6 +66,8 @@ class Step:
         if self.kind == "tool":
             record.update(name=self.name, call_id=self.call_id, arguments=self.arguments,
                           failed=self.failed, round=self.round)
+            if self.approval is not None:
+                record.update(approval=self.approval, server=self.server)
         return record
 
     @classmethod
@@ -71,7 +77,14 @@ class Step:
                    seconds=float(record.get("seconds") or 0.0), at=int(record.get("at") or 0),
                    name=str(record.get("name") or ""), call_id=str(record.get("call_id") or ""),
                    arguments=str(record.get("arguments") or ""),
-                   failed=bool(record.get("failed")), round=int(record.get("round") or 0))
+                   failed=bool(record.get("failed")), round=int(record.get("round") or 0),
+                   approval=_approval(record.get("approval")),
+                   server=str(record.get("server") or ""))
+
+
+def _approval(value: Any) -> Approval | None:
+    answers: tuple[Approval, ...] = ("pending", "allowed", "always", "denied", "timed out")
+    return next((a for a in answers if a == value), None)
 
 
 class TokenMeter(Protocol):
@@ -148,6 +161,11 @@ class Reply:
                 changed = True
             elif isinstance(event, ToolFinished):
                 self._tool_finished(event)
+                changed = True
+            elif isinstance(event, ToolApproval):
+                for step in self.steps:
+                    if step.kind == "tool" and step.call_id == event.call_id:
+                        step.approval, step.server = event.state, event.server
                 changed = True
             elif isinstance(event, ToolCalls):
                 self.tool_calls_requested += len(event.calls)

@@ -185,6 +185,9 @@ def settings_json(settings: Mapping[str, Any] | None) -> str:
     return json.dumps(settings)
 
 
+APPROVALS = ("pending", "allowed", "always", "denied", "timed out")  # domain.events.Approval
+
+
 def steps_json(steps: Any) -> str | None:
     """Checked steps as JSON, or None for none; a ValueError says what is wrong."""
     if not steps:
@@ -209,6 +212,8 @@ def steps_json(steps: Any) -> str | None:
                           failed=step.get("failed", False))
             if type(step.get("round", 0)) is int:
                 record["round"] = step.get("round", 0)
+            if step.get("approval") in APPROVALS and isinstance(step.get("server", ""), str):
+                record.update(approval=step["approval"], server=clean_text(step.get("server", "")))
         checked.append(record)
     return json.dumps(checked)
 

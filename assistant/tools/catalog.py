@@ -85,7 +85,7 @@ class McpRuntime:
             if name not in self._offered:
                 toolbox.add(Tool(name=tool.name, description=tool.description or tool.name,
                                  parameters=tool.parameters, run=self._caller(tool.name),
-                                 timeout=self.timeout, source=tool.server))
+                                 timeout=self.timeout, source=tool.server, asks=tool.asks))
                 log.info("MCP tool %s from server %s", tool.name, tool.server)
         self._offered = set(tools)
         toolbox.unavailable = frozenset(t.name for t in self.client.known_tools()) - self._offered

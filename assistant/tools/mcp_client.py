@@ -45,6 +45,17 @@ class ServerConfig:
     env: Mapping[str, str] = field(default_factory=dict)
     url: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    # Tools (as the server names them) that ask the user first, or never do; True: all.
+    ask: frozenset[str] | bool = frozenset()
+    allow: frozenset[str] | bool = frozenset()
+
+    def asks(self, tool: str, read_only: bool) -> bool:
+        """A tool asks before it runs unless it is read-only, or the operator allows it;
+        the operator's `ask` wins."""
+        if self.ask is True or (not isinstance(self.ask, bool) and tool in self.ask):
+            return True
+        allowed = self.allow is True or (not isinstance(self.allow, bool) and tool in self.allow)
+        return not (read_only or allowed)
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,7 @@ class McpTool:
     tool: str  # as the server knows it
     description: str
     parameters: dict[str, Any]
+    asks: bool = True  # asks the user before it runs
 
 
 def _strings(value: Any, what: str) -> dict[str, str]:
@@ -62,6 +74,16 @@ def _strings(value: Any, what: str) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise ValueError(f"{what} must be an object of strings.")
     return dict(value)
+
+
+def _tool_names(value: Any, what: str) -> frozenset[str] | bool:
+    if value is None:
+        return frozenset()
+    if isinstance(value, bool):
+        return value
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{what} must be true, false or a list of tool names.")
+    return frozenset(value)
 
 
 def parse_servers(text: str) -> list[ServerConfig]:
@@ -89,7 +111,9 @@ def parse_servers(text: str) -> list[ServerConfig]:
         if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
             raise ValueError(f'{where} has "args" that are not a list of strings.')
         servers.append(ServerConfig(name, command, tuple(args), _strings(entry.get("env"), f'{where}\'s "env"'),
-                                    url, _strings(entry.get("headers"), f'{where}\'s "headers"')))
+                                    url, _strings(entry.get("headers"), f'{where}\'s "headers"'),
+                                    _tool_names(entry.get("ask"), f'{where}\'s "ask"'),
+                                    _tool_names(entry.get("allow"), f'{where}\'s "allow"')))
     return servers
 
 
@@ -318,8 +342,10 @@ class McpTools:
                 n += 1
                 name = f"{base[:64 - len(str(n)) - 1]}_{n}"
             self._names[key], self._by_name[name] = name, key
+        hints = tool.annotations
+        read_only = bool(hints is not None and hints.read_only_hint)
         return McpTool(name, server.config.name, tool.name, tool.description or "",
-                       dict(tool.input_schema))
+                       dict(tool.input_schema), server.config.asks(tool.name, read_only))
 
     async def start(self) -> None:
         """Starts every server, and returns once each has started or failed its first try."""

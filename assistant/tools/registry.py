@@ -21,12 +21,14 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, get_type_hints
 
+from ..domain.events import Approval
 from ..domain.messages import ToolCall, ToolResult, ToolSpec
 from ..domain.sources import Source
 from .errors import ToolError
 from .schema import check_arguments, schema_from_hints
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+Approver = Callable[[ToolCall, "Tool"], Awaitable[Approval]]  # asks the user about a call
 DEFAULT_TIMEOUT = 10.0
 
 
@@ -37,6 +39,9 @@ class ToolScope:
     sources: list[Source] = field(default_factory=list)
     # Awaited before any call runs; False: run none (the message did not pass moderation).
     cleared: Callable[[], Awaitable[bool]] | None = None
+    # Asks the user about a call to a tool that asks first; None: nobody can answer, so
+    # such a call is refused.
+    approve: Approver | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,7 @@ class Tool:
     run: Callable[[dict[str, Any], ToolScope], Awaitable[str]]
     timeout: float = DEFAULT_TIMEOUT
     source: str = "built-in"  # or the MCP server's name
+    asks: bool = False  # the user is asked before each call (a tool that changes things)
 
     @property
     def spec(self) -> ToolSpec:

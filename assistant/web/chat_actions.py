@@ -9,15 +9,24 @@ carries the action. Typed text arrives as before, and is only ever text.
 from __future__ import annotations
 
 import inspect
-from typing import Any, AsyncIterator, get_type_hints
+from typing import Any, AsyncGenerator, AsyncIterator, Callable, get_type_hints
 
 import gradio as gr
 
 from ..conversation.actions import Action, ActionKind
+from ..conversation.approvals import Choice
 from .chatbot_history import field, message_text
-from .render import CONTINUE, INCOMPLETE_NOTICE_ID, REGENERATE
+from .render import (
+    ALLOW_ONCE,
+    ALWAYS_ALLOW,
+    CONTINUE,
+    DENY,
+    INCOMPLETE_NOTICE_ID,
+    REGENERATE,
+)
 
 OPTION_ACTIONS: dict[str, ActionKind] = {CONTINUE: "continue", REGENERATE: "retry"}
+APPROVAL_CHOICES: dict[str, Choice] = {ALLOW_ONCE: "allow", ALWAYS_ALLOW: "always", DENY: "deny"}
 
 
 class ActionMessage(list[Any]):
@@ -51,8 +60,23 @@ def action_of(message: Any) -> Action | None:
     return message.action if isinstance(message, (ActionMessage, RetryMessage)) else None
 
 
+class Answered(list[Any]):
+    """An option that answered a tool's question: nothing to send, nothing to show (the
+    reply that asked goes on in the event that shows it)."""
+
+
 class ActionChat(gr.ChatInterface):
-    def option_clicked(self, history: list[Any], option: gr.SelectData) -> tuple[list[Any], Any]:
+    # Set by the page: answers the caller's waiting question; False when there is none.
+    answer_question: Callable[[Choice, gr.Request], bool] = staticmethod(
+        lambda choice, request: False)
+
+    def option_clicked(self, history: list[Any], option: gr.SelectData,  # type: ignore[override]
+                       request: gr.Request) -> tuple[list[Any], Any]:
+        choice = APPROVAL_CHOICES.get(str(option.value))
+        if choice is not None:
+            if not self.answer_question(choice, request):
+                gr.Warning("This question has been answered already, or it timed out.")
+            return history, Answered()
         kind = OPTION_ACTIONS.get(str(option.value))
         if kind is None:  # an option that is not an action is asked as a message
             return super().option_clicked(history, option)
@@ -88,6 +112,14 @@ class ActionChat(gr.ChatInterface):
         text = edited if isinstance(edited, str) else str((edited or {}).get("text") or "")
         return kept, state, ActionMessage(Action("edit", user_messages(kept), said),
                                           [{"role": "user", "content": value}], text)
+
+    async def _stream_fn(self, message: Any, history: list[Any],
+                         *args: Any) -> AsyncGenerator[tuple[Any, ...], None]:
+        if isinstance(message, Answered):  # leaves the chat as the page shows it
+            yield gr.skip(), gr.skip()
+            return
+        async for chunk in super()._stream_fn(message, history, *args):
+            yield chunk
 
     def add_action_api(self, concurrency_limit: int | None) -> None:
         """/continue_reply and /regenerate_reply: the incomplete mark's two buttons, for

@@ -11,14 +11,18 @@ from typing import Any, AsyncIterator
 import gradio as gr
 
 from ..conversation.actions import SEND, Action, Plan
+from ..conversation.approvals import ANSWERS, Approvals, Choice
 from ..conversation.prepare import TurnOptions
 from ..conversation.remote_runs import RemoteRuns
 from ..conversation.runs import Runs
 from ..conversation.turn import ChatService, Update
+from ..domain.events import Approval
+from ..domain.messages import ToolCall
 from ..domain.reply import Charge, Place, Reply
 from ..domain.validation import InvalidInput
 from ..providers.routes import Route
 from ..quotas.meter import Admission
+from ..tools.registry import Tool
 from .attachments import Attachments
 from .chat_actions import ActionMessage, action_of
 from .chatbot_history import history_messages, mark_stopped, shown_chars
@@ -50,8 +54,9 @@ class ChatTurns:
     def __init__(self, service: ChatService, panel: ConversationPanel,
                  documents: DocumentsPanel, attachments: Attachments, limits: UsageLimits,
                  own_keys: OwnKeyPanel, runs: Runs[Update],
-                 remote: RemoteRuns | None = None) -> None:
+                 remote: RemoteRuns | None = None, approvals: Approvals | None = None) -> None:
         self.service = service
+        self.approvals = approvals or Approvals()
         self.panel = panel
         self.documents = documents
         self.attachments = attachments
@@ -131,11 +136,15 @@ class ChatTurns:
             memories = await asyncio.to_thread(panel.saved_facts, place.owner)
         link = attachments.source_link(owner)
         shown_safe = panel.images if from_a_page(request) else RAW  # /chat keeps the model's text
+        who = self._who(place.owner, request)
+
+        async def approve(call: ToolCall, tool: Tool) -> Approval:
+            return await self.approvals.ask(who, place.conversation_id, call, tool.source)
         updates = self.service.respond(text, steps.history, options, memories=memories,
                                        images=images, place=place,
                                        charge=Charge(admitted.meter, admitted.keys),
                                        continues=steps.continues, route=route,
-                                       shown_chars=shown_chars(history))
+                                       shown_chars=shown_chars(history), approve=approve)
         run = self.runs.start(place, updates, on_end=admitted.hand_over())
         above, below = turn_versions(place) if shown_safe is not RAW else ([], [])
         try:
@@ -147,6 +156,25 @@ class ChatTurns:
                 run.stop()  # an API caller's cancel is its Stop, as before
                 session.reply_stopped = True
             raise
+
+    @staticmethod
+    def _who(owner: str | None, request: gr.Request) -> str:
+        """Who may answer a reply's questions: its owner, else the caller's session."""
+        return owner or f"session:{request.session_hash}"
+
+    def answer(self, choice: Choice, request: gr.Request) -> bool:
+        """An answer from the page to its reply's waiting question."""
+        return self.approvals.answer(
+            self._who(self.panel.identity.owner(request), request), choice)
+
+    def answer_api(self, choice: str, token: str, request: gr.Request) -> str:
+        """/answer_tool_call: answers the oldest question of the caller's replies."""
+        if choice not in ANSWERS:
+            raise gr.Error(f"The answer must be one of: {', '.join(ANSWERS)}.")
+        who = self._who(self.panel.identity.owner(request, token), request)
+        if not self.approvals.answer(who, choice):
+            raise gr.Error("No tool call is waiting for your answer.")
+        return ANSWERS[choice]
 
     async def stop(self, history: list[Any], token: str,  # on the loop, where runs live
                    request: gr.Request) -> tuple[list[Any], list[Any]]:

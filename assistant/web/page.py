@@ -9,6 +9,7 @@ from typing import Any
 
 import gradio as gr
 
+from ..conversation.approvals import Approvals
 from ..conversation.prepare import TurnOptions
 from ..conversation.remote_runs import RemoteRuns
 from ..conversation.runs import Runs
@@ -108,11 +109,12 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
              documents: DocumentsPanel, attachments: Attachments,
              concurrency_limit: int, mcp: McpRuntime, limits: UsageLimits,
              own_keys: OwnKeyPanel, your_data: YourDataPanel, runs: Runs[Update],
-             remote: RemoteRuns | None = None) -> gr.Blocks:
+             remote: RemoteRuns | None = None, approvals: Approvals | None = None) -> gr.Blocks:
     """`runs`: the replies running in this process; `remote`: those that other processes
     sharing the database run (with replicas), followed through it."""
     backend = service.backend
-    turns = ChatTurns(service, panel, documents, attachments, limits, own_keys, runs, remote)
+    turns = ChatTurns(service, panel, documents, attachments, limits, own_keys, runs, remote,
+                      approvals)
     toolbox = service.rounds.toolbox
 
     def tool_choices() -> dict[str, Any]:
@@ -187,6 +189,10 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
         )
 
         chat_interface.add_action_api(concurrency_limit)
+        chat_interface.answer_question = turns.answer
+        answer = gr.Textbox(visible=False)
+        gr.Button(visible=False).click(turns.answer_api, [answer, panel.token], answer,
+                                       api_name="answer_tool_call")
         panel.render_versions()
 
         chat_interface.textbox.stop(turns.stop, [chat_interface.chatbot, panel.token],

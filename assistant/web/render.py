@@ -98,9 +98,43 @@ def _trim(text: str) -> str:
     return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + " …"
 
 
+APPROVAL_NOTICE_ID = "approval"
+ALLOW_ONCE = "Allow once"  # the question's options: web/chat_actions.py answers with them
+ALWAYS_ALLOW = "Always allow this tool in this chat"
+DENY = "Deny"
+APPROVAL_WORDS = {
+    "pending": "waiting for your answer",
+    "allowed": "allowed once by you",
+    "always": "always allowed in this chat",
+    "denied": "denied by you",
+    "timed out": "not answered in time",
+}
+
+
+def _tool_title(step: Step) -> str:
+    if step.approval is not None:
+        return f"{TOOL_ICON}{step.name} ({APPROVAL_WORDS[step.approval]}" + (
+            ", failed)" if step.failed and step.approval in ("allowed", "always") else ")")
+    return TOOL_ICON + step.name + (" (failed)" if step.failed else "")
+
+
+def approval_question(steps: Sequence[Step]) -> list[dict[str, Any]]:
+    """Under a reply that waits for the user: the tool it wants to run, where, with what,
+    and the three answers."""
+    step = next((s for s in steps if s.approval == "pending"), None)
+    if step is None:
+        return []
+    where = f" from the MCP server **{markdown_text(step.server)}**" if step.server else ""
+    return [notice(f"✋ Allow `{step.name}`{where} to run?",
+                   notice_id=APPROVAL_NOTICE_ID, pending=True,
+                   text=f"**Arguments**\n{code_fence(_trim(step.arguments), 'json')}\n\n"
+                        "It may change things. Allow it only if you expect this call.",
+                   options=[ALLOW_ONCE, ALWAYS_ALLOW, DENY])]
+
+
 def step_message(step: Step, index: int, images: ImagePolicy | None = NO_IMAGES) -> dict[str, Any]:
     if step.kind == "tool":
-        title = TOOL_ICON + step.name + (" (failed)" if step.failed else "")
+        title = _tool_title(step)
         body = (f"**Arguments**\n{code_fence(_trim(step.arguments), 'json')}\n\n"
                 f"**Result**\n{code_fence(_trim(step.text) if step.done else '…')}")
         message = notice(title, notice_id=f"{STEP_ID_PREFIX}{index}", text=body,
@@ -175,8 +209,10 @@ def render(update: Update, link: SourceLink | None = None,
         return [notice(f"⚠️ {update.message}", notice_id="invalid")]
     reply = update
     if reply.ended is None:
-        return chat_messages_of(_shown(reply.steps, reply.text, images) if reply.steps
-                                else _safe(reply.text, images))
+        if not reply.steps:
+            return chat_messages_of(_safe(reply.text, images))
+        return chat_messages_of([*_shown(reply.steps, reply.text, images),
+                                 *approval_question(reply.steps)])
     return chat_messages_of(_final(reply, link, images))
 
 
