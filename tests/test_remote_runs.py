@@ -32,13 +32,14 @@ class Replica:
         self.store = PostgresStore(url, name)
         # Unwatched, a reply is saved only at its start and end here.
         self.recorder = ConversationRecorder(self.store, flush_interval=3600, watched_interval=0)
-        self.watched, self.stopped = threading.Event(), []
+        self.watched, self.stopped, self.answered = threading.Event(), [], []
 
         def watch(message_id: int) -> None:
             self.recorder.watch(message_id)
             self.watched.set()
         self.remote = RemoteRuns(self.store, self.store.signals, name, watch=watch,
-                                 stop=self.stopped.append, poll=0.05)
+                                 stop=self.stopped.append,
+                                 answer=lambda *answer: self.answered.append(answer), poll=0.05)
         assert self.store.signals.listening.wait(10)
 
 
@@ -112,6 +113,22 @@ def test_stop_on_another_replica_reaches_the_one_writing_the_reply_and_only_for_
     refused, stopped, message_id = asyncio.run(scenario())
     assert (refused, stopped) == (False, True)
     assert a.stopped == [message_id]  # every process hears it; Runs.stop_reply acts if it runs
+
+
+def test_an_answer_on_another_replica_reaches_the_reply_that_asked_and_only_its_owner_s(
+        replicas):
+    a, b = replicas
+
+    async def scenario() -> tuple[bool, bool, int | None]:
+        cid, reply = await _started(a)
+        refused = await asyncio.to_thread(b.remote.answer, "mallory", cid, "allow")
+        answered = await asyncio.to_thread(b.remote.answer, "alice", cid, "deny")
+        await _wait(lambda: a.answered)
+        return refused, answered, reply.place.message_id
+
+    refused, answered, message_id = asyncio.run(scenario())
+    assert (refused, answered) == (False, True)
+    assert a.answered == [(message_id, "deny")]  # Approvals.answer acts if the reply runs here
 
 
 def test_a_page_following_a_reply_whose_replica_died_is_told_when_the_heartbeat_marks_it(

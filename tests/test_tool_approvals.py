@@ -81,6 +81,37 @@ def test_a_destructive_call_pauses_over_chat_until_its_caller_allows_it(notes_ap
         in metrics
 
 
+def test_always_allow_lasts_for_that_chat_and_another_user_cannot_answer(fake, tmp_path):
+    deleted = tmp_path / "deleted.txt"
+    servers = {"mcpServers": {"notes": {"command": sys.executable, "args": [str(NOTES)],
+                                        "env": {"NOTES_DELETED": str(deleted)}}}}
+    app = start_app({"OPENAI_BASE_URL": fake.base_url, "ASSISTANT_MODEL": FAKE_MODEL,
+                     "ASSISTANT_MCP_SERVERS": json.dumps(servers),
+                     "ASSISTANT_AUTH": "ann:ann-pw,bob:bob-pw",
+                     "ASSISTANT_DATA_DIR": str(tmp_path)})
+    try:
+        ann, bob = app.client(auth=("ann", "ann-pw")), app.client(auth=("bob", "bob-pw"))
+        fake.enqueue(Scenario(tool_calls=[DELETE]), Scenario(echo_tool_results=True),
+                     Scenario(tool_calls=[DELETE]), Scenario(echo_tool_results=True))
+        job = submit(app, ann, "Delete my todo note", ["notes__delete_note"])
+        next(q for update in job if (q := question(update)) is not None)
+        with pytest.raises(Exception, match="No tool call is waiting for your answer"):
+            bob.predict("always", "", api_name="/answer_tool_call")
+        assert ann.predict("always", "", api_name="/answer_tool_call") == "always"
+        job.result()
+
+        updates, final = app.chat(ann, "And again", tools=["notes__delete_note"])
+        assert not any(question(u) for u in updates)  # not asked again in this chat
+        assert any(isinstance(m, dict) and m["metadata"]["title"]
+                   == "🔧 notes__delete_note (always allowed in this chat)" for m in final)
+        assert deleted.read_text() == "todo\ntodo\n"
+        [chat] = app.app.store.list_conversations("user:ann")
+        settings = app.app.store.get_conversation("user:ann", chat.id).settings
+        assert settings["allowed_tools"] == ["notes__delete_note"]
+    finally:
+        app.close()
+
+
 def test_a_denied_call_tells_the_model_the_user_refused_and_the_reply_goes_on(notes_app, fake):
     fake.enqueue(Scenario(tool_calls=[DELETE]), Scenario(echo_tool_results=True))
     client = notes_app.client()
@@ -112,7 +143,9 @@ def test_always_allow_in_a_chat_asks_once_for_that_chat_only(tmp_path):
         assert not approvals.answer("bob", "always")  # not bob's to answer
         assert approvals.answer("ann", "always")
         assert await asked == "always"
-        assert await approvals.ask("ann", "chat-1", call, "notes") == "always"  # not asked
+        assert await approvals.answered("ann", "chat-1", call.name) == "always"  # not asked
+        assert await approvals.answered("ann", "chat-2", call.name) is None
+        assert await approvals.answered("bob", "chat-1", call.name) is None
         other = asyncio.ensure_future(approvals.ask("ann", "chat-2", call, "notes"))
         await asyncio.sleep(0)
         assert [q.chat for q in approvals.waiting("ann")] == ["chat-2"]  # another chat asks
@@ -168,7 +201,7 @@ def test_with_nobody_to_ask_a_tool_that_asks_is_refused_and_never_runs():
         return events
 
     events = asyncio.run(main())
-    assert [e.state for e in events if isinstance(e, ToolApproval)] == ["pending", "denied"]
+    assert [e.state for e in events if isinstance(e, ToolApproval)] == ["denied"]
     [finished] = [e for e in events if isinstance(e, ToolFinished)]
     assert finished.result.failed and "refused" in finished.result.output
     assert ran == []
@@ -215,3 +248,14 @@ def test_the_page_asks_and_a_reload_while_paused_asks_again_and_resumes(page, no
     expect(page.get_by_text("notes__delete_note (allowed once by you)")).to_be_visible(
         timeout=20_000)
     expect(page.get_by_text("notes__delete_note (denied by you)")).to_be_visible()
+
+
+def test_a_stored_reply_still_streaming_shows_its_question_and_a_finished_one_never():
+    from assistant.domain.reply import Step
+    from assistant.web.render import stored_reply
+
+    waiting = Step("tool", name="notes__delete_note", call_id="c1", arguments='{"name": "x"}',
+                   approval="pending", server="notes", seconds=1.0)
+    shown = stored_reply("", [waiting], "streaming", None)  # followed from another replica
+    assert question(shown)["options"][0] == {"value": "Allow once"}
+    assert question(stored_reply("", [waiting], "stopped", None)) is None

@@ -19,7 +19,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home, w
 os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000000")
 
 
-from ..conversation.approvals import Approvals
+from ..conversation.approvals import Approvals, Choice
 from ..conversation.moderation import Blocklist, Moderation
 from ..conversation.remote_runs import RemoteRuns
 from ..conversation.rounds import ToolRounds
@@ -185,9 +185,15 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
                            custom_servers=settings.visitor_base_urls)
     runs: Runs[Update] = Runs()
     signals = getattr(store, "signals", None)  # replicas share a PostgreSQL database
-    remote = RemoteRuns(store, signals, replica, watch=recorder.watch, stop=runs.stop_reply) \
-        if signals is not None else None
-    approvals = Approvals(settings.tool_approval_timeout)
+    approvals = Approvals(settings.tool_approval_timeout, store)
+
+    def answer_reply(message_id: int, choice: Choice) -> None:
+        """Another process's page answered the question of a reply running here."""
+        place = runs.place_of(message_id)
+        if place is not None and place.owner is not None:
+            approvals.answer(place.owner, choice, place.conversation_id)
+    remote = RemoteRuns(store, signals, replica, watch=recorder.watch, stop=runs.stop_reply,
+                        answer=answer_reply) if signals is not None else None
     demo = build_ui(service, _default_model(backend), panel, DocumentsPanel(library, identity),
                     attachments, settings.concurrency_limit, mcp, limits, own_keys,
                     YourDataPanel(store, library, panel), runs, remote, approvals)

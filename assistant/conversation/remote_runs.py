@@ -5,7 +5,8 @@ reload behind the balancer, a second device. That process finds the reply in the
 database, still streaming and written by another process, and follows it there. It
 asks the writer to save the reply often ("watch"), and reads the reply's row again
 whenever the writer says it changed, or every `poll` seconds: that is also how it learns that the
-writer died, once the heartbeat has marked the reply failed. Stop travels the same way.
+writer died, once the heartbeat has marked the reply failed. Stop, and the answer to a
+question the reply asks before a tool runs, travel the same way.
 """
 
 from __future__ import annotations
@@ -17,19 +18,23 @@ from typing import AsyncIterator, Callable
 from ..storage.records import Conversation, Message
 from ..storage.repository import Store
 from ..storage.signals import RunSignals, SignalKind
+from .approvals import ANSWERS, Choice
 
 
 class RemoteRuns:
-    """`watch` and `stop` act on this process's own replies when another process asks."""
+    """`watch`, `stop` and `answer` act on this process's own replies when another process
+    asks."""
 
     def __init__(self, store: Store, signals: RunSignals, replica: str, *,
                  watch: Callable[[int], None], stop: Callable[[int], None],
+                 answer: Callable[[int, Choice], None] = lambda message_id, choice: None,
                  poll: float = 1.0, renew: float = 2.0) -> None:
         self.store = store
         self.signals = signals
         self.replica = replica
         self._watch = watch
         self._stop = stop
+        self._answer = answer
         self.poll = poll  # seconds between reads when no signal comes
         self.renew = renew  # seconds between "watch" signals while following
         self._lock = threading.Lock()
@@ -91,12 +96,23 @@ class RemoteRuns:
         await asyncio.to_thread(self.signals.publish, "stop", reply.id)
         return True
 
+    def answer(self, owner: str, conversation_id: str, choice: Choice) -> bool:
+        """Blocks: answers the question of the owner's reply in that chat if another process
+        is writing it."""
+        reply = self.find(owner, conversation_id)
+        if reply is None:
+            return False
+        self.signals.publish(choice, reply.id)
+        return True
+
     def _heard(self, kind: SignalKind, message_id: int) -> None:
         """On the signals' thread."""
         if kind == "watch":
             self._watch(message_id)
         elif kind == "stop":
             self._stop(message_id)
+        elif kind in ANSWERS:
+            self._answer(message_id, kind)
         else:
             with self._lock:
                 waiting = list(self._waiting.get(message_id, ()))

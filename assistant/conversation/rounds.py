@@ -120,9 +120,12 @@ class ToolRounds:
                  if call.call_id not in asked]
         try:
             for call, tool in asking:
-                yield ToolApproval(call.call_id, "pending", tool.source)
-                state: Approval = await scope.approve(call, tool) \
-                    if scope.approve is not None else "denied"
+                approver = scope.approve
+                state = await approver.answered(call, tool) if approver is not None else "denied"
+                if state is None and approver is not None:
+                    yield ToolApproval(call.call_id, "pending", tool.source)
+                    state = await approver.ask(call, tool)
+                state = state or "denied"
                 yield ToolApproval(call.call_id, state, tool.source)
                 if state in APPROVED:
                     tasks.append(asyncio.ensure_future(self.toolbox.run(call, scope)))

@@ -139,5 +139,10 @@ class Runs(Generic[U]):
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(stop)
 
+    def place_of(self, message_id: int) -> Place | None:
+        """From any thread: where the run writing that message keeps it, if one runs here."""
+        return next((run.place for run in list(self._runs.values())
+                     if run.place.message_id == message_id), None)
+
     def __len__(self) -> int:
         return len(self._runs)

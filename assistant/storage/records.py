@@ -12,7 +12,8 @@ Role = Literal["user", "assistant"]
 Status = Literal["complete", "refused", "streaming", "stopped", "failed", "truncated"]
 ROLES: tuple[Role, ...] = get_args(Role)
 STATUSES: tuple[Status, ...] = get_args(Status)
-SETTINGS_KEYS = ("model", "temperature", "system_prompt", "history_turns", "max_tokens", "api")
+SETTINGS_KEYS = ("model", "temperature", "system_prompt", "history_turns", "max_tokens", "api",
+                 "allowed_tools")  # the tools "always allowed in this chat" (approvals.py)
 STEP_KINDS = ("reasoning", "tool")
 TITLE_CHARS = 60
 _SURROGATE = re.compile("[\ud800-\udfff]")

@@ -2,14 +2,16 @@
 its message id (postgres/signals.py sends them; ../conversation/remote_runs.py uses them):
 - "changed": the reply's row was written;
 - "watch": a page in another process follows the reply, so save it often;
-- "stop": Stop was pressed for it in another process.
+- "stop": Stop was pressed for it in another process;
+- "allow", "always", "deny": its owner answered its question about a tool in another
+  process (conversation/approvals.py).
 """
 
 from __future__ import annotations
 
 from typing import Callable, Literal, Protocol, get_args
 
-SignalKind = Literal["changed", "watch", "stop"]
+SignalKind = Literal["changed", "watch", "stop", "allow", "always", "deny"]
 KINDS: tuple[str, ...] = get_args(SignalKind)
 Listener = Callable[[SignalKind, int], None]
 

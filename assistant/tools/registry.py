@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, get_type_hints
+from typing import Any, Protocol, get_type_hints
 
 from ..domain.events import Approval
 from ..domain.messages import ToolCall, ToolResult, ToolSpec
@@ -28,7 +28,17 @@ from .errors import ToolError
 from .schema import check_arguments, schema_from_hints
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-Approver = Callable[[ToolCall, "Tool"], Awaitable[Approval]]  # asks the user about a call
+
+
+class Approver(Protocol):
+    """Asks the user about a call to a tool that asks first."""
+
+    async def answered(self, call: ToolCall, tool: Tool) -> Approval | None:
+        """The answer given for good before (Always allow), if any: then nobody is asked."""
+        ...
+
+    async def ask(self, call: ToolCall, tool: Tool) -> Approval:
+        ...
 DEFAULT_TIMEOUT = 10.0
 
 

@@ -16,13 +16,10 @@ from ..conversation.prepare import TurnOptions
 from ..conversation.remote_runs import RemoteRuns
 from ..conversation.runs import Runs
 from ..conversation.turn import ChatService, Update
-from ..domain.events import Approval
-from ..domain.messages import ToolCall
 from ..domain.reply import Charge, Place, Reply
 from ..domain.validation import InvalidInput
 from ..providers.routes import Route
 from ..quotas.meter import Admission
-from ..tools.registry import Tool
 from .attachments import Attachments
 from .chat_actions import ActionMessage, action_of
 from .chatbot_history import history_messages, mark_stopped, shown_chars
@@ -136,10 +133,7 @@ class ChatTurns:
             memories = await asyncio.to_thread(panel.saved_facts, place.owner)
         link = attachments.source_link(owner)
         shown_safe = panel.images if from_a_page(request) else RAW  # /chat keeps the model's text
-        who = self._who(place.owner, request)
-
-        async def approve(call: ToolCall, tool: Tool) -> Approval:
-            return await self.approvals.ask(who, place.conversation_id, call, tool.source)
+        approve = self.approvals.asker(self._who(place.owner, request), place.conversation_id)
         updates = self.service.respond(text, steps.history, options, memories=memories,
                                        images=images, place=place,
                                        charge=Charge(admitted.meter, admitted.keys),
@@ -163,9 +157,14 @@ class ChatTurns:
         return owner or f"session:{request.session_hash}"
 
     def answer(self, choice: Choice, request: gr.Request) -> bool:
-        """An answer from the page to its reply's waiting question."""
-        return self.approvals.answer(
-            self._who(self.panel.identity.owner(request), request), choice)
+        """An answer from the page to its reply's waiting question, wherever it runs
+        (blocks on the database when another process runs it)."""
+        owner = self.panel.identity.owner(request)
+        conversation_id = self.panel.identity.sessions.get(request.session_hash).conversation_id
+        if self.approvals.answer(self._who(owner, request), choice, conversation_id):
+            return True
+        return bool(self.remote and owner and conversation_id
+                    and self.remote.answer(owner, conversation_id, choice))
 
     def answer_api(self, choice: str, token: str, request: gr.Request) -> str:
         """/answer_tool_call: answers the oldest question of the caller's replies."""

@@ -258,14 +258,17 @@ def stored_reply(text: str, steps: Iterable[Step], status: str, reason: str | No
                  sources: Sequence[Source] = (), link: SourceLink | None = None,
                  images: ImagePolicy | None = NO_IMAGES) -> list[Any]:
     """A saved reply as the live chat showed it, as Chatbot messages."""
-    shown = chat_messages_of(_shown(list(steps), text, images))
+    steps = list(steps)
+    shown = chat_messages_of(_shown(steps, text, images))
     if sources:
         shown.append(sources_notice(sources, link))
     if status == "refused" and reason:  # refused by moderation, not by the model
         shown.append(notice(reason, notice_id=FLAGGED_NOTICE_ID))
     elif status == "refused":
         shown.append(notice(REFUSED, notice_id=REFUSAL_NOTICE_ID))
-    elif status not in ("complete", "streaming"):  # a reply still streaming is followed
+    elif status == "streaming":  # followed as it goes on; it may be waiting for an answer
+        shown += approval_question(steps)
+    elif status != "complete":
         words = reason or STATUS_WORDS.get(status, "The reply is incomplete.")
         shown.append(incomplete_notice(words, has_text=bool(text)))
     return shown
