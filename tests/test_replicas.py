@@ -7,6 +7,7 @@ way HAProxy moves it when a replica dies.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -186,6 +187,38 @@ def test_a_reload_that_lands_on_the_other_replica_follows_the_reply_and_stop_the
     assert fake.wait_for_disconnect(timeout=5)  # app2 stopped the model's stream
     expect(page.locator("button.stop-button")).to_be_hidden(timeout=10_000)
     assert served_by(page) == "app1"
+
+
+def test_a_tool_s_question_is_answered_from_a_page_on_the_other_replica(
+        page, database_url, fake_server, tmp_path):
+    fake = fake_server
+    deleted = tmp_path / "deleted.txt"
+    deleted.touch()
+    notes = Path(__file__).parent / "mcp_servers" / "notes_server.py"
+    servers = {"mcpServers": {"notes": {"command": sys.executable, "args": [str(notes)],
+                                        "env": {"NOTES_DELETED": str(deleted)}}}}
+    env = {**os.environ, "ASSISTANT_DATABASE_URL": database_url, "OPENAI_BASE_URL":
+           fake.base_url, "ASSISTANT_MODEL": FAKE_MODEL,
+           "ASSISTANT_MCP_SERVERS": json.dumps(servers)}
+    env.pop("OPENAI_API_KEY", None)
+    with deploy(env, tmp_path) as deployment:
+        fake.enqueue(Scenario(tool_calls=[{"name": "notes__delete_note",
+                                           "arguments": '{"name": "todo"}'}]),
+                     Scenario(echo_tool_results=True))
+        pin(page, deployment.url, "app1")
+        open_app(page, deployment.url)
+        send(page, "Delete my todo note")
+        expect(page.get_by_role("button", name="Allow once")).to_be_visible(timeout=20_000)
+        page.wait_for_function("() => localStorage.getItem('assistant-owner') !== null")
+
+        pin(page, deployment.url, "app2")
+        page.reload(wait_until="domcontentloaded")
+        allow = page.get_by_role("button", name="Allow once")
+        expect(allow).to_be_visible(timeout=20_000)  # asked again, by the page on app2
+        allow.click()
+        expect(bot_message(page, "Tool results: deleted todo")).to_be_visible(timeout=20_000)
+        assert deleted.read_text() == "todo\n"  # run by app1, where the reply runs
+        assert served_by(page) == "app2"
 
 
 def test_a_page_following_a_reply_of_a_replica_that_dies_says_so(page, deployment, fake):

@@ -45,7 +45,7 @@ class _Turn:
     place: Place
     loop: asyncio.AbstractEventLoop | None
     last_flush: float
-    flushed_chars: int = 0
+    flushed: tuple[int, ...] = ()  # the progress last saved (_progress)
     message_id: int | None = None  # set by the deferred start; read only by later writes
     timer: asyncio.TimerHandle | None = None
 
@@ -138,9 +138,9 @@ class ConversationRecorder:
     def _flush(self, reply: Reply, turn: _Turn) -> None:
         turn.timer = None
         turn.last_flush = time.monotonic()
-        size = len(reply.text) + sum(len(step.text) for step in reply.steps)
-        if size != turn.flushed_chars:
-            turn.flushed_chars = size
+        progress = _progress(reply)
+        if progress != turn.flushed:
+            turn.flushed = progress
             try:
                 self._submit(self._save_text, turn, reply.text, "streaming", None, _steps(reply))
             except Exception:
@@ -190,6 +190,15 @@ class ConversationRecorder:
             self._watched.pop(turn.message_id, None)
         self.store.update_message(turn.owner, turn.message_id, text, status, reason, steps,
                                   sources)
+
+
+def _progress(reply: Reply) -> tuple[int, ...]:
+    """What changes as a reply goes on: its text, its steps', and how many have ended or
+    been answered (a tool waiting for the user writes no text, yet the page must know)."""
+    steps = reply.steps
+    return (len(reply.text), len(steps), sum(len(step.text) for step in steps),
+            sum(step.done for step in steps), sum(step.approval is not None for step in steps),
+            sum(step.approval == "pending" for step in steps))
 
 
 def _steps(reply: Reply) -> list[dict[str, Any]]:
