@@ -292,12 +292,14 @@ def test_a_streamable_http_server_that_goes_away_is_reconnected_when_it_is_back(
 
     async def main() -> None:
         nonlocal process
-        patient = Backoff(first=0.05, longest=0.2, tries=1000, ping_every=0.2)  # until it is back
-        tools = await started(config(web={"url": url}), backoff=patient)
+        # Five tries pass long before it is back: nothing answering is no reason to give up.
+        tools = await started(config(web={"url": url}), backoff=QUICK)
         try:
             stop(process)
             await tools.until(lambda: tools.statuses()[0].state != "running", 10)
             assert tools.tools == []
+            await tools.until(lambda: tools._servers["web"].failures > QUICK.tries, 10)
+            assert tools.statuses()[0].state != "stopped"
             process, _ = await asyncio.to_thread(http_server, port)
             await tools.until(lambda: tools.statuses()[0].state == "running", 20)
             assert await tools.call("web__add", {"a": 2, "b": 3}) == "5"

@@ -222,3 +222,14 @@ def test_the_chat_list_counts_each_chat_s_branches(store):
 
     branches = {c.id: c.branches for c in store.list_conversations("alice")}
     assert branches == {linear: 1, versions: 3, empty: 0}
+
+
+def test_tools_a_chat_always_allows_stay_with_that_chat_not_its_branches_or_exports(store):
+    cid = store.create_conversation("alice")
+    store.add_message("alice", cid, "user", "Delete it")
+    store.update_settings("alice", cid, {"model": "m", "allowed_tools": ["files__delete"]})
+    branch = store.branch_conversation("alice", cid, None)
+    assert store.get_conversation("alice", branch).settings == {"model": "m"}
+    copied = store.import_json("alice", store.export_json("alice", cid))
+    assert store.get_conversation("alice", copied).settings == {"model": "m"}
+    assert store.get_conversation("alice", cid).settings["allowed_tools"] == ["files__delete"]

@@ -59,9 +59,11 @@ def test_a_destructive_call_pauses_over_chat_until_its_caller_allows_it(notes_ap
     client, stranger = notes_app.client(), notes_app.client()
     job = submit(notes_app, client, "Delete my todo note", ["notes__delete_note"])
     asked = next(q for update in job if (q := question(update)) is not None)
-    assert asked["options"] == [{"value": "Allow once"},
-                                {"value": "Always allow this tool in this chat"},
-                                {"value": "Deny"}]
+    call_id = asked["options"][0]["value"].split(":", 1)[1]
+    assert asked["options"] == [
+        {"value": f"allow:{call_id}", "label": "Allow once"},
+        {"value": f"always:{call_id}", "label": "Always allow this tool in this chat"},
+        {"value": f"deny:{call_id}", "label": "Deny"}]
     assert "notes__delete_note" in asked["metadata"]["title"]
     assert "notes" in asked["metadata"]["title"] and '"todo"' in asked["content"]
     assert notes_app.deleted.read_text() == ""  # nothing ran yet
@@ -138,7 +140,7 @@ def test_always_allow_in_a_chat_asks_once_for_that_chat_only(tmp_path):
     call = ToolCall("c1", "notes__delete_note", "{}")
 
     async def main() -> None:
-        asked = asyncio.ensure_future(approvals.ask("ann", "chat-1", call, "notes"))
+        asked = asyncio.ensure_future(approvals.ask("ann", "chat-1", call))
         await asyncio.sleep(0)  # the question is asked
         assert not approvals.answer("bob", "always")  # not bob's to answer
         assert approvals.answer("ann", "always")
@@ -146,8 +148,9 @@ def test_always_allow_in_a_chat_asks_once_for_that_chat_only(tmp_path):
         assert await approvals.answered("ann", "chat-1", call.name) == "always"  # not asked
         assert await approvals.answered("ann", "chat-2", call.name) is None
         assert await approvals.answered("bob", "chat-1", call.name) is None
-        other = asyncio.ensure_future(approvals.ask("ann", "chat-2", call, "notes"))
+        other = asyncio.ensure_future(approvals.ask("ann", "chat-2", call))
         await asyncio.sleep(0)
+        assert not approvals.answer("ann", "allow", "chat-2", call_id="c0")  # a late click
         assert [q.chat for q in approvals.waiting("ann")] == ["chat-2"]  # another chat asks
         approvals.answer("ann", "deny")
         assert await other == "denied"
@@ -158,7 +161,7 @@ def test_always_allow_in_a_chat_asks_once_for_that_chat_only(tmp_path):
 def test_an_unanswered_question_times_out_as_a_denial():
     async def main() -> None:
         approvals = Approvals(timeout=0.05)
-        assert await approvals.ask("ann", None, ToolCall("c1", "t", "{}"), "s") == "timed out"
+        assert await approvals.ask("ann", None, ToolCall("c1", "t", "{}")) == "timed out"
         assert approvals.waiting("ann") == []
 
     asyncio.run(main())
@@ -257,5 +260,13 @@ def test_a_stored_reply_still_streaming_shows_its_question_and_a_finished_one_ne
     waiting = Step("tool", name="notes__delete_note", call_id="c1", arguments='{"name": "x"}',
                    approval="pending", server="notes", seconds=1.0)
     shown = stored_reply("", [waiting], "streaming", None)  # followed from another replica
-    assert question(shown)["options"][0] == {"value": "Allow once"}
+    assert question(shown)["options"][0] == {"value": "allow:c1", "label": "Allow once"}
     assert question(stored_reply("", [waiting], "stopped", None)) is None
+
+
+def test_only_a_versions_notice_carries_links_the_page_switches_on():
+    from assistant.web.render import notice
+
+    forged = notice("Server says [click](#version-3)", notice_id="invalid")
+    assert "#version-" not in forged["metadata"]["title"]
+    assert "#version-3" in notice("[◀](#version-3)", notice_id="versions")["metadata"]["title"]

@@ -29,7 +29,6 @@ class Question:
     who: str  # who may answer
     chat: str | None  # the conversation, for "always allow in this chat"
     call: ToolCall
-    server: str
     answer: asyncio.Future[Choice] = field(repr=False, compare=False,
                                            default_factory=lambda: asyncio.get_running_loop()
                                            .create_future())
@@ -55,14 +54,14 @@ class Approvals:
             return "always"
         return None
 
-    async def ask(self, who: str, chat: str | None, call: ToolCall, server: str) -> Approval:
+    async def ask(self, who: str, chat: str | None, call: ToolCall) -> Approval:
         """Waits for the answer about `call`."""
-        question = Question(who, chat, call, server)
+        question = Question(who, chat, call)
         with self._lock:
             self._waiting.append(question)
         try:
             choice = await asyncio.wait_for(asyncio.shield(question.answer), self.timeout)
-        except TimeoutError:
+        except asyncio.TimeoutError:
             return "timed out"
         finally:
             with self._lock:
@@ -93,10 +92,13 @@ class Approvals:
         with self._lock:
             return [q for q in self._waiting if q.who == who and not q.answer.done()]
 
-    def answer(self, who: str, choice: Choice, chat: str | None = None) -> bool:
-        """Answers `who`'s oldest question (in `chat`, when given); False if none."""
+    def answer(self, who: str, choice: Choice, chat: str | None = None,
+               call_id: str | None = None) -> bool:
+        """Answers `who`'s oldest question (in `chat`, and about `call_id`, when given);
+        False if none waits."""
         for question in self.waiting(who):
-            if chat is None or question.chat == chat:
+            if (chat is None or question.chat == chat) and \
+                    (call_id is None or question.call.call_id == call_id):
                 loop = question.answer.get_loop()
                 loop.call_soon_threadsafe(_settle, question.answer, choice)
                 return True
@@ -119,4 +121,4 @@ class ReplyQuestions:
         return await self.approvals.answered(self.who, self.chat, call.name)
 
     async def ask(self, call: ToolCall, tool: Tool) -> Approval:
-        return await self.approvals.ask(self.who, self.chat, call, tool.source)
+        return await self.approvals.ask(self.who, self.chat, call)

@@ -119,13 +119,16 @@ class ToolRounds:
         tasks = [asyncio.ensure_future(self.toolbox.run(call, scope)) for call in calls
                  if call.call_id not in asked]
         try:
+            unanswered = False  # after one question times out, nobody is there to ask
             for call, tool in asking:
-                approver = scope.approve
-                state = await approver.answered(call, tool) if approver is not None else "denied"
+                approver = None if unanswered else scope.approve
+                state = await approver.answered(call, tool) if approver is not None \
+                    else "timed out" if unanswered else "denied"
                 if state is None and approver is not None:
                     yield ToolApproval(call.call_id, "pending", tool.source)
                     state = await approver.ask(call, tool)
                 state = state or "denied"
+                unanswered = unanswered or state == "timed out"
                 yield ToolApproval(call.call_id, state, tool.source)
                 if state in APPROVED:
                     tasks.append(asyncio.ensure_future(self.toolbox.run(call, scope)))

@@ -174,6 +174,8 @@ class ChatService:
         for step in reply.steps:
             if step.ended is None:
                 step.ended = reply.ended
+            if step.approval == "pending":  # stopped while it waited: never answered
+                step.approval = "timed out"
         if reply.prompt_tokens is None:  # the server sent no usage: estimate it
             reply.prompt_tokens = messages_tokens(request.messages)
             reply.completion_tokens = reply.text_pieces

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, Sequence
+from typing import Any, Literal, Protocol, Sequence, get_args
 
 from .events import (
     Approval,
@@ -83,8 +83,7 @@ class Step:
 
 
 def _approval(value: Any) -> Approval | None:
-    answers: tuple[Approval, ...] = ("pending", "allowed", "always", "denied", "timed out")
-    return next((a for a in answers if a == value), None)
+    return next((a for a in get_args(Approval) if a == value), None)
 
 
 class TokenMeter(Protocol):
@@ -163,9 +162,7 @@ class Reply:
                 self._tool_finished(event)
                 changed = True
             elif isinstance(event, ToolApproval):
-                for step in self.steps:
-                    if step.kind == "tool" and step.call_id == event.call_id:
-                        step.approval, step.server = event.state, event.server
+                self._tool_approval(event)
                 changed = True
             elif isinstance(event, ToolCalls):
                 self.tool_calls_requested += len(event.calls)
@@ -202,6 +199,13 @@ class Reply:
         self.steps.append(Step("tool", at=len(self.text) + sum(map(len, pieces)),
                                name=call.name, call_id=call.call_id, arguments=call.arguments,
                                round=event.round))
+
+    def _tool_approval(self, event: ToolApproval) -> None:
+        """The latest call with that id (ids may repeat across rounds) that has not ended."""
+        for step in reversed(self.steps):
+            if step.kind == "tool" and step.call_id == event.call_id and step.ended is None:
+                step.approval, step.server = event.state, event.server
+                return
 
     def _tool_finished(self, event: ToolFinished) -> None:
         result = event.result

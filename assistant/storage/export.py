@@ -136,7 +136,9 @@ def parse_export(data: Any, now: float) -> Imported:
     settings = data.get("settings")
     settings = {} if settings is None else settings
     need(isinstance(settings, Mapping), '"settings" must be an object')
-    settings = {k: settings[k] for k in SETTINGS_KEYS if k in settings}  # drops newer keys
+    # Newer keys are dropped, and so are the tools a chat always allows: consent is given
+    # in a chat, and does not travel with a file or a branch.
+    settings = {k: settings[k] for k in SETTINGS_KEYS if k in settings and k != "allowed_tools"}
     need(all(type(v) in (str, int, float) for v in settings.values()),
          '"settings" values must be strings or numbers')
     messages = data.get("messages")

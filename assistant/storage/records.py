@@ -8,6 +8,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping, TypeGuard, get_args
 
+from ..domain.events import Approval
+
 Role = Literal["user", "assistant"]
 Status = Literal["complete", "refused", "streaming", "stopped", "failed", "truncated"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -186,7 +188,7 @@ def settings_json(settings: Mapping[str, Any] | None) -> str:
     return json.dumps(settings)
 
 
-APPROVALS = ("pending", "allowed", "always", "denied", "timed out")  # domain.events.Approval
+APPROVALS: tuple[str, ...] = get_args(Approval)
 
 
 def steps_json(steps: Any) -> str | None:

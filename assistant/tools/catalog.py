@@ -47,7 +47,8 @@ class McpRuntime:
         self.client = McpTools(servers, timeout=START_TIMEOUT / 3, backoff=backoff,
                                on_change=self._offer)
         self._toolbox: Toolbox | None = None
-        self._offered: set[str] = set()
+        self._offered: dict[str, McpTool] = {}
+        self._unavailable: list[McpTool] = []  # a snapshot, made on the MCP loop
 
     @property
     def problems(self) -> dict[str, str]:
@@ -58,8 +59,7 @@ class McpRuntime:
 
     def unavailable(self) -> list[McpTool]:
         """The tools of servers that are down, as they last listed them."""
-        offered = {tool.name for tool in self.client.tools}
-        return [tool for tool in self.client.known_tools() if tool.name not in offered]
+        return self._unavailable
 
     def start(self, toolbox: Toolbox) -> None:
         """Connects to every server (blocking, bounded) and offers their tools in `toolbox`."""
@@ -79,16 +79,18 @@ class McpRuntime:
         if toolbox is None:
             return
         tools = {tool.name: tool for tool in self.client.tools}
-        for name in self._offered - tools.keys():
-            toolbox.remove(name)
+        for name, offered in self._offered.items():
+            if tools.get(name) != offered:  # gone, or changed (list_changed)
+                toolbox.remove(name)
         for name, tool in tools.items():
-            if name not in self._offered:
+            if self._offered.get(name) != tool:
                 toolbox.add(Tool(name=tool.name, description=tool.description or tool.name,
                                  parameters=tool.parameters, run=self._caller(tool.name),
                                  timeout=self.timeout, source=tool.server, asks=tool.asks))
                 log.info("MCP tool %s from server %s", tool.name, tool.server)
-        self._offered = set(tools)
-        toolbox.unavailable = frozenset(t.name for t in self.client.known_tools()) - self._offered
+        self._offered = tools
+        self._unavailable = [t for t in self.client.known_tools() if t.name not in tools]
+        toolbox.unavailable = frozenset(t.name for t in self._unavailable)
 
     def until(self, condition: Callable[[], bool], timeout: float) -> None:
         """Blocks until `condition()` holds, checked at each change of a server's state."""

@@ -130,13 +130,24 @@ def load_servers(value: str | None) -> list[ServerConfig]:
         raise ValueError(f"The MCP server config file {value.strip()!r} cannot be read: {exc.strerror}.") from None
 
 
-def _reason(exc: BaseException, config: ServerConfig, timeout: float) -> str:
-    """One line saying why a server failed, from the innermost useful exception."""
+def _innermost(exc: BaseException) -> BaseException:
     while getattr(exc, "exceptions", None):  # an exception group: its first member
         exc = exc.exceptions[0]  # type: ignore[attr-defined]
+    return exc
+
+
+def _unreachable(exc: BaseException | None, config: ServerConfig) -> bool:
+    """Nothing answers at a server's URL: tried again until it does (a deploy, a reboot)."""
+    return exc is not None and config.url is not None and \
+        isinstance(_innermost(exc), httpx2.ConnectError)
+
+
+def _reason(exc: BaseException, config: ServerConfig, timeout: float) -> str:
+    """One line saying why a server failed, from the innermost useful exception."""
+    exc = _innermost(exc)
     if isinstance(exc, _ConnectionLost):
         return "it closed the connection"
-    if isinstance(exc, TimeoutError):
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
         return f"it did not answer within {timeout:g} s"
     if isinstance(exc, FileNotFoundError) and config.command:
         return f"its command {config.command!r} was not found"
@@ -223,7 +234,7 @@ class _Server:
             self.nudge(tools_changed=True)
 
     async def connect(self, timeout: float, ping_every: float, on_ready: Callable[[], None],
-                      errlog: IO[str]) -> None:
+                      errlog: IO[bytes]) -> None:
         """One connection, from start to end; returns when closing, raises when it dies."""
         c = self.config
         self.lost = self.tools_changed = False
@@ -245,14 +256,14 @@ class _Server:
             self.session = session
             on_ready()
             try:
-                await self._watch(session, timeout, ping_every, on_ready)
+                await self._watch(session, timeout, ping_every, on_ready, errlog)
             finally:
                 self.session = None
         if deadline.cancelled_caught:
             raise TimeoutError
 
     async def _watch(self, session: ClientSession, timeout: float, ping_every: float,
-                     on_tools: Callable[[], None]) -> None:
+                     on_tools: Callable[[], None], errlog: IO[bytes]) -> None:
         while not self.closed.is_set():
             with anyio.move_on_after(ping_every) as idle:
                 await self.poke.wait()
@@ -263,18 +274,31 @@ class _Server:
                 raise _ConnectionLost
             if self.tools_changed:
                 self.tools_changed = False
-                self.tools = await _list_tools(session)
+                with anyio.fail_after(timeout):
+                    self.tools = await _list_tools(session)
                 on_tools()
             elif idle.cancelled_caught:
                 with anyio.fail_after(timeout):
                     await session.send_ping()
+                _bounded(errlog)
 
 
-def _last_words(errlog: IO[str]) -> str:
+STDERR_KEPT = 1 << 20  # bytes of a stdio server's stderr kept, to find its last words
+
+
+def _last_words(errlog: IO[bytes]) -> str:
     """The last line a stdio server wrote to its stderr, if any."""
-    errlog.seek(0)
-    lines = [line.strip() for line in errlog.read()[-4000:].splitlines() if line.strip()]
+    size = errlog.seek(0, os.SEEK_END)
+    errlog.seek(max(0, size - 4000))
+    text = errlog.read().decode("utf-8", errors="replace")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1][:200] if lines else ""
+
+
+def _bounded(errlog: IO[bytes]) -> None:
+    """Empties a long-running server's stderr file before it grows past STDERR_KEPT."""
+    if errlog.seek(0, os.SEEK_END) > STDERR_KEPT:
+        errlog.truncate(0)
 
 
 async def _list_tools(session: ClientSession) -> list[types.Tool]:
@@ -360,7 +384,7 @@ class McpTools:
         while not server.closed.is_set():
             began = self.clock()
             error: BaseException | None = None
-            with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as errlog:
+            with tempfile.TemporaryFile("a+b") as errlog:  # appended to: it can be emptied
                 try:
                     await server.connect(self.timeout, self.backoff.ping_every,
                                          lambda: self._running(server), errlog)
@@ -381,7 +405,7 @@ class McpTools:
                 server.failures = 0
             server.failures += 1
             happened = f"stopped: {reason}" if server.ever_ran else f"could not start: {reason}"
-            if server.failures >= self.backoff.tries:
+            if server.failures >= self.backoff.tries and not _unreachable(error, server.config):
                 self._down(server, "stopped", f"The MCP server '{name}' {happened}. It was left "
                                                f"stopped after {server.failures} tries in a row.")
                 await server.wake.wait()
@@ -389,7 +413,7 @@ class McpTools:
             else:
                 delay = self.backoff.delay(server.failures)
                 self._down(server, "restarting", f"The MCP server '{name}' {happened}.", delay)
-                with contextlib.suppress(TimeoutError):
+                with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(server.wake.wait(), delay)
             server.wake.clear()
             server.state, server.retry_at = "starting", None
@@ -418,12 +442,14 @@ class McpTools:
 
     async def until(self, condition: Callable[[], bool], timeout: float) -> None:
         """Waits until `condition()` holds, checked at each change of a server's state."""
-        async with asyncio.timeout(timeout):
+        async def changes() -> None:
             while not condition():
                 await self._change.wait()
+        await asyncio.wait_for(changes(), timeout)
 
     async def restart(self) -> None:
-        """Starts again at once every server that is stopped or waiting to restart."""
+        """Starts again at once every server that is down: one left stopped with its tries
+        counted afresh, one waiting to restart without (so presses cannot start it forever)."""
         for server in self._servers.values():
             if server.state in ("stopped", "restarting"):
                 server.wake.set()
@@ -460,6 +486,9 @@ class McpTools:
             server.wake.set()
             server.poke.set()
         tasks = [server.task for server in self._servers.values() if server.task is not None]
+        _, late = await asyncio.wait(tasks, timeout=5) if tasks else (set(), set())
+        for task in late:  # still starting: its process is ended by the task's own cleanup
+            task.cancel()
         for result in await asyncio.gather(*tasks, return_exceptions=True):
             if isinstance(result, Exception):  # already reported, as a start or a call failed
                 log.debug("An MCP server did not close cleanly.", exc_info=result)

@@ -17,6 +17,7 @@ import asyncio
 import inspect
 import json
 import re
+import threading
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, get_type_hints
@@ -83,16 +84,18 @@ class Toolbox:
     """Every tool the app offers, by name."""
 
     def __init__(self) -> None:
-        self._tools: dict[str, Tool] = {}
+        self._tools: dict[str, Tool] = {}  # replaced whole on each change: readers need no lock
+        self._writing = threading.Lock()
         # Tools of MCP servers that are down: skipped when asked for, until they are back.
         self.unavailable: frozenset[str] = frozenset()
 
     def add(self, tool: Tool) -> Tool:
         if not NAME.match(tool.name):
             raise ValueError(f"tool names are 1-64 letters, digits, _ or -: {tool.name!r}")
-        if tool.name in self._tools:
-            raise ValueError(f"a tool named {tool.name!r} exists already")
-        self._tools = {**self._tools, tool.name: tool}  # readers in other threads see either
+        with self._writing:
+            if tool.name in self._tools:
+                raise ValueError(f"a tool named {tool.name!r} exists already")
+            self._tools = {**self._tools, tool.name: tool}
         return tool
 
     def function(self, fn: Callable[..., Any] | None = None, *, name: str | None = None,
@@ -110,7 +113,8 @@ class Toolbox:
         return register(fn) if fn is not None else register
 
     def remove(self, name: str) -> None:
-        self._tools = {n: t for n, t in self._tools.items() if n != name}
+        with self._writing:
+            self._tools = {n: t for n, t in self._tools.items() if n != name}
 
     def get(self, name: str) -> Tool | None:
         return self._tools.get(name)

@@ -14,19 +14,11 @@ from typing import Any, AsyncGenerator, AsyncIterator, Callable, get_type_hints
 import gradio as gr
 
 from ..conversation.actions import Action, ActionKind
-from ..conversation.approvals import Choice
+from ..conversation.approvals import ANSWERS, Choice
 from .chatbot_history import field, message_text
-from .render import (
-    ALLOW_ONCE,
-    ALWAYS_ALLOW,
-    CONTINUE,
-    DENY,
-    INCOMPLETE_NOTICE_ID,
-    REGENERATE,
-)
+from .render import CONTINUE, INCOMPLETE_NOTICE_ID, REGENERATE
 
 OPTION_ACTIONS: dict[str, ActionKind] = {CONTINUE: "continue", REGENERATE: "retry"}
-APPROVAL_CHOICES: dict[str, Choice] = {ALLOW_ONCE: "allow", ALWAYS_ALLOW: "always", DENY: "deny"}
 
 
 class ActionMessage(list[Any]):
@@ -66,15 +58,16 @@ class Answered(list[Any]):
 
 
 class ActionChat(gr.ChatInterface):
-    # Set by the page: answers the caller's waiting question; False when there is none.
-    answer_question: Callable[[Choice, gr.Request], bool] = staticmethod(
-        lambda choice, request: False)
+    # Set by the page: answers the caller's question about a call; False when it is not
+    # waiting (any more).
+    answer_question: Callable[[Choice, str, gr.Request], bool] = staticmethod(
+        lambda choice, call_id, request: False)
 
     def option_clicked(self, history: list[Any], option: gr.SelectData,  # type: ignore[override]
                        request: gr.Request) -> tuple[list[Any], Any]:
-        choice = APPROVAL_CHOICES.get(str(option.value))
-        if choice is not None:
-            if not self.answer_question(choice, request):
+        choice, _, call_id = str(option.value).partition(":")  # render.approval_question's
+        if choice in ANSWERS and call_id:
+            if not self.answer_question(choice, call_id, request):
                 gr.Warning("This question has been answered already, or it timed out.")
             return history, Answered()
         kind = OPTION_ACTIONS.get(str(option.value))

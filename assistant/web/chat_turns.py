@@ -156,12 +156,12 @@ class ChatTurns:
         """Who may answer a reply's questions: its owner, else the caller's session."""
         return owner or f"session:{request.session_hash}"
 
-    def answer(self, choice: Choice, request: gr.Request) -> bool:
-        """An answer from the page to its reply's waiting question, wherever it runs
-        (blocks on the database when another process runs it)."""
+    def answer(self, choice: Choice, call_id: str, request: gr.Request) -> bool:
+        """An answer from the page to its reply's question about a call, wherever the reply
+        runs (blocks on the database when another process runs it)."""
         owner = self.panel.identity.owner(request)
         conversation_id = self.panel.identity.sessions.get(request.session_hash).conversation_id
-        if self.approvals.answer(self._who(owner, request), choice, conversation_id):
+        if self.approvals.answer(self._who(owner, request), choice, conversation_id, call_id):
             return True
         return bool(self.remote and owner and conversation_id
                     and self.remote.answer(owner, conversation_id, choice))

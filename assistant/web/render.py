@@ -45,10 +45,13 @@ STATUS_WORDS = {
 def notice(title: str, *, notice_id: str, text: str = "", pending: bool = False,
            options: Sequence[str] = ()) -> dict[str, Any]:
     """A titled message of ours; the title may quote a server, so it is made safe."""
+    shown = safe_markdown(title, NO_IMAGES)
+    if VERSION_LINK in shown and notice_id != VERSIONS_NOTICE_ID:  # the page would switch
+        shown = shown.replace(VERSION_LINK, "#version\u2060-")
     message: dict[str, Any] = {
         "role": "assistant",
         "content": text,
-        "metadata": {"title": safe_markdown(title, NO_IMAGES), "id": notice_id,
+        "metadata": {"title": shown, "id": notice_id,
                      "status": "pending" if pending else "done"},
     }
     if options:
@@ -99,15 +102,15 @@ def _trim(text: str) -> str:
 
 
 APPROVAL_NOTICE_ID = "approval"
-ALLOW_ONCE = "Allow once"  # the question's options: web/chat_actions.py answers with them
-ALWAYS_ALLOW = "Always allow this tool in this chat"
-DENY = "Deny"
+# The question's options, by the answer each gives (web/chat_actions.py sends it).
+APPROVAL_LABELS = {"allow": "Allow once", "always": "Always allow this tool in this chat",
+                   "deny": "Deny"}
 APPROVAL_WORDS = {
     "pending": "waiting for your answer",
     "allowed": "allowed once by you",
     "always": "always allowed in this chat",
     "denied": "denied by you",
-    "timed out": "not answered in time",
+    "timed out": "not answered",
 }
 
 
@@ -125,11 +128,14 @@ def approval_question(steps: Sequence[Step]) -> list[dict[str, Any]]:
     if step is None:
         return []
     where = f" from the MCP server **{markdown_text(step.server)}**" if step.server else ""
-    return [notice(f"✋ Allow `{step.name}`{where} to run?",
-                   notice_id=APPROVAL_NOTICE_ID, pending=True,
-                   text=f"**Arguments**\n{code_fence(_trim(step.arguments), 'json')}\n\n"
-                        "It may change things. Allow it only if you expect this call.",
-                   options=[ALLOW_ONCE, ALWAYS_ALLOW, DENY])]
+    question = notice(f"✋ Allow `{step.name}`{where} to run?", notice_id=APPROVAL_NOTICE_ID,
+                      pending=True,
+                      text=f"**Arguments**\n{code_fence(_trim(step.arguments), 'json')}\n\n"
+                           "It may change things. Allow it only if you expect this call.")
+    # The value names the call, so that a late click never answers the next question.
+    question["options"] = [{"value": f"{choice}:{step.call_id}", "label": label}
+                           for choice, label in APPROVAL_LABELS.items()]
+    return [question]
 
 
 def step_message(step: Step, index: int, images: ImagePolicy | None = NO_IMAGES) -> dict[str, Any]:
