@@ -17,13 +17,8 @@ from typing import Any
 import pytest
 
 from assistant.tools.errors import ToolError
-from assistant.tools.mcp_client import (
-    Backoff,
-    McpTools,
-    ServerConfig,
-    load_servers,
-    parse_servers,
-)
+from assistant.tools.mcp_client import Backoff, McpTools
+from assistant.tools.mcp_config import ServerConfig, load_servers, parse_servers
 
 SERVERS = Path(__file__).parent / "mcp_servers"
 CALC = {"command": sys.executable, "args": [str(SERVERS / "calc_server.py")]}

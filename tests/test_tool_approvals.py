@@ -17,7 +17,7 @@ from assistant.conversation.approvals import Approvals
 from assistant.conversation.rounds import ToolRounds
 from assistant.domain.events import ToolApproval, ToolFinished
 from assistant.domain.messages import ModelRequest, ToolCall
-from assistant.tools.mcp_client import parse_servers
+from assistant.tools.mcp_config import parse_servers
 from assistant.tools.registry import Tool, Toolbox, ToolScope
 from fakes.fake_openai import Scenario
 from tests.browser import bot_message, open_app, send

@@ -45,7 +45,7 @@ from ..storage.replicas import Heartbeat, new_replica_id
 from ..storage.repository import Store
 from ..storage.retention import Retention
 from ..tools.catalog import McpRuntime, builtin_toolbox
-from ..tools.mcp_client import load_servers
+from ..tools.mcp_config import load_servers
 from ..web.attachments import Attachments
 from ..web.callers import Identity
 from ..web.client_address import parse_proxies

@@ -16,7 +16,8 @@ from .builtins import (
     calculator,
     current_time,
 )
-from .mcp_client import DEFAULT_BACKOFF, Backoff, McpTool, McpTools, ServerConfig, ServerStatus
+from .mcp_client import DEFAULT_BACKOFF, Backoff, McpTool, McpTools, ServerStatus
+from .mcp_config import ServerConfig
 from .registry import Tool, Toolbox, ToolScope
 
 log = logging.getLogger(__name__)
