@@ -144,3 +144,17 @@ def test_an_earlier_image_is_sent_again_only_within_the_image_allowance(file_par
 
     assert sent(4) == (PICTURE,) and sent(0) == ()
     assert history_messages(history)[0].images == ()  # a path not prepared is never read
+
+
+def test_a_conversation_that_ends_with_tool_results_is_answered_without_a_new_message():
+    history = [Message.of("user", "Weather in Oslo?"),
+               Message("assistant", (Text("Let me look."),
+                                     ToolCall("call_a", "get_weather", '{"city": "Oslo"}'))),
+               Message("tool", (ToolResult("call_a", "get_weather", "Sunny"),))]
+    past, user = core.prepare_turn(history, "", continues=True)
+    assert user is None
+    sent = core.build_messages(system_prompt="", history=past, user_message=user,
+                               history_turns=10, context_window=8000, max_tokens=100)
+    assert [m.role for m in sent] == ["user", "assistant", "tool"]
+    assert sent[1].text == "Let me look." and sent[1].parts[1].call_id == "call_a"
+    assert "Sunny" in sent[2].parts[0].output

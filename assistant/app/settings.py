@@ -102,6 +102,11 @@ class Settings:
         """Reachable by people other than the one who started it."""
         return self.share or self.on_spaces or self.host not in ("127.0.0.1", "localhost", "::1")
 
+    @property
+    def api_open_locally(self) -> bool:
+        """A local demo with no sign-in: this machine's API clients need no key."""
+        return not (self.public or self.auth or self.auth_file or self.hf_login)
+
     def limits(self) -> LimitSettings:
         public = PUBLIC_LIMITS if self.public else LimitSettings()
 

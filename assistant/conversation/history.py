@@ -24,6 +24,8 @@ class Exchange:
     assistant: str = ""
     incomplete: bool = False
     tool_parts: list[Part] = field(default_factory=list)  # the reply's calls and results, in order
+    # It ends with the results of an API caller's own tools: the model answers them next.
+    awaits_results: bool = False
 
     def replies(self) -> list[Message]:
         """The reply as protocols expect it: each round's calls, their results, then the text."""
@@ -40,7 +42,11 @@ class Exchange:
                 shown[-1] = Message(shown[-1].role, (*shown[-1].parts, item))
             else:
                 shown.append(Message("assistant" if role == "assistant" else "tool", (item,)))
-        return [*shown, Message.of("assistant", self.assistant)] if self.assistant else shown
+        if not self.assistant:
+            return shown
+        if self.awaits_results and shown:  # the text came with the calls, before their results
+            return [Message("assistant", (Text(self.assistant), *shown[0].parts)), *shown[1:]]
+        return [*shown, Message.of("assistant", self.assistant)]
 
 
 def exchanges(history: Iterable[Message]) -> list[Exchange]:
@@ -50,10 +56,11 @@ def exchanges(history: Iterable[Message]) -> list[Exchange]:
     for message in history:
         if message.role == "user":
             result.append(Exchange(user=message.text, images=message.images))
-        elif message.role == "assistant" and result:
+        elif message.role in ("assistant", "tool") and result:
             result[-1].assistant += message.text
             result[-1].tool_parts += [p for p in message.parts if not isinstance(p, Text)]
             result[-1].incomplete = message.incomplete
+            result[-1].awaits_results = message.role == "tool"
     return result
 
 
@@ -87,19 +94,20 @@ def build_messages(
     *,
     system_prompt: str,
     history: Sequence[Exchange],
-    user_message: str,
+    user_message: str | None,
     history_turns: int,
     context_window: int,
     max_tokens: int,
     images: Sequence[Image] = (),
     earlier_images: int = 0,
 ) -> tuple[Message, ...]:
-    """System prompt, the last `history_turns` exchanges that fit, the new message.
+    """System prompt, the last `history_turns` exchanges that fit, the new message (None:
+    none, the last exchange awaits the model's answer to tool results).
 
     Up to `earlier_images` images of earlier messages go again, the latest first.
     """
     head = [Message.of("system", system_prompt)] if system_prompt.strip() else []
-    tail = [Message("user", (Text(user_message), *images))]
+    tail = [Message("user", (Text(user_message), *images))] if user_message is not None else []
     budget = context_window - min(max_tokens, context_window // 2) - _REPLY_MARGIN_TOKENS
     used = messages_tokens(head) + messages_tokens(tail)
     if used > budget:
@@ -121,10 +129,13 @@ def build_messages(
 
 
 def prepare_turn(history: Iterable[Message], message: str, continues: bool = False
-                 ) -> tuple[list[Exchange], str]:
-    """The earlier exchanges and the user text to send.
+                 ) -> tuple[list[Exchange], str | None]:
+    """The earlier exchanges and the user text to send (None: nothing new).
 
-    `continues`: the last reply of `history` was cut off; the model is asked to carry on.
+    `continues`: the last reply of `history` was cut off, and the model is asked to carry
+    on; or it ends with tool results, which the model answers.
     """
     past = exchanges(history)
+    if continues and past and past[-1].awaits_results:
+        return past, None
     return past, CONTINUE_INSTRUCTION if continues and past else message

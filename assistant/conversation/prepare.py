@@ -38,6 +38,7 @@ class TurnOptions:
     api: str | None = None  # an adapter's name; None: the backend's default
     tools: tuple[str, ...] = ()  # the tools the model may call, by name
     documents: bool = False  # answer from the owner's documents, if they have any
+    client_tools: tuple[ToolSpec, ...] = ()  # an API caller's own, handed back when called
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,8 @@ class TurnPreparer:
             owner = place.owner
             grounded = bool(options.documents and owner and self.documents is not None
                             and await self.documents.has_documents(owner))
-            tools = self._tools([n for n in options.tools if grounded or n != SEARCH_TOOL])
+            tools = (*self._tools([n for n in options.tools if grounded or n != SEARCH_TOOL]),
+                     *options.client_tools)
             past, user_text = prepare_turn(history, text, continues)
             model_name = await backend.resolve_model(checked.model)
             if images and backend.sees_images(model_name) is False:
@@ -90,7 +92,7 @@ class TurnPreparer:
             searched = any(t.name == SEARCH_TOOL for t in tools) and \
                 self.rounds.uses_tools(model_name, tools)
             if grounded and not searched and self.documents is not None and owner:
-                query = past[-1].user if continues and past else user_text
+                query = past[-1].user if continues and past else user_text or ""
                 found = await self.documents.search(owner, query, PASSAGES)
                 system_prompt = with_passages(system_prompt, found,
                                               passages_budget(context_window), sources)

@@ -20,6 +20,7 @@ from ..domain.events import (
     Event,
     Failed,
     Finished,
+    HandedBack,
     TextDelta,
     ToolApproval,
     ToolCalls,
@@ -83,6 +84,11 @@ class ToolRounds:
                     yield event
             if not calls:
                 return
+            handed = _handed_back(calls, request)
+            if handed:  # the caller runs its own tools; the server's of this round wait
+                yield HandedBack(handed)
+                yield Finished("tool_calls")
+                return
             if done == self.max_rounds:
                 yield Failed(too_many_rounds(done))
                 return
@@ -141,6 +147,12 @@ class ToolRounds:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _handed_back(calls: tuple[ToolCall, ...], request: ModelRequest) -> tuple[ToolCall, ...]:
+    """The calls to the API caller's own tools."""
+    client = {spec.name for spec in request.tools if spec.client}
+    return tuple(call for call in calls if call.name in client) if client else ()
 
 
 def refused(call: ToolCall, state: Approval) -> ToolResult:

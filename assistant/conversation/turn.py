@@ -41,6 +41,12 @@ MAX_INTERVAL = 0.5
 DEFAULT_OPTIONS = TurnOptions()
 
 
+async def _one_by_one(events: AsyncGenerator[Event, None]) -> AsyncGenerator[list[Event], None]:
+    async with aclosing(events) as each:
+        async for event in each:
+            yield [event]
+
+
 class _Judged(Exception):
     """Moderation ended the reply: what happened is on it."""
 
@@ -75,7 +81,8 @@ class ChatService:
                       charge: Charge | None = None, continues: bool = False,
                       route: Route | None = None,
                       shown_chars: int | None = None,
-                      approve: Approver | None = None) -> AsyncIterator[Update]:
+                      approve: Approver | None = None, paced: bool = True
+                      ) -> AsyncIterator[Update]:
         """Yields the growing reply of `message`, after `history`.
 
         `place`: where the reply is kept (observers read it); `charge`: where its tokens
@@ -84,6 +91,7 @@ class ChatService:
         `shown_chars`: the text the page already shows (default: `history`'s), which
         makes each update dearer to draw, so they come less often. `approve`: asks the
         user about a call to a tool that asks first (without it, such calls are refused).
+        `paced`: batch the updates for a page to draw; False (the API): each event at once.
         """
         route = route or self.route
         prepared = await self.preparer.prepare(
@@ -92,12 +100,14 @@ class ChatService:
         if isinstance(prepared, Notice):
             yield prepared
         elif prepared is not None:
-            async for update in self._stream(prepared.reply, prepared.request,
-                                             prepared.shown_chars, route, approve):
+            pace = (lambda: self.update_interval(prepared.shown_chars)) if paced else None
+            async for update in self._stream(prepared.reply, prepared.request, pace, route,
+                                             approve):
                 yield update
 
-    async def _stream(self, reply: Reply, request: ModelRequest, shown_chars: int,
-                      route: Route, approve: Approver | None) -> AsyncIterator[Update]:
+    async def _stream(self, reply: Reply, request: ModelRequest,
+                      pace: Callable[[], float] | None, route: Route,
+                      approve: Approver | None) -> AsyncIterator[Update]:
         self.active_replies += 1
         self._notify("reply_started", reply)
         check: asyncio.Future[Verdict] | None = None
@@ -114,8 +124,8 @@ class ChatService:
             events = self.rounds.stream(route.adapters[reply.api], request, scope)
             if check is not None:
                 events = until_judged(events, check)
-            pace = lambda: self.update_interval(shown_chars)  # noqa: E731
-            batched: AsyncGenerator[list[Event], None] = Batches(events, pace).__aiter__()
+            batched: AsyncGenerator[list[Event], None] = \
+                Batches(events, pace).__aiter__() if pace is not None else _one_by_one(events)
             async with aclosing(batched) as batches:
                 async for batch in batches:
                     update = self._update(reply, batch)

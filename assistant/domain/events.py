@@ -31,6 +31,12 @@ class ToolCalls:
 
 
 @dataclass(frozen=True)
+class HandedBack:
+    """Calls to the API caller's own tools: the reply ends with them, for the caller to run."""
+    calls: tuple[ToolCall, ...]
+
+
+@dataclass(frozen=True)
 class ToolStarted:
     call: ToolCall
     round: int = 0
@@ -89,5 +95,5 @@ class Moderated:
     """The message's moderation check has answered (the turn holds its verdict)."""
 
 
-Event = (TextDelta | ReasoningDelta | RefusalDelta | ToolCalls | ToolStarted | ToolFinished
-         | ToolApproval | ToolsOff | Usage | Retrying | Finished | Failed | Moderated)
+Event = (TextDelta | ReasoningDelta | RefusalDelta | ToolCalls | HandedBack | ToolStarted
+         | ToolFinished | ToolApproval | ToolsOff | Usage | Retrying | Finished | Failed | Moderated)

@@ -75,6 +75,7 @@ class ToolSpec:
     name: str
     description: str
     parameters: dict[str, Any]
+    client: bool = False  # the API caller's own: its calls go back to the caller, unrun
 
 
 @dataclass(frozen=True)

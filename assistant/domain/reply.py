@@ -12,6 +12,7 @@ from .events import (
     Event,
     Failed,
     Finished,
+    HandedBack,
     ReasoningDelta,
     RefusalDelta,
     Retrying,
@@ -24,7 +25,7 @@ from .events import (
     Usage,
 )
 from .failures import EMPTY, TOOLS_ONLY, Failure
-from .messages import Image
+from .messages import Image, ToolCall
 from .moderation import Verdict
 from .sources import Source
 from .validation import ReplyOptions
@@ -131,6 +132,7 @@ class Reply:
     refused: bool = False
     tool_calls_requested: int = 0
     tools_off: bool = False  # the server refused tools: asked again without them
+    handed_back: tuple[ToolCall, ...] = ()  # calls to the API caller's own tools, unrun
     outcome: Outcome = "streaming"
     failure: Failure | None = None
     moderation: Verdict | None = None  # the message's check, once it has answered
@@ -166,6 +168,9 @@ class Reply:
                 changed = True
             elif isinstance(event, ToolCalls):
                 self.tool_calls_requested += len(event.calls)
+            elif isinstance(event, HandedBack):
+                self.handed_back = event.calls
+                changed = True
             elif isinstance(event, ToolsOff):
                 self.tools_off = changed = True
             elif isinstance(event, Retrying):
@@ -228,7 +233,7 @@ class Reply:
         self.text_pieces += len(pieces)
 
     def _finish(self, pieces: list[str]) -> None:
-        if self.text or any(pieces):
+        if self.text or any(pieces) or self.handed_back:
             self.outcome = "refused" if self.refused else "complete"
             return
         self.failure = TOOLS_ONLY if self.tool_calls_requested else EMPTY

@@ -41,6 +41,15 @@ class UsageLimits:
             return await asyncio.to_thread(self.admit, request, owner, own_key=own_key)
         return self.admit(request, owner, own_key=own_key)
 
+    async def admit_or_refusal(self, request: Any, owner: str | None
+                               ) -> tuple[Admission | Exceeded, float]:
+        """An admission, or the limit that refuses (with when to retry), and the time now."""
+        meter = self.server_key
+        keys = self.keys(request, owner)
+        admitted = await asyncio.to_thread(meter.admit, keys) if meter.blocking \
+            else meter.admit(keys)
+        return admitted, meter.clock()
+
     def left_today(self, request: Any, owner: str | None, *, own_key: bool = False) -> str:
         """"41,200 of 50,000 tokens left today", for the tightest key; "" with no daily limit."""
         meter = self.meter(own_key)
