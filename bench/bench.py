@@ -157,9 +157,12 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def process(args: list[str], env: dict[str, str], pipe: bool = False) -> Iterator[Any]:
+def process(args: list[str], env: dict[str, str], pipe: bool = False,
+            executable: bool = False) -> Iterator[Any]:
+    """`args` run by this Python, or (`executable`) as a command of their own."""
     with open(RESULTS / "processes.log", "ab") as log:
-        proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stderr=log,
+        proc = subprocess.Popen(args if executable else [sys.executable, *args], cwd=ROOT,
+                                env=env, stderr=log,
                                 stdout=subprocess.PIPE if pipe else log)
         try:
             yield proc

@@ -3,6 +3,7 @@
     python -m bench.capacity            # ~10 min on 2 cores
     python -m bench.capacity --quick    # fewer steps
     python -m bench.capacity --only pages   # page opens and first messages only, ~2 min
+    python -m bench.capacity --api      # the OpenAI-compatible API path (bench/api_capacity.py)
 
 In one run on one machine, side by side (see bench/bench.py for how each phase runs):
   lean       bench/lean_app.py: ~40 lines of gr.ChatInterface over AsyncOpenAI
@@ -32,6 +33,7 @@ import time
 from contextlib import ExitStack
 from typing import Any
 
+from bench import api_capacity
 from bench.bench import RESULTS, ROOT, _env, free_port, ms, pct, phase, process, start_fake
 
 KINDS = ("lean", "lean_gc", "load_chat", "ours")
@@ -151,7 +153,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--max-users", type=int, default=400)
     parser.add_argument("--only", choices=("apps", "replicas", "pages"),
                         help="run one half only, or the page opens and first messages")
+    parser.add_argument("--api", action="store_true",
+                        help="the OpenAI-compatible API instead (bench/api_capacity.py)")
     args = parser.parse_args(argv)
+    if args.api:
+        return api_capacity.main(args.quick, args.ramp, 50, args.max_users * 2)
     RESULTS.mkdir(exist_ok=True)
     fine = [] if args.quick else [5, 10, 15, 20]  # so that a small capacity still has a number
     steps = fine + list(range(args.step, args.max_users + 1, args.step * (2 if args.quick else 1)))

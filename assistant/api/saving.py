@@ -36,7 +36,7 @@ class ChatSaving:
                     ) -> tuple[Place, list[Message]]:
         """Where the reply goes, and the history before the new message."""
         if chat is None:
-            return Place(), request.history
+            return Place(owner, kept=False), request.history
         if owner is None:
             raise ApiError(401, "Saving a chat needs an API key: it is kept for the key's "
                            "owner.", param=f"metadata.{CHAT_FIELD}", code="invalid_api_key")

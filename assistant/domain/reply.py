@@ -107,6 +107,7 @@ class Place:
     asks: bool = True  # a new user message; False: a new reply to (or after) `parent_id`
     message_id: int | None = None  # the reply's own record, once written
     earlier: tuple[int, ...] = ()  # the versions already after `parent_id`, oldest first
+    kept: bool = True  # False: an API reply not saved; its owner's documents still answer
 
 
 @dataclass

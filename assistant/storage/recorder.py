@@ -116,8 +116,8 @@ class ConversationRecorder:
     def _start(self, reply: Reply) -> None:
         place = reply.place
         owner = place.owner
-        if not owner:
-            log.debug("reply without an owner: not saved")
+        if not owner or not place.kept:
+            log.debug("reply not kept: not saved")
             return
         conversation_id = place.conversation_id or ""
         create = not conversation_id

@@ -1,0 +1,206 @@
+"""The API path's capacity and added latency, side by side with the page and LiteLLM.
+
+    python -m bench.capacity --api            # ~6 min on 2 cores
+    python -m bench.capacity --api --quick
+
+Every process is separate and on 127.0.0.1: the fake OpenAI server (one per step, at
+that step's token rate), the app or proxy, and this process as the client (asyncio and
+raw HTTP/1.1, so the load generator stays cheap). Targets:
+  direct   the fake server itself: the floor every other row stands on
+  ours     `python app.py`, POST /v1/chat/completions with an API key
+  litellm  LiteLLM's proxy (`litellm[proxy]`) in a venv of its own under bench/results,
+           made on first use; it is not a dependency of the app
+Capacity is the most users, each streaming 300 tokens at 50 tokens/s and arriving over
+`--ramp` seconds, for which every reply finishes, p95 time to first token is under
+300 ms and the p95 longest gap between chunks under 150 ms. Added time to first token:
+50 requests one by one, 5 tokens each, p50 against the fake server's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from bench.bench import RESULTS, _env, ms, pct, process, start_fake
+from fakes.loopback import free_port
+
+HOST = "127.0.0.1"
+KINDS = ("direct", "ours", "litellm")
+TOKENS, RATE = 300, 50.0
+TTFT_MAX, GAP_MAX = 0.300, 0.150
+LITELLM_VENV = RESULTS / "litellm-venv"
+KEY = "bench-key"
+
+
+async def stream_once(port: int, path: str, key: str, deadline: float) -> dict:
+    """One streamed chat completion: when each content chunk came, and whether it finished."""
+    body = json.dumps({"model": "fake-model", "stream": True,
+                       "messages": [{"role": "user", "content": "Hi"}]}).encode()
+    t0 = time.monotonic()
+    record: dict[str, Any] = {"times": [], "ok": False}
+    try:
+        reader, writer = await asyncio.open_connection(HOST, port)
+    except OSError:
+        return record
+    try:
+        writer.write(f"POST {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nConnection: close\r\n"
+                     f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
+                     f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        status = int((await asyncio.wait_for(reader.readline(), deadline - time.monotonic()))
+                     .split()[1])
+        while (await reader.readline()) not in (b"\r\n", b""):
+            pass
+        while True:
+            line = await asyncio.wait_for(reader.readline(), max(0.01, deadline - time.monotonic()))
+            if not line:
+                break
+            if line.startswith(b"data: [DONE]"):
+                record["ok"] = status == 200
+                break
+            if line.startswith(b"data: ") and b'"content":"' in line and b'"content":""' not in line:
+                record["times"].append(time.monotonic() - t0)
+    except (TimeoutError, asyncio.TimeoutError, OSError, ValueError, IndexError):
+        pass
+    finally:
+        writer.close()
+    return record
+
+
+def summary(records: list[dict]) -> dict:
+    ttfts = [r["times"][0] for r in records if r["times"]]
+    gaps = [max((b - a for a, b in zip(r["times"], r["times"][1:])), default=0.0)
+            for r in records if r["times"]]
+    return {"users": len(records), "ok": sum(r["ok"] for r in records),
+            "ttft": pct(ttfts, 95) if ttfts else float("inf"),
+            "gap": pct(gaps, 95) if gaps else float("inf")}
+
+
+async def users(port: int, path: str, key: str, count: int, ramp: float) -> dict:
+    deadline = time.monotonic() + ramp + TOKENS / RATE * 2 + 15
+
+    async def user(i: int) -> dict:
+        await asyncio.sleep(ramp * i / count)
+        return await stream_once(port, path, key, deadline)
+    return summary(list(await asyncio.gather(*(user(i) for i in range(count)))))
+
+
+async def one_by_one(port: int, path: str, key: str, count: int) -> list[float]:
+    ttfts = []
+    for _ in range(count + 3):  # the first three warm up
+        record = await stream_once(port, path, key, time.monotonic() + 30)
+        if record["times"]:
+            ttfts.append(record["times"][0])
+    return ttfts[3:]
+
+
+# Targets -------------------------------------------------------------------------------
+def _wait_ready(port: int, path: str, proc: subprocess.Popen[Any], what: str) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited at start; see {RESULTS / 'processes.log'}")
+        record = asyncio.run(stream_once(port, path, KEY, time.monotonic() + 10))
+        if record["ok"]:
+            return
+        time.sleep(0.3)
+    raise RuntimeError(f"{what} did not start within 120 s")
+
+
+def start_target(stack: ExitStack, kind: str, base_url: str) -> tuple[int, str]:
+    """The port and path to stream from."""
+    fake_port = int(base_url.split(":")[2].split("/")[0])
+    if kind == "direct":
+        return fake_port, "/v1/chat/completions"
+    port = free_port()
+    if kind == "ours":
+        data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-data-"))
+        key = _new_key(data_dir)
+        proc = stack.enter_context(process(["app.py"], _env(
+            OPENAI_BASE_URL=base_url, ASSISTANT_MODEL="fake-model", ASSISTANT_HOST=HOST,
+            ASSISTANT_PORT=str(port), ASSISTANT_DATA_DIR=data_dir,
+            ASSISTANT_AUTH="bench:bench-password")))
+        globals()["KEY"] = key
+        _wait_ready(port, "/v1/chat/completions", proc, "the app")
+        return port, "/v1/chat/completions"
+    config = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "litellm.yaml"
+    config.write_text("model_list:\n  - model_name: fake-model\n    litellm_params:\n"
+                      f"      model: openai/fake-model\n      api_base: {base_url}\n"
+                      "      api_key: x\n")
+    proc = stack.enter_context(process(
+        [str(LITELLM_VENV / "bin" / "litellm"), "--config", str(config), "--host", HOST,
+         "--port", str(port), "--num_workers", "1"], _env(LITELLM_LOG="ERROR"), executable=True))
+    _wait_ready(port, "/v1/chat/completions", proc, "LiteLLM")
+    return port, "/v1/chat/completions"
+
+
+def _new_key(data_dir: str) -> str:
+    from assistant.identity.api_keys import ApiKeys
+    from assistant.storage.opening import open_store
+    with open_store(None, Path(data_dir), "bench") as store:
+        return ApiKeys(store).create("user:bench", "bench")[0]
+
+
+def ensure_litellm() -> bool:
+    if (LITELLM_VENV / "bin" / "litellm").exists():
+        return True
+    print("… installing litellm[proxy] into bench/results/litellm-venv (once)", file=sys.stderr)
+    RESULTS.mkdir(exist_ok=True)
+    made = subprocess.run([sys.executable, "-m", "venv", str(LITELLM_VENV)]).returncode == 0 \
+        and subprocess.run([str(LITELLM_VENV / "bin" / "pip"), "install", "-q",
+                            "litellm[proxy]"]).returncode == 0
+    return made
+
+
+def capacity(kind: str, steps: list[int], ramp: float) -> dict:
+    passed, tried = 0, []
+    for count in steps:
+        with ExitStack() as stack:
+            _, base_url = start_fake(stack, TOKENS, RATE)
+            port, path = start_target(stack, kind, base_url)
+            result = asyncio.run(users(port, path, KEY, count, ramp))
+        ok = result["ok"] == count and result["ttft"] < TTFT_MAX and result["gap"] < GAP_MAX
+        tried.append({**result, "passed": ok})
+        print(f"  {kind} {count} users: ttft p95 {ms(result['ttft'])} ms, gap p95 "
+              f"{ms(result['gap'])} ms, {result['ok']}/{count} done -> "
+              f"{'pass' if ok else 'FAIL'}", file=sys.stderr, flush=True)
+        if not ok:
+            break
+        passed = count
+    return {"capacity": passed, "steps": tried}
+
+
+def added_ttft(kind: str, count: int) -> list[float]:
+    with ExitStack() as stack:
+        _, base_url = start_fake(stack, 5, 100.0)
+        port, path = start_target(stack, kind, base_url)
+        return asyncio.run(one_by_one(port, path, KEY, count))
+
+
+def main(quick: bool, ramp: float, step: int, max_users: int) -> int:
+    kinds = [k for k in KINDS if k != "litellm" or ensure_litellm()]
+    steps = list(range(step, max_users + 1, step))
+    results: dict[str, Any] = {}
+    for kind in kinds:
+        ttfts = added_ttft(kind, 20 if quick else 50)
+        results[kind] = {"ttft_p50": statistics.median(ttfts), **capacity(kind, steps, ramp)}
+    floor = results["direct"]["ttft_p50"]
+    print("\n| API path (one process) | " + " | ".join(kinds) + " |")
+    print("|---|" + "---|" * len(kinds))
+    print("| capacity (users at 50 tok/s, 300 tokens) | "
+          + " | ".join(str(results[k]["capacity"]) for k in kinds) + " |")
+    print("| time to first token, p50, one by one (ms) | "
+          + " | ".join(ms(results[k]["ttft_p50"]) for k in kinds) + " |")
+    print("| added time to first token, p50 (ms) | "
+          + " | ".join(ms(results[k]["ttft_p50"] - floor) for k in kinds) + " |")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "api_capacity.json").write_text(json.dumps(results, indent=1))
+    return 0
+
