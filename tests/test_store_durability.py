@@ -70,7 +70,7 @@ def test_a_file_from_schema_v1_is_migrated_and_keeps_its_data(tmp_path):
         store.add_message("alice", "old-id", "assistant", "answered by version 2")
         assert store.add_memory("alice", "memories arrived in v2") > 0
     raw = sqlite3.connect(path)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 6
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 7
     raw.close()
 
 

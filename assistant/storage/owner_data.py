@@ -57,6 +57,7 @@ def write_archive(store: Store, files: OwnerFiles, owner: str, path: Path) -> Pa
 
 
 def delete_everything(store: Store, files: OwnerFiles, owner: str) -> int:
-    """Removes the owner's conversations, memories, documents and their files; rows + files gone."""
+    """Removes the owner's conversations, memories, documents and their files, and API keys;
+    rows + files gone."""
     removed_files = files.remove_all(owner)
     return store.delete_owner(owner) + removed_files

@@ -140,6 +140,14 @@ class Memory:
     created: float
 
 
+@dataclass(frozen=True)
+class ApiKey:
+    """A key as its owner sees it listed; the key itself is shown once and never kept."""
+    id: str
+    name: str
+    created: float
+
+
 def active_path(messages: tuple[Message, ...], leaf: int | None) -> tuple[Message, ...]:
     """The path through the tree that ends at `leaf`; with no leaf, none."""
     by_id = {m.id: m for m in messages}

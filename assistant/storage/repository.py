@@ -11,6 +11,7 @@ from concurrent.futures import Future
 from typing import Any, Callable, Literal, Mapping, Protocol, Sequence, TypeVar
 
 from .records import (
+    ApiKey,
     Conversation,
     ConversationSummary,
     Memory,
@@ -127,3 +128,15 @@ class Store(Protocol):
     def list_memories(self, owner: str) -> list[Memory]: ...
 
     def delete_memory(self, owner: str, memory_id: int) -> bool: ...
+
+    def add_api_key(self, owner: str, key_id: str, name: str, digest: str) -> None:
+        """Keeps a key as its digest (identity/api_keys.py makes the key and its digest)."""
+        ...
+
+    def list_api_keys(self, owner: str) -> list[ApiKey]:
+        """Newest first."""
+        ...
+
+    def revoke_api_key(self, owner: str, key_id: str) -> bool: ...
+
+    def api_key_owner(self, digest: str) -> str | None: ...

@@ -18,6 +18,7 @@ from typing import Any, Callable, Literal, Mapping, Sequence, TypeVar
 
 from .records import (
     ROLES,
+    ApiKey,
     Conversation,
     ConversationSummary,
     Memory,
@@ -41,7 +42,8 @@ from .whole_conversations import WholeConversations, read_import
 T = TypeVar("T")
 S = TypeVar("S", bound="SQLStore")
 
-OWNED_TABLES = ("conversations", "messages", "images", "memories", "documents", "passages")
+OWNED_TABLES = ("conversations", "messages", "images", "memories", "documents", "passages",
+                "api_keys")
 ALIVE_REPLICAS = "SELECT id FROM replicas WHERE heartbeat >= ?"
 # The migration of linear chats into trees: each message follows the one before it.
 TREE_FROM_LINES = (
@@ -169,14 +171,14 @@ class SQLStore(WholeConversations):
             conversation_id, check_owner(owner))
 
     def delete_owner(self, owner: str) -> int:
-        """Removes every conversation, memory and document of `owner` from the disk itself;
-        returns how many rows of theirs went (passages, messages and images by cascade)."""
+        """Removes every conversation, memory, document and API key of `owner` from the disk
+        itself; returns how many rows of theirs went (passages, messages and images by cascade)."""
         owner = check_owner(owner)
 
         def run(conn: Conn) -> int:
             deleted = sum(int(self._sql.execute(conn, f"DELETE FROM {table} WHERE owner = ?",
                                                 owner).rowcount)
-                          for table in ("conversations", "memories", "documents"))
+                          for table in ("conversations", "memories", "documents", "api_keys"))
             self._sql.scrub_after_commit(OWNED_TABLES)
             return deleted
         return self._db.write(run)
@@ -289,6 +291,31 @@ class SQLStore(WholeConversations):
     def delete_memory(self, owner: str, memory_id: int) -> bool:
         return self._db.write(self._delete, "DELETE FROM memories WHERE id = ? AND owner = ?",
                               int(memory_id), check_owner(owner))
+
+    # API keys: only their digests are kept (identity/api_keys.py makes and checks the keys)
+
+    def add_api_key(self, owner: str, key_id: str, name: str, digest: str) -> None:
+        row = (key_id, check_owner(owner), clean_title(name), digest, time.time())
+        self._db.write(lambda conn: self._sql.execute(
+            conn, "INSERT INTO api_keys (id, owner, name, digest, created) VALUES (?, ?, ?, ?, ?)",
+            *row))
+
+    def list_api_keys(self, owner: str) -> list[ApiKey]:
+        """Newest first."""
+        with self._db.read() as conn:
+            return [ApiKey(*row) for row in self._sql.execute(
+                conn, "SELECT id, name, created FROM api_keys WHERE owner = ?"
+                " ORDER BY created DESC, id", check_owner(owner)).fetchall()]
+
+    def revoke_api_key(self, owner: str, key_id: str) -> bool:
+        return self._db.write(self._delete, "DELETE FROM api_keys WHERE id = ? AND owner = ?",
+                              str(key_id), check_owner(owner))
+
+    def api_key_owner(self, digest: str) -> str | None:
+        with self._db.read() as conn:
+            row = self._sql.execute(conn, "SELECT owner FROM api_keys WHERE digest = ?",
+                                    digest).fetchone()
+        return str(row[0]) if row else None
 
     # Writes, run inside a transaction on the writer thread
 

@@ -67,6 +67,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("ALTER TABLE messages ADD COLUMN parent_id BIGINT REFERENCES messages (id) ON DELETE CASCADE",
      "ALTER TABLE conversations ADD COLUMN active_id BIGINT",
      *TREE_FROM_LINES),
+    # 4: API keys, kept as their SHA-256 digests only
+    ("""CREATE TABLE api_keys (id TEXT PRIMARY KEY, owner TEXT NOT NULL,
+            name TEXT NOT NULL DEFAULT '', digest TEXT NOT NULL UNIQUE,
+            created DOUBLE PRECISION NOT NULL)""",
+     "CREATE INDEX api_keys_by_owner ON api_keys (owner, created)"),
 )
 
 
