@@ -7,6 +7,7 @@ on loopback (tests/fake_hub.py), so nothing leaves the machine.
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 from typing import Iterator
 
@@ -14,7 +15,9 @@ import pytest
 from huggingface_hub import hf_api
 from playwright.sync_api import expect
 
+from assistant.identity.api_keys import KEY_PREFIX
 from assistant.quotas.meter import limit_keys
+from assistant.web.api_keys_panel import SIGN_IN
 from assistant.web.callers import hf_owner
 from fakes.fake_openai import FakeOpenAI, Scenario
 from tests.browser import bot_message, open_app, send
@@ -75,3 +78,19 @@ def test_signing_in_with_hugging_face_makes_the_hub_user_the_owner(page, browser
     expect(page.get_by_role("button", name="Sign in with Hugging Face")).to_be_visible(
         timeout=20_000)
     expect(page.locator("#conversation-list label")).to_have_count(0)
+
+
+@pytest.mark.filterwarnings("ignore:Gradio does not support OAuth features outside")
+def test_api_keys_wait_for_the_hugging_face_sign_in(page, hf_app):
+    open_app(page, hf_app.url)
+    page.get_by_role("button", name="API keys").click()
+    expect(page.get_by_text(SIGN_IN)).to_be_visible(timeout=20_000)
+    expect(page.locator("#api-key-create")).to_be_hidden()
+
+    page.get_by_role("button", name="Sign in with Hugging Face").click()
+    expect(page.get_by_role("button", name="Logout (ada)")).to_be_visible(timeout=20_000)
+    page.get_by_role("button", name="API keys").click()
+    page.locator("#api-key-create").click()
+    shown = page.locator("#api-key-new input")
+    expect(shown).to_have_value(re.compile("^" + re.escape(KEY_PREFIX)), timeout=20_000)
+    assert hf_app.app.api_keys.owner_of(shown.input_value()) == "hf:ada"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import sqlite3
@@ -75,11 +76,39 @@ def test_the_archive_holds_every_chat_memory_and_document(data_app, fake, tmp_pa
     assert word in archive.read(listed["file"]).decode()
 
 
+def test_a_signed_in_client_needs_no_token_to_add_a_document_or_download_its_data(data_app,
+                                                                               tmp_path):
+    ann = data_app.client(auth=("ann", "ann-pw"))
+    word = f"zq{secrets.token_hex(6)}"
+    notes = tmp_path / f"{word}.md"
+    notes.write_text(f"# Notes\n\nThe word is {word}.\n")
+
+    key, _ = data_app.app.api_keys.create("user:ann", "laptop")
+
+    added = ann.predict(handle_file(str(notes)), api_name="/add_document")
+    archive = zipfile.ZipFile(ann.predict(api_name="/download_my_data"))
+    assert added["name"] == f"{word}.md"
+    assert word in archive.read(f"documents/{added['id']}-{word}.md").decode()
+    unpacked = b"".join(archive.read(name) for name in archive.namelist())
+    for secret in (key, hashlib.sha256(key.encode()).hexdigest()):  # no key goes in an archive
+        assert secret.encode() not in unpacked
+
+
+def test_no_endpoint_asks_a_signed_in_client_for_a_token(data_app):
+    endpoints = data_app.client(auth=("ann", "ann-pw")).view_api(
+        print_info=False, return_format="dict")["named_endpoints"]
+    asking = [name for name, endpoint in endpoints.items() for parameter in endpoint["parameters"]
+              if parameter["parameter_name"] == "token" and not parameter["parameter_has_default"]]
+    assert "/download_my_data" in endpoints and asking == []
+
+
 def test_delete_all_my_data_leaves_none_of_my_bytes_and_keeps_others(data_app, fake, data_dir,
                                                                      tmp_path):
     ann, bob = data_app.client(auth=("ann", "ann-pw")), data_app.client(auth=("bob", "bob-pw"))
     mine = fill(data_app, fake, ann, "user:ann", tmp_path)
     theirs = fill(data_app, fake, bob, "user:bob", tmp_path)
+    data_app.app.api_keys.create("user:ann", mine)
+    data_app.app.api_keys.create("user:bob", theirs)
     with pytest.raises(AppError, match="Nothing was deleted"):
         ann.predict("yes", "", api_name="/delete_my_data")
     assert mine.encode() in database_bytes(data_dir)
@@ -94,6 +123,7 @@ def test_delete_all_my_data_leaves_none_of_my_bytes_and_keeps_others(data_app, f
     assert theirs.encode() in stored and theirs.encode() in files
     store = data_app.app.store
     assert store.list_conversations("user:ann") == [] and store.list_memories("user:ann") == []
+    assert store.list_api_keys("user:ann") == [] and store.list_api_keys("user:bob") != []
     assert ann.predict("", api_name="/list_documents") == []
     assert bob.predict("", api_name="/list_documents") != []
 

@@ -217,9 +217,10 @@ class ConversationPanel:
         chosen = self.conversations.input(self._open_found,
                                           [self.conversations, self.search, self.token],
                                           opened, **private)
-        # The API opens by id; the radio only accepts the ids this session was shown.
-        open_id = gr.Textbox(visible=False)
-        gr.Button(visible=False).click(self._open, [open_id, self.token], opened,
+        # The API opens by id; the radio only accepts the ids this session was shown. The
+        # token's "" makes it optional to clients: signed-in callers need none.
+        open_id, token = gr.Textbox(visible=False), gr.Textbox("", visible=False)
+        gr.Button(visible=False).click(self._open, [open_id, token], opened,
                                        api_name="open_conversation")
         self.search.change(self.chat_list, [self.search, self.token], self.conversations, **private)
         self.rename.click(self._rename, [self.title, self.search, self.token], self.conversations,

@@ -11,21 +11,24 @@ from typing import Any
 
 import gradio as gr
 
+from ..identity.api_keys import ApiKeys
 from ..storage.owner_data import OwnerFiles, delete_everything, write_archive
 from ..storage.repository import Store
 from .conversations_panel import ConversationPanel
 
 CONFIRM = "delete everything"
-ASK = ("This deletes all your chats, memories and documents from this server for good. "
-       "Press **Yes, delete everything** to go on.")
+ASK = ("This deletes all your chats, memories, documents and API keys from this server for "
+       "good. Press **Yes, delete everything** to go on.")
 DONE = "🗑️ All your data was deleted."
 
 
 class YourDataPanel:
-    def __init__(self, store: Store, files: OwnerFiles, panel: ConversationPanel) -> None:
+    def __init__(self, store: Store, files: OwnerFiles, panel: ConversationPanel,
+                 keys: ApiKeys | None = None) -> None:
         self.store = store
         self.files = files
         self.panel = panel
+        self.keys = keys  # whose cache must forget a deleted owner's keys at once
 
     def _owner(self, token: str, request: gr.Request | None) -> str:
         owner = self.panel.identity.owner(request, token)
@@ -42,6 +45,8 @@ class YourDataPanel:
     async def delete(self, owner: str, session_hash: str | None) -> int:
         conversations = await asyncio.to_thread(self.store.all_conversations, owner)
         removed = await asyncio.to_thread(delete_everything, self.store, self.files, owner)
+        if self.keys is not None:
+            self.keys.forget(owner)
         for conversation in conversations:  # the copies the page was served
             shutil.rmtree(self.panel.export_dir / conversation.id, ignore_errors=True)
             for message in conversation.messages:
@@ -89,7 +94,8 @@ class YourDataPanel:
     def _register_api(self) -> None:
         async def delete_my_data(confirm: str, token: str = "",
                                  request: gr.Request | None = None) -> dict[str, Any]:
-            """Deletes all your chats, memories and documents; `confirm` must be "delete everything"."""
+            """Deletes all your chats, memories, documents and API keys; `confirm` must be
+            "delete everything"."""
             if confirm != CONFIRM:
                 raise gr.Error(f"Nothing was deleted: pass confirm=“{CONFIRM}” to delete all your data.")
             owner = self._owner(token, request)
@@ -97,7 +103,7 @@ class YourDataPanel:
                     "removed": await self.delete(owner, getattr(request, "session_hash", None))}
 
         gr.api(delete_my_data, api_name="delete_my_data", queue=False)
-        token = gr.Textbox(visible=False)
+        token = gr.Textbox("", visible=False)  # "": optional to clients (signed-in: none)
         gr.Button(visible=False).click(self._download_api, token, gr.File(visible=False),
                                        api_name="download_my_data")
 
