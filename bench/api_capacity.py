@@ -37,7 +37,7 @@ KINDS = ("direct", "ours", "litellm")
 TOKENS, RATE = 300, 50.0
 TTFT_MAX, GAP_MAX = 0.300, 0.150
 LITELLM_VENV = RESULTS / "litellm-venv"
-KEY = "bench-key"
+LITELLM_KEY = "sk-bench-litellm-master-key"
 
 
 async def stream_once(port: int, path: str, key: str, deadline: float) -> dict:
@@ -102,23 +102,23 @@ async def one_by_one(port: int, path: str, key: str, count: int) -> list[float]:
 
 
 # Targets -------------------------------------------------------------------------------
-def _wait_ready(port: int, path: str, proc: subprocess.Popen[Any], what: str) -> None:
+def _wait_ready(port: int, path: str, key: str, proc: subprocess.Popen[Any], what: str) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{what} exited at start; see {RESULTS / 'processes.log'}")
-        record = asyncio.run(stream_once(port, path, KEY, time.monotonic() + 10))
+        record = asyncio.run(stream_once(port, path, key, time.monotonic() + 10))
         if record["ok"]:
             return
         time.sleep(0.3)
     raise RuntimeError(f"{what} did not start within 120 s")
 
 
-def start_target(stack: ExitStack, kind: str, base_url: str) -> tuple[int, str]:
-    """The port and path to stream from."""
+def start_target(stack: ExitStack, kind: str, base_url: str) -> tuple[int, str, str]:
+    """The port and path to stream from, and the key to send."""
     fake_port = int(base_url.split(":")[2].split("/")[0])
     if kind == "direct":
-        return fake_port, "/v1/chat/completions"
+        return fake_port, "/v1/chat/completions", "x"
     port = free_port()
     if kind == "ours":
         data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-data-"))
@@ -127,18 +127,18 @@ def start_target(stack: ExitStack, kind: str, base_url: str) -> tuple[int, str]:
             OPENAI_BASE_URL=base_url, ASSISTANT_MODEL="fake-model", ASSISTANT_HOST=HOST,
             ASSISTANT_PORT=str(port), ASSISTANT_DATA_DIR=data_dir,
             ASSISTANT_AUTH="bench:bench-password")))
-        globals()["KEY"] = key
-        _wait_ready(port, "/v1/chat/completions", proc, "the app")
-        return port, "/v1/chat/completions"
+        _wait_ready(port, "/v1/chat/completions", key, proc, "the app")
+        return port, "/v1/chat/completions", key
     config = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "litellm.yaml"
     config.write_text("model_list:\n  - model_name: fake-model\n    litellm_params:\n"
                       f"      model: openai/fake-model\n      api_base: {base_url}\n"
                       "      api_key: x\n")
     proc = stack.enter_context(process(
         [str(LITELLM_VENV / "bin" / "litellm"), "--config", str(config), "--host", HOST,
-         "--port", str(port), "--num_workers", "1"], _env(LITELLM_LOG="ERROR"), executable=True))
-    _wait_ready(port, "/v1/chat/completions", proc, "LiteLLM")
-    return port, "/v1/chat/completions"
+         "--port", str(port), "--num_workers", "1"],
+        _env(LITELLM_LOG="ERROR", LITELLM_MASTER_KEY=LITELLM_KEY), executable=True))
+    _wait_ready(port, "/v1/chat/completions", LITELLM_KEY, proc, "LiteLLM")
+    return port, "/v1/chat/completions", LITELLM_KEY
 
 
 def _new_key(data_dir: str) -> str:
@@ -164,8 +164,8 @@ def capacity(kind: str, steps: list[int], ramp: float) -> dict:
     for count in steps:
         with ExitStack() as stack:
             _, base_url = start_fake(stack, TOKENS, RATE)
-            port, path = start_target(stack, kind, base_url)
-            result = asyncio.run(users(port, path, KEY, count, ramp))
+            port, path, key = start_target(stack, kind, base_url)
+            result = asyncio.run(users(port, path, key, count, ramp))
         ok = result["ok"] == count and result["ttft"] < TTFT_MAX and result["gap"] < GAP_MAX
         tried.append({**result, "passed": ok})
         print(f"  {kind} {count} users: ttft p95 {ms(result['ttft'])} ms, gap p95 "
@@ -180,8 +180,8 @@ def capacity(kind: str, steps: list[int], ramp: float) -> dict:
 def added_ttft(kind: str, count: int) -> list[float]:
     with ExitStack() as stack:
         _, base_url = start_fake(stack, 5, 100.0)
-        port, path = start_target(stack, kind, base_url)
-        return asyncio.run(one_by_one(port, path, KEY, count))
+        port, path, key = start_target(stack, kind, base_url)
+        return asyncio.run(one_by_one(port, path, key, count))
 
 
 def main(quick: bool, ramp: float, step: int, max_users: int) -> int:

@@ -15,6 +15,8 @@ KEY_HEADERS = ("api-key", "x-api-key")  # besides Authorization: Bearer
 
 
 class KeyOwners(Protocol):
+    def cached(self, key: str) -> tuple[bool, str | None]: ...
+
     def owner_of(self, key: str) -> str | None: ...
 
 
@@ -63,7 +65,9 @@ class Access:
             if self.open_locally and from_loopback(request):
                 return None
             raise no_key()
-        owner = await asyncio.to_thread(self.keys.owner_of, key)
+        known, owner = self.keys.cached(key)
+        if not known:
+            owner = await asyncio.to_thread(self.keys.owner_of, key)
         if owner is None:
             raise no_key()
         return owner

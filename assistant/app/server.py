@@ -19,6 +19,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home, w
 os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000000")
 
 
+from ..api.access import Access
+from ..api.endpoints import ApiEndpoints
+from ..api.saving import ChatSaving
 from ..conversation.approvals import Approvals, Choice
 from ..conversation.moderation import Blocklist, Moderation
 from ..conversation.remote_runs import RemoteRuns
@@ -28,6 +31,7 @@ from ..conversation.turn import ChatService, Update
 from ..documents.embeddings import Embeddings
 from ..documents.library import Library, Limits
 from ..documents.search_tool import search_documents_tool
+from ..identity.api_keys import ApiKeys
 from ..identity.owners import OwnerTokens, Sessions, browser_storage_key, load_secret
 from ..identity.passwords import PasswordFile, PasswordFileError
 from ..providers.backends import Backend, host_of, select_backend
@@ -84,6 +88,8 @@ class App:
     retention: Retention
     heartbeat: Heartbeat
     approvals: Approvals  # the questions replies wait on, before a tool that asks first
+    api_keys: ApiKeys
+    api: ApiEndpoints  # /v1: the OpenAI-compatible endpoints
 
     def close(self) -> None:
         self.demo.close()
@@ -179,6 +185,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
                               max_images=settings.max_images,
                               folders=[panel.images_dir])
     limits = _limits(settings, clock, store, replica)
+    api_keys = ApiKeys(store)
     own_keys = OwnKeyPanel(OwnKeyRoutes(settings.connection(), retry,
                                         default_base_url=settings.openai_base_url),
                            backend, settings.visitor_key_mode(),  # type: ignore[arg-type]
@@ -196,12 +203,17 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
                         answer=answer_reply) if signals is not None else None
     demo = build_ui(service, _default_model(backend), panel, DocumentsPanel(library, identity),
                     attachments, settings.concurrency_limit, mcp, limits, own_keys,
-                    YourDataPanel(store, library, panel), runs, remote, approvals)
+                    YourDataPanel(store, library, panel, api_keys), runs, remote, approvals, api_keys)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency_limit)
+    api = ApiEndpoints(
+        service, Access(api_keys, settings.api_open_locally), limits,
+        ChatSaving(store, recorder.written), runs, approvals,
+        memories=panel.saved_facts, max_image_bytes=int(settings.max_image_mb * 1e6),
+        default_tools=lambda: [t.name for t in toolbox.tools] if backend.tools_by_default else [])
     retention = Retention(store, settings.retention_days, clock)
     retention.start()
     return App(settings, backend, service, demo, store, metrics, panel, mcp, library, links,
-               limits, retention, heartbeat, approvals)
+               limits, retention, heartbeat, approvals, api_keys, api)
 
 
 SHARE_WITHOUT_LOGIN = (
@@ -226,7 +238,8 @@ def launch(app: App, **overrides: Any) -> None:
         ssl_certfile=s.ssl_certfile, ssl_keyfile=s.ssl_keyfile,
         # Gradio's start-up check calls the app at 127.0.0.1, which no certificate names.
         ssl_verify=not s.ssl_certfile,
-        app_kwargs={"routes": [*metrics_routes(app.metrics.registry, token=s.metrics_token),
+        app_kwargs={"routes": [*app.api.routes(),
+                               *metrics_routes(app.metrics.registry, token=s.metrics_token),
                                *source_routes(app.library, app.links)],
                     "middleware": [Middleware(SecurityHeaders, headers=security_headers(
                         s.image_hosts, s.page_frame_ancestors())), Middleware(NoOutsideFetches)]},

@@ -14,8 +14,10 @@ from ..conversation.prepare import TurnOptions
 from ..conversation.remote_runs import RemoteRuns
 from ..conversation.runs import Runs
 from ..conversation.turn import ChatService, Update
+from ..identity.api_keys import ApiKeys
 from ..providers.protocols import LABELS
 from ..tools.catalog import McpRuntime
+from .api_keys_panel import ApiKeysPanel
 from .attachments import Attachments
 from .chat_actions import ActionChat
 from .chat_turns import ChatTurns
@@ -109,10 +111,12 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
              documents: DocumentsPanel, attachments: Attachments,
              concurrency_limit: int, mcp: McpRuntime, limits: UsageLimits,
              own_keys: OwnKeyPanel, your_data: YourDataPanel, runs: Runs[Update],
-             remote: RemoteRuns | None = None, approvals: Approvals | None = None) -> gr.Blocks:
+             remote: RemoteRuns | None = None, approvals: Approvals | None = None,
+             api_keys: ApiKeys | None = None) -> gr.Blocks:
     """`runs`: the replies running in this process; `remote`: those that other processes
     sharing the database run (with replicas), followed through it."""
     backend = service.backend
+    keys_panel = ApiKeysPanel(api_keys, panel.identity) if api_keys is not None else None
     turns = ChatTurns(service, panel, documents, attachments, limits, own_keys, runs, remote,
                       approvals)
     toolbox = service.rounds.toolbox
@@ -169,6 +173,8 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
                 status = gr.Markdown(tools_status(mcp), elem_id="tools-status")
                 restart = gr.Button("Restart MCP servers", size="sm", visible=bool(mcp.servers))
             your_data.render()
+            if keys_panel is not None:
+                keys_panel.render()
         preset.change(lambda name: PRESETS.get(name, ""), preset, system_prompt,
                       api_visibility="private", queue=False)
 
@@ -190,8 +196,9 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
 
         chat_interface.add_action_api(concurrency_limit)
         chat_interface.answer_question = turns.answer
-        answer = gr.Textbox(visible=False)
-        gr.Button(visible=False).click(turns.answer_api, [answer, panel.token], answer,
+        # The token's "" makes it optional to clients: signed-in callers need none.
+        answer, token = gr.Textbox(visible=False), gr.Textbox("", visible=False)
+        gr.Button(visible=False).click(turns.answer_api, [answer, token], answer,
                                        api_name="answer_tool_call")
         panel.render_versions()
 
@@ -226,6 +233,8 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
             event.then(lambda: gr.update(visible=False), None, panel.branch_here, **quick)
         own_keys.wire(model)
         your_data.wire(panel.token, chat_interface)
+        if keys_panel is not None:
+            keys_panel.wire()
 
         chat_interface.textbox.submit(turns.left_today, panel.token, usage_left, **quick)
         register_api(panel.store, panel.identity)
