@@ -28,7 +28,7 @@ from playwright.sync_api import Page, expect
 
 from assistant.storage.postgres.store import PostgresStore
 from fakes.fake_openai import FakeOpenAI, Scenario
-from fakes.loopback import free_port
+from fakes.loopback import free_ports
 from tests.browser import bot_message, bot_messages, open_app, send
 from tests.conftest import FAKE_MODEL, model_posts
 
@@ -50,8 +50,9 @@ class Deployment:
 
 @contextmanager
 def deploy(env: dict[str, str], data_dir: Path) -> Iterator[Deployment]:
-    """`python -m deploy.run --replicas 2`, until every replica and the balancer are up."""
-    port = free_port()
+    """`python -m deploy.run --replicas 2`, until every replica and the balancer are up
+    (the balancer on `port`, the replicas on the two after it)."""
+    port = free_ports(3)
     process = subprocess.Popen(
         [sys.executable, "-m", "deploy.run", "--replicas", "2", "--port", str(port),
          "--data-dir", str(data_dir)], cwd=ROOT, env={**env, "PYTHONUNBUFFERED": "1"},
@@ -279,11 +280,16 @@ def environ(pid: int) -> dict[str, str]:
 
 
 def children(pid: int) -> list[str]:
-    """The command lines of a process's children."""
+    """The command lines of a process's children (by their parent id: /proc/PID/task/*/children
+    is only reliable while the children are stopped)."""
     found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            found.append(Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+    for proc in Path("/proc").iterdir():
+        try:
+            stat = (proc / "stat").read_text()
+            if proc.name.isdigit() and int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except (OSError, ValueError, IndexError):
+            continue  # not a process, or it just ended
     return found
 
 
