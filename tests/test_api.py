@@ -311,6 +311,8 @@ def test_a_local_demo_s_loopback_callers_need_no_key_but_a_browser_page_does(lim
     assert httpx.get(f"{v1(app)}/models").status_code == 200
     from_a_site = httpx.get(f"{v1(app)}/models", headers={"origin": "https://evil.example"})
     assert from_a_site.status_code == 401
+    with openai.OpenAI(base_url=v1(app), api_key="local", max_retries=0) as sdk:
+        assert FAKE_MODEL in [m.id for m in sdk.models.list()]  # the SDK always sends a key
 
 
 def test_documents_answer_with_their_sources_in_the_extra_field(api_app, ann, fake):

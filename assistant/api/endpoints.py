@@ -154,6 +154,10 @@ class ApiEndpoints:
                                      headers={**SSE_HEADERS, **headers})
         except ApiError as exc:
             return exc.response()
+        except Exception:
+            log.exception("an API request failed")
+            return ApiError(500, "The server failed to answer; try again.", "server_error",
+                            code="internal").response()
         finally:
             if admitted is not None:
                 admitted.release()
@@ -180,7 +184,7 @@ class ApiEndpoints:
     async def _admit(self, request: Request, owner: str | None) -> Admission:
         admitted, now = await self.limits.admit_or_refusal(request, owner)
         if isinstance(admitted, Exceeded):
-            retry = admitted.retry_at - now if admitted.retry_at is not None else None
+            retry = admitted.retry_at - now if admitted.retry_at is not None else 1.0
             raise limit_hit(admitted.message(now).lstrip("⏳ "), retry)
         return admitted
 
@@ -270,6 +274,9 @@ class _Turn:
                 yield stream.last(reply, include_usage)
         except ApiError as exc:  # a notice after the reply began
             yield stream.error(exc.message, exc.code or "error")
+        except Exception:
+            log.exception("an API stream failed")
+            yield stream.error("The server failed to finish the reply.", "internal")
         finally:
             await self.close()
 

@@ -289,8 +289,8 @@ def responses_request(body: dict[str, Any], max_image_bytes: int) -> ApiRequest:
                               param)
         elif kind == "function_call_output":
             conversation.result(item.get("call_id"), item.get("output"), param)
-        elif kind == "reasoning":
-            continue  # the model's own, never sent back
+        elif kind in ("reasoning", "mcp_call"):
+            continue  # the model's own thoughts, and server steps already answered
         elif kind == "message" and item.get("role") in ("system", "developer", "user",
                                                          "assistant"):
             text, images = _content(item.get("content"), f"{param}.content", max_image_bytes,

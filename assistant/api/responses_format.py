@@ -40,7 +40,8 @@ def tool_item(step: Step, item_id: str) -> dict[str, Any]:
     state = step_status(step)
     item: dict[str, Any] = {"id": item_id, "type": "mcp_call", "name": step.name,
                             "arguments": step.arguments, "server_label": step.server or "assistant",
-                            "status": state, "output": None, "error": None}
+                            "status": "calling" if state == "awaiting_approval" else state,
+                            "output": None, "error": None}
     if step.done:
         item["output" if not step.failed else "error"] = step.text
     if step.approval is not None:

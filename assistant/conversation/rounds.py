@@ -85,7 +85,7 @@ class ToolRounds:
             if not calls:
                 return
             handed = _handed_back(calls, request)
-            if handed:  # the caller runs its own tools; the server's of this round wait
+            if handed:  # the caller runs its own tools; the server's of this round do not run
                 yield HandedBack(handed)
                 yield Finished("tool_calls")
                 return
@@ -108,8 +108,9 @@ class ToolRounds:
     @staticmethod
     def _refused_tools(event: Failed, request: ModelRequest) -> bool:
         """A 400 about tools: vLLM, Ollama and llama.cpp's servers all name them."""
-        failure = event.failure
-        return bool(request.tools) and failure.status in (400, 422) \
+        failure = event.failure  # an API caller's own tools may be what the server refused
+        return bool(request.tools) and not any(t.client for t in request.tools) \
+            and failure.status in (400, 422) \
             and "tool" in failure.message.lower()
 
     async def _run(self, calls: tuple[ToolCall, ...], round_: int, scope: ToolScope
