@@ -1,11 +1,15 @@
 """The API path's capacity and added latency, side by side with the page and LiteLLM.
 
-    python -m bench.capacity --api            # ~6 min on 2 cores
+    python -m bench.capacity --api            # ~10 min on 2 cores
     python -m bench.capacity --api --quick
 
-Every process is separate and on 127.0.0.1: the fake OpenAI server (one per step, at
-that step's token rate), the app or proxy, and this process as the client (asyncio and
-raw HTTP/1.1, so the load generator stays cheap). Targets:
+bench/capacity.py first measures the page path's capacity (Gradio's queue, as a browser
+uses it), then this compares the API path with it in the same run.
+
+Every process is separate and on 127.0.0.1: the fake OpenAI server (one per step; for
+capacity the lean fakes/fast_fake.py, since the full fake tops out near 100 streams),
+the app or proxy, and this process as the client (asyncio and raw HTTP/1.1, so the
+load generator stays cheap). Targets:
   direct   the fake server itself: the floor every other row stands on
   ours     `python app.py`, POST /v1/chat/completions with an API key
   litellm  LiteLLM's proxy (`litellm[proxy]`) in a venv of its own under bench/results,
@@ -74,6 +78,21 @@ async def stream_once(port: int, path: str, key: str, deadline: float) -> dict:
     return record
 
 
+async def models_answer(port: int, key: str) -> bool:
+    try:
+        reader, writer = await asyncio.open_connection(HOST, port)
+    except OSError:
+        return False
+    try:
+        writer.write(f"GET /v1/models HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
+                     f"Authorization: Bearer {key}\r\nConnection: close\r\n\r\n".encode())
+        return (await reader.readline()).split()[1:2] == [b"200"]
+    except (OSError, IndexError):
+        return False
+    finally:
+        writer.close()
+
+
 def summary(records: list[dict]) -> dict:
     ttfts = [r["times"][0] for r in records if r["times"]]
     gaps = [max((b - a for a, b in zip(r["times"], r["times"][1:])), default=0.0)
@@ -102,13 +121,18 @@ async def one_by_one(port: int, path: str, key: str, count: int) -> list[float]:
 
 
 # Targets -------------------------------------------------------------------------------
-def _wait_ready(port: int, path: str, key: str, proc: subprocess.Popen[Any], what: str) -> None:
+def start_fast_fake(stack: ExitStack, tokens: int, rate: float) -> str:
+    proc = stack.enter_context(process(["-m", "fakes.fast_fake", "--tokens", str(tokens),
+                                        "--rate", str(rate)], _env(), pipe=True))
+    return str(proc.stdout.readline().decode().strip())
+
+
+def _wait_ready(port: int, key: str, proc: subprocess.Popen[Any], what: str) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{what} exited at start; see {RESULTS / 'processes.log'}")
-        record = asyncio.run(stream_once(port, path, key, time.monotonic() + 10))
-        if record["ok"]:
+        if asyncio.run(models_answer(port, key)):
             return
         time.sleep(0.3)
     raise RuntimeError(f"{what} did not start within 120 s")
@@ -127,7 +151,7 @@ def start_target(stack: ExitStack, kind: str, base_url: str) -> tuple[int, str, 
             OPENAI_BASE_URL=base_url, ASSISTANT_MODEL="fake-model", ASSISTANT_HOST=HOST,
             ASSISTANT_PORT=str(port), ASSISTANT_DATA_DIR=data_dir,
             ASSISTANT_AUTH="bench:bench-password")))
-        _wait_ready(port, "/v1/chat/completions", key, proc, "the app")
+        _wait_ready(port, key, proc, "the app")
         return port, "/v1/chat/completions", key
     config = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "litellm.yaml"
     config.write_text("model_list:\n  - model_name: fake-model\n    litellm_params:\n"
@@ -137,7 +161,7 @@ def start_target(stack: ExitStack, kind: str, base_url: str) -> tuple[int, str, 
         [str(LITELLM_VENV / "bin" / "litellm"), "--config", str(config), "--host", HOST,
          "--port", str(port), "--num_workers", "1"],
         _env(LITELLM_LOG="ERROR", LITELLM_MASTER_KEY=LITELLM_KEY), executable=True))
-    _wait_ready(port, "/v1/chat/completions", LITELLM_KEY, proc, "LiteLLM")
+    _wait_ready(port, LITELLM_KEY, proc, "LiteLLM")
     return port, "/v1/chat/completions", LITELLM_KEY
 
 
@@ -163,7 +187,7 @@ def capacity(kind: str, steps: list[int], ramp: float) -> dict:
     passed, tried = 0, []
     for count in steps:
         with ExitStack() as stack:
-            _, base_url = start_fake(stack, TOKENS, RATE)
+            base_url = start_fast_fake(stack, TOKENS, RATE)
             port, path, key = start_target(stack, kind, base_url)
             result = asyncio.run(users(port, path, key, count, ramp))
         ok = result["ok"] == count and result["ttft"] < TTFT_MAX and result["gap"] < GAP_MAX
@@ -184,7 +208,8 @@ def added_ttft(kind: str, count: int) -> list[float]:
         return asyncio.run(one_by_one(port, path, key, count))
 
 
-def main(quick: bool, ramp: float, step: int, max_users: int) -> int:
+def main(quick: bool, ramp: float, step: int, max_users: int, page: int) -> int:
+    """`page`: the page path's capacity, measured just before (bench/capacity.py)."""
     kinds = [k for k in KINDS if k != "litellm" or ensure_litellm()]
     steps = list(range(step, max_users + 1, step))
     results: dict[str, Any] = {}
@@ -192,15 +217,15 @@ def main(quick: bool, ramp: float, step: int, max_users: int) -> int:
         ttfts = added_ttft(kind, 20 if quick else 50)
         results[kind] = {"ttft_p50": statistics.median(ttfts), **capacity(kind, steps, ramp)}
     floor = results["direct"]["ttft_p50"]
-    print("\n| API path (one process) | " + " | ".join(kinds) + " |")
-    print("|---|" + "---|" * len(kinds))
-    print("| capacity (users at 50 tok/s, 300 tokens) | "
+    print("\n| One process | page (Gradio queue) | " + " | ".join(kinds) + " |")
+    print("|---|---|" + "---|" * len(kinds))
+    print(f"| capacity (users at 50 tok/s, 300 tokens) | {page} | "
           + " | ".join(str(results[k]["capacity"]) for k in kinds) + " |")
-    print("| time to first token, p50, one by one (ms) | "
+    print("| time to first token, p50, one by one (ms) | | "
           + " | ".join(ms(results[k]["ttft_p50"]) for k in kinds) + " |")
-    print("| added time to first token, p50 (ms) | "
+    print("| added time to first token, p50 (ms) | | "
           + " | ".join(ms(results[k]["ttft_p50"] - floor) for k in kinds) + " |")
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "api_capacity.json").write_text(json.dumps(results, indent=1))
+    (RESULTS / "api_capacity.json").write_text(json.dumps({"page": page, **results}, indent=1))
     return 0
 

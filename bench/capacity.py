@@ -156,8 +156,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--api", action="store_true",
                         help="the OpenAI-compatible API instead (bench/api_capacity.py)")
     args = parser.parse_args(argv)
-    if args.api:
-        return api_capacity.main(args.quick, args.ramp, 50, args.max_users * 2)
+    if args.api:  # the page's capacity first, with the same steps as below
+        page = capacity("ours", list(range(args.step, 101, args.step)), args.ramp)["capacity"]
+        return api_capacity.main(args.quick, args.ramp, 50, args.max_users * 2, page)
     RESULTS.mkdir(exist_ok=True)
     fine = [] if args.quick else [5, 10, 15, 20]  # so that a small capacity still has a number
     steps = fine + list(range(args.step, args.max_users + 1, args.step * (2 if args.quick else 1)))
