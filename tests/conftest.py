@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterator
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
+import openai
 import pytest
 from gradio_client import Client
 from playwright.sync_api import sync_playwright
@@ -225,3 +226,32 @@ def any_store(store_location: StoreLocation) -> Iterator[Store]:
     store = store_location.open()
     yield store
     store.close()
+
+
+# The OpenAI-compatible API (tests/test_api*.py): an app with sign-in, so every request needs a key.
+@pytest.fixture(scope="module")
+def api_app(fake_server: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[RunningApp]:
+    app = start_app({"OPENAI_BASE_URL": fake_server.base_url, "ASSISTANT_MODEL": FAKE_MODEL,
+                     "ASSISTANT_AUTH": "ann:ann-pw,bob:bob-pw,cy:cy-pw",
+                     "ASSISTANT_RETRY_BUDGET": "1",
+                     "ASSISTANT_READ_TIMEOUT": "2",
+                     "ASSISTANT_DATA_DIR": str(tmp_path_factory.mktemp("api"))})
+    yield app
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def keys(api_app: RunningApp) -> dict[str, str]:
+    return {name: api_app.app.api_keys.create(f"user:{name}", "tests")[0]
+            for name in ("ann", "bob")}
+
+
+@pytest.fixture
+def ann(api_app: RunningApp, keys: dict[str, str], fake: FakeOpenAI) -> openai.OpenAI:
+    with openai.OpenAI(base_url=f"{api_app.url}v1", api_key=keys["ann"], max_retries=0) as client:
+        yield client
+
+
+def v1(app: RunningApp) -> str:
+    return f"{app.url}v1"
