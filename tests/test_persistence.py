@@ -94,7 +94,9 @@ def test_fifty_sessions_writing_at_once_store_every_turn(fake, auth_running):
     app = auth_running
     fake.default = Scenario(n_tokens=30, rate=100)
     def one_session(i: int) -> object:
-        client = Client(app.url, auth=("ann", "ann-pw"), verbose=False)
+        # 50 clients read the app's API description at once: more than httpx's 5 s on 2 cores
+        client = Client(app.url, auth=("ann", "ann-pw"), verbose=False,
+                        httpx_kwargs={"timeout": 60})
         try:
             return without_stats(client.submit(f"question {i}", api_name="/chat").result(timeout=60))
         finally:

@@ -54,21 +54,29 @@ class Approvals:
             return "always"
         return None
 
-    async def ask(self, who: str, chat: str | None, call: ToolCall) -> Approval:
-        """Waits for the answer about `call`."""
+    def ask(self, who: str, chat: str | None, call: ToolCall) -> asyncio.Future[Approval]:
+        """Asks about `call` at once (an answer counts from now on, even before the page
+        shows the question); the future holds the answer."""
         question = Question(who, chat, call)
         with self._lock:
             self._waiting.append(question)
+        waiting = asyncio.ensure_future(self._answer_to(question))
+        waiting.add_done_callback(lambda _: self._forget(question))
+        return waiting
+
+    async def _answer_to(self, question: Question) -> Approval:
         try:
             choice = await asyncio.wait_for(asyncio.shield(question.answer), self.timeout)
         except asyncio.TimeoutError:
             return "timed out"
-        finally:
-            with self._lock:
-                self._waiting.remove(question)
-        if choice == "always" and chat is not None:
-            await asyncio.to_thread(self._remember, who, chat, call.name)
+        if choice == "always" and question.chat is not None:
+            await asyncio.to_thread(self._remember, question.who, question.chat,
+                                    question.call.name)
         return ANSWERS[choice]
+
+    def _forget(self, question: Question) -> None:
+        with self._lock:
+            self._waiting.remove(question)
 
     def _allowed(self, who: str, chat: str) -> set[str]:
         if self.store is None:
@@ -120,5 +128,5 @@ class ReplyQuestions:
     async def answered(self, call: ToolCall, tool: Tool) -> Approval | None:
         return await self.approvals.answered(self.who, self.chat, call.name)
 
-    async def ask(self, call: ToolCall, tool: Tool) -> Approval:
-        return await self.approvals.ask(self.who, self.chat, call)
+    def ask(self, call: ToolCall, tool: Tool) -> asyncio.Future[Approval]:
+        return self.approvals.ask(self.who, self.chat, call)

@@ -125,6 +125,7 @@ class ToolRounds:
         asked = {call.call_id for call, _ in asking}
         tasks = [asyncio.ensure_future(self.toolbox.run(call, scope)) for call in calls
                  if call.call_id not in asked]
+        question: asyncio.Future[Approval] | None = None
         try:
             unanswered = False  # after one question times out, nobody is there to ask
             for call, tool in asking:
@@ -132,8 +133,9 @@ class ToolRounds:
                 state = await approver.answered(call, tool) if approver is not None \
                     else "timed out" if unanswered else "denied"
                 if state is None and approver is not None:
+                    question = approver.ask(call, tool)
                     yield ToolApproval(call.call_id, "pending", tool.source)
-                    state = await approver.ask(call, tool)
+                    state = await question
                 state = state or "denied"
                 unanswered = unanswered or state == "timed out"
                 yield ToolApproval(call.call_id, state, tool.source)
@@ -144,7 +146,9 @@ class ToolRounds:
             for finished in asyncio.as_completed(tasks):
                 result = await finished
                 yield ToolFinished(result, time.monotonic() - started)
-        finally:  # Stop: cancel the tools still running
+        finally:  # Stop: cancel the question and the tools still running
+            if question is not None:
+                question.cancel()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -38,8 +38,10 @@ class Approver(Protocol):
         """The answer given for good before (Always allow), if any: then nobody is asked."""
         ...
 
-    async def ask(self, call: ToolCall, tool: Tool) -> Approval:
+    def ask(self, call: ToolCall, tool: Tool) -> asyncio.Future[Approval]:
+        """Asks now, before the question is shown; the future holds the answer."""
         ...
+
 DEFAULT_TIMEOUT = 10.0
 
 
