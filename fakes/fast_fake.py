@@ -26,7 +26,7 @@ MODELS = json.dumps({"object": "list", "data": [
 
 
 def event(payload: dict) -> bytes:
-    return http_chunk(b"data: " + json.dumps(payload).encode() + b"\n\n")
+    return http_chunk(b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n")
 
 
 def chunk(delta: dict, finish: str | None = None) -> dict:
