@@ -33,7 +33,7 @@ from ..documents.library import Library, Limits
 from ..documents.search_tool import search_documents_tool
 from ..identity.api_keys import ApiKeys
 from ..identity.owners import OwnerTokens, Sessions, browser_storage_key, load_secret
-from ..identity.passwords import PasswordFile, PasswordFileError
+from ..identity.passwords import PasswordFile
 from ..providers.backends import Backend, host_of, select_backend
 from ..providers.base import Upstream
 from ..providers.moderation import OpenAIModeration
@@ -67,6 +67,7 @@ from ..web.usage_limits import UsageLimits
 from ..web.your_data_panel import YourDataPanel
 from .logs import configure_logging
 from .metrics import ReplyMetrics, metrics_routes
+from .setting_checks import startup_problem
 from .settings import BadSetting, Settings, build_parser, load_settings
 
 log = logging.getLogger("assistant")
@@ -263,17 +264,19 @@ def run(argv: list[str]) -> int:
     try:
         settings = load_settings(argv)
         blocklist = read_blocklist(settings)
+        problem = startup_problem(settings)
+        if problem:
+            raise BadSetting(problem)
     except BadSetting as exc:
         print(f"python app.py: {exc}", file=sys.stderr)
         return 2
     configure_logging(_secrets(settings))
-    if settings.auth_file is not None:
-        try:
-            PasswordFile(settings.auth_file)
-        except (OSError, PasswordFileError) as exc:
-            log.error("cannot use the password file: %s", exc)
-            return 2
-    app = create_app(settings, blocklist=blocklist)
+    try:
+        app = create_app(settings, blocklist=blocklist)
+    except BadSetting as exc:  # found on connecting: the database, a backends file
+        log.error("%s", exc)
+        print(f"python app.py: {exc}", file=sys.stderr)
+        return 2
     # SIGTERM (docker stop, systemd, a Space restarting) exits through `finally` below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # Startup leaves ~300k long-lived objects; full collections over them stalled every

@@ -7,13 +7,24 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping, NoReturn, Sequence
 
 from dotenv import dotenv_values
 
 from ..providers.backends import Connection
 from ..providers.protocols import ApiName
 from ..quotas.policy import LimitSettings
+from .setting_checks import (
+    BadSetting,
+    env_file_problem,
+    http_url,
+    listen_host,
+    on_or_off,
+    out_of_bounds,
+    postgres_url,
+)
+
+__all__ = ["BadSetting", "Settings", "build_parser", "load_settings"]
 
 SPACES_FRAME_ANCESTORS = ("'self'", "https://huggingface.co")  # a Space shows the app in an iframe
 _HOST = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?")
@@ -238,7 +249,6 @@ _OPTIONS: tuple[tuple[str, str, str, type, str], ...] = (
      "Off Spaces, Gradio signs you in as the Hugging Face account this machine is logged in to)"),
 )
 
-_TRUE = {"1", "true", "yes", "on"}
 
 
 def _parse_api(value: str) -> ApiName:
@@ -277,16 +287,8 @@ def _choice(*allowed: str) -> Callable[[str], str]:
     return parse
 
 
-class BadSetting(ValueError):
-    """A setting whose value cannot be used; says which, what was given and what is allowed."""
-
-
 _KIND_WORDS = {int: "a whole number", float: "a number"}
 _SECRET = {"auth"}
-
-
-def _parse_flag(value: str) -> bool:
-    return value.strip().lower() in _TRUE
 
 
 def _parse_auth(value: str) -> tuple[tuple[str, str], ...]:
@@ -309,11 +311,20 @@ def _environment(env_file: str | os.PathLike[str] | None) -> dict[str, str]:
 _PARSERS: dict[str, Callable[[str], object]] = {
     "auth": _parse_auth, "api": _parse_api, "visitor_keys": _choice("off", "allowed", "required"),
     "image_hosts": image_hosts, "frame_ancestors": frame_ancestors,
-    "moderation": _choice("off", "openai"), "moderation_fail": _choice("open", "closed")}
+    "moderation": _choice("off", "openai"), "moderation_fail": _choice("open", "closed"),
+    "openai_base_url": http_url, "database_url": postgres_url, "host": listen_host}
+# Read from the environment only (secrets, and the switch without a value on the command line)
+_ENV_ONLY = ("OPENAI_API_KEY", "ASSISTANT_SHARE", "ASSISTANT_SECRET", "ASSISTANT_METRICS_TOKEN")
+KNOWN_VARIABLES = {var for _, var, _, _, _ in _OPTIONS} | set(_ENV_ONLY)
+
+
+class _OneLineErrors(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (python app.py --help lists the options).\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineErrors(
         prog="python app.py",
         description="A streaming chat assistant. Every option can also be set "
         "in the environment or in a .env file (the variable is named in brackets). "
@@ -332,6 +343,13 @@ def load_settings(argv: Sequence[str] | None = None,
                   environ: Mapping[str, str] | None = None) -> Settings:
     """Settings from argv over the environment over `.env` over the defaults."""
     args = build_parser().parse_args(argv if argv is not None else [])
+    if environ is None:
+        env_file = Path(args.env_file or ".env")
+        if args.env_file and not env_file.is_file():
+            raise BadSetting(f"--env-file is “{args.env_file}”: there is no such file.")
+        problem = env_file_problem(env_file, KNOWN_VARIABLES)
+        if problem:
+            raise BadSetting(problem + ".")
     env = dict(environ) if environ is not None else _environment(args.env_file)
     values: dict[str, object] = {}
     for flag, var, name, kind, _ in _OPTIONS:
@@ -342,14 +360,22 @@ def load_settings(argv: Sequence[str] | None = None,
             raw = env.get("GRADIO_SERVER_NAME" if name == "host" else "GRADIO_SERVER_PORT") or None
         if raw is None:
             continue
-        parse = _PARSERS.get(name) or (_parse_flag if kind is bool else kind)
+        parse = _PARSERS.get(name) or (on_or_off if kind is bool else kind)
+        given = "not valid" if name in _SECRET else f"“{raw}”"  # never echo a password
         try:
-            values[name] = parse(raw)
+            values[name] = value = parse(raw)
         except ValueError as exc:
             reason = f"it must be {_KIND_WORDS[kind]}" if kind in _KIND_WORDS else str(exc)
-            given = "not valid" if name in _SECRET else f"“{raw}”"  # never echo a password
             raise BadSetting(f"{flag} ({var}) is {given}: {reason}.") from None
-    share = args.share if args.share is not None else env.get("ASSISTANT_SHARE", "").lower() in _TRUE
+        if isinstance(value, (int, float)) and (allowed := out_of_bounds(name, value)):
+            raise BadSetting(f"{flag} ({var}) is {given}: {allowed}.")
+    share: bool | None = args.share
+    if share is None:
+        try:
+            share = on_or_off(env.get("ASSISTANT_SHARE", ""))
+        except ValueError as exc:
+            raise BadSetting(f"--share (ASSISTANT_SHARE) is “{env['ASSISTANT_SHARE']}”: "
+                             f"{exc}.") from None
     return Settings(
         openai_api_key=env.get("OPENAI_API_KEY") or None,
         share=share,
