@@ -50,11 +50,13 @@ def start(tmp_path, monkeypatch, capsys):
     (["--database-url", "mysql://db"], "--database-url (ASSISTANT_DATABASE_URL) is “mysql://db”: it must be a postgresql://"),
     (["--image-hosts", "http://x/"], "--image-hosts (ASSISTANT_IMAGE_HOSTS) is “http://x/”"),
     (["--auth", "ann"], "--auth (ASSISTANT_AUTH) is not valid: it must look like"),
-    (["--auth-file", "missing.txt"], "--auth-file (ASSISTANT_AUTH_FILE) is “missing.txt”: it cannot be read (No such file or directory)."),
+    (["--auth-file", "missing.txt"], "--auth-file (ASSISTANT_AUTH_FILE) is “missing.txt”: it cannot be read "
+                                    "(No such file or directory)."),
     (["--mcp-servers", "{nope"], "--mcp-servers (ASSISTANT_MCP_SERVERS): The MCP server config is not valid JSON"),
     (["--blocklist", "missing.txt"], "--blocklist (ASSISTANT_BLOCKLIST)"),
     (["--ssl-certfile", "cert.pem"], "give both, or neither."),
-    (["--local-model-path", "missing.gguf"], "--local-model-path (ASSISTANT_LOCAL_MODEL_PATH) is “missing.gguf”: it cannot be read"),
+    (["--local-model-path", "missing.gguf"], "--local-model-path (ASSISTANT_LOCAL_MODEL_PATH) is "
+                                             "“missing.gguf”: it cannot be read"),
     (["--frobnicate", "3"], "unrecognized arguments: --frobnicate 3"),
     (["--env-file", "missing.env"], "--env-file is “missing.env”: there is no such file."),
 ])
