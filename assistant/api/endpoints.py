@@ -86,17 +86,17 @@ class ApiEndpoints:
     async def model_ids(self) -> list[str]:
         fetched, models = self._models
         if time.monotonic() - fetched > MODELS_FRESH:
-            models = await self.service.backend.model_choices()
+            models = await self.service.routes.model_choices()
             self._models = (time.monotonic(), models)
         return models
 
     async def list_models(self, request: Request) -> Response:
         try:
             await self.access.owner(request)
-            owned_by = self.service.backend.kind
+            routes = self.service.routes
             return JSONResponse({"object": "list", "data": [
-                {"id": m, "object": "model", "created": 0, "owned_by": owned_by}
-                for m in await self.model_ids()]})
+                {"id": m, "object": "model", "created": 0,
+                 "owned_by": routes.pick(m)[0].backend.name} for m in await self.model_ids()]})
         except ApiError as exc:
             return exc.response()
 

@@ -34,10 +34,8 @@ from ..documents.search_tool import search_documents_tool
 from ..identity.api_keys import ApiKeys
 from ..identity.owners import OwnerTokens, Sessions, browser_storage_key, load_secret
 from ..identity.passwords import PasswordFile
-from ..providers.backends import Backend, host_of, select_backend
-from ..providers.base import Upstream
+from ..providers.backends import Backend
 from ..providers.moderation import OpenAIModeration
-from ..providers.protocols import build_adapters
 from ..providers.retrying import RetryPolicy
 from ..providers.routes import OwnKeyRoutes
 from ..quotas.meter import Meter, TokenCounter, UsageMeter
@@ -67,6 +65,7 @@ from ..web.usage_limits import UsageLimits
 from ..web.your_data_panel import YourDataPanel
 from .logs import configure_logging
 from .metrics import ReplyMetrics, metrics_routes
+from .server_backends import backend_secrets, server_backends, server_routes
 from .setting_checks import startup_problem
 from .settings import BadSetting, Settings, build_parser, load_settings
 
@@ -99,12 +98,9 @@ class App:
         self.mcp.close()
         self.store.close()
         self.panel.close()
-        if self.backend.local_server is not None:
-            self.backend.local_server.stop()
-
-
-def _secrets(settings: Settings) -> tuple[str, ...]:
-    return tuple(s for s in (settings.openai_api_key,) if s)
+        for backend in self.service.routes.backends:
+            if backend.local_server is not None:
+                backend.local_server.stop()
 
 
 def _default_model(backend: Backend) -> str:
@@ -149,7 +145,9 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
                blocklist: Blocklist | None = None) -> App:
     """`clock`: the time the per-user limits count in (tests move it). `blocklist`: the one
     `run` has read already; else it is read here."""
-    backend = select_backend(settings.connection())
+    retry = RetryPolicy(max_retries=settings.max_retries, budget=settings.retry_budget)
+    routes = server_routes(settings, server_backends(settings), retry, backend_secrets(settings))
+    backend = routes.default_route.backend
     moderation = Moderation(blocklist or read_blocklist(settings),
                             OpenAIModeration(backend.client) if settings.moderation == "openai"
                             else None, fail_open=settings.moderation_fail == "open")
@@ -158,9 +156,6 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
     heartbeat = Heartbeat(store, replica, STATUS_WORDS["streaming"])
     heartbeat.start()  # marks what a stopped process left streaming, now and every second
     metrics = ReplyMetrics(log_content=settings.log_content)
-    upstream = Upstream(client=backend.client, host=host_of(str(backend.client.base_url)),
-                        read_timeout=settings.read_timeout, secrets=_secrets(settings))
-    retry = RetryPolicy(max_retries=settings.max_retries, budget=settings.retry_budget)
     toolbox = builtin_toolbox(settings.tool_timeout)
     mcp = McpRuntime(load_servers(settings.mcp_servers), settings.tool_timeout)
     mcp.start(toolbox)  # a server that cannot start is logged and shown on the page
@@ -170,7 +165,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
     toolbox.add(search_documents_tool(library, settings.tool_timeout))
     rounds = ToolRounds(toolbox, max_rounds=settings.max_tool_rounds)
     recorder = ConversationRecorder(store)
-    service = ChatService(backend, build_adapters(upstream, retry), rounds,
+    service = ChatService(routes, rounds,
                           max_message_chars=settings.max_message_chars,
                           observers=[recorder, metrics, TokenCounter()],
                           documents=library,
@@ -202,7 +197,8 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
             approvals.answer(place.owner, choice, place.conversation_id)
     remote = RemoteRuns(store, signals, replica, watch=recorder.watch, stop=runs.stop_reply,
                         answer=answer_reply) if signals is not None else None
-    demo = build_ui(service, _default_model(backend), panel, DocumentsPanel(library, identity),
+    default_model = routes.default_choice() if routes.several else _default_model(backend)
+    demo = build_ui(service, default_model, panel, DocumentsPanel(library, identity),
                     attachments, settings.concurrency_limit, mcp, limits, own_keys,
                     YourDataPanel(store, library, panel, api_keys), runs, remote, approvals, api_keys)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency_limit)
@@ -270,7 +266,7 @@ def run(argv: list[str]) -> int:
     except BadSetting as exc:
         print(f"python app.py: {exc}", file=sys.stderr)
         return 2
-    configure_logging(_secrets(settings))
+    configure_logging(backend_secrets(settings))
     try:
         app = create_app(settings, blocklist=blocklist)
     except BadSetting as exc:  # found on connecting: the database, a backends file

@@ -11,6 +11,7 @@ from typing import Callable, Mapping, NoReturn, Sequence
 
 from dotenv import dotenv_values
 
+from ..providers.backend_file import BackendsFile, BackendsFileError, read_backends
 from ..providers.backends import Connection
 from ..providers.protocols import ApiName
 from ..quotas.policy import LimitSettings
@@ -94,6 +95,8 @@ class Settings:
     moderation: str = "off"  # off | openai: each message checked by OpenAI's moderation model
     moderation_fail: str = "closed"  # when moderation is down: open lets messages through
     blocklist: Path | None = None  # words and /regular expressions/ no message may contain
+    backends: Path | None = None  # ASSISTANT_BACKENDS: several model servers at once
+    backends_file: BackendsFile | None = field(default=None, repr=False)  # read from it
 
     def page_frame_ancestors(self) -> tuple[str, ...]:
         if self.frame_ancestors is not None:
@@ -244,6 +247,9 @@ _OPTIONS: tuple[tuple[str, str, str, type, str], ...] = (
      "(default closed)"),
     ("--blocklist", "ASSISTANT_BLOCKLIST", "blocklist", Path,
      "a file of words or /regular expressions/, one a line, that no message may contain"),
+    ("--backends", "ASSISTANT_BACKENDS", "backends", Path,
+     "a YAML or JSON file of model servers to use at once, and the Auto routes "
+     "(see the README's 'Several model servers')"),
     ("--hf-login", "ASSISTANT_HF_LOGIN", "hf_login", bool,
      "show 'Sign in with Hugging Face' (on/off; default on in a Space with hf_oauth: true. "
      "Off Spaces, Gradio signs you in as the Hugging Face account this machine is logged in to)"),
@@ -369,6 +375,11 @@ def load_settings(argv: Sequence[str] | None = None,
             raise BadSetting(f"{flag} ({var}) is {given}: {reason}.") from None
         if isinstance(value, (int, float)) and (allowed := out_of_bounds(name, value)):
             raise BadSetting(f"{flag} ({var}) is {given}: {allowed}.")
+    if isinstance(path := values.get("backends"), Path):
+        try:
+            values["backends_file"] = read_backends(path, env)
+        except BackendsFileError as exc:
+            raise BadSetting(f"--backends (ASSISTANT_BACKENDS) is “{path}”: {exc}.") from None
     share: bool | None = args.share
     if share is None:
         try:

@@ -111,7 +111,7 @@ class TurnPreparer:
             return Notice("unavailable", f"The model is unavailable: {exc}.")
 
         info = model_info(model_name)
-        reply = Reply(backend=backend.kind, model=model_name, options=checked,
+        reply = Reply(backend=backend.name, model=model_name, options=checked,
                       user_message=text, api=api, sources=sources, images=tuple(images),
                       place=place, charge=charge)
         request = ModelRequest(model_name, messages, checked.temperature, checked.max_tokens,

@@ -12,16 +12,16 @@ import asyncio
 import logging
 import time
 from contextlib import aclosing
-from typing import Any, AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 
 from ..domain.events import Event
 from ..domain.failures import Failure
 from ..domain.messages import Image, Message, ModelRequest
 from ..domain.moderation import MODERATION_DOWN, Verdict
 from ..domain.reply import Charge, Place, Reply, ReplyObserver
-from ..providers.backends import Backend, BackendUnavailable
-from ..providers.base import Adapter
-from ..providers.routes import Route
+from ..providers.backends import BackendUnavailable
+from ..providers.routes import Route, ServerRoutes
 from ..tools.registry import Approver, ToolScope
 from .coalesce import Batches
 from .grounding import DocumentSearch
@@ -57,13 +57,13 @@ Update = Notice | Reply
 class ChatService:
     """Answers one message at a time; one instance serves every user."""
 
-    def __init__(self, backend: Backend, adapters: Mapping[str, Adapter], rounds: ToolRounds, *,
+    def __init__(self, routes: ServerRoutes, rounds: ToolRounds, *,
                  max_message_chars: int, observers: Sequence[ReplyObserver] = (),
                  documents: DocumentSearch | None = None, earlier_images: int = 4,
                  moderation: Moderation | None = None) -> None:
-        self.backend = backend
+        self.routes = routes  # the server's own; a visitor may bring one
+        self.backend = routes.default_route.backend
         self.moderation = moderation or Moderation()
-        self.route = Route(backend, dict(adapters))  # the server's own; a visitor may bring one
         self.rounds = rounds
         self.preparer = TurnPreparer(rounds, max_message_chars=max_message_chars,
                                      documents=documents, earlier_images=earlier_images)
@@ -93,7 +93,10 @@ class ChatService:
         user about a call to a tool that asks first (without it, such calls are refused).
         `paced`: batch the updates for a page to draw; False (the API): each event at once.
         """
-        route = route or self.route
+        if route is None:
+            route, model = self.routes.pick(options.model)
+            if model != options.model:
+                options = replace(options, model=model)
         prepared = await self.preparer.prepare(
             message, history, options, route, memories=memories, images=images,
             place=place or Place(), charge=charge, continues=continues, shown_chars=shown_chars)

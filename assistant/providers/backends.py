@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from openai import AsyncOpenAI, OpenAI, Timeout
 
+from .backend_file import LOCAL_NAME, BackendEntry
 from .local.model import CONTEXT_WINDOW, MODEL_ALIAS, LocalModelServer, bundled_model_path
 from .models import OPENAI_CHOICES, model_info, sees_images
 from .protocols import ApiName
@@ -73,7 +74,12 @@ class Backend:
     tools_by_default: bool = True  # off for the embedded model, which calls them poorly
     images_supported: bool | None = None  # None: as the model table says; False: the embedded model
     local_server: LocalModelServer | None = None
+    name: str = ""  # in "backend/model", metrics and logs; the kind when there is one backend
+    down: str | None = None  # why it did not answer at start, while it still does not
     _listed: list[str] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.kind
 
     async def ensure_ready(self) -> None:
         """Waits for the embedded model to finish loading; a no-op for remote backends."""
@@ -91,13 +97,15 @@ class Backend:
                 await self.ensure_ready()
                 page = await self.client.with_options(timeout=MODEL_LIST_TIMEOUT).models.list()
                 self._listed = sorted([m.id async for m in page])
+                self.down = None
             except Exception as exc:  # the list is a convenience: never fail a page load over it
                 log.info("model list unavailable from %s: %s", self.label, type(exc).__name__)
                 return []
         return list(self._listed)
 
-    def discover_default_model(self) -> str | None:
-        """At startup, outside any event loop: the first model the server lists.
+    def probe(self) -> None:
+        """At startup, outside any event loop: lists the models, and notes when the server
+        does not answer (`down`). With no default model, the first listed becomes it.
 
         A short-lived sync client, so that no pooled connection of the async client
         is made on one event loop and reused on Gradio's.
@@ -108,9 +116,14 @@ class Backend:
                 self._listed = sorted(m.id for m in client.models.list())
         except Exception as exc:  # the server may be down at startup; chat says so later
             log.info("model list unavailable from %s: %s", self.label, type(exc).__name__)
-            return None
-        if self._listed:
+            self.down = _why_down(exc)
+            return
+        self.down = None
+        if self._listed and not self.default_model:
             self.default_model = self._listed[0]
+
+    def discover_default_model(self) -> str | None:
+        self.probe()
         return self.default_model
 
     async def model_choices(self) -> list[str]:
@@ -143,6 +156,26 @@ class Backend:
         await self.client.close()
         if self.local_server is not None:
             self.local_server.stop()
+
+
+def _why_down(exc: Exception) -> str:
+    status = getattr(exc, "status_code", None)
+    if status is not None:
+        return f"it answered HTTP {status}"
+    return "it does not answer" if "Connect" in type(exc).__name__ else \
+        f"it failed ({type(exc).__name__})"
+
+
+def backend_from_entry(entry: BackendEntry, connection: Connection) -> Backend:
+    """One server of ASSISTANT_BACKENDS."""
+    models = entry.models or ()
+    return Backend(
+        kind="openai" if host_of(entry.base_url) == "api.openai.com" else "custom",
+        label=f"{entry.name}: {host_of(entry.base_url)}",
+        client=make_client(entry.base_url, entry.api_key or "not-needed", connection),
+        default_model=models[0] if models else None, suggested_models=models,
+        context_window=entry.context_window or connection.context_window,
+        default_api=entry.api, name=entry.name)
 
 
 def select_backend(connection: Connection) -> Backend:
@@ -197,4 +230,5 @@ def start_local_backend(connection: Connection) -> Backend:
         tools_by_default=False,
         images_supported=False,
         local_server=server,
+        name=LOCAL_NAME,
     )

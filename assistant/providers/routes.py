@@ -1,4 +1,4 @@
-"""Where a turn goes: the server's backend, or one made for a visitor's own key.
+"""Where a turn goes: one of the server's backends, or one made for a visitor's own key.
 
 A visitor's key lives only here, in memory, inside the client made for it; it is never
 stored, logged or sent back. Its failures say that it was *their* key that failed.
@@ -11,7 +11,7 @@ import hashlib
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass, replace
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from .backends import Backend, Connection, host_of, select_backend
 from .base import Adapter, Upstream
@@ -27,6 +27,54 @@ class Route:
     backend: Backend
     adapters: Mapping[str, Adapter]
     own_key: bool = False
+
+
+class ServerRoutes:
+    """The server's backends by name. With several, a model is chosen as "backend/model"
+    (a model name may hold "/" itself: only a backend's name before it picks that backend)."""
+
+    def __init__(self, routes: Sequence[Route], default: str | None = None) -> None:
+        self.by_name = {route.backend.name: route for route in routes}
+        self.default_route = routes[0]
+        if default:
+            self.default_route, model = self.pick(default)
+            self.default_route.backend.default_model = model or \
+                self.default_route.backend.default_model
+
+    @property
+    def several(self) -> bool:
+        return len(self.by_name) > 1
+
+    @property
+    def backends(self) -> list[Backend]:
+        return [route.backend for route in self.by_name.values()]
+
+    def pick(self, model: str | None) -> tuple[Route, str | None]:
+        """The route a model choice names, and the model's own name."""
+        if model and self.several:
+            name, sep, rest = model.strip().partition("/")
+            if sep and rest and name in self.by_name:
+                return self.by_name[name], rest
+        return self.default_route, model
+
+    def choice(self, backend: Backend, model: str) -> str:
+        """How a model of `backend` is chosen: "backend/model" when there are several."""
+        return f"{backend.name}/{model}" if self.several else model
+
+    def default_choice(self) -> str:
+        backend = self.default_route.backend
+        return self.choice(backend, backend.default_model) if backend.default_model else ""
+
+    async def model_choices(self) -> list[str]:
+        """Every backend's models, grouped by backend; the default backend first."""
+        routes = [self.default_route, *(r for r in self.by_name.values()
+                                         if r is not self.default_route)]
+        listed = await asyncio.gather(*(r.backend.model_choices() for r in routes))
+        return [self.choice(r.backend, m) for r, models in zip(routes, listed) for m in models]
+
+    def status(self) -> str:
+        """The backends, and those that do not answer, in a line."""
+        return ", ".join(b.name + (f" ({b.down})" if b.down else "") for b in self.backends)
 
 
 class OwnKeyRoutes:

@@ -115,7 +115,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
              api_keys: ApiKeys | None = None) -> gr.Blocks:
     """`runs`: the replies running in this process; `remote`: those that other processes
     sharing the database run (with replicas), followed through it."""
-    backend = service.backend
+    backend, routes = service.backend, service.routes
     keys_panel = ApiKeysPanel(api_keys, panel.identity) if api_keys is not None else None
     turns = ChatTurns(service, panel, documents, attachments, limits, own_keys, runs, remote,
                       approvals)
@@ -130,27 +130,35 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
         mcp.restart()
         return tool_choices(), tools_status(mcp)
 
-    async def refresh_models(current: str) -> dict[str, Any]:
-        choices = await backend.model_choices()
+    async def refresh_models(current: str) -> tuple[dict[str, Any], str]:
+        choices = await routes.model_choices()
         if current and current not in choices:
             choices.insert(0, current)
-        return gr.update(choices=choices)
+        return gr.update(choices=choices), backends_line()
+
+    def backends_line() -> str:
+        if routes.several:
+            return f"**Backends:** {routes.status()}"
+        return f"**Backend:** {backend.label}"
 
     # Uploads age out of Gradio's cache after a day (stored images come back from the store).
     with gr.Blocks(title="Streaming Assistant", fill_height=True,
                    delete_cache=(3600, 86400)) as demo:
         with gr.Sidebar(open=True):
-            gr.Markdown(f"**Backend:** {backend.label}", elem_id="backend-label")
+            backends_shown = gr.Markdown(backends_line(), elem_id="backend-label")
             if panel.identity.hf_login:  # Gradio adds /login/huggingface and the session cookie
                 gr.LoginButton(size="sm")
             own_keys.render()
             panel.render()
             gr.Markdown("### Settings")
-            model = gr.Dropdown(label="Model",
-                                choices=list(backend.suggested_models) or [default_model],
-                                value=default_model, allow_custom_value=True, filterable=True)
-            api = UncheckedRadio(label="API", choices=[(v, k) for k, v in LABELS.items()],
-                                 value=backend.default_api,
+            suggested = [routes.choice(b, m) for b in routes.backends for m in b.suggested_models]
+            model = gr.Dropdown(label="Model", choices=suggested or [default_model],
+                                value=default_model, allow_custom_value=True, filterable=True,
+                                info="backend/model" if routes.several else None)
+            each_own = [("Each server's own", "")] if routes.several else []
+            api = UncheckedRadio(label="API",
+                                 choices=[*each_own, *((v, k) for k, v in LABELS.items())],
+                                 value="" if routes.several else backend.default_api,
                                  info="Responses is OpenAI's newer API; most other servers "
                                       "speak only Chat Completions.")
             temperature = UncheckedSlider(0, 2, value=DEFAULTS.temperature, step=0.05,
@@ -215,7 +223,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
             makes_a_version(turns.versions_after_turn, [panel.search, panel.token],
                             [panel.versions, panel.conversations],
                             api_visibility="private", concurrency_limit=None)
-        model.focus(refresh_models, model, model, **quick)  # the list is fetched when looked at
+        model.focus(refresh_models, model, [model, backends_shown], **quick)  # the list is fetched when looked at
         tools_box.expand(lambda: (tool_choices(), tools_status(mcp)), None, [tools, status],
                          **quick)
         restart.click(restart_servers, None, [tools, status], **quick)

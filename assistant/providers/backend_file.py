@@ -1,0 +1,168 @@
+"""ASSISTANT_BACKENDS: the model servers one app talks to, read from a YAML or JSON file.
+
+    backends:
+      - name: openai
+        base_url: https://api.openai.com/v1
+        key_env: OPENAI_API_KEY        # the name of a variable; a key is never in the file
+        api: responses                 # or chat_completions (the default)
+        models: [gpt-4.1-mini, gpt-4.1]  # or "ask": whatever the server lists
+    default: openai/gpt-4.1-mini
+
+A bad file stops the start with its line and the reason (BackendsFileError).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import urlsplit
+
+import yaml
+
+from .protocols import ApiName
+
+BACKEND_KEYS = ("name", "base_url", "key_env", "api", "models", "context_window")
+TOP_KEYS = ("backends", "default", "routes")
+LOCAL_NAME = "local"  # the embedded model, whenever it is on
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
+_APIS: dict[str, ApiName] = {"chat_completions": "chat_completions", "chat": "chat_completions",
+                             "responses": "responses"}
+
+
+class BackendsFileError(ValueError):
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(f"line {line}: {reason}")
+        self.line, self.reason = line, reason
+
+
+@dataclass(frozen=True)
+class BackendEntry:
+    name: str
+    base_url: str
+    api_key: str | None = field(repr=False)  # read from the variable the file names
+    api: ApiName
+    models: tuple[str, ...] | None  # None: ask the server
+    context_window: int | None = None
+
+
+@dataclass(frozen=True)
+class BackendsFile:
+    backends: tuple[BackendEntry, ...]
+    default: str | None  # "backend/model"
+    routes: object = None  # the Auto rules, read by conversation/routing.py
+
+
+def read_backends(path: str | Path, environ: Mapping[str, str]) -> BackendsFile:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BackendsFileError(0, f"the file cannot be read ({exc.strerror})") from None
+    return parse_backends(text, environ)
+
+
+def parse_backends(text: str, environ: Mapping[str, str]) -> BackendsFile:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise BackendsFileError(mark.line + 1 if mark else 1,
+                                f"this is not YAML or JSON ({getattr(exc, 'problem', exc)})"
+                                ) from None
+    if not isinstance(root, yaml.MappingNode):
+        raise BackendsFileError(_line(root), 'the file must be a mapping with a "backends" list')
+    top = _mapping(root, TOP_KEYS)
+    listed = top.get("backends")
+    if not isinstance(listed, yaml.SequenceNode) or not listed.value:
+        raise BackendsFileError(_line(listed or root), '"backends" must be a list of servers')
+    entries: list[BackendEntry] = []
+    for node in listed.value:
+        entry = _entry(node, environ)
+        if entry.name in {e.name for e in entries} or entry.name == LOCAL_NAME:
+            taken = "is the embedded model's" if entry.name == LOCAL_NAME else "is taken"
+            raise BackendsFileError(_line(node), f"a second backend is named “{entry.name}” "
+                                                 f"(the name {taken}; each needs its own)")
+        entries.append(entry)
+    default = _scalar(top["default"], "default") if "default" in top else None
+    names = {e.name for e in entries} | {LOCAL_NAME}
+    if default is not None and default.partition("/")[0] not in names:
+        raise BackendsFileError(_line(top["default"]), f"default is “{default}”: it must be "
+                                "backend/model, with a backend named in this file")
+    return BackendsFile(tuple(entries), default,
+                        yaml.safe_load(text).get("routes") if "routes" in top else None)
+
+
+def _entry(node: yaml.Node, environ: Mapping[str, str]) -> BackendEntry:
+    if not isinstance(node, yaml.MappingNode):
+        raise BackendsFileError(_line(node), "each backend must be a mapping with a name and "
+                                             "a base_url")
+    fields = _mapping(node, BACKEND_KEYS)
+    for needed in ("name", "base_url"):
+        if needed not in fields:
+            raise BackendsFileError(_line(node), f"this backend has no {needed}")
+    name = _scalar(fields["name"], "name")
+    if not _NAME.fullmatch(name):
+        raise BackendsFileError(_line(fields["name"]), f"the name “{name}” must be letters, "
+                                "digits, '.', '-' or '_' (no '/' or spaces)")
+    url = _scalar(fields["base_url"], "base_url")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BackendsFileError(_line(fields["base_url"]), f"base_url “{url}” is not an "
+                                "http:// or https:// address")
+    key = None
+    if "key_env" in fields:
+        variable = _scalar(fields["key_env"], "key_env")
+        key = environ.get(variable) or None
+        if key is None:
+            raise BackendsFileError(_line(fields["key_env"]), f"key_env names {variable}, "
+                                    "which is not set in the environment or .env")
+    api_word = _scalar(fields["api"], "api") if "api" in fields else "chat_completions"
+    if api_word not in _APIS:
+        raise BackendsFileError(_line(fields["api"]), f"api is “{api_word}”: it must be "
+                                "chat_completions or responses")
+    return BackendEntry(name, url, key, _APIS[api_word], _models(fields.get("models")),
+                        _window(fields.get("context_window")))
+
+
+def _models(node: yaml.Node | None) -> tuple[str, ...] | None:
+    if node is None or (isinstance(node, yaml.ScalarNode) and node.value == "ask"):
+        return None
+    if isinstance(node, yaml.SequenceNode) and node.value and all(
+            isinstance(m, yaml.ScalarNode) and m.value.strip() for m in node.value):
+        return tuple(m.value.strip() for m in node.value)
+    raise BackendsFileError(_line(node), 'models must be a list of model names, or "ask" '
+                                         "to ask the server")
+
+
+def _window(node: yaml.Node | None) -> int | None:
+    if node is None:
+        return None
+    value = _scalar(node, "context_window")
+    if not value.isdigit() or int(value) < 256:
+        raise BackendsFileError(_line(node), f"context_window is “{value}”: it must be a "
+                                             "whole number of tokens, 256 or more")
+    return int(value)
+
+
+def _mapping(node: yaml.MappingNode, allowed: tuple[str, ...]) -> dict[str, yaml.Node]:
+    fields: dict[str, yaml.Node] = {}
+    for key_node, value_node in node.value:
+        key = str(key_node.value)
+        if key not in allowed:
+            raise BackendsFileError(_line(key_node), f"unknown key “{key}” (allowed: "
+                                                     f"{', '.join(allowed)})")
+        if key in fields:
+            raise BackendsFileError(_line(key_node), f"“{key}” is given twice")
+        fields[key] = value_node
+    return fields
+
+
+def _scalar(node: yaml.Node, what: str) -> str:
+    if not isinstance(node, yaml.ScalarNode) or not str(node.value).strip():
+        raise BackendsFileError(_line(node), f"{what} must be a single value")
+    return str(node.value).strip()
+
+
+def _line(node: yaml.Node | None) -> int:
+    return node.start_mark.line + 1 if node is not None else 1

@@ -1,0 +1,154 @@
+"""Several model servers in one app (ASSISTANT_BACKENDS): two fake servers, one that is
+down, and the embedded model; "backend/model" picks one; a bad file names its line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from assistant.app.server import run
+from assistant.providers.backend_file import BackendsFileError, parse_backends
+from fakes.fake_openai import FakeOpenAI
+from fakes.fake_scenario import Scenario
+from fakes.loopback import free_port
+
+from .conftest import start_app
+
+BACKENDS = """\
+backends:
+  - name: alpha
+    base_url: {alpha}
+    models: [alpha-1, alpha-2]
+  - name: beta                 # asked for its models, with a key
+    base_url: {beta}
+    key_env: BETA_KEY
+    models: ask
+  - name: gone                 # nothing listens there
+    base_url: http://127.0.0.1:{closed}/v1
+    models: [gone-1]
+default: alpha/alpha-1
+"""
+
+
+@pytest.fixture(scope="module")
+def servers():
+    with FakeOpenAI() as alpha, FakeOpenAI() as beta:
+        alpha.models, beta.models = ["alpha-1", "alpha-2"], ["beta-1"]
+        alpha.default, beta.default = Scenario(text="Alpha here."), Scenario(text="Beta here.")
+        yield alpha, beta
+
+
+@pytest.fixture(scope="module")
+def several(servers, tmp_path_factory):
+    alpha, beta = servers
+    folder = tmp_path_factory.mktemp("several")
+    (folder / "backends.yaml").write_text(BACKENDS.format(
+        alpha=alpha.base_url, beta=beta.base_url, closed=free_port()))
+    app = start_app({"ASSISTANT_BACKENDS": str(folder / "backends.yaml"),
+                     "BETA_KEY": "sk-beta-secret", "ASSISTANT_DATA_DIR": str(folder / "data"),
+                     "ASSISTANT_RETRY_BUDGET": "1", "ASSISTANT_READ_TIMEOUT": "5"})
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def sdk(several, servers):
+    for fake in servers:
+        fake.reset()
+        fake.default = Scenario(text=f"{'Alpha' if fake is servers[0] else 'Beta'} here.")
+    with openai.OpenAI(base_url=f"{several.url}v1", api_key="local", max_retries=0) as client:
+        yield client
+
+
+def test_the_model_list_groups_every_backend_and_names_its_owner(sdk):
+    models = [(m.id, m.owned_by) for m in sdk.models.list()]
+    assert models[:4] == [("alpha/alpha-1", "alpha"), ("alpha/alpha-2", "alpha"),
+                          ("beta/beta-1", "beta"), ("gone/gone-1", "gone")]
+    assert ("local/smollm2", "local") in models  # the embedded model is one of them
+
+
+def test_backend_slash_model_reaches_that_server_with_its_own_key(sdk, servers):
+    alpha, beta = servers
+    reply = sdk.chat.completions.create(model="beta/beta-1",
+                                        messages=[{"role": "user", "content": "Hi"}])
+    assert reply.choices[0].message.content == "Beta here."
+    sent = [r for r in beta.requests if r.path.endswith("/chat/completions")]
+    assert sent[-1].body["model"] == "beta-1"
+    assert sent[-1].headers["authorization"] == "Bearer sk-beta-secret"
+    assert not [r for r in alpha.requests if r.path.endswith("/chat/completions")]
+
+    streamed = sdk.chat.completions.create(model="alpha/alpha-2", stream=True,
+                                           messages=[{"role": "user", "content": "Hi"}])
+    assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) == \
+        "Alpha here."
+    assert alpha.requests[-1].body["model"] == "alpha-2"
+
+
+def test_the_page_starts_on_the_default_and_names_the_backend_that_is_down(several, servers):
+    alpha, _ = servers
+    client = several.client()
+    _, final = several.chat(client, "Hello")  # the model the page starts with
+    assert "Alpha here." in json.dumps(final)
+    assert alpha.requests[-1].body["model"] == "alpha-1"
+    config = httpx.get(f"{several.url}config", timeout=10).json()
+    label = next(c["props"]["value"] for c in config["components"]
+                 if c.get("props", {}).get("elem_id") == "backend-label")
+    assert "gone (it does not answer)" in label and "alpha" in label and "beta" in label
+    model = next(c["props"] for c in config["components"]
+                 if c.get("props", {}).get("label") == "Model")
+    assert model["value"] == "alpha/alpha-1"
+
+
+def test_a_failing_backend_fails_alone_and_metrics_name_each_backend(sdk, several):
+    with pytest.raises(openai.APIStatusError) as failed:
+        sdk.chat.completions.create(model="gone/gone-1",
+                                    messages=[{"role": "user", "content": "Hi"}])
+    assert failed.value.status_code in (502, 503)
+    assert sdk.chat.completions.create(model="beta/beta-1", messages=[
+        {"role": "user", "content": "Hi"}]).choices[0].message.content == "Beta here."
+    metrics = httpx.get(f"{several.url}metrics", timeout=10).text
+    assert 'backend="beta"' in metrics and 'backend="gone"' in metrics
+    assert "sk-beta-secret" not in metrics
+
+
+def test_the_embedded_model_answers_beside_the_servers(sdk):
+    reply = sdk.chat.completions.create(model="local/smollm2", max_tokens=8,
+                                        messages=[{"role": "user", "content": "Say hi"}])
+    assert reply.choices[0].message.content.strip()
+    assert reply.model == "smollm2"
+
+
+@pytest.mark.parametrize(("text", "line", "reason"), [
+    ("backends:\n  - name: a\n    base_url: http://x/v1\n    base-url: http://y/v1\n", 4,
+     "unknown key “base-url” (allowed: name, base_url, key_env, api, models, context_window)"),
+    ("backends:\n  - name: a\n    base_url: http://x/v1\n    key_env: NOT_SET_ANYWHERE\n", 4,
+     "key_env names NOT_SET_ANYWHERE, which is not set in the environment or .env"),
+    ("backends:\n  - name: a\n    base_url: http://x/v1\n  - name: a\n    base_url: http://y/v1\n",
+     4, "a second backend is named “a” (the name is taken; each needs its own)"),
+    ("backends:\n  - name: a\n    base_url: localhost:11434\n", 3,
+     "base_url “localhost:11434” is not an http:// or https:// address"),
+    ("backends:\n  - name: a\n    base_url: http://x/v1\n    api: graphql\n", 4,
+     "api is “graphql”: it must be chat_completions or responses"),
+    ("backends:\n  - name: a\n    base_url: http://x/v1\ndefault: b/m\n", 4,
+     "default is “b/m”: it must be backend/model, with a backend named in this file"),
+    ('{"backends": [{"name": "a",\n "base_url": "http://x/v1", "models": 3}]}', 2,
+     'models must be a list of model names, or "ask" to ask the server'),
+    ("backends: [\n", 2, "this is not YAML or JSON"),
+])
+def test_a_bad_file_names_its_line_and_the_reason(text, line, reason):
+    with pytest.raises(BackendsFileError) as bad:
+        parse_backends(text, {})
+    assert (bad.value.line, bad.value.reason[:len(reason)]) == (line, reason)
+
+
+def test_a_bad_file_stops_the_start_with_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    Path("backends.yaml").write_text("backends:\n  - name: a\n    base_url: ftp://x\n")
+    assert run(["--backends", "backends.yaml"]) == 2
+    assert capsys.readouterr().err == (
+        "python app.py: --backends (ASSISTANT_BACKENDS) is “backends.yaml”: line 3: base_url "
+        "“ftp://x” is not an http:// or https:// address.\n")
