@@ -11,6 +11,7 @@ import openai
 import pytest
 
 from assistant.app.server import run
+from assistant.conversation.routing import Asked, Router
 from assistant.providers.backend_file import BackendsFileError, parse_backends
 from fakes.fake_openai import FakeOpenAI
 from fakes.fake_scenario import Scenario
@@ -31,6 +32,34 @@ backends:
     base_url: http://127.0.0.1:{closed}/v1
     models: [gone-1]
 default: alpha/alpha-1
+routes:
+  - name: vision
+    when:
+      images: true
+    models: [beta/beta-1]
+  - name: code
+    when:
+      code: true
+    models: [alpha/alpha-2]
+  - name: reasoning
+    when:
+      keywords: [step by step]
+    models: [beta/beta-1]
+  - name: fast                 # everything else: the first is down, the next answers
+    models: [gone/gone-1, alpha/alpha-1]
+"""
+
+RULES = """\
+backends:
+  - {name: a, base_url: "http://a/v1"}
+routes:
+  - {name: vision, when: {images: true}, models: [a/see]}
+  - {name: docs, when: {documents: true}, models: [a/tools]}
+  - {name: code, when: {code: true}, models: [a/code]}
+  - {name: reasoning, when: {keywords: [step by step, think hard]}, models: [a/think]}
+  - {name: long, when: {min_chars: 1500}, models: [a/think]}
+  - {name: pattern, when: {pattern: "\\\\d{3}-\\\\d{4}"}, models: [a/fast]}
+  - {name: fast, models: [a/fast]}
 """
 
 
@@ -66,7 +95,7 @@ def sdk(several, servers):
 
 def test_the_model_list_groups_every_backend_and_names_its_owner(sdk):
     models = [(m.id, m.owned_by) for m in sdk.models.list()]
-    assert models[:4] == [("alpha/alpha-1", "alpha"), ("alpha/alpha-2", "alpha"),
+    assert models[:5] == [("Auto", "assistant"), ("alpha/alpha-1", "alpha"), ("alpha/alpha-2", "alpha"),
                           ("beta/beta-1", "beta"), ("gone/gone-1", "gone")]
     assert ("local/smollm2", "local") in models  # the embedded model is one of them
 
@@ -88,10 +117,10 @@ def test_backend_slash_model_reaches_that_server_with_its_own_key(sdk, servers):
     assert alpha.requests[-1].body["model"] == "alpha-2"
 
 
-def test_the_page_starts_on_the_default_and_names_the_backend_that_is_down(several, servers):
+def test_the_page_starts_on_auto_and_names_the_backend_that_is_down(several, servers):
     alpha, _ = servers
     client = several.client()
-    _, final = several.chat(client, "Hello")  # the model the page starts with
+    _, final = several.chat(client, "Hello", "alpha/alpha-1")
     assert "Alpha here." in json.dumps(final)
     assert alpha.requests[-1].body["model"] == "alpha-1"
     config = httpx.get(f"{several.url}config", timeout=10).json()
@@ -100,7 +129,7 @@ def test_the_page_starts_on_the_default_and_names_the_backend_that_is_down(sever
     assert "gone (it does not answer)" in label and "alpha" in label and "beta" in label
     model = next(c["props"] for c in config["components"]
                  if c.get("props", {}).get("label") == "Model")
-    assert model["value"] == "alpha/alpha-1"
+    assert model["value"] == "Auto"
 
 
 def test_a_failing_backend_fails_alone_and_metrics_name_each_backend(sdk, several):
@@ -152,3 +181,62 @@ def test_a_bad_file_stops_the_start_with_one_line(tmp_path, monkeypatch, capsys)
     assert capsys.readouterr().err == (
         "python app.py: --backends (ASSISTANT_BACKENDS) is “backends.yaml”: line 3: base_url "
         "“ftp://x” is not an http:// or https:// address.\n")
+
+
+def titles(final) -> list[str]:
+    return [m["metadata"]["title"] for m in (final if isinstance(final, list) else [final])
+            if isinstance(m, dict) and m.get("metadata")]
+
+
+def test_auto_routes_by_rule_and_shows_why_above_the_reply(several, servers, sdk):
+    alpha, beta = servers
+    client = several.client()
+    _, final = several.chat(client, "Fix this:\n```python\nprint(1\n```", "Auto")
+    assert titles(final)[0] == "↪ alpha/alpha-2 · code: the message has a code block"
+    assert alpha.requests[-1].body["model"] == "alpha-2"
+    _, final = several.chat(client, "Explain it step by step", "Auto")
+    assert titles(final)[0] == "↪ beta/beta-1 · reasoning: the message says “step by step”"
+    assert beta.requests[-1].body["model"] == "beta-1"
+    metrics = httpx.get(f"{several.url}metrics", timeout=10).text
+    assert 'assistant_routes_total{route="code"} 1.0' in metrics
+
+
+def test_the_route_is_kept_with_the_reply_and_shown_again_from_the_record():
+    from assistant.domain.events import Routed
+    from assistant.domain.reply import Reply, Step
+    from assistant.storage.records import steps_json
+    from assistant.web.render import step_message
+
+    reply = Reply(backend="alpha", model="alpha-1", options=None, user_message="Hi")
+    reply.fold([Routed("alpha", "alpha-2", "code: the message has a code block", "code")])
+    assert (reply.model, reply.route) == ("alpha-2", "code")
+    kept = json.loads(steps_json([s.to_record() for s in reply.steps]))
+    assert kept[0] | {"seconds": 0} == {"type": "route", "name": "alpha/alpha-2", "at": 0,
+                                        "seconds": 0, "text": "code: the message has a code block"}
+    again = step_message(Step.from_record(kept[0]), 0)
+    assert again["metadata"]["title"] == "↪ alpha/alpha-2 · code: the message has a code block"
+
+
+def test_auto_falls_back_to_the_routes_next_model_and_says_so(several, servers):
+    alpha, _ = servers
+    _, final = several.chat(several.client(), "Hello there", "Auto")
+    shown = titles(final)
+    assert shown[0] == "↪ gone/gone-1 · fast: everything else"
+    assert shown[1].startswith("↪ alpha/alpha-1 · gone/gone-1 failed (")
+    assert shown[1].endswith("); the route's next model answers")
+    assert "Alpha here." in json.dumps(final)
+    assert alpha.requests[-1].body["model"] == "alpha-1"
+
+
+@pytest.mark.parametrize(("asked", "route"), [
+    (Asked("What is in this picture?", images=1), "vision: the message has an image"),
+    (Asked("def f():\n    return 1\n"), "code: the message looks like code"),
+    (Asked("Think it through STEP BY STEP please"), "reasoning: the message says “step by step”"),
+    (Asked("stepbystep"), "fast: everything else"),
+    (Asked("Summarise my file", documents=True), "docs: documents are on"),
+    (Asked("x" * 2000), "long: the message is long (2,000 characters)"),
+    (Asked("Call 555-1234 for me"), "pattern: the message matches “555-1234”"),
+])
+def test_each_rule_picks_its_route(asked, route):
+    entries = parse_backends(RULES, {}).routes
+    assert Router(entries).decide(asked).why == route

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from ..conversation.approvals import ANSWERS, Approvals
 from ..conversation.prepare import Notice, TurnOptions
+from ..conversation.routing import AUTO
 from ..conversation.runs import Runs
 from ..conversation.turn import ChatService, Update
 from ..domain.reply import Charge, Place, Reply
@@ -86,7 +87,8 @@ class ApiEndpoints:
     async def model_ids(self) -> list[str]:
         fetched, models = self._models
         if time.monotonic() - fetched > MODELS_FRESH:
-            models = await self.service.routes.model_choices()
+            auto = [AUTO] if self.service.router is not None else []
+            models = [*auto, *await self.service.routes.model_choices()]
             self._models = (time.monotonic(), models)
         return models
 
@@ -96,7 +98,8 @@ class ApiEndpoints:
             routes = self.service.routes
             return JSONResponse({"object": "list", "data": [
                 {"id": m, "object": "model", "created": 0,
-                 "owned_by": routes.pick(m)[0].backend.name} for m in await self.model_ids()]})
+                 "owned_by": "assistant" if m == AUTO else routes.pick(m)[0].backend.name}
+                for m in await self.model_ids()]})
         except ApiError as exc:
             return exc.response()
 

@@ -67,21 +67,25 @@ class ReplyMetrics:
                                        buckets=TOOL_BUCKETS, registry=r)
         self.in_progress = Gauge("assistant_replies_in_progress", "Replies streaming now.",
                                  ["backend"], registry=r)
-        self._open: set[int] = set()  # ids of replies started while we were observing
+        self.routes = Counter("assistant_routes", "Replies Auto routed, by route.", ["route"],
+                              registry=r)
+        self._open: dict[int, str] = {}  # replies started while we were observing: backend
         self._models: set[str] = set()
 
     # ReplyObserver -----------------------------------------------------------------
     def reply_started(self, reply: Reply) -> None:
-        self._open.add(id(reply))
+        self._open[id(reply)] = reply.backend  # a fallback may change it on the way
         self.in_progress.labels(reply.backend).inc()
 
     def reply_progress(self, reply: Reply) -> None:
         pass  # per-update hot path: nothing to do
 
     def reply_finished(self, reply: Reply) -> None:
-        if id(reply) in self._open:
-            self._open.discard(id(reply))
-            self.in_progress.labels(reply.backend).dec()
+        started = self._open.pop(id(reply), None)
+        if started is not None:
+            self.in_progress.labels(started).dec()
+        if reply.route:
+            self.routes.labels(reply.route).inc()
         backend, model = reply.backend, self._model_label(reply.model)
         self.replies.labels(backend, model, reply.outcome).inc()
         if reply.failure is not None:

@@ -26,6 +26,7 @@ from ..conversation.approvals import Approvals, Choice
 from ..conversation.moderation import Blocklist, Moderation
 from ..conversation.remote_runs import RemoteRuns
 from ..conversation.rounds import ToolRounds
+from ..conversation.routing import AUTO, Router
 from ..conversation.runs import Runs
 from ..conversation.turn import ChatService, Update
 from ..documents.embeddings import Embeddings
@@ -165,7 +166,9 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
     toolbox.add(search_documents_tool(library, settings.tool_timeout))
     rounds = ToolRounds(toolbox, max_rounds=settings.max_tool_rounds)
     recorder = ConversationRecorder(store)
-    service = ChatService(routes, rounds,
+    listed = settings.backends_file
+    service = ChatService(routes, rounds, router=Router(listed.routes) if listed and
+                          listed.routes else None,
                           max_message_chars=settings.max_message_chars,
                           observers=[recorder, metrics, TokenCounter()],
                           documents=library,
@@ -197,7 +200,8 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
             approvals.answer(place.owner, choice, place.conversation_id)
     remote = RemoteRuns(store, signals, replica, watch=recorder.watch, stop=runs.stop_reply,
                         answer=answer_reply) if signals is not None else None
-    default_model = routes.default_choice() if routes.several else _default_model(backend)
+    default_model = AUTO if service.router else routes.default_choice() if routes.several \
+        else _default_model(backend)
     demo = build_ui(service, default_model, panel, DocumentsPanel(library, identity),
                     attachments, settings.concurrency_limit, mcp, limits, own_keys,
                     YourDataPanel(store, library, panel, api_keys), runs, remote, approvals, api_keys)

@@ -15,20 +15,23 @@ from contextlib import aclosing
 from dataclasses import replace
 from typing import Any, AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 
-from ..domain.events import Event
+from ..domain.events import Event, Routed
 from ..domain.failures import Failure
 from ..domain.messages import Image, Message, ModelRequest
 from ..domain.moderation import MODERATION_DOWN, Verdict
 from ..domain.reply import Charge, Place, Reply, ReplyObserver
 from ..providers.backends import BackendUnavailable
+from ..providers.base import Adapter
 from ..providers.routes import Route, ServerRoutes
 from ..tools.registry import Approver, ToolScope
 from .coalesce import Batches
 from .grounding import DocumentSearch
 from .history import messages_tokens
 from .moderation import Moderation, until_judged
+from .next_model import Candidate, NextModelOnFailure
 from .prepare import Notice, TurnOptions, TurnPreparer
 from .rounds import ToolRounds
+from .routing import Asked, Decision, Router, is_auto
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +63,9 @@ class ChatService:
     def __init__(self, routes: ServerRoutes, rounds: ToolRounds, *,
                  max_message_chars: int, observers: Sequence[ReplyObserver] = (),
                  documents: DocumentSearch | None = None, earlier_images: int = 4,
-                 moderation: Moderation | None = None) -> None:
+                 moderation: Moderation | None = None, router: Router | None = None) -> None:
         self.routes = routes  # the server's own; a visitor may bring one
+        self.router = router  # Auto's routes, when the backends file has some
         self.backend = routes.default_route.backend
         self.moderation = moderation or Moderation()
         self.rounds = rounds
@@ -93,7 +97,11 @@ class ChatService:
         user about a call to a tool that asks first (without it, such calls are refused).
         `paced`: batch the updates for a page to draw; False (the API): each event at once.
         """
+        decision = None
         if route is None:
+            if self.router is not None and is_auto(options.model):
+                decision = self._decide(message, images, options)
+                options = replace(options, model=decision.models[0])
             route, model = self.routes.pick(options.model)
             if model != options.model:
                 options = replace(options, model=model)
@@ -104,13 +112,37 @@ class ChatService:
             yield prepared
         elif prepared is not None:
             pace = (lambda: self.update_interval(prepared.shown_chars)) if paced else None
+            adapter = route.adapters[prepared.reply.api]
+            if decision is not None:
+                adapter = self._routed(prepared.reply, decision, options)
             async for update in self._stream(prepared.reply, prepared.request, pace, route,
-                                             approve):
+                                             approve, adapter):
                 yield update
+
+    def _decide(self, message: Any, images: Sequence[Image], options: TurnOptions) -> Decision:
+        assert self.router is not None
+        asked = Asked(message if isinstance(message, str) else "", len(images),
+                      options.documents, bool(options.tools))
+        default = self.routes.default_route.backend
+        return self.router.decide(asked) or Decision(
+            "default", (f"{default.name}/{default.default_model}",), "no route matched")
+
+    def _routed(self, reply: Reply, decision: Decision, options: TurnOptions) -> Adapter:
+        """Folds where Auto sent the reply into it; the adapter that tries the route's
+        models in turn."""
+        candidates = []
+        for choice in decision.models:
+            route, model = self.routes.pick(choice)
+            api = options.api if options.api and options.api in route.adapters \
+                else route.backend.default_api
+            candidates.append(Candidate(route.adapters[api], route.backend.name, model or ""))
+        first = candidates[0]
+        reply.fold([Routed(first.backend, first.model, decision.why, decision.route)])
+        return NextModelOnFailure(candidates)
 
     async def _stream(self, reply: Reply, request: ModelRequest,
                       pace: Callable[[], float] | None, route: Route,
-                      approve: Approver | None) -> AsyncIterator[Update]:
+                      approve: Approver | None, adapter: Adapter) -> AsyncIterator[Update]:
         self.active_replies += 1
         self._notify("reply_started", reply)
         check: asyncio.Future[Verdict] | None = None
@@ -124,7 +156,7 @@ class ChatService:
             await route.backend.ensure_ready()
             scope = ToolScope(reply.place.owner, reply.sources,
                               cleared=self._clearance(reply, check), approve=approve)
-            events = self.rounds.stream(route.adapters[reply.api], request, scope)
+            events = self.rounds.stream(adapter, request, scope)
             if check is not None:
                 events = until_judged(events, check)
             batched: AsyncGenerator[list[Event], None] = \

@@ -95,5 +95,15 @@ class Moderated:
     """The message's moderation check has answered (the turn holds its verdict)."""
 
 
+@dataclass(frozen=True)
+class Routed:
+    """The reply goes to `model` of `backend`, because of `reason` (Auto, or a fallback)."""
+    backend: str
+    model: str
+    reason: str
+    route: str = ""  # the Auto route's name
+
+
 Event = (TextDelta | ReasoningDelta | RefusalDelta | ToolCalls | HandedBack | ToolStarted
-         | ToolFinished | ToolApproval | ToolsOff | Usage | Retrying | Finished | Failed | Moderated)
+         | ToolFinished | ToolApproval | ToolsOff | Usage | Retrying | Finished | Failed | Moderated
+         | Routed)

@@ -16,6 +16,7 @@ from .events import (
     ReasoningDelta,
     RefusalDelta,
     Retrying,
+    Routed,
     TextDelta,
     ToolApproval,
     ToolCalls,
@@ -36,8 +37,9 @@ Outcome = Literal["streaming", "complete", "refused", "stopped", "failed", "trun
 
 @dataclass
 class Step:
-    """Something the reply did on the way to its answer: reasoning, or a tool call."""
-    kind: Literal["reasoning", "tool"]
+    """Something the reply did on the way to its answer: reasoning, a tool call, or where
+    it was routed (`name`: backend/model, `text`: why)."""
+    kind: Literal["reasoning", "tool", "route"]
     text: str = ""  # the reasoning, or the tool's result
     started: float = field(default_factory=time.monotonic)
     ended: float | None = None
@@ -64,6 +66,8 @@ class Step:
     def to_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {"type": self.kind, "text": self.text, "at": self.at,
                                   "seconds": round(self.duration(), 3)}
+        if self.kind == "route":
+            record.update(name=self.name)
         if self.kind == "tool":
             record.update(name=self.name, call_id=self.call_id, arguments=self.arguments,
                           failed=self.failed, round=self.round)
@@ -73,7 +77,8 @@ class Step:
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Step:
-        kind: Literal["reasoning", "tool"] = "tool" if record.get("type") == "tool" else "reasoning"
+        kind: Literal["reasoning", "tool", "route"] = record["type"] \
+            if record.get("type") in ("tool", "route") else "reasoning"
         return cls(kind, str(record.get("text") or ""),
                    seconds=float(record.get("seconds") or 0.0), at=int(record.get("at") or 0),
                    name=str(record.get("name") or ""), call_id=str(record.get("call_id") or ""),
@@ -134,6 +139,7 @@ class Reply:
     tool_calls_requested: int = 0
     tools_off: bool = False  # the server refused tools: asked again without them
     handed_back: tuple[ToolCall, ...] = ()  # calls to the API caller's own tools, unrun
+    route: str | None = None  # the Auto route that chose the model
     outcome: Outcome = "streaming"
     failure: Failure | None = None
     moderation: Verdict | None = None  # the message's check, once it has answered
@@ -177,6 +183,9 @@ class Reply:
             elif isinstance(event, Retrying):
                 self.retries += 1
                 retrying = event
+            elif isinstance(event, Routed):
+                self._routed(pieces, event)
+                changed = True
             elif isinstance(event, Finished):
                 self._finish(pieces)
             elif isinstance(event, Failed):
@@ -205,6 +214,14 @@ class Reply:
         self.steps.append(Step("tool", at=len(self.text) + sum(map(len, pieces)),
                                name=call.name, call_id=call.call_id, arguments=call.arguments,
                                round=event.round))
+
+    def _routed(self, pieces: list[str], event: Routed) -> None:
+        self.backend, self.model = event.backend, event.model
+        self.route = event.route or self.route
+        now = time.monotonic()
+        self.steps.append(Step("route", event.reason, started=now, ended=now,
+                               at=len(self.text) + sum(map(len, pieces)),
+                               name=f"{event.backend}/{event.model}"))
 
     def _tool_approval(self, event: ToolApproval) -> None:
         """The latest call with that id (ids may repeat across rounds) that has not ended."""

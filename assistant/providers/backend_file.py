@@ -25,6 +25,9 @@ from .protocols import ApiName
 
 BACKEND_KEYS = ("name", "base_url", "key_env", "api", "models", "context_window")
 TOP_KEYS = ("backends", "default", "routes")
+ROUTE_KEYS = ("name", "when", "models")
+CONDITIONS = ("images", "documents", "tools", "code", "min_chars", "max_chars", "keywords",
+              "pattern")
 LOCAL_NAME = "local"  # the embedded model, whenever it is on
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 _APIS: dict[str, ApiName] = {"chat_completions": "chat_completions", "chat": "chat_completions",
@@ -48,10 +51,20 @@ class BackendEntry:
 
 
 @dataclass(frozen=True)
+class RouteEntry:
+    """An Auto route: when its conditions hold, the first of its models answers (the next
+    ones if it fails before its first token). No conditions: everything else."""
+    name: str
+    models: tuple[str, ...]  # backend/model
+    when: Mapping[str, bool | int | str | tuple[str, ...]]
+    line: int
+
+
+@dataclass(frozen=True)
 class BackendsFile:
     backends: tuple[BackendEntry, ...]
     default: str | None  # "backend/model"
-    routes: object = None  # the Auto rules, read by conversation/routing.py
+    routes: tuple[RouteEntry, ...] = ()
 
 
 def read_backends(path: str | Path, environ: Mapping[str, str]) -> BackendsFile:
@@ -89,8 +102,57 @@ def parse_backends(text: str, environ: Mapping[str, str]) -> BackendsFile:
     if default is not None and default.partition("/")[0] not in names:
         raise BackendsFileError(_line(top["default"]), f"default is “{default}”: it must be "
                                 "backend/model, with a backend named in this file")
+    routes = top.get("routes")
+    if routes is not None and (not isinstance(routes, yaml.SequenceNode) or not routes.value):
+        raise BackendsFileError(_line(routes), '"routes" must be a list of routes')
     return BackendsFile(tuple(entries), default,
-                        yaml.safe_load(text).get("routes") if "routes" in top else None)
+                        tuple(_route(node, names) for node in routes.value) if routes else ())
+
+
+def _route(node: yaml.Node, backends: set[str]) -> RouteEntry:
+    if not isinstance(node, yaml.MappingNode):
+        raise BackendsFileError(_line(node), "each route must be a mapping with a name and "
+                                             "models")
+    fields = _mapping(node, ROUTE_KEYS)
+    if "name" not in fields or "models" not in fields:
+        raise BackendsFileError(_line(node), "this route needs a name and models")
+    models = _models(fields["models"]) or ()
+    for model in models:
+        if model.partition("/")[0] not in backends or not model.partition("/")[2]:
+            raise BackendsFileError(_line(fields["models"]), f"the model “{model}” must be "
+                                    "backend/model, with a backend named in this file")
+    when: dict[str, bool | int | str | tuple[str, ...]] = {}
+    if "when" in fields:
+        if not isinstance(fields["when"], yaml.MappingNode):
+            raise BackendsFileError(_line(fields["when"]), "when must be a mapping of "
+                                    f"conditions: {', '.join(CONDITIONS)}")
+        for key, value in _mapping(fields["when"], CONDITIONS).items():
+            when[key] = _condition(key, value)
+    return RouteEntry(_scalar(fields["name"], "name"), models, when, _line(node))
+
+
+def _condition(key: str, node: yaml.Node) -> bool | int | str | tuple[str, ...]:
+    if key == "keywords":
+        words = _models(node)
+        if not words:
+            raise BackendsFileError(_line(node), "keywords must be a list of words or phrases")
+        return tuple(w.lower() for w in words)
+    value = _scalar(node, key)
+    if key in ("min_chars", "max_chars"):
+        if not value.isdigit():
+            raise BackendsFileError(_line(node), f"{key} is “{value}”: it must be a whole "
+                                                 "number of characters")
+        return int(value)
+    if key == "pattern":
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise BackendsFileError(_line(node), f"pattern is not a regular expression "
+                                                 f"({exc})") from None
+        return value
+    if value.lower() not in ("true", "false"):
+        raise BackendsFileError(_line(node), f"{key} is “{value}”: it must be true or false")
+    return value.lower() == "true"
 
 
 def _entry(node: yaml.Node, environ: Mapping[str, str]) -> BackendEntry:

@@ -92,6 +92,9 @@ def to_markdown(c: Conversation) -> str:
         for step in m.steps:
             seconds = step.get("seconds")
             took = f" ({seconds:.1f} s)" if isinstance(seconds, (int, float)) else ""
+            if step.get("type") == "route":
+                lines += [f"*↪ {step.get('name', '')} · {step.get('text', '')}*", ""]
+                continue
             if step.get("type") == "tool":
                 failed = " (failed)" if step.get("failed") else ""
                 summary = f"🔧 {step.get('name', '')}{failed}{took}"

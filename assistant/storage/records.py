@@ -16,7 +16,7 @@ ROLES: tuple[Role, ...] = get_args(Role)
 STATUSES: tuple[Status, ...] = get_args(Status)
 SETTINGS_KEYS = ("model", "temperature", "system_prompt", "history_turns", "max_tokens", "api",
                  "allowed_tools")  # the tools "always allowed in this chat" (approvals.py)
-STEP_KINDS = ("reasoning", "tool")
+STEP_KINDS = ("reasoning", "tool", "route")
 TITLE_CHARS = 60
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -214,6 +214,8 @@ def steps_json(steps: Any) -> str | None:
                 or type(at) is not int:
             raise ValueError("a step has a text string, seconds as a number and `at` a whole number")
         record = {"type": step["type"], "text": clean_text(text), "seconds": seconds, "at": at}
+        if step["type"] == "route" and isinstance(step.get("name", ""), str):
+            record["name"] = clean_text(step.get("name", ""))
         if step["type"] == "tool":
             fields = {k: step.get(k, "") for k in ("name", "call_id", "arguments")}
             if not all(isinstance(v, str) for v in fields.values()) or \

@@ -12,6 +12,7 @@ import gradio as gr
 from ..conversation.approvals import Approvals
 from ..conversation.prepare import TurnOptions
 from ..conversation.remote_runs import RemoteRuns
+from ..conversation.routing import AUTO
 from ..conversation.runs import Runs
 from ..conversation.turn import ChatService, Update
 from ..identity.api_keys import ApiKeys
@@ -116,6 +117,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
     """`runs`: the replies running in this process; `remote`: those that other processes
     sharing the database run (with replicas), followed through it."""
     backend, routes = service.backend, service.routes
+    auto = [AUTO] if service.router is not None else []
     keys_panel = ApiKeysPanel(api_keys, panel.identity) if api_keys is not None else None
     turns = ChatTurns(service, panel, documents, attachments, limits, own_keys, runs, remote,
                       approvals)
@@ -131,7 +133,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
         return tool_choices(), tools_status(mcp)
 
     async def refresh_models(current: str) -> tuple[dict[str, Any], str]:
-        choices = await routes.model_choices()
+        choices = [*auto, *await routes.model_choices()]
         if current and current not in choices:
             choices.insert(0, current)
         return gr.update(choices=choices), backends_line()
@@ -152,7 +154,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
             panel.render()
             gr.Markdown("### Settings")
             suggested = [routes.choice(b, m) for b in routes.backends for m in b.suggested_models]
-            model = gr.Dropdown(label="Model", choices=suggested or [default_model],
+            model = gr.Dropdown(label="Model", choices=[*auto, *suggested] or [default_model],
                                 value=default_model, allow_custom_value=True, filterable=True,
                                 info="backend/model" if routes.several else None)
             each_own = [("Each server's own", "")] if routes.several else []

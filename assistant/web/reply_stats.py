@@ -16,9 +16,13 @@ MIN_RATE_SECONDS = 0.05  # shorter than this, a tokens/s figure means nothing
 
 
 def format_stats(reply: Reply) -> str:
-    parts = [part for part in (_first_token(reply), _rate(reply), _tokens(reply), _tools(reply),
-                               _cost(reply)) if part]
+    parts = [part for part in (_route(reply), _first_token(reply), _rate(reply), _tokens(reply),
+                               _tools(reply), _cost(reply)) if part]
     return SEPARATOR.join(parts)
+
+
+def _route(reply: Reply) -> str:
+    return f"↪ {reply.route}" if reply.route else ""
 
 
 def _first_token(reply: Reply) -> str:

@@ -1,0 +1,106 @@
+"""Auto: each message goes to the model its route names, by rules over what the message
+has (images, documents, tools, code, length, keywords, a pattern). The first route whose
+conditions all hold wins; it says why, in words the page shows above the reply."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+from ..providers.backend_file import RouteEntry
+
+AUTO = "Auto"
+_FENCE = re.compile(r"```|~~~")
+_CODE_LINE = re.compile(
+    r"^\s*(def |class |import |from \S+ import |function |const |let |var |public |"
+    r"#include|SELECT |for \(|if \(|return\b|\}|.*[;{]\s*$)", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What a rule looks at in a turn."""
+    text: str
+    images: int = 0
+    documents: bool = False
+    tools: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    route: str
+    models: tuple[str, ...]  # backend/model, the next ones if one fails before its first token
+    why: str
+
+
+def is_auto(model: str | None) -> bool:
+    return bool(model) and str(model).strip().lower() == AUTO.lower()
+
+
+def looks_like_code(text: str) -> str | None:
+    """Why `text` holds code, or None."""
+    if _FENCE.search(text):
+        return "the message has a code block"
+    if len(_CODE_LINE.findall(text)) >= 2:
+        return "the message looks like code"
+    return None
+
+
+class Router:
+    def __init__(self, routes: Sequence[RouteEntry]) -> None:
+        self.routes = tuple(routes)
+        self._patterns = {r.line: re.compile(str(r.when["pattern"]), re.IGNORECASE)
+                          for r in routes if "pattern" in r.when}
+
+    def decide(self, asked: Asked) -> Decision | None:
+        """The first route whose conditions all hold; None when none does."""
+        for route in self.routes:
+            reasons = self._reasons(route, asked)
+            if reasons is not None:
+                why = " and ".join(reasons) if reasons else "everything else"
+                return Decision(route.name, route.models, f"{route.name}: {why}")
+        return None
+
+    def _reasons(self, route: RouteEntry, asked: Asked) -> list[str] | None:
+        """Why each condition holds; None as soon as one does not."""
+        reasons: list[str] = []
+        for key, wanted in route.when.items():
+            reason = self._holds(route, key, wanted, asked)
+            if reason is None:
+                return None
+            if reason:
+                reasons.append(reason)
+        return reasons
+
+    def _holds(self, route: RouteEntry, key: str, wanted: object, asked: Asked) -> str | None:
+        """Why the condition holds ("" when it holds without a word to say), or None."""
+        text = asked.text
+        if key == "images":
+            has = asked.images > 0
+            return ("the message has an image" if has else "") if has == wanted else None
+        if key == "documents":
+            return ("documents are on" if asked.documents else "") \
+                if asked.documents == wanted else None
+        if key == "tools":
+            return ("tools are on" if asked.tools else "") if asked.tools == wanted else None
+        if key == "code":
+            why = looks_like_code(text)
+            return (why or "") if bool(why) == wanted else None
+        if key == "min_chars":
+            return f"the message is long ({len(text):,} characters)" \
+                if len(text) >= int(str(wanted)) else None
+        if key == "max_chars":
+            return "" if len(text) <= int(str(wanted)) else None
+        if key == "keywords":
+            lowered = text.lower()
+            found = next((w for w in wanted if _has_words(lowered, str(w))), None) \
+                if isinstance(wanted, tuple) else None
+            return f"the message says “{found}”" if found else None
+        if key == "pattern":
+            match = self._patterns[route.line].search(text)
+            return f"the message matches “{match.group(0)[:40]}”" if match else None
+        return None
+
+
+def _has_words(text: str, words: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(words)}(?!\w)", text) is not None
