@@ -54,7 +54,8 @@ CODE = [(t, 0, False, "code") for t in (
     "```rust\nfn main() { let v = vec![1]; }\n```\nexplain ownership here",
     "public class Main {\n  public static void main(String[] a) {\n  }\n}\nadd a greeting",
     "```yaml\nservices:\n  web:\n    image: nginx\n```\nadd a port",
-    "function debounce(f) {\n  let t;\n  return () => { clearTimeout(t); t = setTimeout(f, 100); };\n}\ntype this in TS",
+    "function debounce(f) {\n  let t;\n  return () => { clearTimeout(t); t = setTimeout(f, 9); };\n}\n"
+    "type this in TS",
     "```sql\nUPDATE t SET a = 1\n```\nwhy did it change every row?",
     "from typing import List\ndef first(xs: List[int]) -> int:\n    return xs[0]\nhandle empty",
     "Write a regex for emails and test it:\n```\nfoo@bar.com\n```",
