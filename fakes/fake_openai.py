@@ -70,6 +70,7 @@ class FakeOpenAI:
         self.host = host
         self.port = port
         self.default = Scenario()
+        self.by_model: dict[str, Scenario] = {}  # a model's own scenario, before the queue
         self.models: list[str] = list(MODELS)
         self.requests: list[RecordedRequest] = []
         self.disconnects = 0
@@ -148,6 +149,7 @@ class FakeOpenAI:
             self.requests.clear()
             self.disconnects = 0
             self.default = Scenario()
+            self.by_model = {}
             self.embeddings_enabled = True
             self.flag_words = dict(FLAG_WORDS)
             self.flag_images = False
@@ -161,8 +163,11 @@ class FakeOpenAI:
             return len(self._queue)
 
     def _next_scenario(self) -> Scenario:
+        body = getattr(self._local, "body", None)
+        model = body.get("model") if isinstance(body, dict) else None
         with self._cond:
-            scenario = self._queue.popleft() if self._queue else self.default
+            scenario = self.by_model[model] if model in self.by_model else \
+                self._queue.popleft() if self._queue else self.default
         return scenario.answering(getattr(self._local, "body", None))
 
     # ---------------------------------------------------------------- observing

@@ -280,6 +280,11 @@ class ConversationPanel:
         return (messages, messages, conversation.title, versions_choice(conversation),
                 conversation.id, *[gr.update() if value is None else value for value in saved])
 
+    def reopen(self, conversation_id: str | None, token: str,
+               request: gr.Request) -> tuple[Any, ...]:
+        """The chat shown again after something outside the chat changed it (Compare)."""
+        return self._open(conversation_id, token, request)
+
     def _open_found(self, conversation_id: str | None, query: str, token: str,
                     request: gr.Request) -> tuple[Any, ...]:
         """A chat picked from the list; when the list was searched and the hit is in a

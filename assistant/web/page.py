@@ -22,6 +22,7 @@ from .api_keys_panel import ApiKeysPanel
 from .attachments import Attachments
 from .chat_actions import ActionChat
 from .chat_turns import ChatTurns
+from .compare_panel import ComparePanel
 from .conversations_api import register_api
 from .conversations_panel import SWITCH_ON_VERSION_LINKS, ConversationPanel
 from .documents_panel import DocumentsPanel
@@ -204,6 +205,8 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
             fill_height=True,
         )
 
+        compare = ComparePanel(service, panel, panel.store, limits)
+        compare.render([*auto, *suggested] or [default_model], default_model)
         chat_interface.add_action_api(concurrency_limit)
         chat_interface.answer_question = turns.answer
         # The token's "" makes it optional to clients: signed-in callers need none.
@@ -241,6 +244,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
         for event in opened:
             then_follow(event)
             event.then(lambda: gr.update(visible=False), None, panel.branch_here, **quick)
+        compare.wire(chat_interface.chatbot, panel.restored[2:])
         own_keys.wire(model)
         your_data.wire(panel.token, chat_interface)
         if keys_panel is not None:
