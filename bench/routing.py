@@ -13,11 +13,18 @@ import time
 
 from assistant.conversation.routing import Asked, Router
 from assistant.providers.backend_file import parse_backends
-from bench.routing_messages import MESSAGES, RULES
+from bench.routing_messages import EXAMPLES, MESSAGES, RULES
 
 
 def main() -> int:
-    router = Router(parse_backends(RULES, {}).routes)
+    for title, rules in (("Rules only", RULES), ("Rules, plus examples for code and reasoning",
+                                                 EXAMPLES)):
+        print(f"\n## {title}\n")
+        score(Router(parse_backends(rules, {}).routes))
+    return 0
+
+
+def score(router: Router) -> None:
     right: collections.Counter[str] = collections.Counter()
     total: collections.Counter[str] = collections.Counter()
     missed = []
@@ -46,7 +53,6 @@ def main() -> int:
           f"p95 {timings[int(len(timings) * 0.95)] * 1e3:.3f} ms "
           f"({len(timings)} decisions, no embeddings)")
     print("\nMissed:\n" + "\n".join(missed))
-    return 0
 
 
 if __name__ == "__main__":

@@ -86,4 +86,24 @@ FAST = [(t, 0, False, "fast") for t in (
     "Shorten this: we would like to kindly ask you to reply.", "Good morning!",
     "What's a good stretch for my back?", "Spell 'necessary'.", "Bye!")]
 
+# The same, plus example messages for code and reasoning asked in prose (none of them is
+# one of the messages below): a route with examples holds when one is the closest.
+EXAMPLES = RULES.replace("""  - {name: fast, models: [ollama/llama3.2]}
+""", """  - name: code
+    examples:
+      - "How do I sort a dictionary by value in Python?"
+      - "What does git stash do?"
+      - "Why does my JavaScript promise never resolve?"
+      - "How do I write a SQL join?"
+      - "What is a null pointer exception in Java?"
+    models: [ollama/qwen2.5-coder]
+  - name: reasoning
+    examples:
+      - "A bat and a ball cost 1.10 in total; how much is the ball?"
+      - "Two cars drive towards each other at 60 and 40 km/h; when do they meet?"
+      - "Solve this puzzle about three boxes with wrong labels."
+    models: [openai/o4-mini]
+  - {name: fast, models: [ollama/llama3.2]}
+""")
+
 MESSAGES = VISION + DOCUMENTS + CODE + REASONING + FAST

@@ -240,3 +240,19 @@ def test_auto_falls_back_to_the_routes_next_model_and_says_so(several, servers):
 def test_each_rule_picks_its_route(asked, route):
     entries = parse_backends(RULES, {}).routes
     assert Router(entries).decide(asked).why == route
+
+
+def test_a_route_with_examples_takes_the_messages_closest_to_them():
+    entries = parse_backends("""\
+backends:
+  - {name: a, base_url: "http://a/v1"}
+routes:
+  - name: code
+    examples: ["How do I sort a dictionary by value in Python?", "What does git stash do?"]
+    models: [a/code]
+  - {name: fast, models: [a/fast]}
+""", {}).routes
+    router = Router(entries)
+    assert router.decide(Asked("What does git rebase do?")).why == \
+        "code: the message is like “What does git stash do?”"
+    assert router.decide(Asked("What's the capital of Peru?")).why == "fast: everything else"

@@ -1,5 +1,6 @@
 """Auto: each message goes to the model its route names, by rules over what the message
-has (images, documents, tools, code, length, keywords, a pattern). The first route whose
+has (images, documents, tools, code, length, keywords, a pattern) and, for routes with
+examples, which route's example it is closest to (BM25). The first route whose
 conditions all hold wins; it says why, in words the page shows above the reply."""
 
 from __future__ import annotations
@@ -8,9 +9,11 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
+from ..documents.ranking import Bm25Ranking
 from ..providers.backend_file import RouteEntry
 
 AUTO = "Auto"
+CLOSE_ENOUGH = 0.3  # of the BM25 score the example gets as its own query: below, chance
 _FENCE = re.compile(r"```|~~~")
 _CODE_LINE = re.compile(
     r"^\s*(def |class |import |from \S+ import |function |const |let |var |public |"
@@ -51,15 +54,34 @@ class Router:
         self.routes = tuple(routes)
         self._patterns = {r.line: re.compile(str(r.when["pattern"]), re.IGNORECASE)
                           for r in routes if "pattern" in r.when}
+        self._examples = [(r.line, example) for r in routes for example in r.examples]
+        texts = [e for _, e in self._examples]
+        self._bm25 = Bm25Ranking(texts) if texts else None
+        self._own = [dict(self._bm25.search(text, len(texts))).get(i, 0.0) or 1.0
+                     for i, text in enumerate(texts)] if self._bm25 else []
 
     def decide(self, asked: Asked) -> Decision | None:
         """The first route whose conditions all hold; None when none does."""
+        closest = self._closest(asked.text)
         for route in self.routes:
             reasons = self._reasons(route, asked)
+            if reasons is not None and route.examples:
+                if closest is None or closest[0] != route.line:
+                    continue
+                reasons.append(f"the message is like “{closest[1][:50]}”")
             if reasons is not None:
                 why = " and ".join(reasons) if reasons else "everything else"
                 return Decision(route.name, route.models, f"{route.name}: {why}")
         return None
+
+    def _closest(self, text: str) -> tuple[int, str] | None:
+        """The example (and its route's line) closest to `text` by BM25, if close enough."""
+        if self._bm25 is None:
+            return None
+        found = self._bm25.search(text, 1)
+        if not found or found[0][1] < CLOSE_ENOUGH * self._own[found[0][0]]:
+            return None
+        return self._examples[found[0][0]]
 
     def _reasons(self, route: RouteEntry, asked: Asked) -> list[str] | None:
         """Why each condition holds; None as soon as one does not."""

@@ -25,7 +25,7 @@ from .protocols import ApiName
 
 BACKEND_KEYS = ("name", "base_url", "key_env", "api", "models", "context_window")
 TOP_KEYS = ("backends", "default", "routes")
-ROUTE_KEYS = ("name", "when", "models")
+ROUTE_KEYS = ("name", "when", "models", "examples")
 CONDITIONS = ("images", "documents", "tools", "code", "min_chars", "max_chars", "keywords",
               "pattern")
 LOCAL_NAME = "local"  # the embedded model, whenever it is on
@@ -58,6 +58,7 @@ class RouteEntry:
     models: tuple[str, ...]  # backend/model
     when: Mapping[str, bool | int | str | tuple[str, ...]]
     line: int
+    examples: tuple[str, ...] = ()  # messages it is for: it holds when one is the closest
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,13 @@ def _route(node: yaml.Node, backends: set[str]) -> RouteEntry:
                                     f"conditions: {', '.join(CONDITIONS)}")
         for key, value in _mapping(fields["when"], CONDITIONS).items():
             when[key] = _condition(key, value)
-    return RouteEntry(_scalar(fields["name"], "name"), models, when, _line(node))
+    examples: tuple[str, ...] = ()
+    if "examples" in fields:
+        examples = _models(fields["examples"]) or ()
+        if not examples:
+            raise BackendsFileError(_line(fields["examples"]), "examples must be a list of "
+                                                               "messages")
+    return RouteEntry(_scalar(fields["name"], "name"), models, when, _line(node), examples)
 
 
 def _condition(key: str, node: yaml.Node) -> bool | int | str | tuple[str, ...]:
