@@ -58,6 +58,7 @@ routes:
   - {name: code, when: {code: true}, models: [a/code]}
   - {name: reasoning, when: {keywords: [step by step, think hard]}, models: [a/think]}
   - {name: long, when: {min_chars: 1500}, models: [a/think]}
+  - {name: french, when: {language: fr}, models: [a/fr]}
   - {name: pattern, when: {pattern: "\\\\d{3}-\\\\d{4}"}, models: [a/fast]}
   - {name: fast, models: [a/fast]}
 """
@@ -236,6 +237,8 @@ def test_auto_falls_back_to_the_routes_next_model_and_says_so(several, servers):
     (Asked("Summarise my file", documents=True), "docs: documents are on"),
     (Asked("x" * 2000), "long: the message is long (2,000 characters)"),
     (Asked("Call 555-1234 for me"), "pattern: the message matches “555-1234”"),
+    (Asked("Quelle est la capitale de la France ?"), "french: the message is in fr"),
+    (Asked("What is the capital of France?"), "fast: everything else"),
 ])
 def test_each_rule_picks_its_route(asked, route):
     entries = parse_backends(RULES, {}).routes

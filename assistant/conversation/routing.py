@@ -1,5 +1,5 @@
 """Auto: each message goes to the model its route names, by rules over what the message
-has (images, documents, tools, code, length, keywords, a pattern) and, for routes with
+has (images, documents, tools, code, length, language, keywords, a pattern) and, for routes with
 examples, which route's example it is closest to (BM25). The first route whose
 conditions all hold wins; it says why, in words the page shows above the reply."""
 
@@ -18,6 +18,29 @@ _FENCE = re.compile(r"```|~~~")
 _CODE_LINE = re.compile(
     r"^\s*(def |class |import |from \S+ import |function |const |let |var |public |"
     r"#include|SELECT |for \(|if \(|return\b|\}|.*[;{]\s*$)", re.MULTILINE)
+
+
+# The most common words of each language: enough to tell them apart in a message.
+_LANGUAGE_WORDS = {
+    "en": "the and is are you to of in it that what how this with for not be have do can",
+    "fr": "le la les est et de du des une un que pour pas je vous il dans ce qui sur avec",
+    "de": "der die das und ist nicht ich sie es ein eine zu mit wie was für auf den dem",
+    "es": "el la los las es y que de en un una por para no como qué con se del al",
+    "it": "il la che di è e un una per non sono con come cosa gli della del mi ti",
+    "pt": "o a os as é e que de em um uma para não com como do da se por você",
+    "nl": "de het een en is niet ik je dat van op te met wat hoe zijn voor er",
+}
+_LANGUAGES = {code: set(words.split()) for code, words in _LANGUAGE_WORDS.items()}
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def language_of(text: str) -> str | None:
+    """The language whose common words the message uses most (None: too few to tell)."""
+    words = _WORD.findall(text.lower())
+    counts = {code: sum(w in common for w in words) for code, common in _LANGUAGES.items()}
+    best = max(counts, key=lambda code: counts[code])
+    return best if counts[best] >= 2 and list(counts.values()).count(counts[best]) == 1 \
+        else None
 
 
 @dataclass(frozen=True)
@@ -118,6 +141,9 @@ class Router:
             found = next((w for w in wanted if _has_words(lowered, str(w))), None) \
                 if isinstance(wanted, tuple) else None
             return f"the message says “{found}”" if found else None
+        if key == "language":
+            found = language_of(text)
+            return f"the message is in {found}" if found == wanted else None
         if key == "pattern":
             match = self._patterns[route.line].search(text)
             return f"the message matches “{match.group(0)[:40]}”" if match else None

@@ -27,7 +27,8 @@ BACKEND_KEYS = ("name", "base_url", "key_env", "api", "models", "context_window"
 TOP_KEYS = ("backends", "default", "routes")
 ROUTE_KEYS = ("name", "when", "models", "examples")
 CONDITIONS = ("images", "documents", "tools", "code", "min_chars", "max_chars", "keywords",
-              "pattern")
+              "pattern", "language")
+LANGUAGES = ("en", "fr", "de", "es", "it", "pt", "nl")
 LOCAL_NAME = "local"  # the embedded model, whenever it is on
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 _APIS: dict[str, ApiName] = {"chat_completions": "chat_completions", "chat": "chat_completions",
@@ -150,6 +151,11 @@ def _condition(key: str, node: yaml.Node) -> bool | int | str | tuple[str, ...]:
             raise BackendsFileError(_line(node), f"{key} is “{value}”: it must be a whole "
                                                  "number of characters")
         return int(value)
+    if key == "language":
+        if value.lower() not in LANGUAGES:
+            raise BackendsFileError(_line(node), f"language is “{value}”: it must be one of "
+                                                 f"{', '.join(LANGUAGES)}")
+        return value.lower()
     if key == "pattern":
         try:
             re.compile(value)
