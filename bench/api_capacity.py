@@ -211,7 +211,7 @@ def added_ttft(kind: str, count: int) -> list[float]:
 def main(quick: bool, ramp: float, step: int, max_users: int, page: int) -> int:
     """`page`: the page path's capacity, measured just before (bench/capacity.py)."""
     kinds = [k for k in KINDS if k != "litellm" or ensure_litellm()]
-    steps = list(range(step, max_users + 1, step))
+    steps = [10, 25, *range(step, max_users + 1, step)]  # a small capacity still has a number
     results: dict[str, Any] = {}
     for kind in kinds:
         ttfts = added_ttft(kind, 20 if quick else 50)

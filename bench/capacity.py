@@ -157,7 +157,8 @@ def main(argv: list[str]) -> int:
                         help="the OpenAI-compatible API instead (bench/api_capacity.py)")
     args = parser.parse_args(argv)
     if args.api:  # the page's capacity first, with the same steps as below
-        page = capacity("ours", list(range(args.step, 101, args.step)), args.ramp)["capacity"]
+        page = capacity("ours", [5, 10, 15, 20, *range(args.step, 101, args.step)],
+                        args.ramp)["capacity"]
         return api_capacity.main(args.quick, args.ramp, 50, args.max_users * 2, page)
     RESULTS.mkdir(exist_ok=True)
     fine = [] if args.quick else [5, 10, 15, 20]  # so that a small capacity still has a number
