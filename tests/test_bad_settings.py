@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from assistant.app.server import run
+from fakes.loopback import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,11 +60,17 @@ def start(tmp_path, monkeypatch, capsys):
                                              "“missing.gguf”: it cannot be read"),
     (["--frobnicate", "3"], "unrecognized arguments: --frobnicate 3"),
     (["--env-file", "missing.env"], "--env-file is “missing.env”: there is no such file."),
+    (["--max-document-mb", "nan"], "--max-document-mb (ASSISTANT_MAX_DOCUMENT_MB) is “nan”: it "
+                                   "must be a finite number."),
+    (["--max-image-mb", "inf"], "is “inf”: it must be a finite number."),
+    (["--database-url", "mysql://u:pw-SECRET@db/x?sslkey=SECRET"],
+     "is “mysql://…@db/x?…”: it must be a postgresql://"),
+    (["--base-url", "ftp://u:sk-SECRET@host/v1"], "is “ftp://…@host/v1”: it must be an http://"),
 ])
 def test_a_bad_flag_is_one_line_and_exit_code_2(start, argv, expected):
     code, line = start(*argv)
     assert code == 2
-    assert line.startswith("python app.py: ") and expected in line
+    assert line.startswith("python app.py: ") and expected in line and "SECRET" not in line
 
 
 def test_a_bad_environment_variable_is_named_as_the_variable(start, monkeypatch):
@@ -81,13 +88,13 @@ def test_a_bad_environment_variable_is_named_as_the_variable(start, monkeypatch)
      "--max-images (ASSISTANT_MAX_IMAGES) is “lots”: it must be a whole number."),
     ("# my settings\nASSISTANT_PROT=8000\n",
      ".env line 2 sets ASSISTANT_PROT, which is not a setting; did you mean ASSISTANT_PORT?"),
-    ("ASSISTANT_PORT=8000\nthis line is no setting\n",
-     ".env line 2 is not a setting: write NAME=value (it is “this line is no setting”)."),
+    ("ASSISTANT_PORT=8000\nOPENAI_API_KEY: sk-proj-SECRET\n",
+     ".env line 2 is not a setting: write NAME=value."),
 ])
 def test_a_bad_dotenv_line_is_named_by_its_line(start, tmp_path, dotenv, expected):
     (tmp_path / ".env").write_text(dotenv)
     code, line = start()
-    assert code == 2 and expected in line
+    assert code == 2 and expected in line and "SECRET" not in line
 
 
 def test_a_port_in_use_or_certificates_that_do_not_load_are_named(start, tmp_path):
@@ -113,3 +120,16 @@ def test_the_real_command_prints_no_traceback():
     assert result.returncode == 2
     assert result.stderr == "python app.py: --port (ASSISTANT_PORT) is “0”: it must be from 1 " \
                             "to 65535.\n"
+
+
+def test_a_database_that_cannot_be_opened_is_one_line(start, monkeypatch):
+    import assistant.app.server as server
+
+    def refuse(*_):
+        raise ConnectionRefusedError("connection refused")
+    monkeypatch.setattr(server, "open_store", refuse)
+    assert start("--database-url", "postgresql://u:pw-SECRET@127.0.0.1:1/db", "--port",
+                 str(free_port())) == (
+        2, "python app.py: --database-url (ASSISTANT_DATABASE_URL) is "
+           "“postgresql://…@127.0.0.1:1/db”: the database cannot be opened "
+           "(ConnectionRefusedError).")

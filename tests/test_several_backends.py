@@ -259,3 +259,59 @@ routes:
     assert router.decide(Asked("What does git rebase do?")).why == \
         "code: the message is like “What does git stash do?”"
     assert router.decide(Asked("What's the capital of Peru?")).why == "fast: everything else"
+
+
+def test_one_line_json_routes_are_told_apart_by_position():
+    entries = parse_backends('{"backends": [{"name": "a", "base_url": "http://a/v1"}], '
+                             '"routes": [{"name": "phone", "when": {"pattern": "\\\\d{3}-\\\\d{4}"}, '
+                             '"models": ["a/p"]}, {"name": "code", "examples": ["What does git '
+                             'stash do?"], "models": ["a/c"]}, {"name": "fast", "models": '
+                             '["a/f"]}]}', {}).routes
+    router = Router(entries)
+    assert router.decide(Asked("call 555-1234")).route == "phone"
+    assert router.decide(Asked("TICKET-42")).route == "fast"
+    assert router.decide(Asked("What does git rebase do?")).route == "code"
+    assert router.decide(Asked("Write a poem")).route == "fast"
+
+
+def test_with_one_backend_in_the_file_its_prefix_still_picks_it(tmp_path):
+    from assistant.app.settings import load_settings
+    from assistant.providers.routes import Route, ServerRoutes
+
+    (tmp_path / "one.yaml").write_text(
+        "backends:\n  - {name: openai, base_url: 'http://x/v1', models: [m1, m2]}\n"
+        "default: openai/m2\n")
+    settings = load_settings(["--backends", str(tmp_path / "one.yaml")], environ={})
+    assert settings.visitor_key_mode() == "off"  # the file's servers answer, not visitors'
+    from assistant.app.server_backends import server_backends, server_routes
+    from assistant.providers.retrying import RetryPolicy
+    settings = load_settings(["--backends", str(tmp_path / "one.yaml"), "--embedded-model",
+                              "off"], environ={})
+    routes = server_routes(settings, server_backends(settings), RetryPolicy(), ())
+    assert routes.default_route.backend.default_model == "m2"
+    assert isinstance(routes, ServerRoutes) and routes.pick("openai/m1")[1] == "m1"
+    assert isinstance(routes.default_route, Route)
+
+
+def test_a_route_to_a_backend_that_is_not_running_stops_the_start(tmp_path):
+    from assistant.app.server_backends import server_backends, server_routes
+    from assistant.app.setting_checks import BadSetting
+    from assistant.app.settings import load_settings
+    from assistant.providers.retrying import RetryPolicy
+
+    (tmp_path / "b.yaml").write_text(
+        "backends:\n  - {name: a, base_url: 'http://127.0.0.1:1/v1', models: [m]}\n"
+        "routes:\n  - {name: fast, models: [local/smollm2]}\n")
+    settings = load_settings(["--backends", str(tmp_path / "b.yaml"), "--embedded-model", "off"],
+                             environ={})
+    with pytest.raises(BadSetting, match=r"the route “fast” \(line 4\) names local/smollm2, "
+                                         r"but the backend local is not running"):
+        server_routes(settings, server_backends(settings), RetryPolicy(), ())
+
+
+def test_the_api_stream_does_not_report_a_route_as_a_tool_call(sdk):
+    chunks = list(sdk.chat.completions.create(model="Auto", stream=True, messages=[
+        {"role": "user", "content": "Explain it step by step"}]))
+    extras = [c.model_extra.get("assistant") for c in chunks if c.model_extra]
+    assert not any(e and e.get("step") for e in extras)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Beta here."

@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from ..conversation.approvals import ANSWERS, Approvals
 from ..conversation.prepare import Notice, TurnOptions
-from ..conversation.routing import AUTO
+from ..conversation.routing import AUTO, is_auto
 from ..conversation.runs import Runs
 from ..conversation.turn import ChatService, Update
 from ..domain.reply import Charge, Place, Reply
@@ -167,7 +167,8 @@ class ApiEndpoints:
 
     async def _options(self, parsed: ApiRequest) -> TurnOptions:
         models = await self.model_ids()
-        if models and parsed.model not in models:
+        if models and parsed.model not in models and not (
+                is_auto(parsed.model) and self.service.router is not None):
             raise ApiError(404, f"The model “{parsed.model[:100]}” does not exist here; "
                            "GET /v1/models lists those that do.", param="model",
                            code="model_not_found")

@@ -33,7 +33,7 @@ class Progress:
                 if len(step.text) > sent:
                     delta.reasoning += step.text[sent:]
                     self._reasoning_sent[index] = len(step.text)
-            else:
+            elif step.kind == "tool":  # a route note is the model's name, already sent
                 state = (step.done, step.approval, step.failed)
                 if self._step_states.get(index) != state:
                     self._step_states[index] = state

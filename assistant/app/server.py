@@ -67,7 +67,7 @@ from ..web.your_data_panel import YourDataPanel
 from .logs import configure_logging
 from .metrics import ReplyMetrics, metrics_routes
 from .server_backends import backend_secrets, server_backends, server_routes
-from .setting_checks import startup_problem
+from .setting_checks import shown_value, startup_problem
 from .settings import BadSetting, Settings, build_parser, load_settings
 
 log = logging.getLogger("assistant")
@@ -146,14 +146,23 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
                blocklist: Blocklist | None = None) -> App:
     """`clock`: the time the per-user limits count in (tests move it). `blocklist`: the one
     `run` has read already; else it is read here."""
+    replica = new_replica_id()
+    try:
+        store = open_store(settings.database_url, settings.data_dir, replica)
+    except Exception as exc:  # unreachable, refused, a wrong password: said in one line
+        if not settings.database_url:
+            raise
+        raise BadSetting(f"--database-url (ASSISTANT_DATABASE_URL) is "
+                         f"“{shown_value(settings.database_url)}”: the database cannot be "
+                         f"opened ({type(exc).__name__}).") from None
     retry = RetryPolicy(max_retries=settings.max_retries, budget=settings.retry_budget)
     routes = server_routes(settings, server_backends(settings), retry, backend_secrets(settings))
     backend = routes.default_route.backend
+    openai_backend = next((b for b in routes.backends if b.kind == "openai"), backend)
     moderation = Moderation(blocklist or read_blocklist(settings),
-                            OpenAIModeration(backend.client) if settings.moderation == "openai"
-                            else None, fail_open=settings.moderation_fail == "open")
-    replica = new_replica_id()
-    store = open_store(settings.database_url, settings.data_dir, replica)
+                            OpenAIModeration(openai_backend.client)
+                            if settings.moderation == "openai" else None,
+                            fail_open=settings.moderation_fail == "open")
     heartbeat = Heartbeat(store, replica, STATUS_WORDS["streaming"])
     heartbeat.start()  # marks what a stopped process left streaming, now and every second
     metrics = ReplyMetrics(log_content=settings.log_content)
@@ -162,7 +171,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
     mcp.start(toolbox)  # a server that cannot start is logged and shown on the page
     library = Library(store.documents, settings.data_dir / "documents",
                       Limits(int(settings.max_document_mb * 1e6), settings.max_document_pages,
-                             settings.max_documents), _embeddings(settings, backend))
+                             settings.max_documents), _embeddings(settings, openai_backend))
     toolbox.add(search_documents_tool(library, settings.tool_timeout))
     rounds = ToolRounds(toolbox, max_rounds=settings.max_tool_rounds)
     recorder = ConversationRecorder(store)
@@ -274,7 +283,6 @@ def run(argv: list[str]) -> int:
     try:
         app = create_app(settings, blocklist=blocklist)
     except BadSetting as exc:  # found on connecting: the database, a backends file
-        log.error("%s", exc)
         print(f"python app.py: {exc}", file=sys.stderr)
         return 2
     # SIGTERM (docker stop, systemd, a Space restarting) exits through `finally` below.

@@ -18,6 +18,7 @@ from ..providers.base import Upstream
 from ..providers.protocols import build_adapters
 from ..providers.retrying import RetryPolicy
 from ..providers.routes import Route, ServerRoutes
+from .setting_checks import BadSetting
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,16 @@ def server_routes(settings: Settings, backends: list[Backend], retry: RetryPolic
         client=backend.client, host=host_of(str(backend.client.base_url)),
         read_timeout=settings.read_timeout, secrets=secrets), retry)) for backend in backends]
     listed = settings.backends_file
+    served = ServerRoutes(routes, None)
+    if listed is not None:
+        named = [("default", listed.default)] if listed.default else []
+        named += [(f"the route “{r.name}” (line {r.line})", m) for r in listed.routes
+                  for m in r.models]
+        for where, choice in named:
+            if choice and not served.names(choice):
+                raise BadSetting(f"--backends (ASSISTANT_BACKENDS): {where} names {choice}, "
+                                 f"but the backend {choice.partition('/')[0]} is not running "
+                                 "(the embedded model is off or not installed).")
     return ServerRoutes(routes, listed.default if listed else None)
 
 

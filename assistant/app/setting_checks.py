@@ -7,6 +7,7 @@ import difflib
 import errno
 import io
 import ipaddress
+import math
 import re
 import socket
 import ssl
@@ -45,8 +46,20 @@ _HOST_NAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9]
                         r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
 
 
+def shown_value(value: str) -> str:
+    """A value as an error message may show it: a URL without its password or query."""
+    parts = urlsplit(value.strip())
+    if not parts.scheme or not parts.netloc:
+        return value
+    host = parts.netloc.rpartition("@")[2]
+    user = "…@" if "@" in parts.netloc else ""
+    return f"{parts.scheme}://{user}{host}{parts.path}" + ("?…" if parts.query else "")
+
+
 def out_of_bounds(name: str, value: float) -> str | None:
     """Why `value` is not allowed for the field `name`, or None."""
+    if not math.isfinite(value):
+        return "it must be a finite number"
     least, most = BOUNDS.get(name, (None, None))
     if name in _ABOVE_ZERO and value <= 0:
         return "it must be more than 0"
@@ -79,7 +92,7 @@ def http_url(value: str) -> str:
 
 
 def postgres_url(value: str) -> str:
-    if urlsplit(value.strip()).scheme not in ("postgresql", "postgres"):
+    if urlsplit(value.strip()).scheme.lower() not in ("postgresql", "postgres"):
         raise ValueError("it must be a postgresql:// address, such as "
                          "postgresql://user:password@host/db")
     return value.strip()
@@ -108,9 +121,8 @@ def env_file_problem(path: Path, known: set[str]) -> str | None:
         return f"{path} cannot be read: {getattr(exc, 'strerror', None) or exc}"
     for binding in parse_stream(io.StringIO(text)):
         line = binding.original.line
-        if binding.error:
-            return (f"{path} line {line} is not a setting: write NAME=value "
-                    f"(it is “{binding.original.string.strip()[:60]}”)")
+        if binding.error:  # its text may hold a key: not shown
+            return f"{path} line {line} is not a setting: write NAME=value"
         key = binding.key or ""
         if key.startswith("ASSISTANT_") and key not in known:
             close = difflib.get_close_matches(key, sorted(known), n=1)

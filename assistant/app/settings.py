@@ -23,6 +23,7 @@ from .setting_checks import (
     on_or_off,
     out_of_bounds,
     postgres_url,
+    shown_value,
 )
 
 __all__ = ["BadSetting", "Settings", "build_parser", "load_settings"]
@@ -107,7 +108,7 @@ class Settings:
         """Server key only when the server has one; required when it has nothing to run on."""
         if self.visitor_keys:
             return self.visitor_keys
-        if self.openai_api_key or self.openai_base_url:
+        if self.openai_api_key or self.openai_base_url or self.backends:
             return "off"
         return "allowed" if self.embedded_model else "required"
 
@@ -367,7 +368,7 @@ def load_settings(argv: Sequence[str] | None = None,
         if raw is None:
             continue
         parse = _PARSERS.get(name) or (on_or_off if kind is bool else kind)
-        given = "not valid" if name in _SECRET else f"“{raw}”"  # never echo a password
+        given = "not valid" if name in _SECRET else f"“{shown_value(raw)}”"  # no password
         try:
             values[name] = value = parse(raw)
         except ValueError as exc:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from contextlib import aclosing
 from dataclasses import dataclass, replace
-from typing import AsyncGenerator, Sequence
+from typing import AsyncGenerator, Awaitable, Callable, Sequence
 
 from ..domain.events import Event, Failed, ReasoningDelta, RefusalDelta, Routed, TextDelta, ToolCalls
+from ..domain.failures import Failure
 from ..domain.messages import ModelRequest
+from ..providers.backends import BackendUnavailable
 from ..providers.base import Adapter
 
 _STARTED = (TextDelta, ReasoningDelta, RefusalDelta, ToolCalls)
@@ -20,6 +22,7 @@ class Candidate:
     adapter: Adapter
     backend: str
     model: str
+    ready: Callable[[], Awaitable[None]] | None = None  # the embedded model may still load
 
 
 class NextModelOnFailure:
@@ -33,24 +36,39 @@ class NextModelOnFailure:
     async def stream(self, request: ModelRequest) -> AsyncGenerator[Event, None]:
         while True:
             now = self.candidates[self.current]
-            failed: Failed | None = None
+            failed: Failure | None = None
             started = False
-            async with aclosing(now.adapter.stream(replace(request, model=now.model))) as events:
-                async for event in events:
-                    if isinstance(event, Failed) and not started and \
-                            event.failure.kind not in _ANSWERS and \
-                            self.current + 1 < len(self.candidates):
-                        failed = event
-                        break
-                    started = started or isinstance(event, _STARTED)
-                    yield event
+            try:
+                if now.ready is not None and self.current:
+                    await now.ready()
+            except BackendUnavailable as exc:
+                failed = Failure("unavailable", f"{exc}.")
             if failed is None:
+                async with aclosing(now.adapter.stream(replace(request, model=now.model))) \
+                        as events:
+                    async for event in events:
+                        if isinstance(event, Failed) and not started and \
+                                self._next_may_answer(event.failure):
+                            failed = event.failure
+                            break
+                        started = started or isinstance(event, _STARTED)
+                        yield event
+            if failed is None:
+                return
+            if self.current + 1 >= len(self.candidates):
+                yield Failed(failed)
                 return
             self.current += 1
             after = self.candidates[self.current]
             yield Routed(after.backend, after.model,
-                         f"{now.backend}/{now.model} failed ({failed.failure.message.rstrip('.')}); "
+                         f"{now.backend}/{now.model} failed ({failed.message.rstrip('.')}); "
                          "the route's next model answers")
+
+    def _next_may_answer(self, failure: Failure) -> bool:
+        """A model that is down or refused: another may answer. Not a reply cut short, nor
+        a request the server found wrong (400, 422: the tool rounds handle those)."""
+        return self.current + 1 < len(self.candidates) and failure.kind not in _ANSWERS \
+            and failure.status not in (400, 422)
 
     def complete(self, request: ModelRequest) -> AsyncGenerator[Event, None]:
         now = self.candidates[self.current]

@@ -66,8 +66,10 @@ class TurnPreparer:
     async def prepare(self, message: Any, history: Sequence[Message], options: TurnOptions,
                       route: Route, *, memories: Sequence[str], images: Sequence[Image],
                       place: Place, charge: Charge | None, continues: bool,
-                      shown_chars: int | None) -> Prepared | Notice | None:
-        """None: nothing to answer, so nothing is sent."""
+                      shown_chars: int | None, model: str | None = None
+                      ) -> Prepared | Notice | None:
+        """None: nothing to answer, so nothing is sent. `model`: the model's name on the
+        route's backend, when the options name it otherwise ("Auto", "backend/model")."""
         backend = route.backend
         try:
             text = "" if continues else check_message(message, self.max_message_chars)
@@ -82,7 +84,7 @@ class TurnPreparer:
             tools = (*self._tools([n for n in options.tools if grounded or n != SEARCH_TOOL]),
                      *options.client_tools)
             past, user_text = prepare_turn(history, text, continues)
-            model_name = await backend.resolve_model(checked.model)
+            model_name = await backend.resolve_model(model or checked.model)
             if images and backend.sees_images(model_name) is False:
                 raise InvalidInput(NO_IMAGES.message)
             context_window = backend.context_window_for(model_name)

@@ -75,9 +75,9 @@ def looks_like_code(text: str) -> str | None:
 class Router:
     def __init__(self, routes: Sequence[RouteEntry]) -> None:
         self.routes = tuple(routes)
-        self._patterns = {r.line: re.compile(str(r.when["pattern"]), re.IGNORECASE)
-                          for r in routes if "pattern" in r.when}
-        self._examples = [(r.line, example) for r in routes for example in r.examples]
+        self._patterns = {i: re.compile(str(r.when["pattern"]), re.IGNORECASE)
+                          for i, r in enumerate(routes) if "pattern" in r.when}
+        self._examples = [(i, example) for i, r in enumerate(routes) for example in r.examples]
         texts = [e for _, e in self._examples]
         self._bm25 = Bm25Ranking(texts) if texts else None
         self._own = [dict(self._bm25.search(text, len(texts))).get(i, 0.0) or 1.0
@@ -86,10 +86,10 @@ class Router:
     def decide(self, asked: Asked) -> Decision | None:
         """The first route whose conditions all hold; None when none does."""
         closest = self._closest(asked.text)
-        for route in self.routes:
-            reasons = self._reasons(route, asked)
+        for index, route in enumerate(self.routes):
+            reasons = self._reasons(index, route, asked)
             if reasons is not None and route.examples:
-                if closest is None or closest[0] != route.line:
+                if closest is None or closest[0] != index:
                     continue
                 reasons.append(f"the message is like “{closest[1][:50]}”")
             if reasons is not None:
@@ -98,7 +98,7 @@ class Router:
         return None
 
     def _closest(self, text: str) -> tuple[int, str] | None:
-        """The example (and its route's line) closest to `text` by BM25, if close enough."""
+        """The example (and its route's position) closest to `text` by BM25, if close enough."""
         if self._bm25 is None:
             return None
         found = self._bm25.search(text, 1)
@@ -106,18 +106,18 @@ class Router:
             return None
         return self._examples[found[0][0]]
 
-    def _reasons(self, route: RouteEntry, asked: Asked) -> list[str] | None:
+    def _reasons(self, index: int, route: RouteEntry, asked: Asked) -> list[str] | None:
         """Why each condition holds; None as soon as one does not."""
         reasons: list[str] = []
         for key, wanted in route.when.items():
-            reason = self._holds(route, key, wanted, asked)
+            reason = self._holds(index, key, wanted, asked)
             if reason is None:
                 return None
             if reason:
                 reasons.append(reason)
         return reasons
 
-    def _holds(self, route: RouteEntry, key: str, wanted: object, asked: Asked) -> str | None:
+    def _holds(self, index: int, key: str, wanted: object, asked: Asked) -> str | None:
         """Why the condition holds ("" when it holds without a word to say), or None."""
         text = asked.text
         if key == "images":
@@ -145,7 +145,7 @@ class Router:
             found = language_of(text)
             return f"the message is in {found}" if found == wanted else None
         if key == "pattern":
-            match = self._patterns[route.line].search(text)
+            match = self._patterns[index].search(text)
             return f"the message matches “{match.group(0)[:40]}”" if match else None
         return None
 

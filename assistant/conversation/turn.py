@@ -12,7 +12,6 @@ import asyncio
 import logging
 import time
 from contextlib import aclosing
-from dataclasses import replace
 from typing import Any, AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 
 from ..domain.events import Event, Routed
@@ -20,6 +19,7 @@ from ..domain.failures import Failure
 from ..domain.messages import Image, Message, ModelRequest
 from ..domain.moderation import MODERATION_DOWN, Verdict
 from ..domain.reply import Charge, Place, Reply, ReplyObserver
+from ..domain.sources import SEARCH_TOOL
 from ..providers.backends import BackendUnavailable
 from ..providers.base import Adapter
 from ..providers.routes import Route, ServerRoutes
@@ -97,17 +97,21 @@ class ChatService:
         user about a call to a tool that asks first (without it, such calls are refused).
         `paced`: batch the updates for a page to draw; False (the API): each event at once.
         """
-        decision = None
+        # The choice as made ("Auto", "backend/model") stays in the options, which the chat
+        # keeps; `model` is the model's own name on the backend the choice picks.
+        decision, choice = None, options.model
         if route is None:
-            if self.router is not None and is_auto(options.model):
-                decision = self._decide(message, images, options)
-                options = replace(options, model=decision.models[0])
-            route, model = self.routes.pick(options.model)
-            if model != options.model:
-                options = replace(options, model=model)
+            if self.router is not None and is_auto(choice):
+                decision = await self._decide(message, history, images, options, place,
+                                              continues)
+                choice = decision.models[0]
+            route, model = self.routes.pick(choice)
+        else:  # a visitor's own server: its default model stands in for Auto
+            model = route.backend.default_model if is_auto(choice) else choice
         prepared = await self.preparer.prepare(
             message, history, options, route, memories=memories, images=images,
-            place=place or Place(), charge=charge, continues=continues, shown_chars=shown_chars)
+            place=place or Place(), charge=charge, continues=continues, shown_chars=shown_chars,
+            model=model)
         if isinstance(prepared, Notice):
             yield prepared
         elif prepared is not None:
@@ -119,10 +123,20 @@ class ChatService:
                                              approve, adapter):
                 yield update
 
-    def _decide(self, message: Any, images: Sequence[Image], options: TurnOptions) -> Decision:
+    async def _decide(self, message: Any, history: Sequence[Message], images: Sequence[Image],
+                      options: TurnOptions, place: Place | None, continues: bool) -> Decision:
+        """Auto's route for the message (on Continue, for the message the reply answers),
+        by what it has and what the model would get: documents only when the owner has
+        some, tools only when some are on."""
         assert self.router is not None
-        asked = Asked(message if isinstance(message, str) else "", len(images),
-                      options.documents, bool(options.tools))
+        text = message if isinstance(message, str) and not continues else \
+            next((m.text for m in reversed(history) if m.role == "user"), "")
+        owner = place.owner if place is not None else None
+        documents = self.preparer.documents
+        grounded = bool(options.documents and owner and documents is not None
+                        and await documents.has_documents(owner))
+        tools = [t for t in options.tools if t and (grounded or t != SEARCH_TOOL)]
+        asked = Asked(text, len(images), grounded, bool(tools or options.client_tools))
         default = self.routes.default_route.backend
         return self.router.decide(asked) or Decision(
             "default", (f"{default.name}/{default.default_model}",), "no route matched")
@@ -135,7 +149,8 @@ class ChatService:
             route, model = self.routes.pick(choice)
             api = options.api if options.api and options.api in route.adapters \
                 else route.backend.default_api
-            candidates.append(Candidate(route.adapters[api], route.backend.name, model or ""))
+            candidates.append(Candidate(route.adapters[api], route.backend.name, model or "",
+                                        route.backend.ensure_ready))
         first = candidates[0]
         reply.fold([Routed(first.backend, first.model, decision.why, decision.route)])
         return NextModelOnFailure(candidates)

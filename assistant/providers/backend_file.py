@@ -74,12 +74,16 @@ def read_backends(path: str | Path, environ: Mapping[str, str]) -> BackendsFile:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise BackendsFileError(0, f"the file cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise BackendsFileError(0, "the file is not UTF-8 text") from None
     return parse_backends(text, environ)
 
 
 def parse_backends(text: str, environ: Mapping[str, str]) -> BackendsFile:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise BackendsFileError(1, "it nests too deep") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise BackendsFileError(mark.line + 1 if mark else 1,
@@ -101,7 +105,8 @@ def parse_backends(text: str, environ: Mapping[str, str]) -> BackendsFile:
         entries.append(entry)
     default = _scalar(top["default"], "default") if "default" in top else None
     names = {e.name for e in entries} | {LOCAL_NAME}
-    if default is not None and default.partition("/")[0] not in names:
+    if default is not None and (default.partition("/")[0] not in names
+                                or not default.partition("/")[2]):
         raise BackendsFileError(_line(top["default"]), f"default is “{default}”: it must be "
                                 "backend/model, with a backend named in this file")
     routes = top.get("routes")
@@ -118,7 +123,10 @@ def _route(node: yaml.Node, backends: set[str]) -> RouteEntry:
     fields = _mapping(node, ROUTE_KEYS)
     if "name" not in fields or "models" not in fields:
         raise BackendsFileError(_line(node), "this route needs a name and models")
-    models = _models(fields["models"]) or ()
+    models = _models(fields["models"])
+    if not models:
+        raise BackendsFileError(_line(fields["models"]), "a route's models must be a list of "
+                                                         "backend/model names")
     for model in models:
         if model.partition("/")[0] not in backends or not model.partition("/")[2]:
             raise BackendsFileError(_line(fields["models"]), f"the model “{model}” must be "
@@ -145,12 +153,9 @@ def _condition(key: str, node: yaml.Node) -> bool | int | str | tuple[str, ...]:
         if not words:
             raise BackendsFileError(_line(node), "keywords must be a list of words or phrases")
         return tuple(w.lower() for w in words)
-    value = _scalar(node, key)
     if key in ("min_chars", "max_chars"):
-        if not value.isdigit():
-            raise BackendsFileError(_line(node), f"{key} is “{value}”: it must be a whole "
-                                                 "number of characters")
-        return int(value)
+        return _whole(node, key, 0, "characters")
+    value = _scalar(node, key)
     if key == "language":
         if value.lower() not in LANGUAGES:
             raise BackendsFileError(_line(node), f"language is “{value}”: it must be one of "
@@ -181,10 +186,15 @@ def _entry(node: yaml.Node, environ: Mapping[str, str]) -> BackendEntry:
         raise BackendsFileError(_line(fields["name"]), f"the name “{name}” must be letters, "
                                 "digits, '.', '-' or '_' (no '/' or spaces)")
     url = _scalar(fields["base_url"], "base_url")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise BackendsFileError(_line(fields["base_url"]), f"base_url “{url}” is not an "
-                                "http:// or https:// address")
+    try:
+        parts = urlsplit(url)
+        good = parts.scheme in ("http", "https") and bool(parts.hostname) and \
+            (parts.port is None or parts.port > 0)
+    except ValueError:  # a bad port or bracket
+        good = False
+    if not good:
+        raise BackendsFileError(_line(fields["base_url"]), f"base_url “{_no_secret(url)}” is "
+                                "not an http:// or https:// address")
     key = None
     if "key_env" in fields:
         variable = _scalar(fields["key_env"], "key_env")
@@ -200,6 +210,21 @@ def _entry(node: yaml.Node, environ: Mapping[str, str]) -> BackendEntry:
                         _window(fields.get("context_window")))
 
 
+def _no_secret(url: str) -> str:
+    """A URL as an error message shows it: without a password or a query."""
+    host = url.partition("://")[2].partition("/")[0]
+    shown = url.replace(host, host.rpartition("@")[2]) if "@" in host else url
+    return shown.partition("?")[0]
+
+
+def _whole(node: yaml.Node, what: str, least: int, unit: str) -> int:
+    value = _scalar(node, what)
+    if not value.isascii() or not value.isdecimal() or len(value) > 9 or int(value) < least:
+        raise BackendsFileError(_line(node), f"{what} is “{value[:20]}”: it must be a whole "
+                                             f"number of {unit}, {least} or more")
+    return int(value)
+
+
 def _models(node: yaml.Node | None) -> tuple[str, ...] | None:
     if node is None or (isinstance(node, yaml.ScalarNode) and node.value == "ask"):
         return None
@@ -211,21 +236,15 @@ def _models(node: yaml.Node | None) -> tuple[str, ...] | None:
 
 
 def _window(node: yaml.Node | None) -> int | None:
-    if node is None:
-        return None
-    value = _scalar(node, "context_window")
-    if not value.isdigit() or int(value) < 256:
-        raise BackendsFileError(_line(node), f"context_window is “{value}”: it must be a "
-                                             "whole number of tokens, 256 or more")
-    return int(value)
+    return _whole(node, "context_window", 256, "tokens") if node is not None else None
 
 
 def _mapping(node: yaml.MappingNode, allowed: tuple[str, ...]) -> dict[str, yaml.Node]:
     fields: dict[str, yaml.Node] = {}
     for key_node, value_node in node.value:
-        key = str(key_node.value)
+        key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "(a list)"
         if key not in allowed:
-            raise BackendsFileError(_line(key_node), f"unknown key “{key}” (allowed: "
+            raise BackendsFileError(_line(key_node), f"unknown key “{key[:40]}” (allowed: "
                                                      f"{', '.join(allowed)})")
         if key in fields:
             raise BackendsFileError(_line(key_node), f"“{key}” is given twice")

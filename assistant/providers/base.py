@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from contextlib import aclosing
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, AsyncGenerator, AsyncIterator, Callable, Protocol
 
 import openai
@@ -34,7 +34,7 @@ class Upstream:
     client: AsyncOpenAI
     host: str
     read_timeout: float
-    secrets: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = field(default=(), repr=False)
     own_key: bool = False  # the key is a visitor's: a rejection is theirs to fix
 
     def opening_failure(self, exc: BaseException, model: str, endpoint: str) -> Failure:

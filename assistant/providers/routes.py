@@ -51,11 +51,16 @@ class ServerRoutes:
 
     def pick(self, model: str | None) -> tuple[Route, str | None]:
         """The route a model choice names, and the model's own name."""
-        if model and self.several:
+        if model:
             name, sep, rest = model.strip().partition("/")
             if sep and rest and name in self.by_name:
                 return self.by_name[name], rest
         return self.default_route, model
+
+    def names(self, choice: str) -> bool:
+        """Whether `choice` ("backend/model") names one of these backends."""
+        name, sep, rest = choice.strip().partition("/")
+        return bool(sep and rest and name in self.by_name)
 
     def choice(self, backend: Backend, model: str) -> str:
         """How a model of `backend` is chosen: "backend/model" when there are several."""

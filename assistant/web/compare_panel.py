@@ -20,6 +20,7 @@ from ..quotas.meter import Admission
 from ..storage.repository import Store
 from .chatbot_history import history_messages
 from .conversations_panel import ConversationPanel
+from .own_key_panel import NEEDS_KEY_NOTICE, OwnKeyPanel
 from .reply_stats import format_stats
 from .safe_markdown import safe_markdown
 from .usage_limits import UsageLimits
@@ -30,8 +31,9 @@ SIDES = ("A", "B")
 
 class ComparePanel:
     def __init__(self, service: ChatService, panel: ConversationPanel, store: Store,
-                 limits: UsageLimits) -> None:
+                 limits: UsageLimits, own_keys: OwnKeyPanel) -> None:
         self.service, self.panel, self.store, self.limits = service, panel, store, limits
+        self.own_keys = own_keys  # a visitor's own key answers their comparisons too
 
     def render(self, model_choices: list[str], first: str) -> None:
         with gr.Accordion("Compare two models", open=False, elem_id="compare"):
@@ -72,11 +74,15 @@ class ComparePanel:
         if not (text or "").strip():
             yield ("", "", "⚠️ Write a message to compare.", "", off, off, None, gr.update())
             return
+        if self.own_keys.needs_key(request.session_hash):
+            yield ("", "", NEEDS_KEY_NOTICE, "", off, off, None, gr.update())
+            return
+        route = self.own_keys.route(request.session_hash)
         owner = self.panel.identity.owner_or_new(request, token)
         session = self.panel.identity.sessions.get(request.session_hash)
         admitted: list[Admission] = []
         for _ in SIDES:
-            admission = await self.limits.admit_async(request, owner)
+            admission = await self.limits.admit_async(request, owner, own_key=route is not None)
             if isinstance(admission, str):
                 for held in admitted:
                     held.release()
@@ -93,7 +99,7 @@ class ComparePanel:
             last: list[Reply | None] = [None, None]
             async for side, update in _both([
                 self.service.respond(text.strip(), history_messages(history),
-                                     TurnOptions(model=model), place=place,
+                                     TurnOptions(model=model), place=place, route=route,
                                      charge=Charge(admission.meter, admission.keys))
                     for model, place, admission in zip((model_a, model_b), places, admitted)]):
                 shown[side] = self._shown(update, shown[side])

@@ -205,7 +205,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
             fill_height=True,
         )
 
-        compare = ComparePanel(service, panel, panel.store, limits)
+        compare = ComparePanel(service, panel, panel.store, limits, own_keys)
         compare.render([*auto, *suggested] or [default_model], default_model)
         chat_interface.add_action_api(concurrency_limit)
         chat_interface.answer_question = turns.answer

@@ -140,7 +140,8 @@ def approval_question(steps: Sequence[Step]) -> list[dict[str, Any]]:
 
 def step_message(step: Step, index: int, images: ImagePolicy | None = NO_IMAGES) -> dict[str, Any]:
     if step.kind == "route":
-        return notice(f"↪ {step.name} · {step.text}", notice_id=f"{STEP_ID_PREFIX}{index}")
+        return notice(f"↪ {markdown_text(step.name)} · {markdown_text(step.text)}",
+                      notice_id=f"{STEP_ID_PREFIX}{index}")
     if step.kind == "tool":
         title = _tool_title(step)
         body = (f"**Arguments**\n{code_fence(_trim(step.arguments), 'json')}\n\n"
