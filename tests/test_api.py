@@ -142,6 +142,13 @@ def test_errors_keep_openai_s_shapes(api_app, ann, fake):
     with pytest.raises(openai.BadRequestError) as bad:
         ann.responses.create(model=FAKE_MODEL, input=[])
     assert bad.value.body["param"] == "input"
+    with pytest.raises(openai.BadRequestError) as bad:  # what cannot be honoured is said
+        ann.chat.completions.create(model=FAKE_MODEL, response_format={"type": "json_object"},
+                                    messages=[{"role": "user", "content": "Hi"}])
+    assert bad.value.body["param"] == "response_format"
+    with pytest.raises(openai.BadRequestError) as bad:
+        ann.responses.create(model=FAKE_MODEL, input="Hi", tool_choice="required")
+    assert bad.value.body["param"] == "tool_choice"
     with pytest.raises(openai.AuthenticationError), \
             openai.OpenAI(base_url=v1(api_app), api_key="sk-asst-wrong", max_retries=0) as c:
         c.models.list()

@@ -155,8 +155,12 @@ def _tools(body: Mapping[str, Any], flat: bool) -> tuple[ToolSpec, ...]:
     tools = body.get("tools") or []
     if not isinstance(tools, list) or len(tools) > MAX_TOOLS:
         raise bad_input(f"'tools' must be a list of at most {MAX_TOOLS} tools.", "tools")
-    if body.get("tool_choice") == "none":
+    choice = body.get("tool_choice")
+    if choice == "none":
         return ()
+    if choice not in (None, "auto"):  # the model is never forced here: say so, not ignore it
+        raise bad_input("'tool_choice' may be 'auto' or 'none' here: the assistant does not "
+                        "force a tool call.", "tool_choice")
     specs: list[ToolSpec] = []
     for i, tool in enumerate(tools):
         param = f"tools[{i}]"
@@ -215,6 +219,12 @@ class _Conversation:
 
 
 def _options(body: Mapping[str, Any], flat_tools: bool, *tokens: str) -> dict[str, Any]:
+    text = body.get("text")  # Responses' place for it
+    shape = body.get("response_format") or (text.get("format") if isinstance(text, dict) else None)
+    if isinstance(shape, dict) and shape.get("type") not in (None, "text"):
+        param = "response_format" if "response_format" in body else "text.format"
+        raise bad_input(f"Only plain text replies are supported ('{param}' of type 'text').",
+                        param)
     return dict(model=_model(body), temperature=_number(body, "temperature", 0, 2),
                 max_tokens=_whole(body, *tokens), client_tools=_tools(body, flat_tools),
                 stream=_flag(body, "stream"), metadata=_metadata(body))
