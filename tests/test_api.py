@@ -4,6 +4,7 @@ and async, streaming and not, both endpoints) against the real app and our fake 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 
 import openai
@@ -130,6 +131,15 @@ def test_client_tools_come_back_unrun_and_their_results_are_answered(ann, fake, 
     assert "get_weather" in offered and "calculator" in offered
 
 
+def tiny_png() -> bytes:
+    from io import BytesIO
+
+    from PIL import Image
+    out = BytesIO()
+    Image.new("RGB", (2, 2), "red").save(out, "PNG")
+    return out.getvalue()
+
+
 def test_errors_keep_openai_s_shapes(api_app, ann, fake):
     with pytest.raises(openai.NotFoundError) as missing:
         ann.chat.completions.create(model="no-such-model",
@@ -149,6 +159,12 @@ def test_errors_keep_openai_s_shapes(api_app, ann, fake):
     with pytest.raises(openai.BadRequestError) as bad:
         ann.responses.create(model=FAKE_MODEL, input="Hi", tool_choice="required")
     assert bad.value.body["param"] == "tool_choice"
+    dot = "data:image/png;base64," + base64.b64encode(tiny_png()).decode()
+    with pytest.raises(openai.BadRequestError) as bad:  # the page's limit on images holds
+        ann.chat.completions.create(model=FAKE_MODEL, messages=[{"role": "user", "content": [
+            {"type": "text", "text": "Look"},
+            *[{"type": "image_url", "image_url": {"url": dot}}] * 5]}])
+    assert bad.value.body["param"] == "messages" and "at most 4 images" in bad.value.message
     with pytest.raises(openai.AuthenticationError), \
             openai.OpenAI(base_url=v1(api_app), api_key="sk-asst-wrong", max_retries=0) as c:
         c.models.list()

@@ -58,6 +58,8 @@ class Wire:
     whole: Callable[[Reply, str | None], dict[str, Any]]
 
 
+MAX_TEXT_BYTES = 8_000_000  # the text of a request, however long its conversation
+
 CHAT = Wire(chat_request, "messages", ChatChunks, completion)
 RESPONSES = Wire(responses_request, "input", ResponseEvents, whole_response)
 
@@ -66,7 +68,7 @@ class ApiEndpoints:
     def __init__(self, service: ChatService, access: Access, limits: UsageLimits,
                  saving: ChatSaving, runs: Runs[Update], approvals: Approvals, *,
                  memories: Callable[[str], list[str]], default_tools: Callable[[], list[str]],
-                 max_image_bytes: int) -> None:
+                 max_image_bytes: int, max_images: int = 4) -> None:
         self.service = service
         self.access = access
         self.limits = limits
@@ -76,6 +78,9 @@ class ApiEndpoints:
         self.memories = memories
         self.default_tools = default_tools
         self.max_image_bytes = max_image_bytes
+        self.max_images = max_images
+        # Base64 images, and room for a long conversation beside them.
+        self.max_body = max_images * max_image_bytes * 4 // 3 + MAX_TEXT_BYTES
         self._models: tuple[float, list[str]] = (float("-inf"), [])
 
     def routes(self) -> list[BaseRoute]:
@@ -131,7 +136,10 @@ class ApiEndpoints:
         admitted: Admission | None = None
         try:
             owner = await self.access.owner(request)
-            parsed = wire.parse(parse_json(await request.body()), self.max_image_bytes)
+            parsed = wire.parse(parse_json(await self._body(request)), self.max_image_bytes)
+            if len(parsed.images) > self.max_images:
+                raise ApiError(400, f"A message may have at most {self.max_images} images.",
+                               param=wire.param)
             options = await self._options(parsed)
             admitted = await self._admit(request, owner)
             place, history = await self.saving.place(owner, chat_named(request.headers, parsed),
@@ -164,6 +172,16 @@ class ApiEndpoints:
         finally:
             if admitted is not None:
                 admitted.release()
+
+    async def _body(self, request: Request) -> bytes:
+        """The request's body, refused as soon as it grows past what a request may hold."""
+        body = bytearray()
+        async for piece in request.stream():
+            body += piece
+            if len(body) > self.max_body:
+                raise ApiError(413, f"The request is larger than {self.max_body // 1_000_000} "
+                               "MB.", code="request_too_large")
+        return bytes(body)
 
     async def _options(self, parsed: ApiRequest) -> TurnOptions:
         models = await self.model_ids()
