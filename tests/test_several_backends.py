@@ -315,3 +315,41 @@ def test_the_api_stream_does_not_report_a_route_as_a_tool_call(sdk):
     extras = [c.model_extra.get("assistant") for c in chunks if c.model_extra]
     assert not any(e and e.get("step") for e in extras)
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Beta here."
+
+
+def test_examples_are_compared_by_embeddings_when_the_server_has_them(servers):
+    import asyncio
+
+    from assistant.documents.embeddings import Embeddings
+
+    alpha, _ = servers
+    before = len(alpha.requests)
+    entries = parse_backends("""\
+backends:
+  - {name: a, base_url: "http://a/v1"}
+routes:
+  - name: code
+    examples: ["How do I sort a dictionary by value in Python?", "What does git stash do?"]
+    models: [a/code]
+  - {name: fast, models: [a/fast]}
+""", {}).routes
+
+    async def decide(*texts: str) -> list[str]:
+        async with openai.AsyncOpenAI(base_url=alpha.base_url, api_key="x",
+                                      max_retries=0) as client:
+            router = Router(entries, Embeddings(client, "fake-embedding"))
+            return [(await router.decide_async(Asked(t))).why for t in texts]
+
+    assert asyncio.run(decide("What does git rebase do?", "What's the capital of Peru?")) == [
+        "code: the message is like “What does git stash do?”", "fast: everything else"]
+    embedded = [r.body["input"] for r in alpha.requests[before:] if r.path == "/v1/embeddings"]
+    assert embedded[0] == ["How do I sort a dictionary by value in Python?",
+                           "What does git stash do?"]  # the examples, once
+    assert embedded[1:] == [["What does git rebase do?"], ["What's the capital of Peru?"]]
+
+    alpha.embeddings_enabled = False  # a server without embeddings: BM25 decides
+    try:
+        assert asyncio.run(decide("What does git rebase do?")) == [
+            "code: the message is like “What does git stash do?”"]
+    finally:
+        alpha.embeddings_enabled = True

@@ -169,14 +169,15 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
     toolbox = builtin_toolbox(settings.tool_timeout)
     mcp = McpRuntime(load_servers(settings.mcp_servers), settings.tool_timeout)
     mcp.start(toolbox)  # a server that cannot start is logged and shown on the page
+    embeddings = _embeddings(settings, openai_backend)
     library = Library(store.documents, settings.data_dir / "documents",
                       Limits(int(settings.max_document_mb * 1e6), settings.max_document_pages,
-                             settings.max_documents), _embeddings(settings, openai_backend))
+                             settings.max_documents), embeddings)
     toolbox.add(search_documents_tool(library, settings.tool_timeout))
     rounds = ToolRounds(toolbox, max_rounds=settings.max_tool_rounds)
     recorder = ConversationRecorder(store)
     listed = settings.backends_file
-    service = ChatService(routes, rounds, router=Router(listed.routes) if listed and
+    service = ChatService(routes, rounds, router=Router(listed.routes, embeddings) if listed and
                           listed.routes else None,
                           max_message_chars=settings.max_message_chars,
                           observers=[recorder, metrics, TokenCounter()],

@@ -1,6 +1,7 @@
 """Auto: each message goes to the model its route names, by rules over what the message
 has (images, documents, tools, code, length, language, keywords, a pattern) and, for routes with
-examples, which route's example it is closest to (BM25). The first route whose
+examples, which route's example it is closest to (by embeddings where the server has
+them, else BM25). The first route whose
 conditions all hold wins; it says why, in words the page shows above the reply."""
 
 from __future__ import annotations
@@ -9,11 +10,15 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
+
+from ..documents.embeddings import Embeddings
 from ..documents.ranking import Bm25Ranking
 from ..providers.backend_file import RouteEntry
 
 AUTO = "Auto"
 CLOSE_ENOUGH = 0.3  # of the BM25 score the example gets as its own query: below, chance
+CLOSE_MEANING = 0.4  # cosine of two embeddings: unrelated questions score below it
 _FENCE = re.compile(r"```|~~~")
 _CODE_LINE = re.compile(
     r"^\s*(def |class |import |from \S+ import |function |const |let |var |public |"
@@ -73,8 +78,11 @@ def looks_like_code(text: str) -> str | None:
 
 
 class Router:
-    def __init__(self, routes: Sequence[RouteEntry]) -> None:
+    def __init__(self, routes: Sequence[RouteEntry], embeddings: Embeddings | None = None
+                 ) -> None:
         self.routes = tuple(routes)
+        self.embeddings = embeddings  # the server's, when it has them: closeness by meaning
+        self._vectors: np.ndarray | None = None  # the examples', once embedded
         self._patterns = {i: re.compile(str(r.when["pattern"]), re.IGNORECASE)
                           for i, r in enumerate(routes) if "pattern" in r.when}
         self._examples = [(i, example) for i, r in enumerate(routes) for example in r.examples]
@@ -83,9 +91,19 @@ class Router:
         self._own = [dict(self._bm25.search(text, len(texts))).get(i, 0.0) or 1.0
                      for i, text in enumerate(texts)] if self._bm25 else []
 
+    async def decide_async(self, asked: Asked) -> Decision | None:
+        """`decide`, with closeness to the examples by embeddings when the server has them
+        (one request per message); by BM25 when it has none, or they fail."""
+        if self.embeddings is None or not self._examples:
+            return self.decide(asked)
+        known, closest = await self._closest_by_meaning(asked.text)
+        return self._decide(asked, closest) if known else self.decide(asked)
+
     def decide(self, asked: Asked) -> Decision | None:
         """The first route whose conditions all hold; None when none does."""
-        closest = self._closest(asked.text)
+        return self._decide(asked, self._closest(asked.text))
+
+    def _decide(self, asked: Asked, closest: tuple[int, str] | None) -> Decision | None:
         for index, route in enumerate(self.routes):
             reasons = self._reasons(index, route, asked)
             if reasons is not None and route.examples:
@@ -96,6 +114,21 @@ class Router:
                 why = " and ".join(reasons) if reasons else "everything else"
                 return Decision(route.name, route.models, f"{route.name}: {why}")
         return None
+
+    async def _closest_by_meaning(self, text: str) -> tuple[bool, tuple[int, str] | None]:
+        """Whether the server could embed; the example closest in meaning, if close enough."""
+        assert self.embeddings is not None
+        if self._vectors is None:
+            vectors = await self.embeddings.embed([e for _, e in self._examples])
+            if vectors is None:
+                return False, None
+            self._vectors = _normalised(np.array(vectors, dtype=np.float32))
+        asked = await self.embeddings.embed([text]) if text.strip() else None
+        if asked is None:
+            return False, None
+        scores = self._vectors @ _normalised(np.array(asked, dtype=np.float32))[0]
+        best = int(np.argmax(scores))
+        return True, self._examples[best] if scores[best] >= CLOSE_MEANING else None
 
     def _closest(self, text: str) -> tuple[int, str] | None:
         """The example (and its route's position) closest to `text` by BM25, if close enough."""
@@ -152,3 +185,9 @@ class Router:
 
 def _has_words(text: str, words: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(words)}(?!\w)", text) is not None
+
+
+def _normalised(vectors: np.ndarray) -> np.ndarray:
+    vectors = vectors.reshape(len(vectors), -1)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1, norms)

@@ -138,7 +138,7 @@ class ChatService:
         tools = [t for t in options.tools if t and (grounded or t != SEARCH_TOOL)]
         asked = Asked(text, len(images), grounded, bool(tools or options.client_tools))
         default = self.routes.default_route.backend
-        return self.router.decide(asked) or Decision(
+        return await self.router.decide_async(asked) or Decision(
             "default", (f"{default.name}/{default.default_model}",), "no route matched")
 
     def _routed(self, reply: Reply, decision: Decision, options: TurnOptions) -> Adapter:
