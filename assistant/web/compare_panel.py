@@ -15,14 +15,15 @@ import gradio as gr
 
 from ..conversation.prepare import Notice, TurnOptions
 from ..conversation.turn import ChatService, Update
+from ..domain.messages import Message
 from ..domain.reply import Charge, Place, Reply
 from ..quotas.meter import Admission
+from ..storage.context import model_messages
 from ..storage.repository import Store
-from .chatbot_history import history_messages
 from .conversations_panel import ConversationPanel
 from .own_key_panel import NEEDS_KEY_NOTICE, OwnKeyPanel
 from .reply_stats import format_stats
-from .safe_markdown import safe_markdown
+from .safe_markdown import markdown_text, safe_markdown
 from .usage_limits import UsageLimits
 
 WAITING = "…"
@@ -55,11 +56,11 @@ class ComparePanel:
             self.kept = gr.State(None)  # (conversation id, reply A's id, reply B's id)
             self.reopen = gr.State(None)  # the chat to show once a reply is picked
 
-    def wire(self, chatbot: gr.Chatbot, opened: list[Any]) -> None:
+    def wire(self, opened: list[Any]) -> None:
         """`opened`: what shows a chat."""
         panel = self.panel
         private: dict[str, Any] = {"api_visibility": "private"}
-        self.go.click(self.compare, [self.message, *self.models, self.panel.token, chatbot],
+        self.go.click(self.compare, [self.message, *self.models, self.panel.token],
                       [*self.replies, *self.stats, *self.keeps, self.kept, self.panel.token],
                       concurrency_limit=None, **private)
         for index, keep in enumerate(self.keeps):
@@ -69,7 +70,7 @@ class ComparePanel:
                 panel.chat_list, [panel.search, panel.token], panel.conversations, **private)
 
     async def compare(self, text: str, model_a: str, model_b: str, token: str,
-                      history: list[Any], request: gr.Request) -> AsyncIterator[tuple[Any, ...]]:
+                      request: gr.Request) -> AsyncIterator[tuple[Any, ...]]:
         off = gr.update(interactive=False)
         if not (text or "").strip():
             yield ("", "", "⚠️ Write a message to compare.", "", off, off, None, gr.update())
@@ -90,7 +91,7 @@ class ComparePanel:
                 return
             admitted.append(admission)
         try:
-            conversation_id, question = await asyncio.to_thread(
+            conversation_id, question, history = await asyncio.to_thread(
                 self._ask, owner, session.conversation_id, text.strip())
             session.open(conversation_id)
             places = [Place(owner, conversation_id, parent_id=question, asks=False)
@@ -98,7 +99,7 @@ class ComparePanel:
             shown: list[str] = ["", ""]
             last: list[Reply | None] = [None, None]
             async for side, update in _both([
-                self.service.respond(text.strip(), history_messages(history),
+                self.service.respond(text.strip(), history,
                                      TurnOptions(model=model), place=place, route=route,
                                      charge=Charge(admission.meter, admission.keys))
                     for model, place, admission in zip((model_a, model_b), places, admitted)]):
@@ -114,19 +115,27 @@ class ComparePanel:
             for admission in admitted:
                 admission.release()
 
-    def _ask(self, owner: str, conversation_id: str | None, text: str) -> tuple[str, int]:
-        """The chat to answer in (a new one when none is open), and the message asked."""
+    def _ask(self, owner: str, conversation_id: str | None, text: str
+             ) -> tuple[str, int, list[Message]]:
+        """The chat to answer in (a new one when none is open), the message asked, and
+        what the models see before it: the stored chat, never what the page shows."""
         self.store.flush()  # the chat's last writes come first
-        if conversation_id is None or self.store.get_conversation(owner, conversation_id) is None:
+        conversation = self.store.get_conversation(owner, conversation_id) \
+            if conversation_id is not None else None
+        if conversation is None:
             conversation_id = self.store.create_conversation(owner, text[:60])
-        return conversation_id, self.store.add_message(owner, conversation_id, "user", text)
+        assert conversation_id is not None
+        history = model_messages(conversation.path()) if conversation is not None else []
+        return (conversation_id, self.store.add_message(owner, conversation_id, "user", text),
+                history)
 
     def _shown(self, update: Update, before: str) -> str:
-        if isinstance(update, Notice):
-            return f"⚠️ {update.message}" if update.kind != "retrying" else before
+        if isinstance(update, Notice):  # a server's words may be in it: shown as text
+            return f"⚠️ {markdown_text(update.message)}" if update.kind != "retrying" \
+                else before
         text = safe_markdown(update.text, self.panel.images) or WAITING
         if update.failure is not None:
-            text += f"\n\n⚠️ {update.failure.message}"
+            text += f"\n\n⚠️ {markdown_text(update.failure.message)}"
         return text
 
     def keep(self, index: int, kept: tuple[str, int | None, int | None] | None, token: str,

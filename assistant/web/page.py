@@ -244,7 +244,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
         for event in opened:
             then_follow(event)
             event.then(lambda: gr.update(visible=False), None, panel.branch_here, **quick)
-        compare.wire(chat_interface.chatbot, panel.restored[2:])
+        compare.wire(panel.restored[2:])
         own_keys.wire(model)
         your_data.wire(panel.token, chat_interface)
         if keys_panel is not None:
