@@ -244,9 +244,7 @@ def test_each_rule_picks_its_route(asked, route):
     entries = parse_backends(RULES, {}).routes
     assert Router(entries).decide(asked).why == route
 
-
-def test_a_route_with_examples_takes_the_messages_closest_to_them():
-    entries = parse_backends("""\
+EXAMPLE_RULES = """\
 backends:
   - {name: a, base_url: "http://a/v1"}
 routes:
@@ -254,7 +252,11 @@ routes:
     examples: ["How do I sort a dictionary by value in Python?", "What does git stash do?"]
     models: [a/code]
   - {name: fast, models: [a/fast]}
-""", {}).routes
+"""
+
+
+def test_a_route_with_examples_takes_the_messages_closest_to_them():
+    entries = parse_backends(EXAMPLE_RULES, {}).routes
     router = Router(entries)
     assert router.decide(Asked("What does git rebase do?")).why == \
         "code: the message is like “What does git stash do?”"
@@ -324,15 +326,7 @@ def test_examples_are_compared_by_embeddings_when_the_server_has_them(servers):
 
     alpha, _ = servers
     before = len(alpha.requests)
-    entries = parse_backends("""\
-backends:
-  - {name: a, base_url: "http://a/v1"}
-routes:
-  - name: code
-    examples: ["How do I sort a dictionary by value in Python?", "What does git stash do?"]
-    models: [a/code]
-  - {name: fast, models: [a/fast]}
-""", {}).routes
+    entries = parse_backends(EXAMPLE_RULES, {}).routes
 
     async def decide(*texts: str) -> list[str]:
         async with openai.AsyncOpenAI(base_url=alpha.base_url, api_key="x",
