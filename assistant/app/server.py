@@ -32,6 +32,7 @@ from ..conversation.turn import ChatService, Update
 from ..documents.embeddings import Embeddings
 from ..documents.library import Library, Limits
 from ..documents.search_tool import search_documents_tool
+from ..domain.redaction import shown_url
 from ..identity.api_keys import ApiKeys
 from ..identity.owners import OwnerTokens, Sessions, browser_storage_key, load_secret
 from ..identity.passwords import PasswordFile
@@ -67,7 +68,7 @@ from ..web.your_data_panel import YourDataPanel
 from .logs import configure_logging
 from .metrics import ReplyMetrics, metrics_routes
 from .server_backends import backend_secrets, server_backends, server_routes
-from .setting_checks import shown_value, startup_problem
+from .setting_checks import startup_problem
 from .settings import BadSetting, Settings, build_parser, load_settings
 
 log = logging.getLogger("assistant")
@@ -153,7 +154,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
         if not settings.database_url:
             raise
         raise BadSetting(f"--database-url (ASSISTANT_DATABASE_URL) is "
-                         f"“{shown_value(settings.database_url)}”: the database cannot be "
+                         f"“{shown_url(settings.database_url)}”: the database cannot be "
                          f"opened ({type(exc).__name__}).") from None
     retry = RetryPolicy(max_retries=settings.max_retries, budget=settings.retry_budget)
     routes = server_routes(settings, server_backends(settings), retry, backend_secrets(settings))

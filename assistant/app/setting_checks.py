@@ -46,16 +46,6 @@ _HOST_NAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9]
                         r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
 
 
-def shown_value(value: str) -> str:
-    """A value as an error message may show it: a URL without its password or query."""
-    parts = urlsplit(value.strip())
-    if not parts.scheme or not parts.netloc:
-        return value
-    host = parts.netloc.rpartition("@")[2]
-    user = "…@" if "@" in parts.netloc else ""
-    return f"{parts.scheme}://{user}{host}{parts.path}" + ("?…" if parts.query else "")
-
-
 def out_of_bounds(name: str, value: float) -> str | None:
     """Why `value` is not allowed for the field `name`, or None."""
     if not math.isfinite(value):

@@ -11,6 +11,7 @@ from typing import Callable, Mapping, NoReturn, Sequence
 
 from dotenv import dotenv_values
 
+from ..domain.redaction import shown_url
 from ..providers.backend_file import BackendsFile, BackendsFileError, read_backends
 from ..providers.backends import Connection
 from ..providers.protocols import ApiName
@@ -23,7 +24,6 @@ from .setting_checks import (
     on_or_off,
     out_of_bounds,
     postgres_url,
-    shown_value,
 )
 
 __all__ = ["BadSetting", "Settings", "build_parser", "load_settings"]
@@ -368,7 +368,7 @@ def load_settings(argv: Sequence[str] | None = None,
         if raw is None:
             continue
         parse = _PARSERS.get(name) or (on_or_off if kind is bool else kind)
-        given = "not valid" if name in _SECRET else f"“{shown_value(raw)}”"  # no password
+        given = "not valid" if name in _SECRET else f"“{shown_url(raw)}”"  # no password
         try:
             values[name] = value = parse(raw)
         except ValueError as exc:

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from ..domain.redaction import shown_url
 from .protocols import ApiName
 
 BACKEND_KEYS = ("name", "base_url", "key_env", "api", "models", "context_window")
@@ -193,7 +194,7 @@ def _entry(node: yaml.Node, environ: Mapping[str, str]) -> BackendEntry:
     except ValueError:  # a bad port or bracket
         good = False
     if not good:
-        raise BackendsFileError(_line(fields["base_url"]), f"base_url “{_no_secret(url)}” is "
+        raise BackendsFileError(_line(fields["base_url"]), f"base_url “{shown_url(url)}” is "
                                 "not an http:// or https:// address")
     key = None
     if "key_env" in fields:
@@ -208,13 +209,6 @@ def _entry(node: yaml.Node, environ: Mapping[str, str]) -> BackendEntry:
                                 "chat_completions or responses")
     return BackendEntry(name, url, key, _APIS[api_word], _models(fields.get("models")),
                         _window(fields.get("context_window")))
-
-
-def _no_secret(url: str) -> str:
-    """A URL as an error message shows it: without a password or a query."""
-    host = url.partition("://")[2].partition("/")[0]
-    shown = url.replace(host, host.rpartition("@")[2]) if "@" in host else url
-    return shown.partition("?")[0]
 
 
 def _whole(node: yaml.Node, what: str, least: int, unit: str) -> int:
