@@ -49,3 +49,20 @@ def bot_messages(page: Page):
 def bot_message(page: Page, text: str):
     """The bot message that contains `text` (a reply is followed by its stats line)."""
     return bot_messages(page).filter(has_text=text)
+
+
+def unfold(header: Any, content: Any) -> None:
+    """Opens a folded step or sources box until `content` shows.
+
+    A reply's last render can replace a box that was just opened, so a click
+    that lands during it is tried again."""
+    for _ in range(4):
+        if content.is_visible():
+            return
+        header.click()
+        try:
+            expect(content).to_be_visible(timeout=2_500)
+            return
+        except AssertionError:
+            continue
+    expect(content).to_be_visible(timeout=1)

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from fakes.fake_openai import Scenario
-from tests.browser import bot_message, bot_messages, open_app, send
+from tests.browser import bot_message, bot_messages, open_app, send, unfold
 from tests.conftest import FAKE_MODEL, model_posts, start_app
 
 
@@ -396,9 +396,7 @@ def test_a_tool_step_grows_from_pending_to_done_with_its_result(page, fake_app, 
         assert bot_message(page, "Owls were found.").count() == 0
         release.set()
         expect(bot_message(page, "Owls were found.").last).to_be_visible(timeout=20_000)
-        if not page.get_by_text("found owls").is_visible():
-            step.click()  # done steps may be collapsed
-        expect(page.get_by_text("found owls")).to_be_visible(timeout=5_000)
+        unfold(step, page.get_by_text("found owls"))
         page.screenshot(path="/tmp/x/tool_step.png")
     finally:
         release.set()
@@ -423,8 +421,7 @@ def test_a_file_attached_in_the_chat_is_cited_and_its_source_opens(page, fake_ap
     sources = page.get_by_text("📚 Sources (1)")
     expect(sources).to_be_visible(timeout=5_000)
     link = page.get_by_role("link", name="velmora.md, Harbour")
-    if not link.is_visible():
-        sources.click()
+    unfold(sources, link)
     href = link.get_attribute("href") or ""
     source = page.context.new_page()
     source.goto(href if href.startswith("http") else fake_app.url + href)
