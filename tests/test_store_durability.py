@@ -68,9 +68,10 @@ def test_a_file_from_schema_v1_is_migrated_and_keeps_its_data(tmp_path):
         assert c.title == "From v1" and c.settings == {"temperature": 0.3}
         assert [m.content for m in c.messages] == ["written by version 1"]
         store.add_message("alice", "old-id", "assistant", "answered by version 2")
+        assert len(store.search_messages("alice", "version")) == 2  # old text indexed too
         assert store.add_memory("alice", "memories arrived in v2") > 0
     raw = sqlite3.connect(path)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 7
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 8
     raw.close()
 
 

@@ -85,6 +85,35 @@ class ConversationSummary:
     created: float
     updated: float
     branches: int = 1  # the paths through its tree: more than one once it has versions
+    pinned: bool = False
+    folder_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Folder:
+    id: str
+    name: str
+    created: float
+
+
+# Around the matched words of a search hit's snippet.
+MATCH_START, MATCH_END = "\x02", "\x03"
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A message that matches a search, best first."""
+    conversation_id: str
+    title: str
+    message_id: int
+    role: str
+    snippet: str  # the matching part of the message, its matches between MATCH_START and MATCH_END
+    updated: float
+
+
+def search_terms(query: str, limit: int = 8) -> list[str]:
+    """The words of a search, in lower case; punctuation and operators are not searched."""
+    return re.findall(r"\w+", clean_text(query).lower())[:limit]
 
 
 @dataclass(frozen=True)

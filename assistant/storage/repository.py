@@ -14,9 +14,11 @@ from .records import (
     ApiKey,
     Conversation,
     ConversationSummary,
+    Folder,
     Memory,
     Message,
     Role,
+    SearchHit,
     Status,
     StoredDocument,
     StoredImage,
@@ -68,6 +70,27 @@ class Store(Protocol):
                            limit: int = 100) -> list[ConversationSummary]: ...
 
     def get_conversation(self, owner: str, conversation_id: str) -> Conversation | None: ...
+
+    def search_messages(self, owner: str, query: str, limit: int = 20) -> list[SearchHit]:
+        """The owner's messages holding every word of `query`, best first."""
+        ...
+
+    def set_pinned(self, owner: str, conversation_id: str, pinned: bool) -> bool: ...
+
+    def create_folder(self, owner: str, name: str) -> str:
+        """The id of the owner's folder called `name`, made if there is none yet."""
+        ...
+
+    def list_folders(self, owner: str) -> list[Folder]: ...
+
+    def rename_folder(self, owner: str, folder_id: str, name: str) -> bool: ...
+
+    def delete_folder(self, owner: str, folder_id: str) -> bool:
+        """Its chats stay, outside any folder."""
+        ...
+
+    def move_conversation(self, owner: str, conversation_id: str,
+                          folder_id: str | None) -> bool: ...
 
     def get_message(self, owner: str, message_id: int) -> Message | None: ...
 

@@ -61,6 +61,15 @@ class Dialect(ABC):
         return folded
 
     @abstractmethod
+    def search(self, conn: Conn, owner: str, terms: Sequence[str], limit: int) -> list[Any]:
+        """Rows (conversation id, title, message id, role, snippet, updated) of the owner's
+        messages holding every term, the last as a prefix, best first (see sql_search.py)."""
+
+    def forget_deleted_text(self, conn: Conn) -> None:
+        """From inside a write that deleted messages: their words leave the search index."""
+        return None
+
+    @abstractmethod
     def insert(self, conn: Conn, sql: str, *params: Any) -> int:
         """Runs an INSERT of one row; the new row's id."""
 

@@ -37,13 +37,15 @@ from .records import (
 )
 from .sql_dialect import Conn, Dialect
 from .sql_documents import SQLDocuments
+from .sql_organising import ChatOrganising
+from .sql_search import MessageSearch
 from .whole_conversations import WholeConversations, read_import
 
 T = TypeVar("T")
 S = TypeVar("S", bound="SQLStore")
 
 OWNED_TABLES = ("conversations", "messages", "images", "memories", "documents", "passages",
-                "api_keys")
+                "api_keys", "folders")
 ALIVE_REPLICAS = "SELECT id FROM replicas WHERE heartbeat >= ?"
 # The migration of linear chats into trees: each message follows the one before it.
 TREE_FROM_LINES = (
@@ -56,7 +58,7 @@ TREE_FROM_LINES = (
 )
 
 
-class SQLStore(WholeConversations):
+class SQLStore(WholeConversations, ChatOrganising, MessageSearch):
     """The one storage object of the app; create it once, `close()` it at shutdown."""
 
     def __init__(self, dialect: Dialect, replica: str = "") -> None:
@@ -105,8 +107,8 @@ class SQLStore(WholeConversations):
         """Most recently updated first; `query` matches titles and message text, in any case."""
         needle = clean_text((query or "").strip()).casefold()
         sql = ("SELECT id, title, created, updated, (SELECT COUNT(*) - COUNT(DISTINCT m.parent_id)"
-               " FROM messages m WHERE m.conversation_id = c.id) FROM conversations c"
-               " WHERE owner = ?")
+               " FROM messages m WHERE m.conversation_id = c.id), pinned, folder_id"
+               " FROM conversations c WHERE owner = ?")
         params: list[Any] = [check_owner(owner)]
         if needle:
             sql += (f" AND ({self._sql.contains('title')} OR EXISTS (SELECT 1 FROM messages m"
@@ -115,7 +117,8 @@ class SQLStore(WholeConversations):
         sql += f" ORDER BY updated DESC, {self._sql.order} DESC LIMIT ?"
         with self._db.read() as conn:
             rows = self._sql.execute(conn, sql, *params, max(1, int(limit))).fetchall()
-        return [ConversationSummary(*row) for row in rows]
+        return [ConversationSummary(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6])
+                for row in rows]
 
     def get_conversation(self, owner: str, conversation_id: str) -> Conversation | None:
         """The conversation with its settings and its messages in order; None if not the owner's."""
@@ -166,9 +169,10 @@ class SQLStore(WholeConversations):
 
     def delete_conversation(self, owner: str, conversation_id: str) -> bool:
         """Removes the conversation and its messages from the disk itself (no soft delete)."""
-        return self._db.write(  # its messages go too, by ON DELETE CASCADE
-            self._delete, "DELETE FROM conversations WHERE id = ? AND owner = ?",
-            conversation_id, check_owner(owner))
+        owner = check_owner(owner)
+        return self._db.write(lambda conn: self._delete(  # its messages go by ON DELETE CASCADE
+            conn, "DELETE FROM conversations WHERE id = ? AND owner = ?", conversation_id, owner,
+            forget_text=True))
 
     def delete_owner(self, owner: str) -> int:
         """Removes every conversation, memory, document and API key of `owner` from the disk
@@ -178,7 +182,9 @@ class SQLStore(WholeConversations):
         def run(conn: Conn) -> int:
             deleted = sum(int(self._sql.execute(conn, f"DELETE FROM {table} WHERE owner = ?",
                                                 owner).rowcount)
-                          for table in ("conversations", "memories", "documents", "api_keys"))
+                          for table in ("conversations", "memories", "documents", "api_keys",
+                                        "folders"))
+            self._sql.forget_deleted_text(conn)
             self._sql.scrub_after_commit(OWNED_TABLES)
             return deleted
         return self._db.write(run)
@@ -189,12 +195,15 @@ class SQLStore(WholeConversations):
             deleted = int(self._sql.execute(conn, "DELETE FROM conversations WHERE updated < ?",
                                             before).rowcount)
             if deleted:
+                self._sql.forget_deleted_text(conn)
                 self._sql.scrub_after_commit(OWNED_TABLES)
             return deleted
         return self._db.write(run)
 
-    def _delete(self, conn: Conn, sql: str, *params: Any) -> bool:
+    def _delete(self, conn: Conn, sql: str, *params: Any, forget_text: bool = False) -> bool:
         deleted = int(self._sql.execute(conn, sql, *params).rowcount) > 0
+        if deleted and forget_text:
+            self._sql.forget_deleted_text(conn)
         if deleted:
             self._sql.scrub_after_commit(OWNED_TABLES)
         return deleted

@@ -72,7 +72,26 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             name TEXT NOT NULL DEFAULT '', digest TEXT NOT NULL UNIQUE,
             created DOUBLE PRECISION NOT NULL)""",
      "CREATE INDEX api_keys_by_owner ON api_keys (owner, created)"),
+    # 5: pins and folders; every message's words, in a column with a GIN index
+    ("""CREATE TABLE folders (id TEXT PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL,
+            created DOUBLE PRECISION NOT NULL)""",
+     "CREATE INDEX folders_by_owner ON folders (owner, name)",
+     "ALTER TABLE conversations ADD COLUMN pinned BOOLEAN NOT NULL DEFAULT false",
+     "ALTER TABLE conversations ADD COLUMN folder_id TEXT REFERENCES folders (id) ON DELETE SET NULL",
+     """ALTER TABLE messages ADD COLUMN words tsvector
+            GENERATED ALWAYS AS (to_tsvector('simple', content)) STORED""",
+     "CREATE INDEX messages_by_words ON messages USING GIN (words)"),
 )
+# The best hits are found first, so that only they get a snippet (ts_headline is slow).
+SEARCH = """SELECT hit.cid, hit.title, hit.id, hit.role, ts_headline('simple', hit.content,
+        to_tsquery('simple', ?), 'StartSel=' || chr(2) || ', StopSel=' || chr(3)
+        || ', MaxWords=30, MinWords=12, MaxFragments=1, FragmentDelimiter=…'), hit.updated
+    FROM (SELECT c.id AS cid, c.title, m.id, m.role, m.content, c.updated,
+                 ts_rank(m.words, to_tsquery('simple', ?)) AS rank
+          FROM messages m JOIN conversations c ON c.id = m.conversation_id
+          WHERE m.words @@ to_tsquery('simple', ?) AND c.owner = ?
+          ORDER BY rank DESC, m.id DESC LIMIT ?) hit
+    ORDER BY hit.rank DESC, hit.id DESC"""
 
 
 class PostgresDialect(Dialect):
@@ -92,6 +111,10 @@ class PostgresDialect(Dialect):
 
     def needle(self, folded: str) -> str:  # a LIKE pattern: the text anywhere, taken literally
         return "%" + folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+    def search(self, conn: Conn, owner: str, terms: Sequence[str], limit: int) -> list[Any]:
+        query = " & ".join(f"'{term}'" for term in terms) + ":*"  # terms are \w+: no quotes
+        return list(self.execute(conn, SEARCH, query, query, query, owner, limit).fetchall())
 
     def insert(self, conn: Conn, sql: str, *params: Any) -> int:
         row = self.execute(conn, sql + " RETURNING id", *params).fetchone()

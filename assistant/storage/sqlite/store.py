@@ -79,7 +79,30 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("""CREATE TABLE api_keys (id TEXT PRIMARY KEY, owner TEXT NOT NULL,
             name TEXT NOT NULL DEFAULT '', digest TEXT NOT NULL UNIQUE, created REAL NOT NULL)""",
      "CREATE INDEX api_keys_by_owner ON api_keys (owner, created)"),
+    # 8: pins and folders; every message in a full-text index, kept by triggers
+    ("""CREATE TABLE folders (id TEXT PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL,
+            created REAL NOT NULL)""",
+     "CREATE INDEX folders_by_owner ON folders (owner, name)",
+     "ALTER TABLE conversations ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0",
+     "ALTER TABLE conversations ADD COLUMN folder_id TEXT REFERENCES folders (id) ON DELETE SET NULL",
+     """CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages',
+            content_rowid='id', tokenize='unicode61 remove_diacritics 2')""",
+     """CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+            INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content); END""",
+     """CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+            INSERT INTO messages_fts (messages_fts, rowid, content)
+            VALUES ('delete', old.id, old.content); END""",
+     """CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+            INSERT INTO messages_fts (messages_fts, rowid, content)
+            VALUES ('delete', old.id, old.content);
+            INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content); END""",
+     "INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')"),
 )
+SEARCH = """SELECT c.id, c.title, m.id, m.role,
+    snippet(messages_fts, 0, char(2), char(3), '…', 16), c.updated
+    FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
+    JOIN conversations c ON c.id = m.conversation_id
+    WHERE messages_fts MATCH ? AND c.owner = ? ORDER BY rank LIMIT ?"""
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -97,6 +120,14 @@ class SQLiteDialect(Dialect):
 
     def contains(self, column: str) -> str:
         return f"instr(casefold({column}), ?)"  # casefold() is _casefold, on every reader
+
+    def search(self, conn: Conn, owner: str, terms: Sequence[str], limit: int) -> list[Any]:
+        match = " ".join(f'"{term}"' for term in terms) + "*"  # terms are \w+: no quotes
+        return list(self.execute(conn, SEARCH, match, owner, limit).fetchall())
+
+    def forget_deleted_text(self, conn: Conn) -> None:
+        # FTS5 marks deleted rows and drops their words only when it merges its segments.
+        self.execute(conn, "INSERT INTO messages_fts (messages_fts) VALUES ('optimize')")
 
     def insert(self, conn: Conn, sql: str, *params: Any) -> int:
         cursor: sqlite3.Cursor = self.execute(conn, sql, *params)
