@@ -188,7 +188,7 @@ def test_retry_keeps_the_earlier_version_and_the_versions_control_switches_betwe
 
     page.get_by_role("button", name="This chat").click()
     page.get_by_role("button", name="Branch into a new chat", exact=True).click()
-    expect(page.locator("#conversation-list label")).to_have_count(2, timeout=10_000)
+    expect(page.locator("#conversation-list .chat-open")).to_have_count(2, timeout=10_000)
     expect(page.locator("#conversation-list")).to_contain_text("(branch)")
     expect(bot_message(page, "Follow-up answer.")).to_be_visible()
     expect(versions).to_be_hidden()  # a branch holds only the path it was made from
@@ -249,7 +249,7 @@ def test_a_message_clicked_shows_its_own_versions_and_branches_a_new_chat_up_to_
     branch_here = page.locator("#branch-here")
     expect(branch_here).to_be_visible(timeout=10_000)
     branch_here.click()
-    chats = page.locator("#conversation-list label")
+    chats = page.locator("#conversation-list .chat-open")
     expect(chats).to_have_count(2, timeout=10_000)
     expect(bot_message(page, "Alpha two.")).to_be_visible()
     expect(page.get_by_text("Second question")).to_have_count(0)  # the path up to it only
@@ -276,10 +276,11 @@ def test_a_chat_found_by_a_word_of_a_version_not_shown_opens_on_that_version(
 
     page.get_by_role("button", name="+ New chat").click()
     expect(bot_messages(page)).to_have_count(0)
-    page.get_by_placeholder("Search chats…").fill("guide ships")
-    chats = page.locator("#conversation-list label")
-    expect(chats).to_have_count(1, timeout=10_000)
-    chats.first.click()
+    page.get_by_placeholder("Search all messages…").fill("guide ships")
+    hits = page.locator("#conversation-list .chat-hit")
+    expect(hits).to_have_count(1, timeout=10_000)
+    expect(hits.first.locator("mark")).to_have_text(["guide", "ships"])
+    hits.first.click()
     expect(bot_message(page, "Lighthouses guide ships.")).to_be_visible(timeout=10_000)
     expect(page.get_by_text("Beacons warn.")).to_have_count(0)
     expect(page.locator("#versions").get_by_label("1 / 2")).to_be_checked()
@@ -291,7 +292,7 @@ def test_the_sidebar_searches_opens_renames_exports_imports_and_deletes_chats(pa
 
     fake.enqueue(Scenario(text="About lighthouses."), Scenario(text="About storms."))
     open_app(page, fake_app.url)
-    chats = page.locator("#conversation-list label")
+    chats = page.locator("#conversation-list .chat-open")
     send(page, "Tell me about lighthouses")
     expect(bot_message(page, "About lighthouses.")).to_be_visible(timeout=20_000)
     expect(chats).to_have_count(1)
@@ -301,18 +302,22 @@ def test_the_sidebar_searches_opens_renames_exports_imports_and_deletes_chats(pa
     expect(bot_message(page, "About storms.")).to_be_visible(timeout=20_000)
     expect(chats).to_have_count(2)
 
-    page.get_by_placeholder("Search chats…").fill("lighthouse")
-    expect(chats).to_have_count(1)
+    search = page.get_by_placeholder("Search all messages…")
+    search.fill("lighthouse")
+    hits = page.locator("#conversation-list .chat-hit")
+    expect(hits).to_have_count(2)  # the question and the reply
     page.get_by_text("This chat").click()
     title = page.get_by_label("Title")
     expect(title).to_be_visible()
-    chats.first.click()
+    hits.first.click()
     expect(bot_message(page, "About lighthouses.")).to_be_visible()
 
     expect(title).to_have_value("Tell me about lighthouses")
     title.fill("Lighthouses")
-    page.get_by_role("button", name="Rename").click()
-    expect(chats.first).to_have_text("Lighthouses")
+    page.get_by_role("button", name="Rename", exact=True).click()
+    expect(hits.first.locator(".hit-title")).to_have_text("Lighthouses")
+    search.fill("")
+    expect(chats.filter(has_text="Lighthouses")).to_have_count(1)
 
     page.get_by_role("button", name="Export JSON").click()
     with page.expect_download() as download:
@@ -324,13 +329,12 @@ def test_the_sidebar_searches_opens_renames_exports_imports_and_deletes_chats(pa
     assert [m["content"] for m in exported["messages"]] == ["Tell me about lighthouses",
                                                             "About lighthouses."]
 
-    page.get_by_placeholder("Search chats…").fill("")
     with page.expect_file_chooser() as chooser:
         page.get_by_role("button", name="Import JSON").click()
     chooser.value.set_files(saved)
     expect(chats).to_have_count(3)  # the import is a new chat of this owner's
 
-    page.get_by_role("button", name="Delete").click()
+    page.get_by_role("button", name="Delete", exact=True).click()
     expect(chats).to_have_count(2)
     expect(bot_messages(page)).to_have_count(0)
 

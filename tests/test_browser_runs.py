@@ -92,7 +92,7 @@ def test_a_reload_reopens_the_chat_the_page_showed_not_the_newest(page, fake_app
     page.get_by_role("button", name="+ New chat").click()
     send(page, "Tell me about coffee")
     expect(bot_message(page, "About coffee.")).to_be_visible(timeout=20_000)
-    page.locator("#conversation-list label", has_text="Tell me about tea").click()
+    page.locator("#conversation-list .chat-open", has_text="Tell me about tea").click()
     expect(bot_message(page, "About tea.")).to_be_visible(timeout=10_000)
 
     page.reload(wait_until="domcontentloaded")

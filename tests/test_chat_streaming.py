@@ -101,7 +101,7 @@ def test_a_complete_reply_ends_with_its_stats_line_from_the_servers_usage(app, f
 
     text, stats = final
     assert text == "Priced reply."
-    title = stats["metadata"]["title"]
+    title = stats["content"]
     assert stats["metadata"]["id"] == "stats"
     assert "to first token" in title and "tokens" in title
     assert "(est.)" not in title  # the fake server reported usage
@@ -113,7 +113,7 @@ def test_without_usage_from_the_server_each_streamed_piece_counts_as_a_token(app
     text, stats = app.client().submit("Hello", api_name="/chat").result()
 
     assert text.endswith("w39 ")
-    assert "→ ~40 tokens (est.)" in stats["metadata"]["title"]
+    assert "→ ~40 tokens (est.)" in stats["content"]
 
 
 def test_an_incomplete_reply_carries_its_stats_in_the_notice(app, fake):
@@ -122,5 +122,5 @@ def test_an_incomplete_reply_carries_its_stats_in_the_notice(app, fake):
 
     text, notice = final
     assert text == "w0 w1 w2 "
-    assert "Reply incomplete" in notice["metadata"]["title"]
+    assert "Reply incomplete" in notice["metadata"].get("title", "")
     assert "tokens" in notice["metadata"]["log"] and "(est.)" in notice["metadata"]["log"]

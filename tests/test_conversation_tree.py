@@ -151,12 +151,12 @@ def test_a_message_with_versions_shows_arrows_to_the_versions_beside_it():
         message(3, "assistant", "A2", 1), message(4, "assistant", "A3", 1)), active_id=3)
     shown = chat_messages(chat)
     assert [m["content"] for m in shown][:2] == ["Q", "A2"]
-    assert shown[-1]["metadata"]["title"] == \
+    assert shown[-1]["metadata"].get("title", "") == \
         "Reply: [◀](#version-2) 2 / 3 [▶](#version-4)"
     first = chat_messages(Conversation("c", "t", 0.0, 0.0, {}, chat.messages, active_id=2))
-    assert first[-1]["metadata"]["title"] == "Reply: ◀ 1 / 3 [▶](#version-3)"
+    assert first[-1]["metadata"].get("title", "") == "Reply: ◀ 1 / 3 [▶](#version-3)"
 
     above, below = turn_versions(Place("o", "c", parent_id=None, asks=True, earlier=(1,)))
-    assert below == [] and above[0]["metadata"]["title"] == \
+    assert below == [] and above[0]["metadata"].get("title", "") == \
         "Your message: [◀](#version-1) 2 / 2 ▶"
     assert turn_versions(Place("o", "c", parent_id=1, asks=True)) == ([], [])

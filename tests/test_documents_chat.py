@@ -55,7 +55,7 @@ def test_a_file_attached_in_the_chat_is_added_without_asking_the_model(docs_app,
     final = attach_notes(ann, tmp_path, fake)
 
     [added] = titled(final, "📄 Added velmora.md")
-    assert "1 page" in added["metadata"]["title"]
+    assert "1 page" in added["metadata"].get("title", "")
     assert model_posts(fake) == []
     found = ann.predict("Velmora kelp", 5, "", api_name="/search_documents")
     assert found[0]["name"] == "velmora.md" and found[0]["heading"] == "Harbour"
@@ -194,4 +194,4 @@ def test_a_file_that_is_no_image_or_document_is_refused_in_the_chat(docs_app, fa
     final = chat(ann, {"text": "", "files": [handle_file(str(junk))]}, tools=[])
 
     [refused] = titled(final, "⚠️")
-    assert "notes.txt" in refused["metadata"]["title"] and "Traceback" not in json.dumps(final)
+    assert "notes.txt" in refused["metadata"].get("title", "") and "Traceback" not in json.dumps(final)

@@ -34,7 +34,7 @@ def split(final: Any) -> tuple[str, dict | None]:
 
 def title(notice: dict | None) -> str:
     assert notice is not None, "expected a notice"
-    return notice["metadata"]["title"]
+    return notice["metadata"].get("title", "")
 
 
 def options(notice: dict) -> list[str]:

@@ -71,13 +71,13 @@ def test_signing_in_with_hugging_face_makes_the_hub_user_the_owner(page, browser
     stranger = browser.new_context().new_page()  # not signed in: an anonymous visitor
     open_app(stranger, hf_app.url)
     expect(stranger.get_by_role("button", name="Sign in with Hugging Face")).to_be_visible()
-    expect(stranger.locator("#conversation-list label")).to_have_count(0)
+    expect(stranger.locator("#conversation-list .chat-open")).to_have_count(0)
     stranger.context.close()
 
     page.get_by_role("button", name="Logout (ada)").click()
     expect(page.get_by_role("button", name="Sign in with Hugging Face")).to_be_visible(
         timeout=20_000)
-    expect(page.locator("#conversation-list label")).to_have_count(0)
+    expect(page.locator("#conversation-list .chat-open")).to_have_count(0)
 
 
 @pytest.mark.filterwarnings("ignore:Gradio does not support OAuth features outside")

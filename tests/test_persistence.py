@@ -90,6 +90,31 @@ def test_no_owner_can_reach_another_owners_conversations_through_the_api(fake, a
     assert ann.predict(anns["id"], api_name="/export_conversation")["title"] == \
         "Ann's private question"
 
+
+def test_search_pins_and_folders_through_the_api_reach_only_the_callers_chats(fake, auth_running):
+    app = auth_running
+    ann = app.client(auth=("ann", "ann-pw"))
+    bob = app.client(auth=("bob", "bob-pw"))
+    fake.enqueue(Scenario(text="The okapi lives in forests."))
+    app.chat(ann, "Tell me about okapis")
+    app.app.store.flush()
+    [hit] = [h for h in ann.predict("okap", api_name="/search_messages") if h["role"] == "assistant"]
+    assert "\x02okapi\x03" in hit["snippet"]
+    assert bob.predict("okapi", api_name="/search_messages") == []
+    assert bob.predict(hit["conversation_id"], True, api_name="/pin_conversation") is False
+    bobs = bob.predict("Stolen", api_name="/create_folder")
+    assert bob.predict(hit["conversation_id"], bobs, api_name="/move_conversation") is False
+
+    folder = ann.predict("Animals", api_name="/create_folder")
+    assert ann.predict(hit["conversation_id"], True, api_name="/pin_conversation") is True
+    assert ann.predict(hit["conversation_id"], folder, api_name="/move_conversation") is True
+    assert ann.predict(hit["conversation_id"], bobs, api_name="/move_conversation") is False
+    assert bob.predict(folder, api_name="/delete_folder") is False
+    [chat] = [c for c in ann.predict(api_name="/list_conversations")
+              if c["id"] == hit["conversation_id"]]
+    assert (chat["pinned"], chat["folder_id"]) == (True, folder)
+    assert [f["name"] for f in ann.predict(api_name="/list_folders")] == ["Animals"]
+
 def test_fifty_sessions_writing_at_once_store_every_turn(fake, auth_running):
     app = auth_running
     fake.default = Scenario(n_tokens=30, rate=100)

@@ -132,7 +132,7 @@ def test_a_chat_streams_through_the_balancer_and_continues_on_the_other_replica(
     pin(page, deployment.url, other(first))
     open_app(page, deployment.url)
     assert served_by(page) == other(first)
-    chats = page.locator("#conversation-list label")
+    chats = page.locator("#conversation-list .chat-open")
     expect(chats).to_have_count(1, timeout=20_000)  # listed by the other process, from PostgreSQL
     chats.first.click()
     expect(bot_message(page, "w29")).to_be_visible()

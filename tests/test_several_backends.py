@@ -185,7 +185,7 @@ def test_a_bad_file_stops_the_start_with_one_line(tmp_path, monkeypatch, capsys)
 
 
 def titles(final) -> list[str]:
-    return [m["metadata"]["title"] for m in (final if isinstance(final, list) else [final])
+    return [m["metadata"].get("title", "") for m in (final if isinstance(final, list) else [final])
             if isinstance(m, dict) and m.get("metadata")]
 
 
@@ -215,7 +215,7 @@ def test_the_route_is_kept_with_the_reply_and_shown_again_from_the_record():
     assert kept[0] | {"seconds": 0} == {"type": "route", "name": "alpha/alpha-2", "at": 0,
                                         "seconds": 0, "text": "code: the message has a code block"}
     again = step_message(Step.from_record(kept[0]), 0)
-    assert again["metadata"]["title"] == "↪ alpha/alpha-2 · code: the message has a code block"
+    assert again["metadata"].get("title", "") == "↪ alpha/alpha-2 · code: the message has a code block"
 
 
 def test_auto_falls_back_to_the_routes_next_model_and_says_so(several, servers):

@@ -52,5 +52,5 @@ def test_an_event_error_line_mid_stream_keeps_the_text_and_says_what_the_server_
 
     text, mark = final
     assert text == "w0 w1 "
-    assert mark["metadata"]["title"] == ("⚠️ Reply incomplete: The model server reported an "
+    assert mark["metadata"].get("title", "") == ("⚠️ Reply incomplete: The model server reported an "
                                          "error: worker lost")

@@ -64,8 +64,8 @@ def test_a_destructive_call_pauses_over_chat_until_its_caller_allows_it(notes_ap
         {"value": f"allow:{call_id}", "label": "Allow once"},
         {"value": f"always:{call_id}", "label": "Always allow this tool in this chat"},
         {"value": f"deny:{call_id}", "label": "Deny"}]
-    assert "notes__delete_note" in asked["metadata"]["title"]
-    assert "notes" in asked["metadata"]["title"] and '"todo"' in asked["content"]
+    assert "notes__delete_note" in asked["metadata"].get("title", "")
+    assert "notes" in asked["metadata"].get("title", "") and '"todo"' in asked["content"]
     assert notes_app.deleted.read_text() == ""  # nothing ran yet
 
     with pytest.raises(Exception, match="No tool call is waiting for your answer"):
@@ -76,8 +76,8 @@ def test_a_destructive_call_pauses_over_chat_until_its_caller_allows_it(notes_ap
     assert "deleted todo" in text
     assert notes_app.deleted.read_text() == "todo\n"
     step = next(m for m in final if isinstance(m, dict)
-                and m["metadata"]["title"].startswith("🔧 notes__delete_note"))
-    assert step["metadata"]["title"] == "🔧 notes__delete_note (allowed once by you)"
+                and m["metadata"].get("title", "").startswith("🔧 notes__delete_note"))
+    assert step["metadata"].get("title", "") == "🔧 notes__delete_note (allowed once by you)"
     metrics = httpx.get(notes_app.url + "metrics", timeout=10).text
     assert 'assistant_tool_approvals_total{answer="allowed",tool="notes__delete_note"} 1.0' \
         in metrics
@@ -104,7 +104,7 @@ def test_always_allow_lasts_for_that_chat_and_another_user_cannot_answer(fake, t
 
         updates, final = app.chat(ann, "And again", tools=["notes__delete_note"])
         assert not any(question(u) for u in updates)  # not asked again in this chat
-        assert any(isinstance(m, dict) and m["metadata"]["title"]
+        assert any(isinstance(m, dict) and m["metadata"].get("title", "")
                    == "🔧 notes__delete_note (always allowed in this chat)" for m in final)
         assert deleted.read_text() == "todo\ntodo\n"
         [chat] = app.app.store.list_conversations("user:ann")
@@ -124,7 +124,7 @@ def test_a_denied_call_tells_the_model_the_user_refused_and_the_reply_goes_on(no
     sent = model_posts(fake)[-1].body["messages"][-1]["content"]
     assert "the user refused to allow it" in sent
     assert notes_app.deleted.read_text() == ""
-    assert any(isinstance(m, dict) and m["metadata"]["title"]
+    assert any(isinstance(m, dict) and m["metadata"].get("title", "")
                == "🔧 notes__delete_note (denied by you)" for m in final)
 
 
@@ -268,5 +268,5 @@ def test_only_a_versions_notice_carries_links_the_page_switches_on():
     from assistant.web.render import notice
 
     forged = notice("Server says [click](#version-3)", notice_id="invalid")
-    assert "#version-" not in forged["metadata"]["title"]
-    assert "#version-3" in notice("[◀](#version-3)", notice_id="versions")["metadata"]["title"]
+    assert "#version-" not in forged["metadata"].get("title", "")
+    assert "#version-3" in notice("[◀](#version-3)", notice_id="versions")["metadata"].get("title", "")

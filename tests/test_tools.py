@@ -23,7 +23,7 @@ MULTIPLY = {"name": "calculator", "arguments": json.dumps({"expression": "6 * 7"
 
 
 def tool_messages(final: Any) -> list[dict]:
-    return [m for m in final if isinstance(m, dict) and m["metadata"]["title"].startswith("🔧")]
+    return [m for m in final if isinstance(m, dict) and m["metadata"].get("title", "").startswith("🔧")]
 
 
 def tool_steps(final: Any) -> list[dict]:
@@ -51,15 +51,15 @@ def test_two_parallel_calls_run_and_their_results_reach_the_model(app, fake, api
     assert final[-1]["metadata"]["id"] == "stats"
     assert "Tool results: 5; 42" in [m for m in final if isinstance(m, str)]
     group, *steps = tool_messages(final)
-    assert group["metadata"]["title"] == "🔧 2 tools at once" and group["metadata"]["status"] == "done"
+    assert group["metadata"].get("title", "") == "🔧 2 tools at once" and group["metadata"]["status"] == "done"
     assert [s["metadata"]["status"] for s in steps] == ["done", "done"]
     assert [s["metadata"]["parent_id"] for s in steps] == [group["metadata"]["id"]] * 2
     assert len({s["metadata"]["id"] for s in steps}) == 2
     assert "2 + 3" in message_text(steps[0]["content"]) and "5" in message_text(steps[0]["content"])
-    assert "2 tool calls" in final[-1]["metadata"]["title"]
+    assert "2 tool calls" in final[-1]["content"]
     counted = input_tokens if api == "responses" else (lambda b: usage_payload(b, 0)["prompt_tokens"])
     prompt = sum(counted(post.body) for post in (first, second))
-    assert f"{prompt:,} → " in final[-1]["metadata"]["title"]  # both rounds' usage, added
+    assert f"{prompt:,} → " in final[-1]["content"]  # both rounds' usage, added
 
 
 def test_calls_of_successive_rounds_are_not_grouped_as_parallel(app, fake):
@@ -67,7 +67,7 @@ def test_calls_of_successive_rounds_are_not_grouped_as_parallel(app, fake):
     _, final = app.chat(app.client(), "2+3, then 6*7")
 
     steps = tool_messages(final)
-    assert [s["metadata"]["title"] for s in steps] == ["🔧 calculator", "🔧 calculator"]
+    assert [s["metadata"].get("title", "") for s in steps] == ["🔧 calculator", "🔧 calculator"]
     assert not any("parent_id" in s["metadata"] for s in steps)
 
 
@@ -84,7 +84,7 @@ def test_a_bad_call_gives_the_model_an_error_and_the_step_is_marked_failed(app, 
     _, final = app.chat(app.client(), "Go", api=api)
 
     [step] = tool_steps(final)
-    assert step["metadata"]["title"].endswith("(failed)")
+    assert step["metadata"].get("title", "").endswith("(failed)")
     [sent] = tool_results(model_posts(fake)[-1])
     assert sent.startswith("Error:") and error in sent
     assert "Traceback" not in json.dumps(final)
@@ -98,7 +98,7 @@ def test_a_model_that_never_stops_calling_tools_is_stopped_at_the_bound(app, fak
 
     assert len(model_posts(fake)) == 9  # 8 rounds of tools, then the one that asked again
     mark = final[-1]
-    assert "kept calling tools" in mark["metadata"]["title"] and "8 rounds" in mark["metadata"]["title"]
+    assert "kept calling tools" in mark["metadata"].get("title", "") and "8 rounds" in mark["metadata"].get("title", "")
     assert "".join(m for m in final if isinstance(m, str)).count("Thinking aloud.") == 9
     fake.default = Scenario()
     assert app.chat(app.client(), "Still there?", api=api)[1] == "Hello from the fake server."
@@ -120,7 +120,7 @@ def test_a_server_that_rejects_tools_is_asked_again_without_them_once(fake, tmp_
     first, retried, later = model_posts(fake)
     assert "tools" in first.body and "tools" not in retried.body and "tools" not in later.body
     assert "Plain answer." in final
-    assert any(isinstance(m, dict) and "Tools are off for this model" in m["metadata"]["title"]
+    assert any(isinstance(m, dict) and "Tools are off for this model" in m["metadata"].get("title", "")
                for m in final)
     assert again == "Second."
 
@@ -218,7 +218,7 @@ def test_a_reopened_chat_with_tool_steps_shows_them_and_sends_them_back(fake, tm
     [step] = [s for s in exported["messages"][-1]["steps"] if s["type"] == "tool"]
     assert (step["name"], step["text"], step["failed"]) == ("calculator", "5", False)
     assert "<summary>🔧 calculator (" in markdown and '{"expression": "2 + 3"}' in markdown
-    assert [m["metadata"]["title"] for m in reopened if m.get("metadata")][0] == "🔧 calculator"
+    assert [m["metadata"].get("title", "") for m in reopened if m.get("metadata")][0] == "🔧 calculator"
     assert tool_results(model_posts(fake)[-1]) == ["5"]
     assert "It is 5." in str(model_posts(fake)[-1].body)
 
@@ -240,6 +240,6 @@ def test_a_tool_that_times_out_gives_the_model_an_error_and_the_reply_goes_on(ap
         toolbox.remove("hang")
 
     [step] = tool_steps(final)
-    assert step["metadata"]["title"] == "🔧 hang (failed)"
+    assert step["metadata"].get("title", "") == "🔧 hang (failed)"
     assert "Tool results: Error: the tool took longer than 0.2 s." in final
 

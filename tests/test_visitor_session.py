@@ -173,7 +173,7 @@ def test_a_browser_visitor_does_everything_and_no_key_leaks(page, visitor_app, f
         page.locator("a[download]").last.click()
     page.get_by_role("button", name="Delete all my data").click()
     page.get_by_role("button", name="Yes, delete everything").click()
-    expect(page.locator("#conversation-list label")).to_have_count(0)
+    expect(page.locator("#conversation-list .chat-open")).to_have_count(0)
     visitor_app.app.store.flush()
 
     texts = bodies(finished)

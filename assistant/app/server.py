@@ -58,6 +58,7 @@ from ..web.documents_panel import DocumentsPanel
 from ..web.image_policy import ImagePolicy
 from ..web.own_key_panel import OwnKeyPanel
 from ..web.page import Page, build_ui
+from ..web.page_style import PAGE_CSS
 from ..web.render import STATUS_WORDS
 from ..web.security_headers import SecurityHeaders, security_headers
 from ..web.server_fetches import NoOutsideFetches
@@ -246,7 +247,7 @@ def _auth(settings: Settings) -> Any:
 def launch(app: App, **overrides: Any) -> None:
     s = app.settings
     options: dict[str, Any] = dict(
-        server_name=s.host, server_port=s.port, share=s.share,
+        server_name=s.host, server_port=s.port, share=s.share, css=PAGE_CSS,
         auth=_auth(s), max_threads=s.max_threads, show_error=False,
         ssl_certfile=s.ssl_certfile, ssl_keyfile=s.ssl_keyfile,
         # Gradio's start-up check calls the app at 127.0.0.1, which no certificate names.

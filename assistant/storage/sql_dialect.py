@@ -61,9 +61,11 @@ class Dialect(ABC):
         return folded
 
     @abstractmethod
-    def search(self, conn: Conn, owner: str, terms: Sequence[str], limit: int) -> list[Any]:
-        """Rows (conversation id, title, message id, role, snippet, updated) of the owner's
-        messages holding every term, the last as a prefix, best first (see sql_search.py)."""
+    def search(self, conn: Conn, owner: str, terms: Sequence[str], among: int,
+               limit: int) -> list[Any]:
+        """Rows (conversation id, title, message id, role, content, updated) of the owner's
+        messages holding every term, the last as a prefix: the best `limit` of the newest
+        `among` such messages, best first (see sql_search.py)."""
 
     def forget_deleted_text(self, conn: Conn) -> None:
         """From inside a write that deleted messages: their words leave the search index."""

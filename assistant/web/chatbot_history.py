@@ -76,7 +76,7 @@ def history_messages(history: Iterable[Any], images: Mapping[str, Image] | None 
     for item in history or ():
         role = field(item, "role")
         metadata = field(item, "metadata") or {}
-        if role == "assistant" and metadata.get("title"):
+        if role == "assistant" and (metadata.get("title") or metadata.get("id")):
             if metadata.get("id") == FLAGGED_NOTICE_ID:
                 while result and result[-1].role == "assistant":
                     result.pop()

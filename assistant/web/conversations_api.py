@@ -28,7 +28,8 @@ def register_api(store: Store, identity: Identity) -> None:
     def list_conversations(query: str = "", token: str = "", request: gr.Request = None
                            ) -> list[dict[str, Any]]:
         """Your chats, most recent first; `query` searches titles and messages."""
-        return [{"id": c.id, "title": c.title, "updated": c.updated, "branches": c.branches}
+        return [{"id": c.id, "title": c.title, "updated": c.updated, "branches": c.branches,
+                 "pinned": c.pinned, "folder_id": c.folder_id}
                 for c in store.list_conversations(owner_of(request, token), query or None)]
 
     def export_conversation(conversation_id: str, token: str = "",
@@ -104,6 +105,47 @@ def register_api(store: Store, identity: Identity) -> None:
         except LookupError:
             raise gr.Error("No such chat or message.") from None
 
+    def search_messages(query: str, token: str = "", request: gr.Request = None
+                        ) -> list[dict[str, Any]]:
+        """Your messages holding every word of `query` (the last as a prefix), best first;
+        the snippet marks each match between U+0002 and U+0003."""
+        return [{"conversation_id": h.conversation_id, "title": h.title,
+                 "message_id": h.message_id, "role": h.role, "snippet": h.snippet}
+                for h in store.search_messages(owner_of(request, token), query)]
+
+    def pin_conversation(conversation_id: str, pinned: bool = True, token: str = "",
+                         request: gr.Request = None) -> bool:
+        """Pins one of your chats to the top of the list (or unpins it)."""
+        return store.set_pinned(owner_of(request, token), conversation_id, bool(pinned))
+
+    def list_folders(token: str = "", request: gr.Request = None) -> list[dict[str, Any]]:
+        """Your folders, by name; list_conversations gives each chat's folder."""
+        return [{"id": f.id, "name": f.name} for f in store.list_folders(owner_of(request, token))]
+
+    def create_folder(name: str, token: str = "", request: gr.Request = None) -> str:
+        """Your folder of that name, made if needed; returns its id."""
+        try:
+            return store.create_folder(owner_of(request, token), name)
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from None
+
+    def rename_folder(folder_id: str, name: str, token: str = "",
+                      request: gr.Request = None) -> bool:
+        try:
+            return store.rename_folder(owner_of(request, token), folder_id, name)
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from None
+
+    def delete_folder(folder_id: str, token: str = "", request: gr.Request = None) -> bool:
+        """Deletes a folder of yours; its chats stay, outside any folder."""
+        return store.delete_folder(owner_of(request, token), folder_id)
+
+    def move_conversation(conversation_id: str, folder_id: str = "", token: str = "",
+                          request: gr.Request = None) -> bool:
+        """Puts one of your chats in one of your folders ("" takes it out of its folder)."""
+        return store.move_conversation(owner_of(request, token), conversation_id,
+                                       folder_id or None)
+
     def list_memories(token: str = "", request: gr.Request = None) -> list[dict[str, Any]]:
         """The facts you asked the assistant to remember."""
         return [{"id": m.id, "text": m.text} for m in store.list_memories(owner_of(request, token))]
@@ -120,5 +162,7 @@ def register_api(store: Store, identity: Identity) -> None:
 
     for endpoint in (list_conversations, export_conversation, export_markdown, import_conversation,
                      rename_conversation, delete_conversation, list_versions, show_version,
-                     branch_conversation, list_memories, add_memory, delete_memory):
+                     branch_conversation, search_messages, pin_conversation, list_folders,
+                     create_folder, rename_folder, delete_folder, move_conversation,
+                     list_memories, add_memory, delete_memory):
         gr.api(endpoint, api_name=endpoint.__name__, queue=False)

@@ -21,7 +21,6 @@ from ..domain.reply import Place
 from ..storage.recorder import log_write_failure
 from ..storage.records import (
     Conversation,
-    ConversationSummary,
     Message,
     NotFound,
     auto_title,
@@ -29,7 +28,10 @@ from ..storage.records import (
 )
 from ..storage.repository import Store
 from .callers import Identity
+from .chat_list import CHAT_LIST_ID, CHAT_LIST_SCRIPT, chat_list_html, search_results_html
+from .chat_list_actions import ChatListActions
 from .image_policy import ImagePolicy
+from .page_style import NEW_CHAT_ID
 from .render import NO_IMAGES, VERSION_LINK, SourceLink
 from .source_links import SourceLinks
 from .stored_chat import (
@@ -40,7 +42,6 @@ from .stored_chat import (
     versions_choice,
 )
 
-UNTITLED = "Untitled chat"
 VERSION_SWITCH_ID = "version-switch"
 TAKE_WANTED_VERSION = "(wanted, token) => [window.assistantVersion ?? null, token]"
 # A click on a "◀ ▶" link in a versions notice's title (web/render.py) switches, on the
@@ -54,11 +55,6 @@ SWITCH_ON_VERSION_LINKS = (
     + str(len(VERSION_LINK)) + ")); document.getElementById('" + VERSION_SWITCH_ID
     + "')?.click(); }, true); return []; }")
 Written = Callable[[str], "Future[Any] | None"]  # a chat's pending write, if any
-
-
-def list_label(chat: ConversationSummary) -> str:
-    title = chat.title or UNTITLED
-    return f"{title} · {chat.branches} branches" if chat.branches > 1 else title
 
 
 class ConversationPanel:
@@ -177,9 +173,11 @@ class ConversationPanel:
         self.token = gr.BrowserState("", storage_key="assistant-owner", secret=self.storage_key)
         # The chat the page shows, to open again after a reload (if it is still the owner's).
         self.shown = gr.BrowserState("", storage_key="assistant-chat", secret=self.storage_key)
-        self.new_chat = gr.Button("+ New chat", variant="primary", size="sm")
-        self.search = gr.Textbox(placeholder="Search chats…", show_label=False, container=False)
-        self.conversations = gr.Radio(label="Chats", choices=[], elem_id="conversation-list")
+        self.new_chat = gr.Button("+ New chat", variant="primary", size="sm", elem_id=NEW_CHAT_ID)
+        self.search = gr.Textbox(placeholder="Search all messages…", label="Search all messages",
+                                 show_label=False, container=False, elem_id="chat-search")
+        self.conversations = gr.HTML(chat_list_html([], [], None), elem_id=CHAT_LIST_ID, js_on_load=CHAT_LIST_SCRIPT,
+                                     max_height=480, padding=False)
         with gr.Accordion("This chat", open=False):
             self.title = gr.Textbox(label="Title", max_lines=1)
             with gr.Row():
@@ -213,10 +211,10 @@ class ConversationPanel:
                   *settings.values()]
         private: dict[str, Any] = {"api_visibility": "private"}
         self.restored = [self.conversations, self.memories, *opened]
-        self.new_chat.click(self._new_chat, None, [self.conversations, *opened[:5]], **private)
-        chosen = self.conversations.input(self._open_found,
-                                          [self.conversations, self.search, self.token],
-                                          opened, **private)
+        self.new_chat.click(self._new_chat, [self.search, self.token],
+                            [self.conversations, *opened[:5]], **private)
+        chosen = self.conversations.click(ChatListActions(self).act, [self.search, self.token],
+                                          [self.conversations, *opened], **private)
         # The API opens by id; the radio only accepts the ids this session was shown. The
         # token's "" makes it optional to clients: signed-in callers need none.
         open_id, token = gr.Textbox(visible=False), gr.Textbox("", visible=False)
@@ -265,7 +263,7 @@ class ConversationPanel:
                 tuple(gr.update() for _ in range(5 + len(self.setting_names)))
         return (self.chat_list("", token, request), self._memory_choices(owner), *opened)
 
-    def _empty(self) -> tuple[Any, ...]:
+    def cleared(self) -> tuple[Any, ...]:
         return ([], [], "", NO_VERSIONS, "", *[gr.update() for _ in self.setting_names])
 
     def _open(self, conversation_id: str | None, token: str, request: gr.Request) -> tuple[Any, ...]:
@@ -273,7 +271,7 @@ class ConversationPanel:
         conversation = self.store.get_conversation(owner, conversation_id) \
             if owner and conversation_id else None
         if owner is None or conversation is None:
-            return self._empty()
+            return self.cleared()
         self.identity.sessions.get(request.session_hash).open(conversation.id)
         messages = self.chat_of(owner, conversation)
         saved = [conversation.settings.get(key) for key in self.setting_names]
@@ -283,18 +281,6 @@ class ConversationPanel:
     def reopen(self, conversation_id: str | None, token: str,
                request: gr.Request) -> tuple[Any, ...]:
         """The chat shown again after something outside the chat changed it (Compare)."""
-        return self._open(conversation_id, token, request)
-
-    def _open_found(self, conversation_id: str | None, query: str, token: str,
-                    request: gr.Request) -> tuple[Any, ...]:
-        """A chat picked from the list; when the list was searched and the hit is in a
-        version the chat does not show, it opens on that version."""
-        owner = self.identity.owner(request, token)
-        conversation = self.store.get_conversation(owner, conversation_id) \
-            if owner and conversation_id and (query or "").strip() else None
-        leaf = conversation.leaf_showing(query) if conversation is not None else None
-        if owner and conversation is not None and leaf is not None:
-            self.store.set_active(owner, conversation.id, leaf)
         return self._open(conversation_id, token, request)
 
     def _switch(self, version: Any, token: str, request: gr.Request) -> tuple[Any, ...]:
@@ -316,16 +302,20 @@ class ConversationPanel:
             if owner and conversation_id else None
         return versions_choice(conversation) if conversation is not None else NO_VERSIONS
 
-    def chat_list(self, query: str, token: str, request: gr.Request) -> dict[str, Any]:
+    def chat_list(self, query: str, token: str, request: gr.Request) -> str:
+        """The owner's chats, or while `query` is typed, their messages that match it."""
         owner = self.identity.owner(request, token)
-        items = self.store.list_conversations(owner, query or None) if owner else []
+        query = (query or "").strip()
+        if query:
+            return search_results_html(query, self.store.search_messages(owner, query)
+                                       if owner else [])
         current = self.identity.sessions.get(request.session_hash).conversation_id
-        choices = [(list_label(c), c.id) for c in items]
-        return gr.update(choices=choices, value=current if any(c.id == current for c in items) else None)
+        return chat_list_html(self.store.list_conversations(owner, limit=500) if owner else [],
+                              self.store.list_folders(owner) if owner else [], current)
 
-    def _new_chat(self, request: gr.Request) -> tuple[Any, ...]:
+    def _new_chat(self, query: str, token: str, request: gr.Request) -> tuple[Any, ...]:
         self.identity.sessions.get(request.session_hash).open(None)
-        return gr.update(value=None), [], [], "", NO_VERSIONS, ""
+        return self.chat_list(query, token, request), [], [], "", NO_VERSIONS, ""
 
     def _list_after_submit(self, query: str, token: str,
                            request: gr.Request) -> tuple[Any, Any, Any]:
@@ -341,7 +331,7 @@ class ConversationPanel:
         owner = self.identity.owner(request, token)
         return owner, self.identity.sessions.get(request.session_hash).conversation_id
 
-    def _rename(self, title: str, query: str, token: str, request: gr.Request) -> dict[str, Any]:
+    def _rename(self, title: str, query: str, token: str, request: gr.Request) -> str:
         owner, conversation_id = self.current(token, request)
         if not (owner and conversation_id):
             raise gr.Error("Open a chat first.")

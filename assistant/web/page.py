@@ -28,6 +28,7 @@ from .conversations_panel import SWITCH_ON_VERSION_LINKS, ConversationPanel
 from .documents_panel import DocumentsPanel
 from .message_box import MessageBox
 from .own_key_panel import OwnKeyPanel
+from .page_style import HEADER, MESSAGE_BOX_ID, PAGE_SCRIPT
 from .safe_markdown import markdown_text
 from .usage_limits import UsageLimits
 from .your_data_panel import YourDataPanel
@@ -147,33 +148,34 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
     # Uploads age out of Gradio's cache after a day (stored images come back from the store).
     with gr.Blocks(title="Streaming Assistant", fill_height=True,
                    delete_cache=(3600, 86400)) as demo:
+        gr.HTML(HEADER, padding=False)
         with gr.Sidebar(open=True):
             backends_shown = gr.Markdown(backends_line(), elem_id="backend-label")
             if panel.identity.hf_login:  # Gradio adds /login/huggingface and the session cookie
                 gr.LoginButton(size="sm")
             own_keys.render()
             panel.render()
-            gr.Markdown("### Settings")
             suggested = [routes.choice(b, m) for b in routes.backends for m in b.suggested_models]
-            model = gr.Dropdown(label="Model", choices=[*auto, *suggested] or [default_model],
-                                value=default_model, allow_custom_value=True, filterable=True,
-                                info="backend/model" if routes.several else None)
-            each_own = [("Each server's own", "")] if routes.several else []
-            api = UncheckedRadio(label="API",
-                                 choices=[*each_own, *((v, k) for k, v in LABELS.items())],
-                                 value="" if routes.several else backend.default_api,
-                                 info="Responses is OpenAI's newer API; most other servers "
-                                      "speak only Chat Completions.")
-            temperature = UncheckedSlider(0, 2, value=DEFAULTS.temperature, step=0.05,
-                                          label="Temperature")
-            preset = gr.Dropdown(label="System prompt preset", choices=list(PRESETS),
-                                 value=DEFAULT_PRESET)
-            system_prompt = gr.Textbox(label="System prompt", value=PRESETS[DEFAULT_PRESET],
-                                       lines=4, max_lines=12)
-            history_turns = UncheckedSlider(0, 50, value=DEFAULTS.history_turns, step=1,
-                                            label="History length (earlier turns sent)")
-            max_tokens = UncheckedNumber(label="Max output tokens", value=DEFAULTS.max_tokens,
-                                         minimum=1, precision=0)
+            with gr.Accordion("Settings", open=True):
+                model = gr.Dropdown(label="Model", choices=[*auto, *suggested] or [default_model],
+                                    value=default_model, allow_custom_value=True, filterable=True,
+                                    info="backend/model" if routes.several else None)
+                each_own = [("Each server's own", "")] if routes.several else []
+                api = UncheckedRadio(label="API",
+                                     choices=[*each_own, *((v, k) for k, v in LABELS.items())],
+                                     value="" if routes.several else backend.default_api,
+                                     info="Responses is OpenAI's newer API; most other servers "
+                                          "speak only Chat Completions.")
+                temperature = UncheckedSlider(0, 2, value=DEFAULTS.temperature, step=0.05,
+                                              label="Temperature")
+                preset = gr.Dropdown(label="System prompt preset", choices=list(PRESETS),
+                                     value=DEFAULT_PRESET)
+                system_prompt = gr.Textbox(label="System prompt", value=PRESETS[DEFAULT_PRESET],
+                                           lines=4, max_lines=12)
+                history_turns = UncheckedSlider(0, 50, value=DEFAULTS.history_turns, step=1,
+                                                label="History length (earlier turns sent)")
+                max_tokens = UncheckedNumber(label="Max output tokens", value=DEFAULTS.max_tokens,
+                                             minimum=1, precision=0)
             documents.render()
             usage_left = gr.Markdown("", elem_id="usage-left")
             with gr.Accordion("Tools", open=False) as tools_box:
@@ -198,7 +200,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
             multimodal=True,
             textbox=MessageBox(placeholder="Ask anything, or attach documents and images…",
                                file_count="multiple", sources=["upload"], submit_btn=True,
-                               stop_btn=True),
+                               stop_btn=True, elem_id=MESSAGE_BOX_ID),
             api_name="chat",
             concurrency_limit=concurrency_limit,
             editable=True,
@@ -267,6 +269,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
         else:
             demo.load(None, panel.token, None, js=RESTORE_IF_KNOWN)
         demo.load(None, None, None, js=SWITCH_ON_VERSION_LINKS)
+        demo.load(None, None, None, js=PAGE_SCRIPT)
         running.change(turns.follow, panel.token, following, api_visibility="private",
                        concurrency_limit=None)
     return demo

@@ -7,6 +7,7 @@ the stats line, a refusal mark, or why it is incomplete with Continue/Regenerate
 
 from __future__ import annotations
 
+import html
 from typing import Any, Callable, Iterable, Sequence
 
 from ..conversation.prepare import Notice
@@ -259,8 +260,14 @@ def _final(reply: Reply, link: SourceLink | None, images: ImagePolicy | None) ->
     elif reply.refused:
         shown.append(notice(REFUSED, notice_id=REFUSAL_NOTICE_ID, text=stats))
     elif stats:
-        shown.append(notice(stats, notice_id=STATS_NOTICE_ID))
+        shown.append(stats_line(stats))
     return shown
+
+
+def stats_line(stats: str) -> dict[str, Any]:
+    """Plain small text under a reply: an id but no title, so nothing folds or opens."""
+    return {"role": "assistant", "content": f"<small>{html.escape(stats, quote=False)}</small>",
+            "metadata": {"id": STATS_NOTICE_ID}}
 
 
 def stored_reply(text: str, steps: Iterable[Step], status: str, reason: str | None,

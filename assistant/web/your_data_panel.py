@@ -14,6 +14,7 @@ import gradio as gr
 from ..identity.api_keys import ApiKeys
 from ..storage.owner_data import OwnerFiles, delete_everything, write_archive
 from ..storage.repository import Store
+from .chat_list import chat_list_html
 from .conversations_panel import ConversationPanel
 
 CONFIRM = "delete everything"
@@ -88,7 +89,7 @@ class YourDataPanel:
         await self.delete(self._owner(token, request), request.session_hash)
         gr.Info(DONE)
         hidden = gr.update(visible=False)
-        return hidden, hidden, hidden, [], [], gr.update(choices=[], value=None), \
+        return hidden, hidden, hidden, [], [], chat_list_html([], [], None), \
             gr.update(choices=[], value=[])
 
     def _register_api(self) -> None:

@@ -86,7 +86,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
      "ALTER TABLE conversations ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0",
      "ALTER TABLE conversations ADD COLUMN folder_id TEXT REFERENCES folders (id) ON DELETE SET NULL",
      """CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages',
-            content_rowid='id', tokenize='unicode61 remove_diacritics 2')""",
+            content_rowid='id', tokenize='unicode61 remove_diacritics 2', prefix='2 3')""",
      """CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
             INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content); END""",
      """CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
@@ -98,11 +98,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content); END""",
      "INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')"),
 )
-SEARCH = """SELECT c.id, c.title, m.id, m.role,
-    snippet(messages_fts, 0, char(2), char(3), '…', 16), c.updated
-    FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
-    JOIN conversations c ON c.id = m.conversation_id
-    WHERE messages_fts MATCH ? AND c.owner = ? ORDER BY rank LIMIT ?"""
+SEARCH = """WITH recent AS (SELECT messages_fts.rowid AS id, rank FROM messages_fts
+        JOIN messages m ON m.id = messages_fts.rowid JOIN conversations c ON c.id = m.conversation_id
+        WHERE messages_fts MATCH ? AND c.owner = ? ORDER BY messages_fts.rowid DESC LIMIT ?)
+    SELECT c.id, c.title, m.id, m.role, m.content, c.updated FROM recent
+    JOIN messages m ON m.id = recent.id JOIN conversations c ON c.id = m.conversation_id
+    ORDER BY recent.rank, m.id DESC LIMIT ?"""
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -121,9 +122,10 @@ class SQLiteDialect(Dialect):
     def contains(self, column: str) -> str:
         return f"instr(casefold({column}), ?)"  # casefold() is _casefold, on every reader
 
-    def search(self, conn: Conn, owner: str, terms: Sequence[str], limit: int) -> list[Any]:
+    def search(self, conn: Conn, owner: str, terms: Sequence[str], among: int,
+               limit: int) -> list[Any]:
         match = " ".join(f'"{term}"' for term in terms) + "*"  # terms are \w+: no quotes
-        return list(self.execute(conn, SEARCH, match, owner, limit).fetchall())
+        return list(self.execute(conn, SEARCH, match, owner, among, limit).fetchall())
 
     def forget_deleted_text(self, conn: Conn) -> None:
         # FTS5 marks deleted rows and drops their words only when it merges its segments.

@@ -1,0 +1,134 @@
+"""The chat list in a real browser: pins, folders, search in every message, the keyboard
+alone, and a phone-sized screen."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from fakes.fake_openai import Scenario
+from tests.browser import bot_message, message_box, open_app, send
+from tests.conftest import FAKE_MODEL, start_app
+
+
+@pytest.fixture(scope="module")
+def fake_app(fake_server, tmp_path_factory):
+    app = start_app({"OPENAI_BASE_URL": fake_server.base_url, "ASSISTANT_MODEL": FAKE_MODEL,
+                     "ASSISTANT_DATA_DIR": str(tmp_path_factory.mktemp("chat-list-data"))})
+    yield app
+    app.close()
+
+
+def answer_dialogs(page, *answers: str) -> list[str]:
+    """Answers the browser's prompts and confirmations in turn; returns what they asked."""
+    asked: list[str] = []
+    queue = list(answers)
+
+    def on_dialog(dialog):
+        asked.append(dialog.message)
+        dialog.accept(queue.pop(0) if queue else "")
+    page.on("dialog", on_dialog)
+    return asked
+
+
+def chat_row(page, title: str):
+    return page.locator("#conversation-list li.chat").filter(
+        has=page.locator(".chat-open", has_text=title))
+
+
+def test_chats_are_pinned_moved_into_folders_renamed_and_deleted_from_the_list(page, fake_app,
+                                                                              fake):
+    fake.enqueue(Scenario(text="Tulips like sun."), Scenario(text="Invoices are due."))
+    open_app(page, fake_app.url)
+    send(page, "Garden tulips")
+    expect(bot_message(page, "Tulips like sun.")).to_be_visible(timeout=20_000)
+    page.get_by_role("button", name="+ New chat").click()
+    send(page, "Work invoices")
+    expect(bot_message(page, "Invoices are due.")).to_be_visible(timeout=20_000)
+    chats = page.locator("#conversation-list")
+    expect(chats.get_by_role("heading", name="Today")).to_be_visible()
+    expect(chats.locator(".chat-open")).to_have_text(["Work invoices", "Garden tulips"])
+
+    page.get_by_role("button", name="Pin Garden tulips").click()
+    expect(chats.get_by_role("heading", name="Pinned")).to_be_visible(timeout=10_000)
+    expect(chats.locator(".chat-open")).to_have_text(["Garden tulips", "Work invoices"])
+
+    asked = answer_dialogs(page, "Accounts", "Office", "Quarterly invoices", "")
+    page.get_by_role("button", name="Move Work invoices to a folder").click()
+    folder = chats.locator("details.chat-folder")
+    expect(folder.locator("summary")).to_contain_text("Accounts", timeout=10_000)
+    expect(folder.locator(".chat-open")).to_have_text(["Work invoices"])
+    page.get_by_role("button", name="Rename folder Accounts").click()
+    expect(folder.locator("summary")).to_contain_text("Office", timeout=10_000)
+    page.get_by_role("button", name="Rename Work invoices").click()
+    expect(folder.locator(".chat-open")).to_have_text(["Quarterly invoices"], timeout=10_000)
+    page.get_by_role("button", name="Delete folder Office").click()  # its chat stays
+    expect(folder).to_have_count(0, timeout=10_000)
+    expect(chats.locator(".chat-open")).to_have_text(["Garden tulips", "Quarterly invoices"])
+    assert "folder" in asked[0] and "name" in asked[1].lower() and "Delete" in asked[3]
+
+    page.get_by_role("button", name="Unpin Garden tulips").click()
+    expect(chats.get_by_role("heading", name="Pinned")).to_have_count(0, timeout=10_000)
+    answer_dialogs(page)
+    page.get_by_role("button", name="Delete Garden tulips").click()
+    expect(chats.locator(".chat-open")).to_have_text(["Quarterly invoices"], timeout=10_000)
+
+
+def test_search_finds_a_word_in_a_reply_and_opens_the_chat_there(page, fake_app, fake):
+    fake.enqueue(Scenario(text="The quokka smiles on Rottnest."))
+    open_app(page, fake_app.url)
+    send(page, "Name a happy animal")
+    expect(bot_message(page, "The quokka smiles")).to_be_visible(timeout=20_000)
+    page.get_by_role("button", name="+ New chat").click()
+    page.get_by_placeholder("Search all messages…").fill("quok")  # as it is typed
+    hit = page.locator("#conversation-list .chat-hit")
+    expect(hit).to_have_count(1, timeout=10_000)
+    expect(hit.locator("mark")).to_have_text("quokka")
+    expect(hit.locator(".hit-title")).to_have_text("Name a happy animal")
+    hit.click()
+    expect(bot_message(page, "The quokka smiles")).to_be_visible(timeout=10_000)
+    page.get_by_placeholder("Search all messages…").fill("<b>nothing</b>")
+    expect(page.locator("#conversation-list")).to_contain_text("No message matches “<b>nothing</b>”")
+
+
+def test_the_keyboard_alone_sends_two_messages_in_a_row(page, fake_app, fake):
+    fake.enqueue(Scenario(text="First answer."), Scenario(text="Second answer."))
+    open_app(page, fake_app.url)
+    page.keyboard.press("Tab")  # the skip link comes first
+    expect(page.locator(".skip-link")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(message_box(page)).to_be_focused()
+    page.keyboard.type("One")
+    page.keyboard.press("Enter")
+    expect(bot_message(page, "First answer.")).to_be_visible(timeout=20_000)
+    expect(message_box(page)).to_be_focused(timeout=10_000)  # focus stayed in the box
+    page.keyboard.type("Two")
+    page.keyboard.press("Enter")
+    expect(bot_message(page, "Second answer.")).to_be_visible(timeout=20_000)
+    expect(message_box(page)).to_be_focused(timeout=10_000)
+
+
+def test_a_phone_opens_on_the_chat_and_sends_a_message(browser, fake_app, fake):
+    fake.enqueue(Scenario(text="Hello from a phone."))
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                  has_touch=True)
+    try:
+        phone = context.new_page()
+        open_app(phone, fake_app.url)
+        box = message_box(phone)
+        expect(phone.locator("#conversation-list")).not_to_be_in_viewport(timeout=10_000)
+        box.tap()
+        expect(box).to_be_focused()
+        box.fill("Hi")
+        box.press("Enter")
+        expect(bot_message(phone, "Hello from a phone.")).to_be_in_viewport(timeout=20_000)
+        phone.get_by_role("button", name="Toggle Sidebar").tap()  # the list is one tap away
+        expect(phone.locator("#conversation-list .chat-open")).to_have_text(["Hi"], timeout=10_000)
+    finally:
+        context.close()
+
+
+def test_an_empty_list_says_so(page, fake_app):
+    open_app(page, fake_app.url)
+    expect(page.locator("#conversation-list")).to_contain_text("No chats yet")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Streaming Assistant")
