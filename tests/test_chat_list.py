@@ -132,3 +132,36 @@ def test_an_empty_list_says_so(page, fake_app):
     open_app(page, fake_app.url)
     expect(page.locator("#conversation-list")).to_contain_text("No chats yet")
     expect(page.get_by_role("heading", level=1)).to_have_text("Streaming Assistant")
+
+
+def test_a_chat_is_shared_opened_continued_and_revoked(page, fake_app, fake, browser):
+    fake.enqueue(Scenario(text="Bees dance to point at flowers."))
+    open_app(page, fake_app.url)
+    send(page, "Why do bees dance?")
+    expect(bot_message(page, "Bees dance")).to_be_visible(timeout=20_000)
+    page.get_by_role("button", name="Share Why do bees dance?").click()  # opens the Share box
+    page.get_by_role("button", name="Create share link").click()
+    link = page.locator("#share-link textarea, #share-link input").first
+    expect(link).not_to_have_value("", timeout=10_000)
+    url = link.input_value()
+    assert "/share/" in url
+
+    stranger = browser.new_context()
+    try:
+        viewer = stranger.new_page()
+        viewer.goto(url)
+        expect(viewer.get_by_text("Bees dance to point at flowers.")).to_be_visible()
+        viewer.get_by_role("link", name="Continue this chat").click()
+        expect(message_box(viewer)).to_be_editable(timeout=20_000)
+        expect(bot_message(viewer, "Bees dance")).to_be_visible(timeout=20_000)  # their copy
+        expect(viewer.locator("#conversation-list .chat-open")).to_have_text(
+            ["Why do bees dance?"], timeout=10_000)
+        assert "continue=" not in viewer.url  # a reload does not copy it again
+    finally:
+        stranger.close()
+
+    page.locator("#share-links input").click()
+    page.get_by_role("option", name="Why do bees dance?").first.click()
+    page.get_by_role("button", name="Revoke").click()
+    gone = page.context.new_page()
+    assert gone.goto(url).status == 404

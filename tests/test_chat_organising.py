@@ -1,11 +1,14 @@
-"""Pins, folders and full-text search in the store, on SQLite (FTS5) and PostgreSQL
+"""Pins, folders, full-text search and share links in the store, on SQLite (FTS5) and PostgreSQL
 (tsvector with a GIN index): only ever over the owner's own chats."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from assistant.storage.records import MATCH_END, MATCH_START
+from assistant.storage.records import MATCH_END, MATCH_START, NotFound
+from assistant.storage.snapshots import ShareOptions, snapshot
 
 
 @pytest.fixture
@@ -99,3 +102,59 @@ def test_deleting_all_my_data_deletes_my_folders_and_my_words_from_the_index(sto
     store.delete_owner("alice")
     assert store.list_folders("alice") == []
     assert store.search_messages("alice", "zebracorn") == []
+
+
+def _share(store, owner: str, cid: str, **options) -> str:
+    conversation = store.get_conversation(owner, cid)
+    return store.create_share(owner, cid, snapshot(conversation, ShareOptions(**options)))
+
+
+def test_a_share_is_a_snapshot_that_stays_as_it_was_when_the_chat_goes_on(store):
+    cid = _chat(store, "alice", "Plan the garden", "Tulips in spring.")
+    token = _share(store, "alice", cid)
+    store.add_message("alice", cid, "user", "And in summer?")
+    store.rename_conversation("alice", cid, "Renamed later")
+    shared = store.open_share(token)
+    assert [m["content"] for m in shared.snapshot["chat"]["messages"]] == [
+        "Plan the garden", "Tulips in spring."]
+    assert shared.title == "Plan the garden" and shared.audience == "anyone"
+    assert len(token) >= 32 and store.open_share(token[:-1] + ("y" if token[-1] == "x" else "x")) is None
+
+
+def test_a_snapshot_keeps_tools_sources_images_and_the_prompt_only_when_ticked(store):
+    from assistant.storage.records import StoredImage
+    cid = store.create_conversation("alice", settings={"system_prompt": "Be terse."})
+    store.add_message("alice", cid, "user", "Look", images=[StoredImage("image/png", b"png")])
+    reply = store.add_message("alice", cid, "assistant", "", status="streaming")
+    store.update_message("alice", reply, "Done [1].", "complete",
+                         steps=[{"type": "tool", "text": "secret result", "name": "calc"}],
+                         sources=[{"number": 1, "passage_id": 1, "document_id": "d", "name": "n",
+                                   "page": 0, "heading": "", "text": "passage text"}])
+    conversation = store.get_conversation("alice", cid)
+    bare = json.dumps(snapshot(conversation, ShareOptions()))
+    assert "secret result" not in bare and "passage text" not in bare
+    assert "Be terse." not in bare and '"images": [{' not in bare
+    full = json.dumps(snapshot(conversation, ShareOptions(True, True, True, True), facts=["I am Al"]))
+    assert all(part in full for part in ("secret result", "passage text", "Be terse.",
+                                         '"images": [{', "I am Al"))
+    assert cid not in full  # the chat's own id stays private
+
+
+def test_a_revoked_expired_or_deleted_share_is_gone_and_only_its_owner_revokes_it(store):
+    cid = _chat(store, "alice", "Hello")
+    kept, revoked = _share(store, "alice", cid), _share(store, "alice", cid)
+    expiring = store.create_share("alice", cid, {"title": "t"}, expires=1000.0)
+    assert store.open_share(expiring, now=999.0) is not None
+    assert store.open_share(expiring, now=1000.0) is None
+    assert not store.revoke_share("bob", kept)
+    with pytest.raises(NotFound):
+        store.create_share("bob", cid, {"title": "stolen"})
+    assert store.list_shares("bob") == []
+    assert store.revoke_share("alice", revoked) and store.open_share(revoked) is None
+    assert {s.token for s in store.list_shares("alice")} == {kept, expiring}
+    assert store.delete_conversation("alice", cid)
+    assert store.open_share(kept) is None and store.list_shares("alice") == []
+    other = _chat(store, "alice", "Again")
+    token = _share(store, "alice", other)
+    store.delete_owner("alice")
+    assert store.open_share(token) is None

@@ -63,6 +63,7 @@ from ..web.render import STATUS_WORDS
 from ..web.security_headers import SecurityHeaders, security_headers
 from ..web.server_fetches import NoOutsideFetches
 from ..web.session_state import use_lazy_session_state
+from ..web.share_page import share_routes
 from ..web.source_links import SourceLinks, source_routes
 from ..web.usage_limits import UsageLimits
 from ..web.your_data_panel import YourDataPanel
@@ -216,7 +217,8 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
         else _default_model(backend)
     demo = build_ui(service, default_model, panel, DocumentsPanel(library, identity),
                     attachments, settings.concurrency_limit, mcp, limits, own_keys,
-                    YourDataPanel(store, library, panel, api_keys), runs, remote, approvals, api_keys)
+                    YourDataPanel(store, library, panel, api_keys), runs, remote, approvals, api_keys,
+                    sharing=settings.sharing_on)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency_limit)
     api = ApiEndpoints(
         service, Access(api_keys, settings.api_open_locally), limits,
@@ -254,7 +256,8 @@ def launch(app: App, **overrides: Any) -> None:
         ssl_verify=not s.ssl_certfile,
         app_kwargs={"routes": [*app.api.routes(),
                                *metrics_routes(app.metrics.registry, token=s.metrics_token),
-                               *source_routes(app.library, app.links)],
+                               *source_routes(app.library, app.links),
+                               *share_routes(app.store, s.sharing_on)],
                     "middleware": [Middleware(SecurityHeaders, headers=security_headers(
                         s.image_hosts, s.page_frame_ancestors())), Middleware(NoOutsideFetches)]},
     )

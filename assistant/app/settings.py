@@ -98,6 +98,7 @@ class Settings:
     blocklist: Path | None = None  # words and /regular expressions/ no message may contain
     backends: Path | None = None  # ASSISTANT_BACKENDS: several model servers at once
     backends_file: BackendsFile | None = field(default=None, repr=False)  # read from it
+    sharing: bool | None = None  # share links; None: see sharing_on
 
     def page_frame_ancestors(self) -> tuple[str, ...]:
         if self.frame_ancestors is not None:
@@ -116,6 +117,14 @@ class Settings:
     def public(self) -> bool:
         """Reachable by people other than the one who started it."""
         return self.share or self.on_spaces or self.host not in ("127.0.0.1", "localhost", "::1")
+
+    @property
+    def sharing_on(self) -> bool:
+        """Share links, unless set: off on a public app where nobody signs in, where a
+        link would publish what anonymous visitors wrote under the operator's name."""
+        if self.sharing is not None:
+            return self.sharing
+        return not self.public or bool(self.auth or self.auth_file or self.hf_login)
 
     @property
     def api_open_locally(self) -> bool:
@@ -251,6 +260,9 @@ _OPTIONS: tuple[tuple[str, str, str, type, str], ...] = (
     ("--backends", "ASSISTANT_BACKENDS", "backends", Path,
      "a YAML or JSON file of model servers to use at once, and the Auto routes "
      "(see the README's 'Several model servers')"),
+    ("--sharing", "ASSISTANT_SHARING", "sharing", bool,
+     "read-only share links to chats (on/off; default on, but off on a public app "
+     "with no sign-in)"),
     ("--hf-login", "ASSISTANT_HF_LOGIN", "hf_login", bool,
      "show 'Sign in with Hugging Face' (on/off; default on in a Space with hf_oauth: true. "
      "Off Spaces, Gradio signs you in as the Hugging Face account this machine is logged in to)"),

@@ -96,6 +96,18 @@ class Folder:
     created: float
 
 
+@dataclass(frozen=True)
+class Share:
+    """A read-only link to a snapshot of a chat (storage/sql_shares.py)."""
+    token: str
+    conversation_id: str
+    title: str
+    audience: str  # "anyone" with the link, or "signed_in" users only
+    created: float
+    expires: float | None = None
+    snapshot: dict[str, Any] | None = None  # only when opened
+
+
 # Around the matched words of a search hit's snippet.
 MATCH_START, MATCH_END = "\x02", "\x03"
 

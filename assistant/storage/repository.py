@@ -19,6 +19,7 @@ from .records import (
     Message,
     Role,
     SearchHit,
+    Share,
     Status,
     StoredDocument,
     StoredImage,
@@ -145,6 +146,19 @@ class Store(Protocol):
     def export_markdown(self, owner: str, conversation_id: str) -> str: ...
 
     def import_json(self, owner: str, data: Mapping[str, Any] | str | bytes) -> str: ...
+
+    def create_share(self, owner: str, conversation_id: str, snapshot: Mapping[str, Any],
+                     audience: str = "anyone", expires: float | None = None) -> str:
+        """A new link to a snapshot (storage/snapshots.py) of the owner's chat: its token."""
+        ...
+
+    def list_shares(self, owner: str) -> list[Share]: ...
+
+    def revoke_share(self, owner: str, token: str) -> bool: ...
+
+    def open_share(self, token: str, now: float | None = None) -> Share | None:
+        """For anyone with the token: None once revoked, expired or its chat deleted."""
+        ...
 
     def add_memory(self, owner: str, text: str) -> int: ...
 

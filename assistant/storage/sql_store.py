@@ -39,13 +39,14 @@ from .sql_dialect import Conn, Dialect
 from .sql_documents import SQLDocuments
 from .sql_organising import ChatOrganising
 from .sql_search import MessageSearch
+from .sql_shares import ChatSharing
 from .whole_conversations import WholeConversations, read_import
 
 T = TypeVar("T")
 S = TypeVar("S", bound="SQLStore")
 
 OWNED_TABLES = ("conversations", "messages", "images", "memories", "documents", "passages",
-                "api_keys", "folders")
+                "api_keys", "folders", "shares")
 ALIVE_REPLICAS = "SELECT id FROM replicas WHERE heartbeat >= ?"
 # The migration of linear chats into trees: each message follows the one before it.
 TREE_FROM_LINES = (
@@ -58,7 +59,7 @@ TREE_FROM_LINES = (
 )
 
 
-class SQLStore(WholeConversations, ChatOrganising, MessageSearch):
+class SQLStore(WholeConversations, ChatOrganising, MessageSearch, ChatSharing):
     """The one storage object of the app; create it once, `close()` it at shutdown."""
 
     def __init__(self, dialect: Dialect, replica: str = "") -> None:
@@ -182,8 +183,8 @@ class SQLStore(WholeConversations, ChatOrganising, MessageSearch):
         def run(conn: Conn) -> int:
             deleted = sum(int(self._sql.execute(conn, f"DELETE FROM {table} WHERE owner = ?",
                                                 owner).rowcount)
-                          for table in ("conversations", "memories", "documents", "api_keys",
-                                        "folders"))
+                          for table in ("shares", "conversations", "memories", "documents",
+                                        "api_keys", "folders"))
             self._sql.forget_deleted_text(conn)
             self._sql.scrub_after_commit(OWNED_TABLES)
             return deleted

@@ -27,7 +27,11 @@ element.addEventListener('click', (event) => {
   if (!button || !element.contains(button)) return;
   const d = button.dataset;
   const data = {act: d.act, id: d.id || '', message: Number(d.message || 0), text: ''};
-  if (['rename', 'rename-folder', 'new-folder', 'move'].includes(d.act)) {
+  if (d.act === 'share') {  // opens the chat, and the Share box under the list
+    data.act = 'open';
+    const header = document.querySelector('#share-box .label-wrap');
+    if (header && !header.classList.contains('open')) header.click();
+  } else if (['rename', 'rename-folder', 'new-folder', 'move'].includes(d.act)) {
     const asked = window.prompt(d.ask, d.name || '');
     if (asked === null) return;
     data.text = asked;
@@ -54,13 +58,14 @@ def date_group(updated: float, today: dt.date) -> str:
 
 
 def chat_list_html(chats: Sequence[ConversationSummary], folders: Sequence[Folder],
-                   current: str | None, today: dt.date | None = None) -> str:
+                   current: str | None, today: dt.date | None = None,
+                   sharing: bool = False) -> str:
     today = today or dt.date.today()
     folder_names = {f.id: f.name for f in folders}
     parts = ['<nav aria-label="Chats" class="chat-list">']
     pinned = [c for c in chats if c.pinned]
     if pinned:
-        parts += _group("Pinned", pinned, current, folder_names)
+        parts += _group("Pinned", pinned, current, folder_names, sharing)
     for folder in folders:
         inside = [c for c in chats if c.folder_id == folder.id and not c.pinned]
         name = html.escape(folder.name)
@@ -72,13 +77,13 @@ def chat_list_html(chats: Sequence[ConversationSummary], folders: Sequence[Folde
                      + _button("🗑️", f"Delete folder {folder.name}", "delete-folder", folder.id,
                                ask=f"Delete the folder “{folder.name}”? Its chats stay.")
                      + "</div>")
-        parts += _items(inside, current, folder_names)
+        parts += _items(inside, current, folder_names, sharing)
         parts.append("</details>")
     loose = [c for c in chats if not c.pinned and c.folder_id not in folder_names]
     for group in ("Today", "Yesterday", "Previous 7 days", "Older"):
         dated = [c for c in loose if date_group(c.updated, today) == group]
         if dated:
-            parts += _group(group, dated, current, folder_names)
+            parts += _group(group, dated, current, folder_names, sharing)
     if not chats:
         parts.append('<p class="chat-empty">No chats yet. Your chats are kept here.</p>')
     parts.append(_button("+ New folder", "New folder", "new-folder", "",
@@ -121,12 +126,13 @@ def _plain(text: str) -> str:
 
 
 def _group(title: str, chats: Iterable[ConversationSummary], current: str | None,
-           folder_names: dict[str, str]) -> list[str]:
-    return [f'<h2 class="chat-group">{title}</h2>', *_items(chats, current, folder_names)]
+           folder_names: dict[str, str], sharing: bool) -> list[str]:
+    return [f'<h2 class="chat-group">{title}</h2>',
+            *_items(chats, current, folder_names, sharing)]
 
 
 def _items(chats: Iterable[ConversationSummary], current: str | None,
-           folder_names: dict[str, str]) -> list[str]:
+           folder_names: dict[str, str], sharing: bool) -> list[str]:
     items = []
     for chat in chats:
         label = chat_label(chat)
@@ -143,6 +149,7 @@ def _items(chats: Iterable[ConversationSummary], current: str | None,
                       ask="Move to which folder? A new name makes a new folder; "
                           "leave it empty to take the chat out of its folder.",
                       name=folder_names.get(chat.folder_id or "", ""))
+            + (_button("🔗", f"Share {label}", "share", chat.id) if sharing else "")
             + _button("🗑️", f"Delete {label}", "delete", chat.id,
                       ask=f"Delete “{label}” for good?")
             + "</span></li>")

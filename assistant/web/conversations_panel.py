@@ -69,6 +69,7 @@ class ConversationPanel:
         self.identity = identity
         self.storage_key = storage_key  # public: it is in the page's config
         self.links = links
+        self.sharing = False  # share links are on (set by web/share_panel.py)
         self.export_dir = Path(tempfile.mkdtemp(prefix="assistant-exports-"))
         self.images_dir = self.export_dir / "images"
         self.images_dir.mkdir(mode=0o700)
@@ -311,7 +312,8 @@ class ConversationPanel:
                                        if owner else [])
         current = self.identity.sessions.get(request.session_hash).conversation_id
         return chat_list_html(self.store.list_conversations(owner, limit=500) if owner else [],
-                              self.store.list_folders(owner) if owner else [], current)
+                              self.store.list_folders(owner) if owner else [], current,
+                              sharing=self.sharing)
 
     def _new_chat(self, query: str, token: str, request: gr.Request) -> tuple[Any, ...]:
         self.identity.sessions.get(request.session_hash).open(None)

@@ -30,6 +30,7 @@ from .message_box import MessageBox
 from .own_key_panel import OwnKeyPanel
 from .page_style import HEADER, MESSAGE_BOX_ID, PAGE_SCRIPT
 from .safe_markdown import markdown_text
+from .share_panel import SharePanel
 from .usage_limits import UsageLimits
 from .your_data_panel import YourDataPanel
 
@@ -115,7 +116,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
              concurrency_limit: int, mcp: McpRuntime, limits: UsageLimits,
              own_keys: OwnKeyPanel, your_data: YourDataPanel, runs: Runs[Update],
              remote: RemoteRuns | None = None, approvals: Approvals | None = None,
-             api_keys: ApiKeys | None = None) -> gr.Blocks:
+             api_keys: ApiKeys | None = None, sharing: bool = False) -> gr.Blocks:
     """`runs`: the replies running in this process; `remote`: those that other processes
     sharing the database run (with replicas), followed through it."""
     backend, routes = service.backend, service.routes
@@ -155,6 +156,8 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
                 gr.LoginButton(size="sm")
             own_keys.render()
             panel.render()
+            share = SharePanel(panel, sharing)
+            share.render()
             suggested = [routes.choice(b, m) for b in routes.backends for m in b.suggested_models]
             with gr.Accordion("Settings", open=True):
                 model = gr.Dropdown(label="Model", choices=[*auto, *suggested] or [default_model],
@@ -247,6 +250,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
             then_follow(event)
             event.then(lambda: gr.update(visible=False), None, panel.branch_here, **quick)
         compare.wire(panel.restored[2:])
+        share.wire(demo, panel.token, panel.restored[2:])
         own_keys.wire(model)
         your_data.wire(panel.token, chat_interface)
         if keys_panel is not None:

@@ -32,21 +32,24 @@ PAGE_CSS = """
 #conversation-list .chat-action { background: none; border: none; cursor: pointer;
   padding: 2px 3px; color: inherit; }
 #conversation-list .chat-group { font-size: 0.75rem; font-weight: 600; margin: 10px 6px 2px;
-  color: var(--body-text-color-subdued); text-transform: uppercase; letter-spacing: 0.03em; }
+  color: var(--body-text-color); text-transform: uppercase; letter-spacing: 0.03em; }
 #conversation-list details.chat-folder summary { cursor: pointer; padding: 4px 6px;
   font-weight: 600; }
 #conversation-list details > .chat-actions { float: right; margin-top: -26px; }
 #conversation-list .chat-hit { white-space: normal; display: block; width: 100%; }
 #conversation-list .hit-title { display: block; font-weight: 600; }
 #conversation-list .hit-snippet { display: block; font-size: 0.85em; }
-#conversation-list .chat-empty { padding: 6px; color: var(--body-text-color-subdued); }
+#conversation-list .chat-empty { padding: 6px; color: var(--body-text-color); }
 #conversation-list .chat-action[data-act="new-folder"] { margin: 8px 4px; font-size: 0.85rem; }
-.reply-stats { font-size: 0.8rem; color: var(--body-text-color-subdued); }
+/* Gradio's own hints and footer are too faint (axe color-contrast): full text colour. */
+.info-text, footer .show-api, footer .built-with, footer .settings, .file-type,
+.thought-group .duration { color: var(--body-text-color) !important; }
 """
 
 # Runs once when the page loads.
 PAGE_SCRIPT = """() => {
   const box = () => document.querySelector('#""" + MESSAGE_BOX_ID + """ textarea');
+  box()?.setAttribute('aria-label', 'Message');  // Gradio's box has no label of its own
   if (window.matchMedia('(max-width: 768px)').matches) {
     const toggle = document.querySelector('button[aria-label="Toggle Sidebar"]');
     if (toggle && toggle.closest('.sidebar')?.classList.contains('open')) toggle.click();

@@ -81,6 +81,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
      """ALTER TABLE messages ADD COLUMN words tsvector
             GENERATED ALWAYS AS (to_tsvector('simple', content)) STORED""",
      "CREATE INDEX messages_by_words ON messages USING GIN (words)"),
+    # 6: share links: read-only snapshots of chats, opened by a long random token
+    ("""CREATE TABLE shares (token TEXT PRIMARY KEY, owner TEXT NOT NULL,
+            conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+            title TEXT NOT NULL, snapshot TEXT NOT NULL, audience TEXT NOT NULL,
+            created DOUBLE PRECISION NOT NULL, expires DOUBLE PRECISION)""",
+     "CREATE INDEX shares_by_owner ON shares (owner, created)",
+     "CREATE INDEX shares_by_conversation ON shares (conversation_id)"),
 )
 SEARCH = """SELECT cid, title, id, role, content, updated FROM (
         SELECT c.id AS cid, c.title, m.id, m.role, m.content, c.updated, m.words

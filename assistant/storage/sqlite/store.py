@@ -97,6 +97,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             VALUES ('delete', old.id, old.content);
             INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content); END""",
      "INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')"),
+    # 9: share links: read-only snapshots of chats, opened by a long random token
+    ("""CREATE TABLE shares (token TEXT PRIMARY KEY, owner TEXT NOT NULL,
+            conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+            title TEXT NOT NULL, snapshot TEXT NOT NULL, audience TEXT NOT NULL,
+            created REAL NOT NULL, expires REAL)""",
+     "CREATE INDEX shares_by_owner ON shares (owner, created)",
+     "CREATE INDEX shares_by_conversation ON shares (conversation_id)"),
 )
 SEARCH = """WITH recent AS (SELECT messages_fts.rowid AS id, rank FROM messages_fts
         JOIN messages m ON m.id = messages_fts.rowid JOIN conversations c ON c.id = m.conversation_id

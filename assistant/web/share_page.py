@@ -1,0 +1,124 @@
+"""The page a share link opens: a read-only snapshot of a chat, drawn from the stored
+snapshot (storage/snapshots.py) as plain HTML on the app's own server.
+
+The same output safety as the chat: raw HTML in a message shows as text, outside
+images as links, and the app's Content-Security-Policy applies. A link that was never
+made, was revoked, expired, or whose chat was deleted gives 404, all alike.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any, Callable, Mapping
+
+from markdown_it import MarkdownIt
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+
+from ..storage.repository import Store
+from .callers import hf_owner
+from .image_policy import ImagePolicy
+from .safe_markdown import safe_markdown
+
+PATH = "share"
+CONTINUE_PARAMETER = "continue"  # the page's "?continue=<token>" copies a snapshot
+SHOWN_IMAGES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
+            "X-Robots-Tag": "noindex"}
+_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · shared chat</title><style>
+body {{ font-family: system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; padding: 0 1rem;
+  line-height: 1.5; color: #1f2328; }}
+header p {{ color: #57606a; }} .message {{ border-top: 1px solid #d0d7de; padding: 0.5rem 0; }}
+.role {{ font-weight: 600; }} pre {{ background: #f6f8fa; padding: 0.5rem; overflow-x: auto; }}
+.continue {{ display: inline-block; background: #0b5cad; color: #fff; padding: 0.4rem 0.8rem;
+  border-radius: 6px; text-decoration: none; }} img {{ max-width: 100%; }}
+details {{ margin: 0.3rem 0; }} .sources {{ font-size: 0.9rem; color: #57606a; }}
+</style></head><body><header><h1>{title}</h1>
+<p>A read-only snapshot, shared on {created}. It does not change when the chat goes on.</p>
+<p><a class="continue" href="/?{parameter}={token}">Continue this chat</a></p></header>
+<main>{body}</main></body></html>"""
+NOT_FOUND = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not found"
+             "</title></head><body><h1>No such shared chat</h1><p>The link is wrong, or its "
+             "owner revoked it or deleted the chat.</p></body></html>")
+SIGN_IN = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign in"
+           "</title></head><body><h1>Sign in to see this shared chat</h1><p>Its owner shared "
+           "it with signed-in users only. <a href=\"/\">Sign in</a>, then open the link "
+           "again.</p></body></html>")
+
+
+def signed_in_user(request: Request) -> str | None:
+    """The user signed in to this app with a password or with Hugging Face, if any."""
+    app: Any = request.app
+    tokens, cookie_id = getattr(app, "tokens", None), getattr(app, "cookie_id", "")
+    cookie = request.cookies.get(f"access-token-{cookie_id}") or \
+        request.cookies.get(f"access-token-unsecure-{cookie_id}")
+    user = tokens.get(cookie) if isinstance(tokens, dict) and cookie else None
+    return user if isinstance(user, str) and user else hf_owner(request)
+
+
+def share_routes(store: Store, sharing: bool,
+                 who: Callable[[Request], str | None] = signed_in_user) -> list[Route]:
+    def show(request: Request) -> HTMLResponse:
+        missing = HTMLResponse(NOT_FOUND, status_code=404, headers=_HEADERS)
+        token = str(request.path_params.get("token", ""))
+        shared = store.open_share(token) if sharing and 20 <= len(token) <= 64 else None
+        if shared is None or shared.snapshot is None:
+            return missing
+        if shared.audience == "signed_in" and who(request) is None:
+            return HTMLResponse(SIGN_IN, status_code=403, headers=_HEADERS)
+        return HTMLResponse(_PAGE.format(
+            title=html.escape(shared.title or "Shared chat"), body=snapshot_html(shared.snapshot),
+            created=html.escape(str(shared.snapshot.get("chat", {}).get("exported", ""))[:10]),
+            parameter=CONTINUE_PARAMETER, token=html.escape(token)), headers=_HEADERS)
+
+    return [Route(f"/{PATH}/{{token}}", show)]
+
+
+def snapshot_html(snapshot: Mapping[str, Any]) -> str:
+    chat = snapshot.get("chat") or {}
+    parts = []
+    prompt = (chat.get("settings") or {}).get("system_prompt")
+    facts = snapshot.get("facts") or []
+    if prompt or facts:
+        shown = "".join(f"<li>{html.escape(str(f))}</li>" for f in facts)
+        parts.append("<section class=\"message\"><p class=\"role\">System prompt</p>"
+                     f"<pre>{html.escape(str(prompt or ''))}</pre>"
+                     + (f"<p>Saved facts</p><ul>{shown}</ul>" if shown else "") + "</section>")
+    for message in chat.get("messages") or []:
+        parts.append(_message_html(message))
+    return "".join(parts) or "<p>This chat had no messages yet.</p>"
+
+
+def _message_html(message: Mapping[str, Any]) -> str:
+    role = "You" if message.get("role") == "user" else "Assistant"
+    steps = "".join(_step_html(s) for s in message.get("steps") or []
+                    if s.get("type") in ("tool", "reasoning"))
+    images = "".join(_image_html(i) for i in message.get("images") or [])
+    sources = "".join(
+        f"<li>[{int(s.get('number', 0))}] {html.escape(str(s.get('name', '')))}"
+        f"{', ' + html.escape(str(s.get('heading'))) if s.get('heading') else ''}: "
+        f"{html.escape(str(s.get('text', '')))}</li>" for s in message.get("sources") or [])
+    text = _MARKDOWN.render(safe_markdown(str(message.get("content", "")), ImagePolicy()))
+    return (f'<section class="message"><p class="role">{role}</p>{steps}{images}{text}'
+            + (f'<ul class="sources">{sources}</ul>' if sources else "") + "</section>")
+
+
+def _image_html(image: Mapping[str, Any]) -> str:
+    data = str(image.get("data", ""))
+    if image.get("media_type") not in SHOWN_IMAGES or not _BASE64.fullmatch(data):
+        return ""
+    return (f'<img alt="{html.escape(str(image.get("name") or "image"))}" '
+            f'src="data:{image["media_type"]};base64,{data}">')
+
+
+def _step_html(step: Mapping[str, Any]) -> str:
+    title = f"🔧 {html.escape(str(step.get('name', '')))}" if step.get("type") == "tool" \
+        else "💭 Reasoning"
+    body = "\n".join(html.escape(str(step.get(k) or "")) for k in ("arguments", "text"))
+    return f"<details><summary>{title}</summary><pre>{body.strip()}</pre></details>"
