@@ -83,6 +83,7 @@ def test_a_reload_brings_the_conversation_back(page, fake_app, fake):
     page.wait_for_function("() => localStorage.getItem('assistant-owner') !== null")
     expect(bot_messages(page).first).to_contain_text("Remembered reply.", timeout=20_000)
     expect(page.locator("#conversation-list")).to_contain_text("Please keep this chat")
+    expect(page.get_by_text("to first token")).to_be_visible()  # its stats line too
 
     fake.enqueue(Scenario(text="And it goes on."))
     send(page, "One more")

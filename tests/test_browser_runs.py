@@ -39,6 +39,7 @@ def test_a_reply_goes_on_through_a_reload_and_the_page_follows_it_to_the_end(
     assert words == [f"w{i}" for i in range(80)]  # every word once, in order
     assert fake.disconnects == 0  # the model's stream was never cut
     expect(page.get_by_text("Reply incomplete")).to_have_count(0)
+    expect(page.get_by_text("to first token")).to_be_visible()  # the stats line it ended with
     assert "Count through a reload" in page.locator('[data-testid="user"]').first.inner_text()
 
     fake.enqueue(Scenario(text="After the reload."))

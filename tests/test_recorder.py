@@ -15,6 +15,8 @@ from assistant.domain.reply import Place, Reply
 from assistant.domain.validation import ReplyOptions
 from assistant.storage.recorder import ConversationRecorder
 from assistant.storage.sqlite.store import SQLiteStore as Store
+from assistant.web.render import render
+from assistant.web.stored_chat import chat_messages
 
 OPTIONS = ReplyOptions(model="default", temperature=0.5, system_prompt="Be kind.",
                        history_turns=4, max_tokens=256)
@@ -214,3 +216,31 @@ def test_it_never_raises_into_the_reply(store, tmp_path, caplog):
     late.reply_started(reply)
     late.reply_progress(reply)
     late.reply_finished(reply)
+
+
+def test_a_reopened_reply_shows_the_stats_line_it_ended_with(store):
+    cid, recorder, reply = _started(store)
+    reply.first_token, reply.ended = reply.started + 0.42, reply.started + 2.42
+    reply.text, reply.outcome = "SQLite is a library.", "complete"
+    reply.prompt_tokens, reply.completion_tokens, reply.usage_estimated = 1200, 350, False
+    reply.route = "gpt-4.1-mini · code: the message has a code block"
+    recorder.reply_finished(reply)
+    store.flush()
+
+    live = render(reply)[-1]
+    assert live["content"] == ("<small>↪ gpt-4.1-mini · code: the message has a code block · "
+                               "0.42 s to first token · 175 tokens/s · 1,200 → 350 tokens · "
+                               "$0.0010</small>")
+    assert chat_messages(store.get_conversation("alice", cid))[-1] == live
+
+
+def test_a_reply_that_failed_keeps_its_figures_in_the_incomplete_mark(store):
+    cid, recorder, reply = _started(store)
+    reply.first_token, reply.ended = reply.started + 1.5, reply.started + 3.0
+    reply.text, reply.outcome = "Half of it", "failed"
+    reply.failure = Failure("timeout", "The model stopped answering.")
+    recorder.reply_finished(reply)
+    store.flush()
+    restored = chat_messages(store.get_conversation("alice", cid))[-1]
+    assert restored == render(reply)[-1]
+    assert "1.50 s to first token" in restored["metadata"]["log"]

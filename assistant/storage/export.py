@@ -60,6 +60,7 @@ def to_json(c: Conversation, exported: float) -> dict[str, Any]:
             "messages": [{"role": m.role, "content": m.content, "status": m.status,
                           "reason": m.reason, "settings": m.settings, "steps": list(m.steps),
                           "sources": list(m.sources), "images": [_image_json(i) for i in m.images],
+                          "figures": m.figures,
                           "parent": index.get(m.parent_id) if m.parent_id is not None else None,
                           "created": _iso(m.created), "updated": _iso(m.updated)}
                          for m in c.messages]}

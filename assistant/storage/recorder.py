@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..domain.reply import Place
+from ..domain.reply_figures import ReplyFigures
 from ..domain.sources import shown_sources
 from .records import SETTINGS_KEYS, NotFound, Status, StoreClosed, StoredImage, new_conversation_id
 from .repository import Store
@@ -109,7 +110,7 @@ class ConversationRecorder:
             reason = reply.failure.message if reply.failure is not None else None
             sources = [s.to_record() for s in shown_sources(reply.text, reply.sources)]
             self._submit(self._save_text, turn, reply.text, status, reason, _steps(reply),
-                         sources)
+                         sources, ReplyFigures.of(reply).to_record())
         except Exception:
             log.exception("could not save the end of a reply")
 
@@ -182,14 +183,15 @@ class ConversationRecorder:
 
     def _save_text(self, turn: _Turn, text: str, status: Status, reason: str | None,
                    steps: list[dict[str, Any]],
-                   sources: Sequence[dict[str, Any]] = ()) -> None:
+                   sources: Sequence[dict[str, Any]] = (),
+                   figures: dict[str, Any] | None = None) -> None:
         if turn.message_id is None:  # the start was not saved, and that was logged
             return
         if status != "streaming":
             self._saving.discard(turn.message_id)
             self._watched.pop(turn.message_id, None)
         self.store.update_message(turn.owner, turn.message_id, text, status, reason, steps,
-                                  sources)
+                                  sources, figures)
 
 
 def _progress(reply: Reply) -> tuple[int, ...]:

@@ -45,6 +45,7 @@ class Message:
     images: tuple[StoredImage, ...] = ()  # attached to a user message
     parent_id: int | None = None  # the message it answers or follows; None: the first
     replica: str | None = None  # the process writing a reply still streaming
+    figures: dict[str, Any] | None = None  # a reply's stats, once it ended (ReplyFigures)
 
 
 @dataclass(frozen=True)

@@ -130,7 +130,8 @@ class Store(Protocol):
     def update_message(self, owner: str, message_id: int, content: str, status: Status,
                        reason: str | None = None,
                        steps: Sequence[Mapping[str, Any]] = (),
-                       sources: Sequence[Mapping[str, Any]] = ()) -> bool: ...
+                       sources: Sequence[Mapping[str, Any]] = (),
+                       figures: Mapping[str, Any] | None = None) -> bool: ...
 
     def beat(self, replica: str, now: float) -> None:
         """Records that process `replica` is alive at `now`."""

@@ -132,7 +132,8 @@ class SQLStore(WholeConversations, ChatOrganising, MessageSearch, ChatSharing):
                 return None
             messages = self._sql.execute(
                 conn, "SELECT id, position, role, content, status, reason, settings, created,"
-                " updated, steps, sources, parent_id, replica FROM messages WHERE conversation_id = ?"
+                " updated, steps, sources, parent_id, replica, figures FROM messages"
+                " WHERE conversation_id = ?"
                 " ORDER BY position",
                 row[0]).fetchall()
             images: dict[int, list[StoredImage]] = {}
@@ -151,7 +152,8 @@ class SQLStore(WholeConversations, ChatOrganising, MessageSearch, ChatSharing):
         with self._db.read() as conn:
             row = self._sql.execute(
                 conn, "SELECT m.id, m.position, m.role, m.content, m.status, m.reason,"
-                " m.settings, m.created, m.updated, m.steps, m.sources, m.parent_id, m.replica"
+                " m.settings, m.created, m.updated, m.steps, m.sources, m.parent_id, m.replica,"
+                " m.figures"
                 " FROM messages m JOIN conversations c ON c.id = m.conversation_id"
                 " WHERE m.id = ? AND c.owner = ?", message_id, owner).fetchone()
         return message_from_row(row, ()) if row is not None else None
@@ -236,10 +238,12 @@ class SQLStore(WholeConversations, ChatOrganising, MessageSearch, ChatSharing):
     def update_message(self, owner: str, message_id: int, content: str, status: str,
                        reason: str | None = None,
                        steps: Sequence[Mapping[str, Any]] = (),
-                       sources: Sequence[Mapping[str, Any]] = ()) -> bool:
+                       sources: Sequence[Mapping[str, Any]] = (),
+                       figures: Mapping[str, Any] | None = None) -> bool:
         """Replaces a message's content and status (a streaming reply as it grows and ends)."""
         row = (clean_text(content), check_status(status), reason and clean_text(reason),
-               steps_json(steps), sources_json(sources), time.time())
+               steps_json(steps), sources_json(sources), figures and json.dumps(dict(figures)),
+               time.time())
         return self._db.write(self._update_message, check_owner(owner), message_id, row)
 
     # Replicas
@@ -380,26 +384,29 @@ class SQLStore(WholeConversations, ChatOrganising, MessageSearch, ChatSharing):
 
     def _update_message(self, conn: Conn, owner: str, message_id: int,
                         row: tuple[Any, ...]) -> bool:
-        """`row` is (content, status, reason, steps JSON, sources JSON, updated)."""
+        """`row` is (content, status, reason, steps JSON, sources JSON, figures JSON, updated)."""
         found = self._sql.execute(conn, "SELECT c.id FROM messages m JOIN conversations c"
                                   " ON c.id = m.conversation_id WHERE m.id = ? AND c.owner = ?",
                                   message_id, owner).fetchone()
         if found is not None:
             self._sql.execute(conn, "UPDATE messages SET content = ?, status = ?, reason = ?,"
-                              " steps = ?, sources = ?, updated = ? WHERE id = ?", *row, message_id)
+                              " steps = ?, sources = ?, figures = ?, updated = ? WHERE id = ?", *row,
+                              message_id)
             self._sql.execute(conn, "UPDATE conversations SET updated = ? WHERE id = ?",
-                              row[5], found[0])
+                              row[6], found[0])
             self._sql.message_changed(conn, message_id)
         return found is not None
 
 
 def message_from_row(row: tuple[Any, ...], images: Sequence[StoredImage]) -> Message:
     """A row of `SELECT id, position, role, content, status, reason, settings, created,
-    updated, steps, sources, parent_id, replica`."""
+    updated, steps, sources, parent_id, replica, figures`."""
     settings, steps, sources = json.loads(row[6]) if row[6] else None, row[9], row[10]
+    figures = json.loads(row[13]) if row[13] else None
     return Message(row[0], row[1], row[2], row[3], row[4], row[5], settings, row[7], row[8],
                    tuple(json.loads(steps)) if steps else (),
-                   tuple(json.loads(sources)) if sources else (), tuple(images), row[11], row[12])
+                   tuple(json.loads(sources)) if sources else (), tuple(images), row[11], row[12],
+                   figures)
 
 
 def _json_object(value: Any) -> dict[str, Any]:

@@ -272,8 +272,8 @@ def stats_line(stats: str) -> dict[str, Any]:
 
 def stored_reply(text: str, steps: Iterable[Step], status: str, reason: str | None,
                  sources: Sequence[Source] = (), link: SourceLink | None = None,
-                 images: ImagePolicy | None = NO_IMAGES) -> list[Any]:
-    """A saved reply as the live chat showed it, as Chatbot messages."""
+                 images: ImagePolicy | None = NO_IMAGES, stats: str = "") -> list[Any]:
+    """A saved reply as the live chat showed it, as Chatbot messages, with its stats line."""
     steps = list(steps)
     shown = chat_messages_of(_shown(steps, text, images))
     if sources:
@@ -281,12 +281,17 @@ def stored_reply(text: str, steps: Iterable[Step], status: str, reason: str | No
     if status == "refused" and reason:  # refused by moderation, not by the model
         shown.append(notice(reason, notice_id=FLAGGED_NOTICE_ID))
     elif status == "refused":
-        shown.append(notice(REFUSED, notice_id=REFUSAL_NOTICE_ID))
+        shown.append(notice(REFUSED, notice_id=REFUSAL_NOTICE_ID, text=stats))
     elif status == "streaming":  # followed as it goes on; it may be waiting for an answer
         shown += approval_question(steps)
     elif status != "complete":
         words = reason or STATUS_WORDS.get(status, "The reply is incomplete.")
-        shown.append(incomplete_notice(words, has_text=bool(text)))
+        mark = incomplete_notice(words, has_text=bool(text))
+        if stats:
+            mark["metadata"]["log"] = stats
+        shown.append(mark)
+    elif stats:
+        shown.append(stats_line(stats))
     return shown
 
 

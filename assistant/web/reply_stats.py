@@ -8,7 +8,10 @@ Parts that cannot be known are left out; a reply with nothing to say gives "".
 
 from __future__ import annotations
 
-from ..domain.reply import Reply
+from typing import Sequence
+
+from ..domain.reply import Reply, Step
+from ..domain.reply_figures import ReplyFigures
 from ..providers.models import cost_usd
 
 SEPARATOR = " · "
@@ -16,42 +19,43 @@ MIN_RATE_SECONDS = 0.05  # shorter than this, a tokens/s figure means nothing
 
 
 def format_stats(reply: Reply) -> str:
-    parts = [part for part in (_route(reply), _first_token(reply), _rate(reply), _tokens(reply),
-                               _tools(reply), _cost(reply)) if part]
+    return format_figures(ReplyFigures.of(reply), reply.steps)
+
+
+def format_figures(figures: ReplyFigures, steps: Sequence[Step]) -> str:
+    """The line for a reply's figures and steps, live or stored."""
+    parts = [part for part in (_route(figures), _first_token(figures), _rate(figures),
+                               _tokens(figures), _tools(steps), _cost(figures)) if part]
     return SEPARATOR.join(parts)
 
 
-def _route(reply: Reply) -> str:
-    return f"↪ {reply.route}" if reply.route else ""
+def _route(figures: ReplyFigures) -> str:
+    return f"↪ {figures.route}" if figures.route else ""
 
 
-def _first_token(reply: Reply) -> str:
-    if reply.first_token is None:
+def _first_token(figures: ReplyFigures) -> str:
+    return "" if figures.first_token is None else f"{_seconds(figures.first_token)} to first token"
+
+
+def _rate(figures: ReplyFigures) -> str:
+    elapsed, tokens = figures.streamed, figures.completion_tokens
+    if elapsed is None or not tokens or elapsed < MIN_RATE_SECONDS or tokens < 2:
         return ""
-    return f"{_seconds(max(0.0, reply.first_token - reply.started))} to first token"
-
-
-def _rate(reply: Reply) -> str:
-    if reply.first_token is None or reply.ended is None or not reply.completion_tokens:
-        return ""
-    elapsed = reply.ended - reply.first_token
-    if elapsed < MIN_RATE_SECONDS or reply.completion_tokens < 2:
-        return ""
-    rate = reply.completion_tokens / elapsed
-    prefix = "~" if reply.usage_estimated else ""
+    rate = tokens / elapsed
+    prefix = "~" if figures.estimated else ""
     return f"{prefix}{rate:,.0f} tokens/s" if rate >= 10 else f"{prefix}{rate:.1f} tokens/s"
 
 
-def _tokens(reply: Reply) -> str:
-    if reply.prompt_tokens is None or reply.completion_tokens is None:
+def _tokens(figures: ReplyFigures) -> str:
+    if figures.prompt_tokens is None or figures.completion_tokens is None:
         return ""
-    if reply.usage_estimated:
-        return f"~{reply.prompt_tokens:,} → ~{reply.completion_tokens:,} tokens (est.)"
-    return f"{reply.prompt_tokens:,} → {reply.completion_tokens:,} tokens"
+    if figures.estimated:
+        return f"~{figures.prompt_tokens:,} → ~{figures.completion_tokens:,} tokens (est.)"
+    return f"{figures.prompt_tokens:,} → {figures.completion_tokens:,} tokens"
 
 
-def _tools(reply: Reply) -> str:
-    calls = [step for step in reply.steps if step.kind == "tool"]
+def _tools(steps: Sequence[Step]) -> str:
+    calls = [step for step in steps if step.kind == "tool"]
     if not calls:
         return ""
     took = sum(step.duration() for step in calls)
@@ -59,14 +63,14 @@ def _tools(reply: Reply) -> str:
     return f"{len(calls)} tool call{'s' if len(calls) > 1 else ''} · {time_text}"
 
 
-def _cost(reply: Reply) -> str:
-    if reply.prompt_tokens is None or reply.completion_tokens is None:
+def _cost(figures: ReplyFigures) -> str:
+    if figures.prompt_tokens is None or figures.completion_tokens is None:
         return ""
-    cost = cost_usd(reply.model, reply.prompt_tokens, reply.completion_tokens)
+    cost = cost_usd(figures.model, figures.prompt_tokens, figures.completion_tokens)
     if cost is None:
         return ""
     text = _dollars(cost)
-    return "~" + text if reply.usage_estimated and text[0] == "$" else text
+    return "~" + text if figures.estimated and text[0] == "$" else text
 
 
 def _seconds(value: float) -> str:

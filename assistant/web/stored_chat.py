@@ -10,10 +10,12 @@ from typing import Any
 import gradio as gr
 
 from ..domain.reply import Step
+from ..domain.reply_figures import ReplyFigures
 from ..domain.sources import Source
 from ..storage.records import Conversation, Message, StoredImage
 from .image_policy import ImagePolicy
 from .render import NO_IMAGES, SourceLink, stored_reply, versions_notice
+from .reply_stats import format_figures
 from .safe_markdown import safe_markdown
 
 
@@ -62,8 +64,10 @@ def reply_messages(message: Message, link: SourceLink | None = None,
     """A stored reply as Chatbot messages: its steps, its text, its notices."""
     steps = [Step.from_record(step) for step in message.steps]
     sources = [Source.from_record(s) for s in message.sources]
+    figures = ReplyFigures.from_record(message.figures)
+    stats = format_figures(figures, steps) if figures is not None and message.content else ""
     return stored_reply(message.content, steps, message.status, message.reason, sources,
-                        link, images)
+                        link, images, stats)
 
 
 NO_VERSIONS: dict[str, Any] = {"__type__": "update", "visible": False, "choices": [],

@@ -88,6 +88,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             created DOUBLE PRECISION NOT NULL, expires DOUBLE PRECISION)""",
      "CREATE INDEX shares_by_owner ON shares (owner, created)",
      "CREATE INDEX shares_by_conversation ON shares (conversation_id)"),
+    # 7: a reply keeps the figures of its stats line: time to first token, tokens, route
+    ("ALTER TABLE messages ADD COLUMN figures TEXT",),
 )
 SEARCH = """SELECT cid, title, id, role, content, updated FROM (
         SELECT c.id AS cid, c.title, m.id, m.role, m.content, c.updated, m.words

@@ -104,6 +104,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             created REAL NOT NULL, expires REAL)""",
      "CREATE INDEX shares_by_owner ON shares (owner, created)",
      "CREATE INDEX shares_by_conversation ON shares (conversation_id)"),
+    # 10: a reply keeps the figures of its stats line: time to first token, tokens, route
+    ("ALTER TABLE messages ADD COLUMN figures TEXT",),
 )
 SEARCH = """WITH recent AS (SELECT messages_fts.rowid AS id, rank FROM messages_fts
         JOIN messages m ON m.id = messages_fts.rowid JOIN conversations c ON c.id = m.conversation_id
