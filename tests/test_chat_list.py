@@ -79,6 +79,10 @@ def test_search_finds_a_word_in_a_reply_and_opens_the_chat_there(page, fake_app,
     open_app(page, fake_app.url)
     send(page, "Name a happy animal")
     expect(bot_message(page, "The quokka smiles")).to_be_visible(timeout=20_000)
+    for turn in range(2):  # long replies below it, so that it is far up the chat
+        fake.enqueue(Scenario(text=" ".join(f"filler{turn}x{i}" for i in range(300))))
+        send(page, f"More {turn}")
+        expect(bot_message(page, f"filler{turn}x299")).to_be_visible(timeout=20_000)
     page.get_by_role("button", name="+ New chat").click()
     page.get_by_placeholder("Search all messages…").fill("quok")  # as it is typed
     hit = page.locator("#conversation-list .chat-hit")
@@ -86,7 +90,8 @@ def test_search_finds_a_word_in_a_reply_and_opens_the_chat_there(page, fake_app,
     expect(hit.locator("mark")).to_have_text("quokka")
     expect(hit.locator(".hit-title")).to_have_text("Name a happy animal")
     hit.click()
-    expect(bot_message(page, "The quokka smiles")).to_be_visible(timeout=10_000)
+    expect(bot_message(page, "The quokka smiles")).to_be_in_viewport(timeout=10_000)
+    expect(bot_message(page, "filler1x299")).not_to_be_in_viewport()
     page.get_by_placeholder("Search all messages…").fill("<b>nothing</b>")
     expect(page.locator("#conversation-list")).to_contain_text("No message matches “<b>nothing</b>”")
 
@@ -165,3 +170,66 @@ def test_a_chat_is_shared_opened_continued_and_revoked(page, fake_app, fake, bro
     page.get_by_role("button", name="Revoke").click()
     gone = page.context.new_page()
     assert gone.goto(url).status == 404
+
+
+@pytest.fixture(scope="module")
+def signed_in_app(fake_server, tmp_path_factory):
+    app = start_app({"OPENAI_BASE_URL": fake_server.base_url, "ASSISTANT_MODEL": FAKE_MODEL,
+                     "ASSISTANT_AUTH": "ann:ann-pw,bob:bob-pw",
+                     "ASSISTANT_DATA_DIR": str(tmp_path_factory.mktemp("signed-in-data"))})
+    yield app
+    app.close()
+
+
+def signed_in_page(browser, url: str, name: str):
+    """A browser of its own, signed in as `name` through the app's login form."""
+    context = browser.new_context()
+    page = context.new_page()
+    assert page.request.post(f"{url}login",
+                             form={"username": name, "password": f"{name}-pw"}).ok
+    open_app(page, url)
+    return page
+
+
+def test_signed_in_users_pin_file_search_and_share_only_their_own_chats(browser, signed_in_app,
+                                                                       fake):
+    url = signed_in_app.url
+    ann = signed_in_page(browser, url, "ann")
+    bob = signed_in_page(browser, url, "bob")
+    try:
+        fake.enqueue(Scenario(text="Axolotls regrow their limbs."))
+        send(ann, "Tell me about axolotls")
+        expect(bot_message(ann, "Axolotls regrow")).to_be_visible(timeout=20_000)
+        chats = ann.locator("#conversation-list")
+        ann.get_by_role("button", name="Pin Tell me about axolotls").click()
+        expect(chats.get_by_role("heading", name="Pinned")).to_be_visible(timeout=10_000)
+        answer_dialogs(ann, "Biology")
+        ann.get_by_role("button", name="Move Tell me about axolotls to a folder").click()
+        expect(chats.locator("details.chat-folder summary")).to_contain_text("Biology",
+                                                                             timeout=10_000)
+        ann.get_by_placeholder("Search all messages…").fill("limbs")
+        expect(chats.locator(".chat-hit mark")).to_have_text("limbs", timeout=10_000)
+        ann.get_by_placeholder("Search all messages…").fill("")
+
+        ann.get_by_role("button", name="Share Tell me about axolotls").click()
+        ann.get_by_label("Signed-in users only").check()
+        ann.get_by_role("button", name="Create share link").click()
+        link = ann.locator("#share-link textarea, #share-link input").first
+        expect(link).not_to_have_value("", timeout=10_000)
+        shared = link.input_value()
+
+        bob.get_by_placeholder("Search all messages…").fill("limbs")  # Ann's words are hers
+        expect(bob.locator("#conversation-list")).to_contain_text("No message matches",
+                                                                  timeout=10_000)
+        bob.goto(shared)
+        expect(bob.get_by_text("Axolotls regrow their limbs.")).to_be_visible()
+        stranger = browser.new_context()
+        try:
+            refused = stranger.new_page()
+            assert refused.goto(shared).status == 403
+            expect(refused.get_by_text("Axolotls")).to_have_count(0)
+        finally:
+            stranger.close()
+    finally:
+        ann.context.close()
+        bob.context.close()

@@ -40,7 +40,38 @@ element.addEventListener('click', (event) => {
   }
   trigger('click', data);
 });
+// A search hit opened: once the chat shows, scroll it to the message found.
+new MutationObserver(() => {
+  const mark = element.querySelector('[data-scroll-asked]');
+  if (!mark) return;
+  const asked = Number(mark.dataset.scrollAsked), reply = mark.dataset.scrollReply === '1';
+  mark.remove();
+  setTimeout(() => {
+    const chat = document.querySelector('#chat-log');
+    if (!chat) return;
+    const question = chat.querySelectorAll('[data-testid="user"]')[asked];
+    if (!question) return;
+    const answer = reply ? [...chat.querySelectorAll('[data-testid="bot"]')].find(
+      (bot) => question.compareDocumentPosition(bot) & Node.DOCUMENT_POSITION_FOLLOWING) : null;
+    const found = answer || question;
+    found.classList.add('found-message');
+    // The chat scrolls itself to its end as its messages finish drawing: scroll back,
+    // until the visitor scrolls it.
+    let moved = false;
+    const stop = () => { moved = true; };
+    ['wheel', 'touchstart', 'keydown'].forEach((e) => chat.addEventListener(e, stop, {once: true}));
+    [0, 250, 600, 1000, 1600].forEach((wait) => setTimeout(() => {
+      if (!moved) found.scrollIntoView({block: 'start'});
+    }, wait));
+    setTimeout(() => found.classList.remove('found-message'), 2500);
+  }, 300);
+}).observe(element, {childList: true, subtree: true});
 """
+
+
+def scroll_mark(asked: int, reply: bool) -> str:
+    """Has the page scroll the chat to the `asked`-th question (from 0), or its reply."""
+    return f'<span hidden data-scroll-asked="{int(asked)}" data-scroll-reply="{int(reply)}"></span>'
 
 
 def chat_label(chat: ConversationSummary) -> str:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import gradio as gr
 
 from ..storage.records import NotFound
+from .chat_list import scroll_mark
 
 if TYPE_CHECKING:
     from .conversations_panel import ConversationPanel
@@ -36,9 +37,10 @@ class ChatListActions:
             raise gr.Error("Your chats are not found: reload the page.")
         session = self.panel.identity.sessions.get(request.session_hash)
         opened: tuple[Any, ...] | None = None
+        found = ""
         if act in ("open", "hit"):
             if act == "hit":
-                self._show_message(owner, target, data.get("message"))
+                found = self._show_message(owner, target, data.get("message"))
             opened = self.panel.reopen(target, token, request)
             if opened[4] != target:
                 raise gr.Error(GONE)
@@ -54,15 +56,21 @@ class ChatListActions:
                           *[gr.skip() for _ in range(len(self.panel.cleared()) - 3)])
         if opened is None:
             opened = tuple(gr.skip() for _ in self.panel.cleared())
-        return (self.panel.chat_list(query, token, request), *opened)
+        return (self.panel.chat_list(query, token, request) + found, *opened)
 
-    def _show_message(self, owner: str, conversation_id: str, message: Any) -> None:
-        """A search hit opens its chat on the path that holds the message."""
+    def _show_message(self, owner: str, conversation_id: str, message: Any) -> str:
+        """A search hit opens its chat on the path that holds the message; returns the
+        mark that has the page scroll the chat to it."""
         conversation = self.store.get_conversation(owner, conversation_id)
         if conversation is None or not isinstance(message, (int, float)) \
                 or all(m.id != int(message) for m in conversation.messages):
             raise gr.Error(GONE)
-        self.store.set_active(owner, conversation.id, conversation.newest_leaf(int(message)))
+        leaf = conversation.newest_leaf(int(message))
+        self.store.set_active(owner, conversation.id, leaf)
+        path = conversation.path(leaf)
+        upto = next(i for i, m in enumerate(path) if m.id == int(message))
+        asked = sum(m.role == "user" for m in path[:upto + 1])
+        return scroll_mark(max(0, asked - 1), reply=path[upto].role == "assistant")
 
     def _change(self, act: str, owner: str, target: str, text: str) -> None:
         changes: dict[str, Callable[[], bool]] = {

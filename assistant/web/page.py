@@ -196,7 +196,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
 
         chat_interface = ActionChat(
             fn=turns.chat,
-            chatbot=gr.Chatbot(label="Chat", latex_delimiters=LATEX, scale=1,
+            chatbot=gr.Chatbot(label="Chat", latex_delimiters=LATEX, scale=1, elem_id="chat-log",
                                buttons=["copy"], placeholder="Ask anything."),
             additional_inputs=[model, temperature, system_prompt, history_turns, max_tokens,
                                panel.use_memory, api, tools, documents.use_documents],

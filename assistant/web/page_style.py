@@ -16,6 +16,7 @@ PAGE_CSS = """
 #page-title { font-size: 1.05rem; font-weight: 600; margin: 0 0 4px; }
 #new-chat { background: #b9380b; border-color: #b9380b; color: #fff; }
 #new-chat:hover { background: #9a2f09; }
+.found-message { outline: 3px solid #b9380b; outline-offset: 2px; }
 #conversation-list ul { list-style: none; margin: 0; padding: 0; }
 #conversation-list li.chat { display: flex; align-items: center; gap: 2px; border-radius: 6px; }
 #conversation-list li.chat:hover, #conversation-list li.current
