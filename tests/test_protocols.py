@@ -93,7 +93,8 @@ def test_reasoning_is_stored_with_the_reply_and_comes_back_when_the_chat_is_reop
     [step] = [m for m in reopened if (m.get("metadata") or {}).get("title")]
     assert step["metadata"].get("title", "").startswith("💭 Thought for ")
     assert message_text(step["content"]) == REASONING
-    assert message_text(reopened[-1]["content"]) == "42."
+    assert message_text(reopened[-2]["content"]) == "42."
+    assert reopened[-1]["metadata"]["id"] == "stats"  # its stats line, as it streamed
     assert exported["messages"][-1]["steps"][0]["text"] == REASONING
     assert exported["messages"][-1]["settings"]["api"] == "responses"
 

@@ -161,7 +161,8 @@ def start_on(page: Page, url: str, replica: str, fake: Any, n_tokens: int, messa
 
 def every_word_once(page: Page, n_tokens: int) -> None:
     expect(bot_message(page, f"w{n_tokens - 1}")).to_be_visible(timeout=30_000)
-    words = [w for w in bot_messages(page).last.inner_text().split() if w.startswith("w")]
+    reply = bot_message(page, f"w{n_tokens - 1}")  # not its stats line, once it has ended
+    words = [w for w in reply.inner_text().split() if w.startswith("w")]
     assert words == [f"w{i}" for i in range(n_tokens)]
 
 
