@@ -131,6 +131,47 @@ def test_a_tool_that_asks_first_pauses_the_reply_until_the_key_owner_answers(
     assert nobody.status_code == 404
 
 
+def test_a_local_demo_script_streaming_responses_sees_the_question_and_denies_it(
+        fake, tmp_path, request):
+    notes = Path(__file__).parent / "mcp_servers" / "notes_server.py"
+    deleted = tmp_path / "deleted.txt"
+    deleted.touch()
+    servers = json.dumps({"mcpServers": {"notes": {
+        "command": sys.executable, "args": [str(notes)], "env": {"NOTES_DELETED": str(deleted)}}}})
+    app = start_app({"OPENAI_BASE_URL": fake.base_url, "ASSISTANT_MODEL": FAKE_MODEL,
+                     "ASSISTANT_MCP_SERVERS": servers,
+                     "ASSISTANT_DATA_DIR": str(tmp_path / "data")})
+    request.addfinalizer(app.close)
+    fake.enqueue(Scenario(tool_calls=[{"name": "notes__delete_note",
+                                       "arguments": '{"name": "todo"}'}]),
+                 Scenario(echo_tool_results=True))
+    asked, kinds = None, []
+    with openai.OpenAI(base_url=v1(app), api_key="unused", max_retries=0) as client, \
+            client.responses.create(model=FAKE_MODEL, input="Delete my todo note",
+                                    stream=True) as stream:
+        for event in stream:
+            kinds.append(event.type)
+            if event.type == "response.output_item.done" and \
+                    event.item.type == "mcp_approval_request":
+                asked = event.item
+                answered = httpx.post(f"{v1(app)}/assistant/tool_approvals", json={
+                    "choice": "deny", "call_id": asked.id})
+                assert answered.status_code == 200
+            if event.type == "response.completed":
+                done = event.response
+    assert asked is not None and asked.name == "notes__delete_note"
+    assert json.loads(asked.arguments) == {"name": "todo"}
+    call = next(item for item in done.output if item.type == "mcp_call")
+    assert call.model_extra["approval"] == "denied"
+    assert call.approval_request_id == asked.id
+    assert deleted.read_text() == ""
+    refusal = model_posts(fake)[-1].body["messages"][-1]
+    assert refusal["role"] == "tool" and "refused" in refusal["content"]
+    metrics = httpx.get(app.url + "metrics", timeout=10).text
+    assert 'assistant_tool_approvals_total{answer="denied",tool="notes__delete_note"} 1.0' \
+        in metrics
+
+
 def test_keys_reach_no_log_and_no_metric(api_app, keys, ann, fake, caplog):
     caplog.set_level("DEBUG")
     fake.enqueue(Scenario(text="Fine."))

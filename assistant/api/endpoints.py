@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, Protocol
 
@@ -39,6 +38,7 @@ DEFAULT_MAX_TOKENS = 4096
 DEFAULT_TEMPERATURE = 1.0  # OpenAI's
 ALL_HISTORY = 10_000  # turns: the caller chose what to send
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+LOCAL_CALLER = "api:local"  # who answers a tool's question for a local demo's keyless programs
 
 
 class Stream(Protocol):
@@ -119,7 +119,7 @@ class ApiEndpoints:
                 raise bad_input(f"'choice' must be one of: {', '.join(ANSWERS)}.", "choice")
             if call_id is not None and not isinstance(call_id, str):
                 raise bad_input("'call_id' must be a string.", "call_id")
-            if owner is None or not self.approvals.answer(owner, choice, None, call_id):
+            if not self.approvals.answer(owner or LOCAL_CALLER, choice, None, call_id):
                 raise ApiError(404, "No tool call is waiting for your answer.",
                                code="no_question")
             return JSONResponse({"answered": ANSWERS[choice]})
@@ -150,8 +150,7 @@ class ApiEndpoints:
                 parsed.text, history, options, memories=memories, images=parsed.images,
                 place=place, charge=Charge(admitted.meter, admitted.keys),
                 continues=parsed.answers_tools, paced=False,
-                approve=self.approvals.asker(owner or f"api:{uuid.uuid4().hex}",
-                                             place.conversation_id))
+                approve=self.approvals.asker(owner or LOCAL_CALLER, place.conversation_id))
             turn = _Turn(self._run(place, updates, admitted), wire.param)
             admitted = None  # the turn releases it when it ends
             first = await turn.opening()

@@ -1,7 +1,8 @@
 """Replies in the Responses API's shapes: a stream of typed events, or one response.
 
 Server-side tool calls are `mcp_call` output items, as OpenAI shows its own remote MCP
-tools; reasoning is a `reasoning` item's summary; the caller's own tools come back as
+tools, and a call that waits for the user's answer first adds an `mcp_approval_request`
+item whose id is the call's id (to send to /v1/assistant/tool_approvals); reasoning is a `reasoning` item's summary; the caller's own tools come back as
 `function_call` items. The saved chat's id and the document sources ride in a top-level
 `assistant` object, which an OpenAI client ignores.
 """
@@ -46,7 +47,13 @@ def tool_item(step: Step, item_id: str) -> dict[str, Any]:
         item["output" if not step.failed else "error"] = step.text
     if step.approval is not None:
         item["approval"] = step.approval
+        item["approval_request_id"] = step.call_id
     return item
+
+
+def approval_request_item(step: Step) -> dict[str, Any]:
+    return {"id": step.call_id, "type": "mcp_approval_request", "name": step.name,
+            "arguments": step.arguments, "server_label": step.server or "assistant"}
 
 
 def message_item(item_id: str, text: str, state: str = "completed") -> dict[str, Any]:
@@ -112,6 +119,7 @@ class ResponseEvents:
         self._open: dict[str, Any] | None = None  # the message or reasoning being written
         self._open_text: list[str] = []
         self._steps: dict[int, int] = {}  # id() of a step -> its output index
+        self._asked: set[str] = set()  # call ids whose approval request was sent
 
     def _event(self, kind: str, **fields: Any) -> bytes:
         fields = {"type": kind, **fields, "sequence_number": self.sequence}
@@ -196,6 +204,9 @@ class ResponseEvents:
             out += self._event("response.output_item.added", output_index=index,
                                item=self.output[index])
         item = self.output[index] = tool_item(step, self.output[index]["id"])
+        if step.approval == "pending" and step.call_id not in self._asked:
+            self._asked.add(step.call_id)
+            out += self._item(approval_request_item(step))
         if step.done:
             out += self._event("response.output_item.done", output_index=index, item=item)
         return out
@@ -203,14 +214,18 @@ class ResponseEvents:
     def last(self, reply: Reply, include_usage: bool = True) -> bytes:
         out = self._close()
         for item in call_items(reply):
-            index = len(self.output)
-            self.output.append(item)
-            out += self._event("response.output_item.added", output_index=index, item=item)
-            out += self._event("response.output_item.done", output_index=index, item=item)
+            out += self._item(item)
         body = response(self.id, self.created, reply.model, "completed", self.output, reply,
                         self.chat)
         kind = "response.completed" if body["status"] == "completed" else "response.incomplete"
         return out + self._event(kind, response=body)
+
+    def _item(self, item: dict[str, Any]) -> bytes:
+        """A whole item at once: added, then done."""
+        index = len(self.output)
+        self.output.append(item)
+        return (self._event("response.output_item.added", output_index=index, item=item)
+                + self._event("response.output_item.done", output_index=index, item=item))
 
     def error(self, message: str, code: str) -> bytes:
         """Ends the stream: the SDK raises it (an event named "error" with an `error`)."""
