@@ -2,8 +2,9 @@
 
 Server-side tool calls are `mcp_call` output items, as OpenAI shows its own remote MCP
 tools, and a call that waits for the user's answer first adds an `mcp_approval_request`
-item whose id is the call's id (to send to /v1/assistant/tool_approvals); reasoning is a `reasoning` item's summary; the caller's own tools come back as
-`function_call` items. The saved chat's id and the document sources ride in a top-level
+item whose id is the call's id (to send to /v1/assistant/tool_approvals); reasoning is
+a `reasoning` item's summary; the caller's own tools come back as `function_call` items.
+The saved chat's id and the document sources ride in a top-level
 `assistant` object, which an OpenAI client ignores.
 """
 
