@@ -39,6 +39,16 @@ def test_search_finds_words_in_any_message_ranked_with_the_match_marked(store):
     assert store.search_messages("alice", "owls bread") == []  # every word must match
 
 
+def test_search_folds_accents_and_case_both_ways(store):
+    cid = _chat(store, "alice", "Une crème brûlée au Café de Zürich", "Ça coûte cher.")
+    for query in ("creme brulee", "CAFÉ", "zurich", "cafe de zu", "ca coute"):
+        hits = store.search_messages("alice", query)
+        assert [h.conversation_id for h in hits] == [cid], query
+    marked = store.search_messages("alice", "cafe")[0].snippet
+    assert f"{MATCH_START}Café{MATCH_END}" in marked
+    assert store.search_messages("bob", "creme") == []
+
+
 def test_search_sees_a_reply_as_it_was_last_written_and_forgets_deleted_chats(store):
     cid = _chat(store, "alice", "Name a colour")
     reply = store.add_message("alice", cid, "assistant", "", status="streaming")

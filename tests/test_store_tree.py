@@ -118,6 +118,9 @@ def _check_migrated(store) -> None:
     chat = store.get_conversation("alice", "old-chat")
     assert _contents(chat.path()) == [c for _, c in LINEAR]
     assert chat.active_id == chat.messages[-1].id
+    assert [h.message_id for h in store.search_messages("alice", "three")] == \
+        [chat.messages[2].id]  # old messages are found too
+    assert store.search_messages("bob", "three") == []
     assert [m.parent_id for m in chat.messages] == [None, *[m.id for m in chat.messages[:-1]]]
     store.add_message("alice", "old-chat", "user", "five")
     assert _contents(store.get_conversation("alice", "old-chat").path())[-1] == "five"

@@ -19,6 +19,23 @@ from .usage import PostgresUsage
 __all__ = ["PostgresStore", "MIGRATIONS"]
 
 # Step n takes the database from version n-1 to n. Append new steps; never edit a shipped one.
+# Words without their accents ("café" is "cafe"), by the unaccent extension where the server
+# has it and lets us add it; without it, as they are.
+SEARCH_WORDS = (
+    """DO $$ BEGIN
+        CREATE EXTENSION IF NOT EXISTS unaccent;
+    EXCEPTION WHEN OTHERS THEN
+        RAISE NOTICE 'no unaccent: search will not fold accents';
+    END $$""",
+    "CREATE TEXT SEARCH CONFIGURATION assistant_words (COPY = simple)",
+    """DO $$ BEGIN
+        IF EXISTS (SELECT 1 FROM pg_ts_dict WHERE dictname = 'unaccent') THEN
+            ALTER TEXT SEARCH CONFIGURATION assistant_words ALTER MAPPING FOR
+                asciihword, asciiword, hword, hword_asciipart, hword_part, word
+                WITH unaccent, simple;
+        END IF;
+    END $$""")
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("""CREATE TABLE conversations (id TEXT PRIMARY KEY, owner TEXT NOT NULL,
             title TEXT NOT NULL DEFAULT '', settings JSONB NOT NULL DEFAULT '{}',
@@ -90,12 +107,33 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
      "CREATE INDEX shares_by_conversation ON shares (conversation_id)"),
     # 7: a reply keeps the figures of its stats line: time to first token, tokens, route
     ("ALTER TABLE messages ADD COLUMN figures TEXT",),
+    # 8: search folds accents, as SQLite's does (where the server has unaccent), and walks
+    # only the owner's messages, newest first
+    (*SEARCH_WORDS,
+     "ALTER TABLE messages DROP COLUMN words",
+     """ALTER TABLE messages ADD COLUMN words tsvector
+            GENERATED ALWAYS AS (strip(to_tsvector('assistant_words', content))) STORED""",
+     "CREATE INDEX messages_by_words ON messages USING GIN (words)",
+     "ALTER TABLE messages ADD COLUMN owner TEXT",
+     """UPDATE messages m SET owner = c.owner FROM conversations c
+            WHERE c.id = m.conversation_id""",
+     """CREATE FUNCTION messages_take_owner() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            SELECT owner INTO NEW.owner FROM conversations WHERE id = NEW.conversation_id;
+            RETURN NEW;
+        END $$""",
+     """CREATE TRIGGER messages_take_owner BEFORE INSERT ON messages
+            FOR EACH ROW EXECUTE FUNCTION messages_take_owner()""",
+     "CREATE INDEX messages_by_owner ON messages (owner, (-id))"),
 )
-SEARCH = """SELECT cid, title, id, role, content, updated FROM (
-        SELECT c.id AS cid, c.title, m.id, m.role, m.content, c.updated, m.words
-        FROM messages m JOIN conversations c ON c.id = m.conversation_id
-        WHERE m.words @@ to_tsquery('simple', ?) AND c.owner = ? ORDER BY m.id DESC LIMIT ?) recent
-    ORDER BY ts_rank(words, to_tsquery('simple', ?)) DESC, id DESC LIMIT ?"""
+SEARCH = """WITH recent AS (SELECT id, words FROM messages
+        WHERE words @@ to_tsquery('assistant_words', ?) AND owner = ?
+        ORDER BY -id LIMIT ?),
+    best AS (SELECT id, ts_rank(words, to_tsquery('assistant_words', ?)) AS rank FROM recent
+        ORDER BY rank DESC, id DESC LIMIT ?)
+    SELECT c.id, c.title, m.id, m.role, m.content, c.updated FROM best
+    JOIN messages m ON m.id = best.id JOIN conversations c ON c.id = m.conversation_id
+    ORDER BY best.rank DESC, best.id DESC"""
 
 
 class PostgresDialect(Dialect):
