@@ -9,8 +9,10 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 from gradio_client import Client
+from gradio_client.exceptions import AppError
 
 from assistant.identity.owners import user_owner
 from assistant.storage.sqlite.store import SQLiteStore as Store
@@ -114,6 +116,32 @@ def test_search_pins_and_folders_through_the_api_reach_only_the_callers_chats(fa
               if c["id"] == hit["conversation_id"]]
     assert (chat["pinned"], chat["folder_id"]) == (True, folder)
     assert [f["name"] for f in ann.predict(api_name="/list_folders")] == ["Animals"]
+
+def test_sharing_through_the_api_reaches_only_the_callers_chats(fake, auth_running):
+    app = auth_running
+    ann = app.client(auth=("ann", "ann-pw"))
+    bob = app.client(auth=("bob", "bob-pw"))
+    fake.enqueue(Scenario(text="Capybaras are the largest rodents."))
+    app.chat(ann, "Tell me about capybaras")
+    app.app.store.flush()
+    chat = next(c["id"] for c in ann.predict(api_name="/list_conversations")
+                if "capybaras" in c["title"].lower())
+    with pytest.raises(AppError, match="No such conversation"):
+        bob.predict(chat, [], "anyone", None, api_name="/share_conversation")
+    with pytest.raises(AppError, match="cannot be shared"):
+        ann.predict(chat, ["secrets"], "anyone", None, api_name="/share_conversation")
+    made = ann.predict(chat, ["tools"], "signed_in", 7, api_name="/share_conversation")
+    assert made["url"].endswith(f"/share/{made['token']}")
+    page = httpx.get(f"{app.url}share/{made['token']}")
+    assert page.status_code == 403  # signed-in users only
+    [listed] = ann.predict(api_name="/list_shares")
+    assert (listed["conversation_id"], listed["audience"]) == (chat, "signed_in")
+    assert listed["expires"] > listed["created"] + 6 * 86400
+    assert bob.predict(api_name="/list_shares") == []
+    assert bob.predict(made["token"], api_name="/revoke_share") is False
+    assert ann.predict(made["token"], api_name="/revoke_share") is True
+    assert httpx.get(f"{app.url}share/{made['token']}").status_code == 404
+
 
 def test_fifty_sessions_writing_at_once_store_every_turn(fake, auth_running):
     app = auth_running

@@ -7,10 +7,15 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .export import to_json
-from .records import Conversation
+from .records import Conversation, NotFound
+
+if TYPE_CHECKING:
+    from .repository import Store
+
+AUDIENCES = ("anyone", "signed_in")
 
 
 @dataclass(frozen=True)
@@ -36,3 +41,19 @@ def snapshot(conversation: Conversation, options: ShareOptions, up_to: int | Non
                                 settings={"system_prompt": prompt} if prompt else {})
     return {"title": conversation.title, "chat": to_json(shown, time.time()),
             "facts": list(facts) if options.system_prompt else []}
+
+
+def share_chat(store: Store, owner: str, conversation_id: str, options: ShareOptions,
+               audience: str = "anyone", expires: float | None = None) -> str:
+    """A link to a snapshot of the owner's chat, as it shows now: its token. NotFound for
+    a chat that is not theirs; ValueError for an empty one or an unknown audience."""
+    if audience not in AUDIENCES:
+        raise ValueError(f"Who can open it must be one of: {', '.join(AUDIENCES)}.")
+    conversation = store.get_conversation(owner, conversation_id)
+    if conversation is None:
+        raise NotFound(conversation_id)
+    if not conversation.messages:
+        raise ValueError("The chat has no messages to share yet.")
+    facts = [m.text for m in store.list_memories(owner)] if options.system_prompt else []
+    return store.create_share(owner, conversation.id, snapshot(conversation, options,
+                                                               facts=facts), audience, expires)

@@ -7,16 +7,21 @@ exactly like a missing one.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import gradio as gr
 
-from ..storage.records import Conversation
+from ..storage.records import Conversation, NotFound
 from ..storage.repository import Store
+from ..storage.snapshots import ShareOptions, share_chat
 from .callers import Identity
+from .share_panel import share_url
+
+SHARE_PARTS = ("system_prompt", "tools", "documents", "images")
 
 
-def register_api(store: Store, identity: Identity) -> None:
+def register_api(store: Store, identity: Identity, sharing: bool = False) -> None:
     """Call inside the Blocks context."""
 
     def owner_of(request: gr.Request | None, token: str) -> str:
@@ -160,9 +165,48 @@ def register_api(store: Store, identity: Identity) -> None:
         """Deletes a saved fact for good."""
         return store.delete_memory(owner_of(request, token), int(memory_id))
 
+    def share_conversation(conversation_id: str, include: list[str] | None = None,
+                           audience: str = "anyone", expires_in_days: float | None = None,
+                           token: str = "", request: gr.Request = None) -> dict[str, Any]:
+        """A read-only link to a snapshot of one of your chats as it shows now. `include`
+        names what is shared besides the text: system_prompt (with your saved facts),
+        tools, documents, images. `audience`: anyone, or signed_in."""
+        owner = owner_of(request, token)
+        if not sharing:
+            raise gr.Error("Sharing is off on this app (ASSISTANT_SHARING).")
+        unknown = sorted(set(include or []) - set(SHARE_PARTS))
+        if unknown:
+            raise gr.Error(f"“{unknown[0][:40]}” cannot be shared; choose from: "
+                           f"{', '.join(SHARE_PARTS)}.")
+        if audience == "signed_in" and not identity.signs_in:
+            raise gr.Error("Nobody signs in on this app: share with anyone, or not at all.")
+        if expires_in_days is not None and not 0 < expires_in_days <= 3650:
+            raise gr.Error("expires_in_days must be between 0 and 3650.")
+        try:
+            made = share_chat(store, owner, conversation_id,
+                              ShareOptions(**{part: True for part in include or []}), audience,
+                              None if expires_in_days is None
+                              else time.time() + expires_in_days * 86400)
+        except NotFound:
+            raise gr.Error("No such conversation.") from None
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from None
+        return {"token": made, "url": share_url(request, made)}
+
+    def list_shares(token: str = "", request: gr.Request = None) -> list[dict[str, Any]]:
+        """Your share links that still open."""
+        return [{"token": s.token, "conversation_id": s.conversation_id, "title": s.title,
+                 "audience": s.audience, "created": s.created, "expires": s.expires}
+                for s in store.list_shares(owner_of(request, token))]
+
+    def revoke_share(share_token: str, token: str = "", request: gr.Request = None) -> bool:
+        """Revokes one of your share links: it then opens nothing."""
+        return store.revoke_share(owner_of(request, token), share_token)
+
     for endpoint in (list_conversations, export_conversation, export_markdown, import_conversation,
                      rename_conversation, delete_conversation, list_versions, show_version,
                      branch_conversation, search_messages, pin_conversation, list_folders,
                      create_folder, rename_folder, delete_folder, move_conversation,
-                     list_memories, add_memory, delete_memory):
+                     list_memories, add_memory, delete_memory, share_conversation, list_shares,
+                     revoke_share):
         gr.api(endpoint, api_name=endpoint.__name__, queue=False)

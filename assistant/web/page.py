@@ -257,7 +257,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
             keys_panel.wire()
 
         chat_interface.textbox.submit(turns.left_today, panel.token, usage_left, **quick)
-        register_api(panel.store, panel.identity)
+        register_api(panel.store, panel.identity, sharing)
         documents.wire(demo, panel.token)
 
         # Changed when a restored chat's reply is still running, so that only then the page

@@ -9,7 +9,7 @@ from typing import Any
 import gradio as gr
 
 from ..storage.records import NotFound
-from ..storage.snapshots import ShareOptions, snapshot
+from ..storage.snapshots import ShareOptions, share_chat
 from .conversations_panel import ConversationPanel
 from .share_page import CONTINUE_PARAMETER, PATH
 
@@ -75,21 +75,20 @@ class SharePanel:
     def _create(self, included: list[str], audience: str, expiry: str, token: str,
                 request: gr.Request) -> tuple[Any, Any]:
         owner, conversation_id = self.panel.current(token, request)
-        conversation = self.store.get_conversation(owner, conversation_id) \
-            if owner and conversation_id else None
-        if owner is None or conversation is None or not conversation.messages:
+        if owner is None or conversation_id is None:
             raise gr.Error("Open a chat with messages first.")
         options = ShareOptions(**{INCLUDED[name]: True for name in included or []
                                   if name in INCLUDED})
-        facts = [m.text for m in self.store.list_memories(owner)] if options.system_prompt else []
         days = EXPIRY_DAYS.get(expiry)
         try:
-            made = self.store.create_share(
-                owner, conversation.id, snapshot(conversation, options, facts=facts),
+            made = share_chat(
+                self.store, owner, conversation_id, options,
                 AUDIENCES.get(audience, "anyone") if self.identity.signs_in else "anyone",
                 None if days is None else time.time() + days * 86400)
         except NotFound:
             raise gr.Error("This chat no longer exists.") from None
+        except ValueError:
+            raise gr.Error("Open a chat with messages first.") from None
         return gr.update(value=share_url(request, made), visible=True), self._links(token, request)
 
     def _links(self, token: str, request: gr.Request) -> dict[str, Any]:
@@ -123,6 +122,6 @@ class SharePanel:
                 self.identity.page_token(request, token))
 
 
-def share_url(request: gr.Request, token: str) -> str:
+def share_url(request: gr.Request | None, token: str) -> str:
     base = str(getattr(getattr(request, "request", None), "base_url", "") or "/")
     return f"{base.rstrip('/')}/{PATH}/{token}"
