@@ -55,3 +55,26 @@ def test_two_models_stream_side_by_side_and_the_one_picked_goes_on(page, compare
     expect(bot_message(page, "Going on from B.")).to_be_visible(timeout=20_000)
     sent = fake.requests[-1].body["messages"]
     assert [m["content"] for m in sent if m["role"] == "assistant"][-1].startswith("b0 b1")
+
+
+def test_both_replies_count_against_the_visitor_s_limit(page, fake_server, fake, tmp_path):
+    app = start_app({"OPENAI_BASE_URL": fake_server.base_url, "ASSISTANT_MODEL": FAKE_MODEL,
+                     "ASSISTANT_REQUESTS_PER_MINUTE": "3",
+                     "ASSISTANT_DATA_DIR": str(tmp_path / "data")})
+    try:
+        fake.default = Scenario(text="Fine.")
+        open_app(page, app.url)
+        page.get_by_text("Compare two models").click()
+        page.locator("#compare-message textarea").fill("First comparison")
+        go = page.locator("#compare").get_by_role("button", name="Compare", exact=True)
+        go.click()
+        expect(page.get_by_role("button", name="Continue with B")).to_be_enabled(timeout=20_000)
+        assert len([r for r in fake.requests if r.path.endswith("completions")]) == 2
+
+        page.locator("#compare-message textarea").fill("Second comparison")
+        go.click()  # two more would make four, over the three a minute allows
+        expect(page.locator("#compare-stats-a")).to_contain_text("⚠️", timeout=20_000)
+        expect(page.locator("#compare-stats-a")).to_contain_text("minute")
+        assert len([r for r in fake.requests if r.path.endswith("completions")]) == 2
+    finally:
+        app.close()

@@ -55,6 +55,7 @@ backends:
 routes:
   - {name: vision, when: {images: true}, models: [a/see]}
   - {name: docs, when: {documents: true}, models: [a/tools]}
+  - {name: tooled, when: {tools: true}, models: [a/tools]}
   - {name: code, when: {code: true}, models: [a/code]}
   - {name: reasoning, when: {keywords: [step by step, think hard]}, models: [a/think]}
   - {name: long, when: {min_chars: 1500}, models: [a/think]}
@@ -235,6 +236,8 @@ def test_auto_falls_back_to_the_routes_next_model_and_says_so(several, servers):
     (Asked("Think it through STEP BY STEP please"), "reasoning: the message says “step by step”"),
     (Asked("stepbystep"), "fast: everything else"),
     (Asked("Summarise my file", documents=True), "docs: documents are on"),
+    (Asked("Summarise my file", documents=True, tools=True), "docs: documents are on"),
+    (Asked("Look up the weather", tools=True), "tooled: tools are on"),
     (Asked("x" * 2000), "long: the message is long (2,000 characters)"),
     (Asked("Call 555-1234 for me"), "pattern: the message matches “555-1234”"),
     (Asked("Quelle est la capitale de la France ?"), "french: the message is in fr"),
