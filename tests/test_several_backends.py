@@ -28,6 +28,7 @@ backends:
     base_url: {beta}
     key_env: BETA_KEY
     models: ask
+    visitor_keys: true         # a visitor's own key goes here
   - name: gone                 # nothing listens there
     base_url: http://127.0.0.1:{closed}/v1
     models: [gone-1]
@@ -119,6 +120,20 @@ def test_backend_slash_model_reaches_that_server_with_its_own_key(sdk, servers):
     assert alpha.requests[-1].body["model"] == "alpha-2"
 
 
+def test_a_visitor_s_own_key_goes_to_the_backend_that_takes_them(several, servers):
+    _, beta = servers
+    visitor = several.client()
+    answer = visitor.predict("sk-visitor-own-0123456789", "", api_name="/set_api_key")
+    assert answer["own_key"] is True
+    _, final = several.chat(visitor, "Hello with my key", "beta-1")
+    assert "Beta here." in json.dumps(final)
+    sent = [r for r in beta.requests if r.path.endswith("/chat/completions")][-1]
+    assert sent.headers["authorization"] == "Bearer sk-visitor-own-0123456789"
+    _, final = several.chat(several.client(), "Hello", "beta/beta-1")  # others: the server's
+    sent = [r for r in beta.requests if r.path.endswith("/chat/completions")][-1]
+    assert sent.headers["authorization"] == "Bearer sk-beta-secret"
+
+
 def test_the_page_starts_on_auto_and_names_the_backend_that_is_down(several, servers):
     alpha, _ = servers
     client = several.client()
@@ -155,7 +170,11 @@ def test_the_embedded_model_answers_beside_the_servers(sdk):
 
 @pytest.mark.parametrize(("text", "line", "reason"), [
     ("backends:\n  - name: a\n    base_url: http://x/v1\n    base-url: http://y/v1\n", 4,
-     "unknown key “base-url” (allowed: name, base_url, key_env, api, models, context_window)"),
+     "unknown key “base-url” (allowed: name, base_url, key_env, api, models, context_window, "
+     "visitor_keys)"),
+    ("backends:\n  - {name: a, base_url: http://x/v1, visitor_keys: true}\n"
+     "  - {name: b, base_url: http://y/v1, visitor_keys: true}\n", 3,
+     "“b” takes visitors' keys, and so does another backend: only one may"),
     ("backends:\n  - name: a\n    base_url: http://x/v1\n    key_env: NOT_SET_ANYWHERE\n", 4,
      "key_env names NOT_SET_ANYWHERE, which is not set in the environment or .env"),
     ("backends:\n  - name: a\n    base_url: http://x/v1\n  - name: a\n    base_url: http://y/v1\n",

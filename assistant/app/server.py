@@ -198,8 +198,10 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
                               folders=[panel.images_dir])
     limits = _limits(settings, clock, store, replica)
     api_keys = ApiKeys(store)
-    own_keys = OwnKeyPanel(OwnKeyRoutes(settings.connection(), retry,
-                                        default_base_url=settings.openai_base_url),
+    visitors_server = listed.for_visitor_keys if listed else None
+    own_keys = OwnKeyPanel(OwnKeyRoutes(settings.connection(), retry, default_base_url=(
+                               visitors_server.base_url if visitors_server
+                               else settings.openai_base_url)),
                            backend, settings.visitor_key_mode(),  # type: ignore[arg-type]
                            custom_servers=settings.visitor_base_urls)
     runs: Runs[Update] = Runs()

@@ -109,6 +109,8 @@ class Settings:
         """Server key only when the server has one; required when it has nothing to run on."""
         if self.visitor_keys:
             return self.visitor_keys
+        if self.backends_file is not None and self.backends_file.for_visitor_keys is not None:
+            return "allowed"
         if self.openai_api_key or self.openai_base_url or self.backends:
             return "off"
         return "allowed" if self.embedded_model else "required"

@@ -6,6 +6,7 @@
         key_env: OPENAI_API_KEY        # the name of a variable; a key is never in the file
         api: responses                 # or chat_completions (the default)
         models: [gpt-4.1-mini, gpt-4.1]  # or "ask": whatever the server lists
+        visitor_keys: true             # visitors may use their own key here (one backend)
     default: openai/gpt-4.1-mini
 
 A bad file stops the start with its line and the reason (BackendsFileError).
@@ -24,7 +25,8 @@ import yaml
 from ..domain.redaction import shown_url
 from .protocols import ApiName
 
-BACKEND_KEYS = ("name", "base_url", "key_env", "api", "models", "context_window")
+BACKEND_KEYS = ("name", "base_url", "key_env", "api", "models", "context_window",
+                "visitor_keys")
 TOP_KEYS = ("backends", "default", "routes")
 ROUTE_KEYS = ("name", "when", "models", "examples")
 CONDITIONS = ("images", "documents", "tools", "code", "min_chars", "max_chars", "keywords",
@@ -50,6 +52,7 @@ class BackendEntry:
     api: ApiName
     models: tuple[str, ...] | None  # None: ask the server
     context_window: int | None = None
+    visitor_keys: bool = False  # where a visitor's own key goes
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,10 @@ class BackendsFile:
     backends: tuple[BackendEntry, ...]
     default: str | None  # "backend/model"
     routes: tuple[RouteEntry, ...] = ()
+
+    @property
+    def for_visitor_keys(self) -> BackendEntry | None:
+        return next((entry for entry in self.backends if entry.visitor_keys), None)
 
 
 def read_backends(path: str | Path, environ: Mapping[str, str]) -> BackendsFile:
@@ -99,6 +106,9 @@ def parse_backends(text: str, environ: Mapping[str, str]) -> BackendsFile:
     entries: list[BackendEntry] = []
     for node in listed.value:
         entry = _entry(node, environ)
+        if entry.visitor_keys and any(e.visitor_keys for e in entries):
+            raise BackendsFileError(_line(node), f"“{entry.name}” takes visitors' keys, and "
+                                    "so does another backend: only one may")
         if entry.name in {e.name for e in entries} or entry.name == LOCAL_NAME:
             taken = "is the embedded model's" if entry.name == LOCAL_NAME else "is taken"
             raise BackendsFileError(_line(node), f"a second backend is named “{entry.name}” "
@@ -207,8 +217,10 @@ def _entry(node: yaml.Node, environ: Mapping[str, str]) -> BackendEntry:
     if api_word not in _APIS:
         raise BackendsFileError(_line(fields["api"]), f"api is “{api_word}”: it must be "
                                 "chat_completions or responses")
+    visitors = _condition("visitor_keys", fields["visitor_keys"]) \
+        if "visitor_keys" in fields else False
     return BackendEntry(name, url, key, _APIS[api_word], _models(fields.get("models")),
-                        _window(fields.get("context_window")))
+                        _window(fields.get("context_window")), visitors is True)
 
 
 def _whole(node: yaml.Node, what: str, least: int, unit: str) -> int:
