@@ -4,6 +4,8 @@ and off where the operator turns sharing off."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -61,6 +63,36 @@ def test_a_guessed_revoked_or_deleted_link_is_404_and_a_snapshot_never_changes(s
     assert httpx.get(f"{sharing_app.url}share/{revoked}").status_code == 404
     assert store.delete_conversation("user:ann", cid)
     assert httpx.get(f"{sharing_app.url}share/{token}").status_code == 404
+
+
+def test_a_cited_document_s_file_downloads_from_a_link_that_shares_documents(sharing_app):
+    store, library = sharing_app.app.store, sharing_app.app.library
+    cited = asyncio.run(library.add("user:ann", "tide <tables>.md", b"# Tides\n\nHigh at 6."))
+    other = asyncio.run(library.add("user:ann", "private.md", b"# Private\n\nNot shared."))
+    cid = store.create_conversation("user:ann")
+    store.add_message("user:ann", cid, "user", "When is high tide?")
+    reply = store.add_message("user:ann", cid, "assistant", "", status="streaming")
+    store.update_message("user:ann", reply, "At 6 [1].", "complete", sources=[{
+        "number": 1, "passage_id": 1, "document_id": cited.id, "name": cited.name,
+        "page": None, "heading": "Tides", "text": "High at 6."}])
+    chat = store.get_conversation("user:ann", cid)
+    with_files = store.create_share("user:ann", cid, snapshot(chat, ShareOptions(documents=True)))
+    without = store.create_share("user:ann", cid, snapshot(chat, ShareOptions()))
+
+    page = httpx.get(f"{sharing_app.url}share/{with_files}")
+    link = f"/share/{with_files}/files/{cited.id}"
+    assert f'href="{link}" download>{cited.name}</a>' in page.text
+    got = httpx.get(sharing_app.url + link.lstrip("/"))
+    assert got.status_code == 200 and got.content == b"# Tides\n\nHigh at 6."
+    assert got.headers["content-type"] == "application/octet-stream"
+    assert got.headers["content-disposition"].startswith("attachment;")
+    for refused in (f"share/{with_files}/files/{other.id}",  # not cited
+                    f"share/{without}/files/{cited.id}",  # documents not ticked
+                    f"share/{'x' * 32}/files/{cited.id}"):
+        assert httpx.get(sharing_app.url + refused).status_code == 404
+    assert "/files/" not in httpx.get(f"{sharing_app.url}share/{without}").text
+    assert library.remove("user:ann", cited.id)  # the owner's deletion wins
+    assert httpx.get(sharing_app.url + link.lstrip("/")).status_code == 404
 
 
 def test_a_link_for_signed_in_users_asks_others_to_sign_in(sharing_app):

@@ -259,7 +259,7 @@ def launch(app: App, **overrides: Any) -> None:
         app_kwargs={"routes": [*app.api.routes(),
                                *metrics_routes(app.metrics.registry, token=s.metrics_token),
                                *source_routes(app.library, app.links),
-                               *share_routes(app.store, s.sharing_on)],
+                               *share_routes(app.store, s.sharing_on, app.library.file)],
                     "middleware": [Middleware(SecurityHeaders, headers=security_headers(
                         s.image_hosts, s.page_frame_ancestors())), Middleware(NoOutsideFetches)]},
     )

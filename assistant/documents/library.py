@@ -152,6 +152,12 @@ class Library:
         """Each document with its stored file."""
         return [(d, self.files_dir / d.path) for d in self.store.list_documents(owner)]
 
+    def file(self, owner: str, document_id: str) -> tuple[str, Path] | None:
+        """The name and stored file of one of the owner's documents, while it is there."""
+        return next(((d.name, f) for d, f in self.files(owner) if d.id == document_id
+                     and f.resolve().is_relative_to(self.files_dir.resolve()) and f.is_file()),
+                    None)
+
     def remove_all(self, owner: str) -> int:
         """Removes every document of `owner` with its file; how many files went."""
         removed = 0

@@ -107,6 +107,7 @@ class Share:
     created: float
     expires: float | None = None
     snapshot: dict[str, Any] | None = None  # only when opened
+    owner: str = ""  # only when opened: whose documents its sources cite
 
 
 # Around the matched words of a search hit's snippet.

@@ -67,7 +67,7 @@ class ChatSharing:
         with self._sql.db.read() as conn:
             row = self._sql.execute(
                 conn, "SELECT token, conversation_id, title, audience, created, expires,"
-                " snapshot FROM shares WHERE token = ?", str(token)).fetchone()
+                " snapshot, owner FROM shares WHERE token = ?", str(token)).fetchone()
         if row is None or (row[5] is not None and row[5] <= (time.time() if now is None else now)):
             return None
-        return Share(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]))
+        return Share(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]), row[7])

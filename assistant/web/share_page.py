@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 from typing import Any, Callable, Mapping
+from urllib.parse import quote
 
 from markdown_it import MarkdownIt
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
+from ..storage.records import Share
 from ..storage.repository import Store
 from .callers import hf_owner
 from .image_policy import ImagePolicy
@@ -62,25 +65,60 @@ def signed_in_user(request: Request) -> str | None:
     return user if isinstance(user, str) and user else hf_owner(request)
 
 
-def share_routes(store: Store, sharing: bool,
+# (owner, document id) -> the document's name and stored file, while the owner keeps it
+DocumentFiles = Callable[[str, str], tuple[str, Path] | None]
+
+
+def share_routes(store: Store, sharing: bool, files: DocumentFiles | None = None,
                  who: Callable[[Request], str | None] = signed_in_user) -> list[Route]:
-    def show(request: Request) -> HTMLResponse:
-        missing = HTMLResponse(NOT_FOUND, status_code=404, headers=_HEADERS)
+    def opened(request: Request) -> tuple[Share | None, Response | None]:
+        """The share the request names, or the page that says why not."""
         token = str(request.path_params.get("token", ""))
         shared = store.open_share(token) if sharing and 20 <= len(token) <= 64 else None
         if shared is None or shared.snapshot is None:
-            return missing
+            return None, HTMLResponse(NOT_FOUND, status_code=404, headers=_HEADERS)
         if shared.audience == "signed_in" and who(request) is None:
-            return HTMLResponse(SIGN_IN, status_code=403, headers=_HEADERS)
+            return None, HTMLResponse(SIGN_IN, status_code=403, headers=_HEADERS)
+        return shared, None
+
+    def show(request: Request) -> Response:
+        shared, refused = opened(request)
+        if shared is None or shared.snapshot is None:
+            return refused or HTMLResponse(NOT_FOUND, status_code=404, headers=_HEADERS)
         return HTMLResponse(_PAGE.format(
-            title=html.escape(shared.title or "Shared chat"), body=snapshot_html(shared.snapshot),
+            title=html.escape(shared.title or "Shared chat"),
+            body=snapshot_html(shared.snapshot, shared.token if files else None),
             created=html.escape(str(shared.snapshot.get("chat", {}).get("exported", ""))[:10]),
-            parameter=CONTINUE_PARAMETER, token=html.escape(token)), headers=_HEADERS)
+            parameter=CONTINUE_PARAMETER, token=html.escape(shared.token)), headers=_HEADERS)
 
-    return [Route(f"/{PATH}/{{token}}", show)]
+    def document(request: Request) -> Response:
+        """A file the snapshot's sources cite (shared with "documents" ticked), as a
+        download: never drawn in the page, whatever it holds."""
+        shared, refused = opened(request)
+        if shared is None or shared.snapshot is None:
+            return refused or HTMLResponse(NOT_FOUND, status_code=404, headers=_HEADERS)
+        wanted = str(request.path_params.get("document", ""))
+        found = files(shared.owner, wanted) if files and wanted in cited_documents(
+            shared.snapshot) else None
+        if found is None:
+            return HTMLResponse(NOT_FOUND, status_code=404, headers=_HEADERS)
+        name, path = found
+        return FileResponse(path, media_type="application/octet-stream", headers={
+            **_HEADERS, "X-Content-Type-Options": "nosniff",
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+
+    return [Route(f"/{PATH}/{{token}}", show),
+            Route(f"/{PATH}/{{token}}/files/{{document}}", document)]
 
 
-def snapshot_html(snapshot: Mapping[str, Any]) -> str:
+def cited_documents(snapshot: Mapping[str, Any]) -> set[str]:
+    """The ids of the documents whose passages the snapshot's replies cite."""
+    return {str(source.get("document_id")) for message in (snapshot.get("chat") or {}).get(
+        "messages") or [] for source in message.get("sources") or [] if source.get("document_id")}
+
+
+def snapshot_html(snapshot: Mapping[str, Any], token: str | None = None) -> str:
+    """The page's body; with `token`, each cited document's name links to its file."""
     chat = snapshot.get("chat") or {}
     parts = []
     prompt = (chat.get("settings") or {}).get("system_prompt")
@@ -91,22 +129,30 @@ def snapshot_html(snapshot: Mapping[str, Any]) -> str:
                      f"<pre>{html.escape(str(prompt or ''))}</pre>"
                      + (f"<p>Saved facts</p><ul>{shown}</ul>" if shown else "") + "</section>")
     for message in chat.get("messages") or []:
-        parts.append(_message_html(message))
+        parts.append(_message_html(message, token))
     return "".join(parts) or "<p>This chat had no messages yet.</p>"
 
 
-def _message_html(message: Mapping[str, Any]) -> str:
+def _message_html(message: Mapping[str, Any], token: str | None = None) -> str:
     role = "You" if message.get("role") == "user" else "Assistant"
     steps = "".join(_step_html(s) for s in message.get("steps") or []
                     if s.get("type") in ("tool", "reasoning"))
     images = "".join(_image_html(i) for i in message.get("images") or [])
     sources = "".join(
-        f"<li>[{int(s.get('number', 0))}] {html.escape(str(s.get('name', '')))}"
+        f"<li>[{int(s.get('number', 0))}] {_document_link(s, token)}"
         f"{', ' + html.escape(str(s.get('heading'))) if s.get('heading') else ''}: "
         f"{html.escape(str(s.get('text', '')))}</li>" for s in message.get("sources") or [])
     text = _MARKDOWN.render(safe_markdown(str(message.get("content", "")), ImagePolicy()))
     return (f'<section class="message"><p class="role">{role}</p>{steps}{images}{text}'
             + (f'<ul class="sources">{sources}</ul>' if sources else "") + "</section>")
+
+
+def _document_link(source: Mapping[str, Any], token: str | None) -> str:
+    name = html.escape(str(source.get("name", "")))
+    if not token or not source.get("document_id"):
+        return name
+    href = f"/{PATH}/{quote(token)}/files/{quote(str(source['document_id']), safe='')}"
+    return f'<a href="{html.escape(href)}" download>{name}</a>'
 
 
 def _image_html(image: Mapping[str, Any]) -> str:

@@ -17,7 +17,7 @@ SHARE_BOX_ID = "share-box"
 CONTINUE_ID = "continue-shared"
 INCLUDED = {"System prompt and saved facts": "system_prompt",
             "Tool arguments and results": "tools",
-            "Documents' passages": "documents", "Images": "images"}
+            "Documents' passages and files": "documents", "Images": "images"}
 EXPIRY_DAYS = {"Never": None, "1 day": 1, "7 days": 7, "30 days": 30}
 AUDIENCES = {"Anyone with the link": "anyone", "Signed-in users only": "signed_in"}
 # Read once, then taken off the address, so that a reload does not copy the chat again.
