@@ -3,9 +3,14 @@ alone, and a phone-sized screen."""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+
 import pytest
 from playwright.sync_api import expect
 
+from assistant.storage.records import ConversationSummary, Folder
+from assistant.web.chat_list import chat_list_html
 from fakes.fake_openai import Scenario
 from tests.browser import bot_message, message_box, open_app, send
 from tests.conftest import FAKE_MODEL, start_app
@@ -17,6 +22,29 @@ def fake_app(fake_server, tmp_path_factory):
                      "ASSISTANT_DATA_DIR": str(tmp_path_factory.mktemp("chat-list-data"))})
     yield app
     app.close()
+
+
+def test_the_list_puts_pins_first_then_folders_then_chats_by_day():
+    today = dt.date(2026, 12, 6)
+
+    def at(days_ago: int, hour: int = 12) -> float:
+        return dt.datetime.combine(today - dt.timedelta(days=days_ago), dt.time(hour)).timestamp()
+    chats = [ConversationSummary("a", "This morning", at(0, 1), at(0, 1)),
+             ConversationSummary("b", "Last night", at(1, 23), at(1, 23)),
+             ConversationSummary("c", "Two days ago", at(2), at(2)),
+             ConversationSummary("d", "A week ago", at(7), at(7)),
+             ConversationSummary("e", "Eight days ago", at(8), at(8)),
+             ConversationSummary("f", "Pinned and old", at(90), at(90), pinned=True),
+             ConversationSummary("g", "Filed", at(0), at(0), folder_id="trips")]
+    shown = chat_list_html(chats, [Folder("trips", "Trips", at(3))], None, today)
+    text = re.sub(r"<[^>]+>", "\n", shown)
+    lines = [line.strip().removeprefix("📁 ") for line in text.splitlines()]
+    order = [line for line in lines if line in {
+        "Pinned", "Trips", "Today", "Yesterday", "Previous 7 days", "Older", *(
+            c.title for c in chats)}]
+    assert order == ["Pinned", "Pinned and old", "Trips", "Filed", "Today", "This morning",
+                     "Yesterday", "Last night", "Previous 7 days", "Two days ago", "A week ago",
+                     "Older", "Eight days ago"]
 
 
 def answer_dialogs(page, *answers: str) -> list[str]:
