@@ -72,6 +72,7 @@ from .metrics import ReplyMetrics, metrics_routes
 from .server_backends import backend_secrets, server_backends, server_routes
 from .setting_checks import startup_problem
 from .settings import BadSetting, Settings, build_parser, load_settings
+from .tracing import TurnTracer, tracing_wanted
 
 log = logging.getLogger("assistant")
 
@@ -94,9 +95,12 @@ class App:
     approvals: Approvals  # the questions replies wait on, before a tool that asks first
     api_keys: ApiKeys
     api: ApiEndpoints  # /v1: the OpenAI-compatible endpoints
+    tracer: TurnTracer | None = None  # OpenTelemetry, when an OTLP endpoint is set
 
     def close(self) -> None:
         self.demo.close()
+        if self.tracer is not None:
+            self.tracer.close()
         self.retention.stop()
         self.heartbeat.stop()
         self.mcp.close()
@@ -169,6 +173,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
     heartbeat = Heartbeat(store, replica, STATUS_WORDS["streaming"])
     heartbeat.start()  # marks what a stopped process left streaming, now and every second
     metrics = ReplyMetrics(log_content=settings.log_content)
+    tracer = TurnTracer.exporting(settings.log_content) if tracing_wanted(os.environ) else None
     toolbox = builtin_toolbox(settings.tool_timeout)
     mcp = McpRuntime(load_servers(settings.mcp_servers), settings.tool_timeout)
     mcp.start(toolbox)  # a server that cannot start is logged and shown on the page
@@ -183,7 +188,8 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
     service = ChatService(routes, rounds, router=Router(listed.routes, embeddings) if listed and
                           listed.routes else None,
                           max_message_chars=settings.max_message_chars,
-                          observers=[recorder, metrics, TokenCounter()],
+                          observers=[recorder, metrics, TokenCounter(),
+                                     *([tracer] if tracer else [])],
                           documents=library,
                           earlier_images=settings.max_images, moderation=moderation)
     secret = load_secret(settings.secret, settings.data_dir)
@@ -231,7 +237,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
     retention = Retention(store, settings.retention_days, clock)
     retention.start()
     return App(settings, backend, service, demo, store, metrics, panel, mcp, library, links,
-               limits, retention, heartbeat, approvals, api_keys, api)
+               limits, retention, heartbeat, approvals, api_keys, api, tracer)
 
 
 SHARE_WITHOUT_LOGIN = (

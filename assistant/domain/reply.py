@@ -134,6 +134,7 @@ class Reply:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     usage_estimated: bool = True
+    usages: list[tuple[int, int]] = field(default_factory=list)  # (prompt, completion) each request
     retries: int = 0
     refused: bool = False
     tool_calls_requested: int = 0
@@ -164,6 +165,7 @@ class Reply:
                 self.prompt_tokens = (self.prompt_tokens or 0) + event.prompt_tokens
                 self.completion_tokens = (self.completion_tokens or 0) + event.completion_tokens
                 self.usage_estimated = False
+                self.usages.append((event.prompt_tokens, event.completion_tokens))
             elif isinstance(event, ToolStarted):
                 self._tool_started(pieces, event)
                 changed = True
