@@ -94,17 +94,24 @@ def test_a_local_demo_s_loopback_callers_need_no_key_but_a_browser_page_does(lim
         assert FAKE_MODEL in [m.id for m in sdk.models.list()]  # the SDK always sends a key
 
 
-def test_a_tool_that_asks_first_pauses_the_reply_until_the_key_owner_answers(
-        fake, tmp_path, request):
+def notes_app(fake, tmp_path, request, **env: str) -> tuple[RunningApp, Path]:
+    """The app with our notes MCP server (its delete tool asks first), and the file where
+    the server writes the notes it deleted."""
     notes = Path(__file__).parent / "mcp_servers" / "notes_server.py"
     deleted = tmp_path / "deleted.txt"
     deleted.touch()
     servers = json.dumps({"mcpServers": {"notes": {
         "command": sys.executable, "args": [str(notes)], "env": {"NOTES_DELETED": str(deleted)}}}})
     app = start_app({"OPENAI_BASE_URL": fake.base_url, "ASSISTANT_MODEL": FAKE_MODEL,
-                     "ASSISTANT_AUTH": "ann:ann-pw", "ASSISTANT_MCP_SERVERS": servers,
-                     "ASSISTANT_DATA_DIR": str(tmp_path / "data")})
+                     "ASSISTANT_MCP_SERVERS": servers,
+                     "ASSISTANT_DATA_DIR": str(tmp_path / "data"), **env})
     request.addfinalizer(app.close)
+    return app, deleted
+
+
+def test_a_tool_that_asks_first_pauses_the_reply_until_the_key_owner_answers(
+        fake, tmp_path, request):
+    app, deleted = notes_app(fake, tmp_path, request, ASSISTANT_AUTH="ann:ann-pw")
     key = app.app.api_keys.create("user:ann", "tests")[0]
     fake.enqueue(Scenario(tool_calls=[{"name": "notes__delete_note",
                                        "arguments": '{"name": "todo"}'}]),
@@ -133,15 +140,7 @@ def test_a_tool_that_asks_first_pauses_the_reply_until_the_key_owner_answers(
 
 def test_a_local_demo_script_streaming_responses_sees_the_question_and_denies_it(
         fake, tmp_path, request):
-    notes = Path(__file__).parent / "mcp_servers" / "notes_server.py"
-    deleted = tmp_path / "deleted.txt"
-    deleted.touch()
-    servers = json.dumps({"mcpServers": {"notes": {
-        "command": sys.executable, "args": [str(notes)], "env": {"NOTES_DELETED": str(deleted)}}}})
-    app = start_app({"OPENAI_BASE_URL": fake.base_url, "ASSISTANT_MODEL": FAKE_MODEL,
-                     "ASSISTANT_MCP_SERVERS": servers,
-                     "ASSISTANT_DATA_DIR": str(tmp_path / "data")})
-    request.addfinalizer(app.close)
+    app, deleted = notes_app(fake, tmp_path, request)
     fake.enqueue(Scenario(tool_calls=[{"name": "notes__delete_note",
                                        "arguments": '{"name": "todo"}'}]),
                  Scenario(echo_tool_results=True))
