@@ -71,20 +71,20 @@ DocumentFiles = Callable[[str, str], tuple[str, Path] | None]
 
 def share_routes(store: Store, sharing: bool, files: DocumentFiles | None = None,
                  who: Callable[[Request], str | None] = signed_in_user) -> list[Route]:
-    def opened(request: Request) -> tuple[Share | None, Response | None]:
-        """The share the request names, or the page that says why not."""
+    def opened(request: Request) -> Share | Response:
+        """The share the request names (with its snapshot), or the page that says why not."""
         token = str(request.path_params.get("token", ""))
         shared = store.open_share(token) if sharing and 20 <= len(token) <= 64 else None
         if shared is None or shared.snapshot is None:
-            return None, HTMLResponse(NOT_FOUND, status_code=404, headers=_HEADERS)
+            return HTMLResponse(NOT_FOUND, status_code=404, headers=_HEADERS)
         if shared.audience == "signed_in" and who(request) is None:
-            return None, HTMLResponse(SIGN_IN, status_code=403, headers=_HEADERS)
-        return shared, None
+            return HTMLResponse(SIGN_IN, status_code=403, headers=_HEADERS)
+        return shared
 
     def show(request: Request) -> Response:
-        shared, refused = opened(request)
-        if shared is None or shared.snapshot is None:
-            return refused or HTMLResponse(NOT_FOUND, status_code=404, headers=_HEADERS)
+        shared = opened(request)
+        if isinstance(shared, Response) or shared.snapshot is None:
+            return shared if isinstance(shared, Response) else HTMLResponse(NOT_FOUND, 404)
         return HTMLResponse(_PAGE.format(
             title=html.escape(shared.title or "Shared chat"),
             body=snapshot_html(shared.snapshot, shared.token if files else None),
@@ -94,9 +94,9 @@ def share_routes(store: Store, sharing: bool, files: DocumentFiles | None = None
     def document(request: Request) -> Response:
         """A file the snapshot's sources cite (shared with "documents" ticked), as a
         download: never drawn in the page, whatever it holds."""
-        shared, refused = opened(request)
-        if shared is None or shared.snapshot is None:
-            return refused or HTMLResponse(NOT_FOUND, status_code=404, headers=_HEADERS)
+        shared = opened(request)
+        if isinstance(shared, Response) or shared.snapshot is None:
+            return shared if isinstance(shared, Response) else HTMLResponse(NOT_FOUND, 404)
         wanted = str(request.path_params.get("document", ""))
         found = files(shared.owner, wanted) if files and wanted in cited_documents(
             shared.snapshot) else None
