@@ -36,6 +36,7 @@ from ..domain.redaction import shown_url
 from ..identity.api_keys import ApiKeys
 from ..identity.owners import OwnerTokens, Sessions, browser_storage_key, load_secret
 from ..identity.passwords import PasswordFile
+from ..insights.recorder import FiguresRecorder
 from ..providers.backends import Backend
 from ..providers.moderation import OpenAIModeration
 from ..providers.retrying import RetryPolicy
@@ -50,10 +51,13 @@ from ..storage.repository import Store
 from ..storage.retention import Retention
 from ..tools.catalog import McpRuntime, builtin_toolbox
 from ..tools.mcp_config import load_servers
+from ..web.admin_gate import AdminGate
 from ..web.attachments import Attachments
 from ..web.callers import Identity
 from ..web.client_address import parse_proxies
 from ..web.conversations_panel import ConversationPanel
+from ..web.dashboard_page import PATH as DASHBOARD_PATH
+from ..web.dashboard_page import DashboardPage
 from ..web.documents_panel import DocumentsPanel
 from ..web.image_policy import ImagePolicy
 from ..web.own_key_panel import OwnKeyPanel
@@ -96,6 +100,7 @@ class App:
     api_keys: ApiKeys
     api: ApiEndpoints  # /v1: the OpenAI-compatible endpoints
     tracer: TurnTracer | None = None  # OpenTelemetry, when an OTLP endpoint is set
+    dashboard: DashboardPage | None = None  # /admin, when ASSISTANT_ADMINS names someone
 
     def close(self) -> None:
         self.demo.close()
@@ -184,11 +189,12 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
     toolbox.add(search_documents_tool(library, settings.tool_timeout))
     rounds = ToolRounds(toolbox, max_rounds=settings.max_tool_rounds)
     recorder = ConversationRecorder(store)
+    figures = FiguresRecorder(store, clock)
     listed = settings.backends_file
     service = ChatService(routes, rounds, router=Router(listed.routes, embeddings) if listed and
                           listed.routes else None,
                           max_message_chars=settings.max_message_chars,
-                          observers=[recorder, metrics, TokenCounter(),
+                          observers=[recorder, figures, metrics, TokenCounter(),
                                      *([tracer] if tracer else [])],
                           documents=library,
                           earlier_images=settings.max_images, moderation=moderation)
@@ -203,6 +209,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
                               max_images=settings.max_images,
                               folders=[panel.images_dir])
     limits = _limits(settings, clock, store, replica)
+    limits.on_refused = figures.limit_hit
     api_keys = ApiKeys(store)
     visitors_server = listed.for_visitor_keys if listed else None
     own_keys = OwnKeyPanel(OwnKeyRoutes(settings.connection(), retry, default_base_url=(
@@ -221,12 +228,15 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
             approvals.answer(place.owner, choice, place.conversation_id)
     remote = RemoteRuns(store, signals, replica, watch=recorder.watch, stop=runs.stop_reply,
                         answer=answer_reply) if signals is not None else None
+    dashboard = DashboardPage(store, identity, frozenset(settings.admins),
+                              {b.name: b.kind for b in routes.backends}, settings.limits(),
+                              clock) if settings.admins else None
     default_model = AUTO if service.router else routes.default_choice() if routes.several \
         else _default_model(backend)
     demo = build_ui(service, default_model, panel, DocumentsPanel(library, identity),
                     attachments, settings.concurrency_limit, mcp, limits, own_keys,
                     YourDataPanel(store, library, panel, api_keys), runs, remote, approvals, api_keys,
-                    sharing=settings.sharing_on)
+                    sharing=settings.sharing_on, dashboard=dashboard)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency_limit)
     api = ApiEndpoints(
         service, Access(api_keys, settings.api_open_locally), limits,
@@ -237,7 +247,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
     retention = Retention(store, settings.retention_days, clock)
     retention.start()
     return App(settings, backend, service, demo, store, metrics, panel, mcp, library, links,
-               limits, retention, heartbeat, approvals, api_keys, api, tracer)
+               limits, retention, heartbeat, approvals, api_keys, api, tracer, dashboard)
 
 
 SHARE_WITHOUT_LOGIN = (
@@ -267,7 +277,9 @@ def launch(app: App, **overrides: Any) -> None:
                                *source_routes(app.library, app.links),
                                *share_routes(app.store, s.sharing_on, app.library.file)],
                     "middleware": [Middleware(SecurityHeaders, headers=security_headers(
-                        s.image_hosts, s.page_frame_ancestors())), Middleware(NoOutsideFetches)]},
+                        s.image_hosts, s.page_frame_ancestors())), Middleware(NoOutsideFetches),
+                        *([Middleware(AdminGate, path=DASHBOARD_PATH,
+                                      is_admin=app.dashboard.is_admin)] if app.dashboard else [])]},
     )
     options.update(overrides)
     if options.get("share") and not options.get("auth"):

@@ -98,6 +98,7 @@ class Settings:
     blocklist: Path | None = None  # words and /regular expressions/ no message may contain
     backends: Path | None = None  # ASSISTANT_BACKENDS: several model servers at once
     backends_file: BackendsFile | None = field(default=None, repr=False)  # read from it
+    admins: tuple[str, ...] = ()  # owners who see the dashboard: user:NAME, hf:NAME
     sharing: bool | None = None  # share links; None: see sharing_on
 
     def page_frame_ancestors(self) -> tuple[str, ...]:
@@ -121,17 +122,21 @@ class Settings:
         return self.share or self.on_spaces or self.host not in ("127.0.0.1", "localhost", "::1")
 
     @property
+    def signs_in(self) -> bool:
+        return bool(self.auth or self.auth_file or self.hf_login)
+
+    @property
     def sharing_on(self) -> bool:
         """Share links, unless set: off on a public app where nobody signs in, where a
         link would publish what anonymous visitors wrote under the operator's name."""
         if self.sharing is not None:
             return self.sharing
-        return not self.public or bool(self.auth or self.auth_file or self.hf_login)
+        return not self.public or self.signs_in
 
     @property
     def api_open_locally(self) -> bool:
         """A local demo with no sign-in: this machine's API clients need no key."""
-        return not (self.public or self.auth or self.auth_file or self.hf_login)
+        return not (self.public or self.signs_in)
 
     def limits(self) -> LimitSettings:
         public = PUBLIC_LIMITS if self.public else LimitSettings()
@@ -265,6 +270,9 @@ _OPTIONS: tuple[tuple[str, str, str, type, str], ...] = (
     ("--sharing", "ASSISTANT_SHARING", "sharing", bool,
      "read-only share links to chats (on/off; default on, but off on a public app "
      "with no sign-in)"),
+    ("--admins", "ASSISTANT_ADMINS", "admins", str,
+     "users who see the dashboard at /admin, comma-separated: NAME for a password sign-in, "
+     "hf:NAME for a Hugging Face one"),
     ("--hf-login", "ASSISTANT_HF_LOGIN", "hf_login", bool,
      "show 'Sign in with Hugging Face' (on/off; default on in a Space with hf_oauth: true. "
      "Off Spaces, Gradio signs you in as the Hugging Face account this machine is logged in to)"),
@@ -287,6 +295,18 @@ def image_hosts(value: str) -> tuple[str, ...]:
         if not _HOST.fullmatch(host):
             raise ValueError(f"“{host}” is not a host name (write example.com or *.example.com)")
     return hosts
+
+
+def admin_owners(value: str) -> tuple[str, ...]:
+    """ASSISTANT_ADMINS: user names as they sign in; hf:NAME for Hugging Face accounts."""
+    owners = []
+    for name in (n.strip() for n in re.split(r"[,\s]+", value) if n.strip()):
+        hf = name.startswith("hf:")
+        bare = name.removeprefix("hf:")
+        if not bare or ":" in bare:
+            raise ValueError(f"“{name}” is not a user name (write NAME or hf:NAME)")
+        owners.append(f"hf:{bare}" if hf else f"user:{bare}")
+    return tuple(owners)
 
 
 def frame_ancestors(value: str) -> tuple[str, ...]:
@@ -331,7 +351,7 @@ def _environment(env_file: str | os.PathLike[str] | None) -> dict[str, str]:
 
 _PARSERS: dict[str, Callable[[str], object]] = {
     "auth": _parse_auth, "api": _parse_api, "visitor_keys": _choice("off", "allowed", "required"),
-    "image_hosts": image_hosts, "frame_ancestors": frame_ancestors,
+    "image_hosts": image_hosts, "frame_ancestors": frame_ancestors, "admins": admin_owners,
     "moderation": _choice("off", "openai"), "moderation_fail": _choice("open", "closed"),
     "openai_base_url": http_url, "database_url": postgres_url, "host": listen_host}
 # Read from the environment only (secrets, and the switch without a value on the command line)
@@ -402,7 +422,7 @@ def load_settings(argv: Sequence[str] | None = None,
         except ValueError as exc:
             raise BadSetting(f"--share (ASSISTANT_SHARE) is “{env['ASSISTANT_SHARE']}”: "
                              f"{exc}.") from None
-    return Settings(
+    settings = Settings(
         openai_api_key=env.get("OPENAI_API_KEY") or None,
         share=share,
         secret=env.get("ASSISTANT_SECRET") or None,
@@ -410,3 +430,7 @@ def load_settings(argv: Sequence[str] | None = None,
         on_spaces=env.get("SYSTEM") == "spaces",
         **{"hf_login": bool(env.get("OAUTH_CLIENT_ID")), **values},  # type: ignore[arg-type]
     )
+    if settings.admins and not settings.signs_in:
+        raise BadSetting("--admins (ASSISTANT_ADMINS) names admins, but nobody can sign in: "
+                         "set --auth-file (ASSISTANT_AUTH_FILE), --auth or --hf-login too.")
+    return settings

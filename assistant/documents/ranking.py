@@ -15,7 +15,8 @@ _STOPWORDS = "en"
 _local = threading.local()  # a Stemmer is not thread-safe: one per thread
 
 
-def _stemmer() -> Stemmer.Stemmer:
+def stemmer() -> Stemmer.Stemmer:
+    """This thread's English Snowball stemmer."""
     stemmer = getattr(_local, "stemmer", None)
     if stemmer is None:
         stemmer = _local.stemmer = Stemmer.Stemmer("english")
@@ -24,7 +25,7 @@ def _stemmer() -> Stemmer.Stemmer:
 
 def _tokenize(texts: list[str]) -> list[list[str]]:
     """Lowercased words, English stopwords dropped, Snowball-stemmed ("exports" → "export")."""
-    tokens: list[list[str]] = bm25s.tokenize(texts, stopwords=_STOPWORDS, stemmer=_stemmer(),
+    tokens: list[list[str]] = bm25s.tokenize(texts, stopwords=_STOPWORDS, stemmer=stemmer(),
                                              return_ids=False, show_progress=False)
     return tokens
 

@@ -310,3 +310,17 @@ def check_owner(owner: Any) -> str:
     if not isinstance(owner, str) or not owner:
         raise ValueError("owner must be a non-empty string")
     return owner
+
+
+@dataclass(frozen=True)
+class FigureRows:
+    """What the figure tables hold for the days `first` to `last`, both included."""
+    replies: list[tuple[int, str, str, str, int, int, int]]  # day, backend, model, outcome,
+    # replies, prompt tokens, completion tokens
+    ttft: list[tuple[int, int, int]]  # day, bucket, replies
+    users: list[tuple[int, int]]  # day, active users
+    heaviest: list[tuple[str, int, int, int, int]]  # owner, replies, tokens, limit hits,
+    # tokens today
+    tools: list[tuple[str, int, int, float, float]]  # tool, calls, failures, seconds, slowest
+    documents: list[tuple[str, int, int]]  # kind, documents, bytes: all stored now
+    documents_added: list[tuple[int, int, int]]  # day, documents, bytes

@@ -10,10 +10,12 @@ from __future__ import annotations
 from concurrent.futures import Future
 from typing import Any, Callable, Literal, Mapping, Protocol, Sequence, TypeVar
 
+from ..domain.tally import ReplyTally
 from .records import (
     ApiKey,
     Conversation,
     ConversationSummary,
+    FigureRows,
     Folder,
     Memory,
     Message,
@@ -178,3 +180,21 @@ class Store(Protocol):
     def revoke_api_key(self, owner: str, key_id: str) -> bool: ...
 
     def api_key_owner(self, digest: str) -> str | None: ...
+
+    def count_reply(self, tally: ReplyTally) -> None:
+        """Adds a finished reply (or a message a limit turned away) to its day's figures."""
+        ...
+
+    def figures(self, first: int, last: int, today: int, top: int = 10) -> FigureRows:
+        """The figures of days `first` to `last` (see domain/tally.py), for the dashboard."""
+        ...
+
+    def set_consent(self, owner: str, consents: bool, now: float) -> None:
+        """Whether the operator may see the owner's questions; no unlists them at once."""
+        ...
+
+    def consents(self, owner: str) -> bool: ...
+
+    def shared_questions(self, since: float, limit: int) -> list[str]:
+        """The newest questions since `since` of the owners who consent."""
+        ...

@@ -37,6 +37,7 @@ from .records import (
 )
 from .sql_dialect import Conn, Dialect
 from .sql_documents import SQLDocuments
+from .sql_figures import FIGURE_OWNED_TABLES, UsageFigures
 from .sql_organising import ChatOrganising
 from .sql_search import MessageSearch
 from .sql_shares import ChatSharing
@@ -46,7 +47,7 @@ T = TypeVar("T")
 S = TypeVar("S", bound="SQLStore")
 
 OWNED_TABLES = ("conversations", "messages", "images", "memories", "documents", "passages",
-                "api_keys", "folders", "shares")
+                "api_keys", "folders", "shares", *FIGURE_OWNED_TABLES)
 ALIVE_REPLICAS = "SELECT id FROM replicas WHERE heartbeat >= ?"
 # The migration of linear chats into trees: each message follows the one before it.
 TREE_FROM_LINES = (
@@ -59,7 +60,7 @@ TREE_FROM_LINES = (
 )
 
 
-class SQLStore(WholeConversations, ChatOrganising, MessageSearch, ChatSharing):
+class SQLStore(WholeConversations, ChatOrganising, MessageSearch, ChatSharing, UsageFigures):
     """The one storage object of the app; create it once, `close()` it at shutdown."""
 
     def __init__(self, dialect: Dialect, replica: str = "") -> None:
@@ -186,7 +187,7 @@ class SQLStore(WholeConversations, ChatOrganising, MessageSearch, ChatSharing):
             deleted = sum(int(self._sql.execute(conn, f"DELETE FROM {table} WHERE owner = ?",
                                                 owner).rowcount)
                           for table in ("shares", "conversations", "memories", "documents",
-                                        "api_keys", "folders"))
+                                        "api_keys", "folders", *FIGURE_OWNED_TABLES))
             self._sql.forget_deleted_text(conn)
             self._sql.scrub_after_commit(OWNED_TABLES)
             return deleted
@@ -228,8 +229,14 @@ class SQLStore(WholeConversations, ChatOrganising, MessageSearch, ChatSharing):
         row = (role, clean_text(content), check_status(status), reason and clean_text(reason),
                None if settings is None else json.dumps(dict(settings)), time.time(), None, None,
                None, tuple(images))
-        return self._db.write(self._insert_message, check_owner(owner), conversation_id, row,
-                              parent_id)
+        owner = check_owner(owner)
+
+        def run(conn: Conn) -> int:
+            message_id = self._insert_message(conn, owner, conversation_id, row, parent_id)
+            if role == "user":
+                self._note_question(conn, owner, message_id, row[5])
+            return message_id
+        return self._db.write(run)
 
     def set_active(self, owner: str, conversation_id: str, message_id: int | None) -> bool:
         """The chat shows the path that ends at `message_id` (None: no message yet)."""

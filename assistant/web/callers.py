@@ -49,9 +49,13 @@ class Identity:
         self.hf_login = hf_login
         self.signs_in = login or hf_login  # a page's owner may then come without a token
 
-    def owner(self, request: Any, token: Any = None) -> str | None:
+    def signed_in(self, request: Any) -> str | None:
+        """The owner who signed in (with a password or Hugging Face), else None."""
         return (user_owner(getattr(request, "username", None))
-                or (hf_owner(request) if self.hf_login else None)
+                or (hf_owner(request) if self.hf_login else None))
+
+    def owner(self, request: Any, token: Any = None) -> str | None:
+        return (self.signed_in(request)
                 or self.tokens.owner(token)
                 or self.sessions.get(getattr(request, "session_hash", None)).owner)
 

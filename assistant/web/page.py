@@ -25,6 +25,7 @@ from .chat_turns import ChatTurns
 from .compare_panel import ComparePanel
 from .conversations_api import register_api
 from .conversations_panel import SWITCH_ON_VERSION_LINKS, ConversationPanel
+from .dashboard_page import DashboardPage
 from .documents_panel import DocumentsPanel
 from .message_box import MessageBox
 from .own_key_panel import OwnKeyPanel
@@ -116,7 +117,8 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
              concurrency_limit: int, mcp: McpRuntime, limits: UsageLimits,
              own_keys: OwnKeyPanel, your_data: YourDataPanel, runs: Runs[Update],
              remote: RemoteRuns | None = None, approvals: Approvals | None = None,
-             api_keys: ApiKeys | None = None, sharing: bool = False) -> gr.Blocks:
+             api_keys: ApiKeys | None = None, sharing: bool = False,
+             dashboard: DashboardPage | None = None) -> gr.Blocks:
     """`runs`: the replies running in this process; `remote`: those that other processes
     sharing the database run (with replicas), followed through it."""
     backend, routes = service.backend, service.routes
@@ -276,4 +278,6 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
         demo.load(None, None, None, js=PAGE_SCRIPT)
         running.change(turns.follow, panel.token, following, api_visibility="private",
                        concurrency_limit=None)
+    if dashboard is not None:
+        dashboard.render(demo)
     return demo

@@ -10,6 +10,7 @@ HEADER = (f'<a class="skip-link" href="#{MESSAGE_BOX_ID}">Skip to the message bo
           f'<h1 id="page-title">{TITLE}</h1>')
 
 PAGE_CSS = """
+.nav-holder { display: none !important; } /* Gradio's page links: the dashboard is not for all */
 .skip-link { position: absolute; left: -10000px; top: 0; }
 .skip-link:focus { left: 8px; top: 8px; z-index: 1000; padding: 8px 12px;
   background: #fff; color: #111; border: 2px solid #111; border-radius: 6px; }

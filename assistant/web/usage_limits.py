@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from ..quotas.meter import Admission, Meter, limit_keys
 from ..quotas.policy import Exceeded, tokens_left_line
@@ -19,6 +19,7 @@ class UsageLimits:
         self.own_key = own_key
         self.proxies = tuple(proxies)
         self.on_spaces = on_spaces
+        self.on_refused: Callable[[str | None, str], None] | None = None  # owner, which limit
 
     def keys(self, request: Any, owner: str | None) -> list[str]:
         return list(limit_keys(owner, client_address(request, self.proxies,
@@ -32,7 +33,10 @@ class UsageLimits:
         """An admission to hold while the reply streams, or the message saying which limit."""
         meter = self.meter(own_key)
         admitted = meter.admit(self.keys(request, owner))
-        return admitted.message(meter.clock()) if isinstance(admitted, Exceeded) else admitted
+        if isinstance(admitted, Exceeded):
+            self._refused(owner, admitted)
+            return admitted.message(meter.clock())
+        return admitted
 
     async def admit_async(self, request: Any, owner: str | None, *, own_key: bool = False
                           ) -> Admission | str:
@@ -48,7 +52,13 @@ class UsageLimits:
         keys = self.keys(request, owner)
         admitted = await asyncio.to_thread(meter.admit, keys) if meter.blocking \
             else meter.admit(keys)
+        if isinstance(admitted, Exceeded):
+            self._refused(owner, admitted)
         return admitted, meter.clock()
+
+    def _refused(self, owner: str | None, exceeded: Exceeded) -> None:
+        if self.on_refused is not None:
+            self.on_refused(owner, exceeded.limit)
 
     def left_today(self, request: Any, owner: str | None, *, own_key: bool = False) -> str:
         """"41,200 of 50,000 tokens left today", for the tightest key; "" with no daily limit."""

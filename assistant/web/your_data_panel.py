@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import secrets
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,13 @@ from .chat_list import chat_list_html
 from .conversations_panel import ConversationPanel
 
 CONFIRM = "delete everything"
-ASK = ("This deletes all your chats, memories, documents and API keys from this server for "
-       "good. Press **Yes, delete everything** to go on.")
+ASK = ("This deletes all your chats, memories, documents, API keys and shared questions "
+       "from this server for good. Press **Yes, delete everything** to go on.")
 DONE = "🗑️ All your data was deleted."
+CONSENT = "Help improve this assistant: let the operator see my questions"
+CONSENT_INFO = ("Off unless you tick it. Questions you ask while it is on appear, without "
+                "your name, in the operator's list of common topics. Untick it to remove "
+                "them all at once.")
 
 
 class YourDataPanel:
@@ -61,7 +66,9 @@ class YourDataPanel:
     # The page ------------------------------------------------------------------------------
 
     def render(self) -> None:
-        with gr.Accordion("Your data", open=False):
+        with gr.Accordion("Your data", open=False) as self.box:
+            self.consent = gr.Checkbox(False, label=CONSENT, info=CONSENT_INFO,
+                                       elem_id="consent")
             self.download = gr.Button("Download all my data", size="sm")
             self.file = gr.File(label="Your archive", visible=False, interactive=False)
             self.ask = gr.Button("Delete all my data", size="sm", variant="stop")
@@ -77,10 +84,24 @@ class YourDataPanel:
         self.ask.click(lambda: [gr.update(visible=True)] * 3, None, asking, queue=False, **private)
         self.cancel.click(lambda: [gr.update(visible=False)] * 3, None, asking, queue=False,
                           **private)
+        self.box.expand(self._consent_now, token, self.consent, queue=False, **private)
+        self.consent.input(self._set_consent, [self.consent, token], [self.consent, token],
+                           queue=False, **private)
         self.confirm.click(self._delete, token,
                            [*asking, chat.chatbot, chat.chatbot_state, self.panel.conversations,
                             self.panel.memories], **private)
         self._register_api()
+
+    async def _consent_now(self, token: str, request: gr.Request) -> bool:
+        owner = self.panel.identity.owner(request, token)
+        return owner is not None and await asyncio.to_thread(self.store.consents, owner)
+
+    async def _set_consent(self, consents: bool, token: str,
+                           request: gr.Request) -> tuple[bool, Any]:
+        """A visitor who has not written yet gets their id now, so the answer is kept."""
+        owner = self.panel.identity.owner_or_new(request, token)
+        await asyncio.to_thread(self.store.set_consent, owner, bool(consents), time.time())
+        return bool(consents), self.panel.identity.page_token(request, token)
 
     async def _download(self, token: str, request: gr.Request) -> Any:
         return gr.update(value=str(await self.archive(self._owner(token, request))), visible=True)

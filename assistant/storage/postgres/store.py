@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ..sql_dialect import Conn, Dialect
+from ..sql_figures import figure_tables
 from ..sql_store import ALIVE_REPLICAS, TREE_FROM_LINES, SQLStore
 from .database import Database
 from .signals import CHANNEL, PostgresSignals
@@ -125,6 +126,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
      """CREATE TRIGGER messages_take_owner BEFORE INSERT ON messages
             FOR EACH ROW EXECUTE FUNCTION messages_take_owner()""",
      "CREATE INDEX messages_by_owner ON messages (owner, (-id))"),
+    # 9: the operators' figures, summed per day, and the questions users agreed to show
+    figure_tables("DOUBLE PRECISION"),
 )
 SEARCH = """WITH recent AS (SELECT id, words FROM messages
         WHERE words @@ to_tsquery('assistant_words', ?) AND owner = ?

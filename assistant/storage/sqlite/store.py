@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 from ..records import NotFound
 from ..sql_dialect import Conn, Dialect
+from ..sql_figures import figure_tables
 from ..sql_store import TREE_FROM_LINES, SQLStore, message_from_row
 from .database import Database, DatabaseClosed
 
@@ -106,6 +107,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
      "CREATE INDEX shares_by_conversation ON shares (conversation_id)"),
     # 10: a reply keeps the figures of its stats line: time to first token, tokens, route
     ("ALTER TABLE messages ADD COLUMN figures TEXT",),
+    # 11: the operators' figures, summed per day, and the questions users agreed to show
+    figure_tables("REAL"),
 )
 SEARCH = """WITH recent AS (SELECT messages_fts.rowid AS id, rank FROM messages_fts
         JOIN messages m ON m.id = messages_fts.rowid JOIN conversations c ON c.id = m.conversation_id
