@@ -71,7 +71,7 @@ def test_a_file_from_schema_v1_is_migrated_and_keeps_its_data(tmp_path):
         assert len(store.search_messages("alice", "version")) == 2  # old text indexed too
         assert store.add_memory("alice", "memories arrived in v2") > 0
     raw = sqlite3.connect(path)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 10
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 11
     raw.close()
 
 

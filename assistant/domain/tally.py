@@ -63,8 +63,10 @@ class ReplyTally:
         if outcome == "failed":
             outcome = f"failed:{reply.failure.kind if reply.failure else 'error'}"
         first = reply.first_token
+        # A failure the server reported no usage for used nothing there (a refused request)
+        counted = 0 if reply.outcome == "failed" and reply.usage_estimated else 1
         return cls(day_of(now), reply.place.owner or "", reply.backend, reply.model, outcome,
-                   reply.prompt_tokens or 0, reply.completion_tokens or 0,
+                   counted * (reply.prompt_tokens or 0), counted * (reply.completion_tokens or 0),
                    None if first is None else ttft_bucket(first - reply.started),
                    tuple(ToolTally(s.name, s.failed, s.duration()) for s in reply.steps
                          if s.kind == "tool"))
