@@ -12,8 +12,7 @@ from assistant.domain.messages import ToolCall, ToolResult
 from assistant.domain.reply import Place, Reply
 from assistant.domain.tally import DAY, ReplyTally, ToolTally, bucket_seconds, ttft_bucket
 from assistant.domain.validation import ReplyOptions
-from assistant.insights.dashboard import build_dashboard, owner_name, percentile
-from assistant.insights.prices import cost
+from assistant.insights.dashboard import build_dashboard, cost, owner_name, percentile
 from assistant.insights.topics import topics
 from assistant.quotas.policy import LimitSettings
 

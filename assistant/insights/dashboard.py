@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from ..domain.tally import bucket_seconds, day_of
+from ..providers.models import cost_usd
 from ..quotas.policy import LimitSettings
 from ..storage.records import FigureRows
 from ..storage.repository import Store
-from .prices import cost
 from .topics import Topic, topics
 
 PERIODS = {"Today": 1, "7 days": 7, "30 days": 30}
@@ -123,6 +123,14 @@ def _assemble(rows: FigureRows, first: int, last: int, kinds: Mapping[str, str],
         added,
         [UserRow(owner_name(owner), replies_, tokens_, hits, _today(today, limits))
          for owner, replies_, tokens_, hits, today in rows.heaviest])
+
+
+def cost(kind: str | None, model: str, prompt_tokens: int, completion_tokens: int
+         ) -> float | None:
+    """Dollars at OpenAI's list prices; the embedded model is free, other servers unknown."""
+    if kind == "local":
+        return 0.0
+    return cost_usd(model, prompt_tokens, completion_tokens) if kind == "openai" else None
 
 
 def outcome_word(outcome: str) -> str:

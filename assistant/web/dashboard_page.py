@@ -20,6 +20,7 @@ from ..insights.dashboard import PERIODS, Dashboard, build_dashboard
 from ..quotas.policy import LimitSettings
 from ..storage.repository import Store
 from .callers import Identity
+from .reply_stats import dollars
 from .safe_markdown import markdown_text
 
 PATH = "admin"
@@ -171,6 +172,4 @@ def _date(day: datetime.date) -> str:
 
 
 def _dollars(value: float | None) -> str:
-    if value is None:
-        return "unknown"
-    return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
+    return "unknown" if value is None else dollars(value)

@@ -69,7 +69,7 @@ def _cost(figures: ReplyFigures) -> str:
     cost = cost_usd(figures.model, figures.prompt_tokens, figures.completion_tokens)
     if cost is None:
         return ""
-    text = _dollars(cost)
+    text = dollars(cost)
     return "~" + text if figures.estimated and text[0] == "$" else text
 
 
@@ -79,7 +79,7 @@ def _seconds(value: float) -> str:
     return f"{value:.0f} s" if value >= 100 else f"{value:.1f} s"
 
 
-def _dollars(cost: float) -> str:
+def dollars(cost: float) -> str:
     if cost == 0:
         return "$0"
     if cost < 0.0001:
