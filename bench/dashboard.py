@@ -47,10 +47,11 @@ TOOLS = ("calculator", "search_documents", "get_weather")
 PASSWORD = "bench-admin-pw"
 
 
-def fill(store: Any, messages: int, now: float, rng: random.Random) -> None:
+def fill(store: Any, messages: int, now: float, rng: random.Random,
+         consenting_share: float = CONSENTING) -> None:
     """Rows written straight into the tables, as the app's writes would have left them."""
     owners = [f"user:u{n}" for n in range(USERS)]
-    consenting = set(rng.sample(owners, int(USERS * CONSENTING)))
+    consenting = set(rng.sample(owners, int(USERS * consenting_share)))
     conversations, rows, questions = [], [], []
     replies: dict[tuple[int, str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     ttft: dict[tuple[int, int], int] = defaultdict(int)

@@ -53,28 +53,30 @@ class DashboardPage:
                                   scale=3)
                 refresh = gr.Button("Refresh", scale=1, size="sm")
             summary = gr.Markdown(elem_id="dashboard-summary")
+            counts: dict[str, Any] = {"y_lim": [0, None]}  # bars and counts start at 0
             with gr.Row():
-                activity = gr.LinePlot(y_lim=[0, None], x="day", y="count", color="series", x_title="Day",
+                activity = gr.LinePlot(x="day", y="count", color="series", x_title="Day",
                                        y_title="Count", title="Messages and active users",
-                                       elem_id="chart-activity")
+                                       elem_id="chart-activity", **counts)
                 ttft = gr.LinePlot(x="day", y="seconds", color="percentile", x_title="Day",
                                    y_title="Seconds", title="Time to first token",
                                    elem_id="chart-ttft")
             with gr.Row():
-                tokens = gr.BarPlot(y_lim=[0, None], x="day", y="tokens", color="backend", x_title="Day",
+                tokens = gr.BarPlot(x="day", y="tokens", color="backend", x_title="Day",
                                     y_title="Tokens", title="Tokens by backend",
-                                    elem_id="chart-tokens")
-                outcomes = gr.BarPlot(y_lim=[0, None], x="outcome", y="replies", x_title="Outcome",
+                                    x_label_angle=-45, elem_id="chart-tokens", **counts)
+                outcomes = gr.BarPlot(x="outcome", y="replies", x_title="Outcome",
                                       y_title="Replies", title="Outcomes",
-                                      elem_id="chart-outcomes")
+                                      elem_id="chart-outcomes", **counts)
             usage = gr.Dataframe(label="Tokens and estimated cost by model", interactive=False,
                                  elem_id="table-usage")
             with gr.Row():
-                tool_calls = gr.BarPlot(y_lim=[0, None], x="tool", y="calls", color="result", x_title="Tool",
+                tool_calls = gr.BarPlot(x="tool", y="calls", color="result", x_title="Tool",
                                         y_title="Calls", title="Tool calls",
-                                        elem_id="chart-tools")
-                documents = gr.BarPlot(y_lim=[0, None], x="kind", y="MB", x_title="Kind", y_title="MB",
-                                       title="Documents stored", elem_id="chart-documents")
+                                        elem_id="chart-tools", **counts)
+                documents = gr.BarPlot(x="kind", y="MB", x_title="Kind", y_title="MB",
+                                       title="Documents stored", elem_id="chart-documents",
+                                       **counts)
             tools_table = gr.Dataframe(label="Tools", interactive=False, elem_id="table-tools")
             documents_table = gr.Dataframe(label="Documents", interactive=False,
                                            elem_id="table-documents")
@@ -108,7 +110,7 @@ def drawn(d: Dashboard) -> tuple[Any, ...]:
          for day, pair in zip(days, d.ttft) for name, value in zip(("p50", "p95"), pair)
          if value is not None], columns=["day", "percentile", "seconds"])
     tokens = pd.DataFrame(
-        [{"day": _date(day), "backend": backend, "tokens": n}
+        [{"day": _date(day), "backend": backend, "tokens": n}  # ISO: sorts as dates
          for day, by_backend in zip(d.days, d.tokens) for backend, n in by_backend.items()],
         columns=["day", "backend", "tokens"])
     outcomes = pd.DataFrame([{"outcome": k, "replies": v} for k, v in d.outcomes.items()],
