@@ -53,6 +53,7 @@ def test_only_admins_reach_the_page_its_config_and_its_figures(admin_app):
             assert web.get("/admin/", follow_redirects=True).status_code == status
             assert web.get("/config", params={"page": "admin"}).status_code == status
             assert web.get("/gradio_api/info", params={"page": "admin"}).status_code == status
+            assert web.get("/", params={"page": "admin"}).status_code == status
             assert web.get("/").status_code == 200
     with httpx.Client(base_url=admin_app.url) as web:
         assert web.get("/admin").status_code == 404  # not signed in

@@ -63,6 +63,7 @@ def test_costs_follow_list_prices_and_are_unknown_for_other_servers():
     assert cost("openai", "gpt-4o", 1_000_000, 0) == pytest.approx(2.5)
     assert cost("local", "smollm2", 10**6, 10**6) == 0.0
     assert cost("custom", "gpt-4o", 10, 10) is None
+    assert cost("visitor", "gpt-4o", 10**6, 10**6) == 0.0  # the visitor's own key pays
     assert cost("openai", "my-fine-tune", 10, 10) is None
 
 
@@ -88,8 +89,13 @@ def test_admins_need_a_way_to_sign_in():
         load_settings([], environ={"ASSISTANT_ADMINS": "ann"})
     with pytest.raises(BadSetting, match="not a user name"):
         load_settings([], environ={"ASSISTANT_ADMINS": "ann:x", "ASSISTANT_AUTH": "ann:pw"})
+    with pytest.raises(BadSetting, match="Hugging Face"):  # sign-in with it is off
+        load_settings([], environ={"ASSISTANT_ADMINS": "hf:bob", "ASSISTANT_AUTH": "ann:pw"})
+    with pytest.raises(BadSetting, match="stand-in"):  # public, off Spaces: Gradio's mock
+        load_settings([], environ={"ASSISTANT_ADMINS": "hf:bob", "ASSISTANT_HF_LOGIN": "on",
+                                   "ASSISTANT_HOST": "0.0.0.0"})
     settings = load_settings([], environ={"ASSISTANT_ADMINS": "ann, hf:bob",
-                                          "ASSISTANT_AUTH": "ann:pw"})
+                                          "ASSISTANT_AUTH": "ann:pw", "ASSISTANT_HF_LOGIN": "on"})
     assert settings.admins == ("user:ann", "hf:bob")
 
 

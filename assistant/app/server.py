@@ -40,7 +40,7 @@ from ..insights.recorder import FiguresRecorder
 from ..providers.backends import Backend
 from ..providers.moderation import OpenAIModeration
 from ..providers.retrying import RetryPolicy
-from ..providers.routes import OwnKeyRoutes
+from ..providers.routes import VISITOR_KEY, OwnKeyRoutes
 from ..quotas.meter import Meter, TokenCounter, UsageMeter
 from ..quotas.policy import LimitSettings
 from ..quotas.shared import SharedUsageMeter
@@ -229,7 +229,8 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
     remote = RemoteRuns(store, signals, replica, watch=recorder.watch, stop=runs.stop_reply,
                         answer=answer_reply) if signals is not None else None
     dashboard = DashboardPage(store, identity, frozenset(settings.admins),
-                              {b.name: b.kind for b in routes.backends}, settings.limits(),
+                              {VISITOR_KEY: "visitor", **{b.name: b.kind for b in routes.backends}},
+                              settings.limits(),
                               clock) if settings.admins else None
     default_model = AUTO if service.router else routes.default_choice() if routes.several \
         else _default_model(backend)

@@ -12,6 +12,7 @@ from typing import Callable, Mapping, NoReturn, Sequence
 from dotenv import dotenv_values
 
 from ..domain.redaction import shown_url
+from ..identity.owners import hf_user_owner, user_owner
 from ..providers.backend_file import BackendsFile, BackendsFileError, read_backends
 from ..providers.backends import Connection
 from ..providers.protocols import ApiName
@@ -305,7 +306,7 @@ def admin_owners(value: str) -> tuple[str, ...]:
         bare = name.removeprefix("hf:")
         if not bare or ":" in bare:
             raise ValueError(f"“{name}” is not a user name (write NAME or hf:NAME)")
-        owners.append(f"hf:{bare}" if hf else f"user:{bare}")
+        owners.append(hf_user_owner(bare) if hf else user_owner(bare) or "")
     return tuple(owners)
 
 
@@ -433,4 +434,9 @@ def load_settings(argv: Sequence[str] | None = None,
     if settings.admins and not settings.signs_in:
         raise BadSetting("--admins (ASSISTANT_ADMINS) names admins, but nobody can sign in: "
                          "set --auth-file (ASSISTANT_AUTH_FILE), --auth or --hf-login too.")
+    if any(a.startswith("hf:") for a in settings.admins) and not (
+            settings.hf_login and (settings.on_spaces or not settings.public)):
+        raise BadSetting("--admins (ASSISTANT_ADMINS) names a Hugging Face account, but "
+                         "Hugging Face sign-in is off, or it is Gradio's stand-in off Spaces, "
+                         "which signs every visitor in as this machine's account.")
     return settings

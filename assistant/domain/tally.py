@@ -3,7 +3,7 @@
 Tallies are summed per UTC day into a few small tables (storage/sql_figures.py), so the
 dashboard reads a few hundred rows however many messages are stored. Time to first token
 is kept as a histogram of log-spaced buckets, each 10% wider than the one before: a
-percentile read from it is within 5% of the true one.
+percentile read from it is within 5% of the true one, up to ~92 s (the last bucket).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from .reply_figures import ReplyFigures
 
 if TYPE_CHECKING:
     from .reply import Reply
@@ -62,12 +64,12 @@ class ReplyTally:
         outcome: str = reply.outcome
         if outcome == "failed":
             outcome = f"failed:{reply.failure.kind if reply.failure else 'error'}"
-        first = reply.first_token
+        first = ReplyFigures.of(reply).first_token
         # A failure the server reported no usage for used nothing there (a refused request)
         counted = 0 if reply.outcome == "failed" and reply.usage_estimated else 1
         return cls(day_of(now), reply.place.owner or "", reply.backend, reply.model, outcome,
                    counted * (reply.prompt_tokens or 0), counted * (reply.completion_tokens or 0),
-                   None if first is None else ttft_bucket(first - reply.started),
+                   None if first is None else ttft_bucket(first),
                    tuple(ToolTally(s.name, s.failed, s.duration()) for s in reply.steps
                          if s.kind == "tool"))
 

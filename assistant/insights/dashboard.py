@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-from ..domain.tally import bucket_seconds, day_of
+from ..domain.tally import DAY, bucket_seconds, day_of
 from ..providers.models import cost_usd
 from ..quotas.policy import LimitSettings
 from ..storage.records import FigureRows
@@ -19,7 +19,7 @@ from ..storage.repository import Store
 from .topics import Topic, topics
 
 PERIODS = {"Today": 1, "7 days": 7, "30 days": 30}
-QUESTIONS_READ = 2000  # the newest questions that topics are drawn from
+QUESTIONS_READ = 2000  # the newest questions that topics are drawn from (the page says so)
 OUTCOME_WORDS = {"complete": "complete", "stopped": "stopped", "refused": "refused",
                  "flagged": "refused (moderation)", "truncated": "cut off (length)"}
 
@@ -68,9 +68,10 @@ class Dashboard:
     unsorted_questions: int = 0  # shared questions in no topic
 
     @property
-    def total_cost(self) -> float | None:
+    def total_cost(self) -> tuple[float | None, bool]:
+        """The known costs' sum, and whether some model's cost is unknown."""
         known = [row.cost for row in self.usage if row.cost is not None]
-        return sum(known) if known else None
+        return (sum(known) if known else None), len(known) < len(self.usage)
 
 
 def build_dashboard(store: Store, days: int, now: float, kinds: Mapping[str, str],
@@ -80,7 +81,7 @@ def build_dashboard(store: Store, days: int, now: float, kinds: Mapping[str, str
     first = last - days + 1
     rows = store.figures(first, last, last, top_users)
     dashboard = _assemble(rows, first, last, kinds, limits)
-    questions = store.shared_questions(first * 86_400.0, QUESTIONS_READ)
+    questions = store.shared_questions(first * float(DAY), QUESTIONS_READ)
     dashboard.topics, dashboard.unsorted_questions = topics(questions)
     return dashboard
 
@@ -110,7 +111,7 @@ def _assemble(rows: FigureRows, first: int, last: int, kinds: Mapping[str, str],
         if day in at:
             added[at[day]] = (count, size or 0)
     return Dashboard(
-        [datetime.datetime.fromtimestamp(day * 86_400, datetime.timezone.utc).date()
+        [datetime.datetime.fromtimestamp(day * DAY, datetime.timezone.utc).date()
          for day in span],
         replies, users, [dict(t) for t in tokens], _percentiles(rows.ttft, span),
         sorted((UsageRow(b, m, p, c, cost(kinds.get(b), m, p, c))
@@ -127,8 +128,9 @@ def _assemble(rows: FigureRows, first: int, last: int, kinds: Mapping[str, str],
 
 def cost(kind: str | None, model: str, prompt_tokens: int, completion_tokens: int
          ) -> float | None:
-    """Dollars at OpenAI's list prices; the embedded model is free, other servers unknown."""
-    if kind == "local":
+    """Dollars at OpenAI's list prices; the embedded model and visitors' own keys cost the
+    operator nothing; other servers' prices are unknown."""
+    if kind in ("local", "visitor"):
         return 0.0
     return cost_usd(model, prompt_tokens, completion_tokens) if kind == "openai" else None
 

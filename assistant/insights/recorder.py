@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Future
 from typing import Callable
 
 from ..domain.reply import Reply
 from ..domain.tally import ReplyTally
-from ..storage.recorder import log_write_failure
 from ..storage.records import StoreClosed
 from ..storage.repository import Store
 
@@ -38,6 +38,12 @@ class FiguresRecorder:
 
     def _count(self, tally: ReplyTally) -> None:
         try:
-            self.store.defer(self.store.count_reply, tally).add_done_callback(log_write_failure)
+            self.store.defer(self.store.count_reply, tally).add_done_callback(_log_failure)
         except StoreClosed:
             log.warning("the store is closed: a reply was not counted")
+
+
+def _log_failure(future: Future[None]) -> None:
+    exc = future.exception()
+    if exc is not None:
+        log.error("counting a reply in the day's figures failed", exc_info=exc)

@@ -19,6 +19,7 @@ from .protocols import build_adapters
 from .retrying import RetryPolicy
 
 log = logging.getLogger(__name__)
+VISITOR_KEY = "visitor-key"  # the backend name of every reply on a visitor's own key
 MAX_ROUTES = 1_000  # visitors' clients kept; the least recently used is closed
 
 
@@ -102,6 +103,7 @@ class OwnKeyRoutes:
             return route
         backend = select_backend(replace(self.connection, api_key=key, base_url=url))
         backend.label = f"{backend.label} (your key)"
+        backend.name = VISITOR_KEY  # what it costs is the visitor's, not the operator's
         upstream = Upstream(client=backend.client, host=host_of(str(backend.client.base_url)),
                             read_timeout=self.connection.read_timeout, secrets=(key,),
                             own_key=True)

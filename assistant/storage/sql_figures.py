@@ -12,14 +12,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from ..domain.tally import ReplyTally
+from ..domain.tally import DAY, ReplyTally, day_of
 from .records import FigureRows, check_owner
 from .sql_dialect import Conn, Dialect
 
 
 def figure_tables(real: str) -> tuple[str, ...]:
     """The migration steps, for a database whose floating-point type is `real`."""
-    return tuple(step.replace("REAL", real) for step in _FIGURE_TABLES)
+    return tuple(step.format(real=real) for step in _FIGURE_TABLES)
 
 
 _FIGURE_TABLES = (
@@ -32,11 +32,11 @@ _FIGURE_TABLES = (
             tokens BIGINT NOT NULL, limit_hits BIGINT NOT NULL, PRIMARY KEY (day, owner))""",
     "CREATE INDEX user_days_by_owner ON user_days (owner)",
     """CREATE TABLE tool_days (day INTEGER NOT NULL, tool TEXT NOT NULL, calls BIGINT NOT NULL,
-            failures BIGINT NOT NULL, seconds REAL NOT NULL, slowest REAL NOT NULL,
+            failures BIGINT NOT NULL, seconds {real} NOT NULL, slowest {real} NOT NULL,
             PRIMARY KEY (day, tool))""",
-    "CREATE TABLE consents (owner TEXT PRIMARY KEY, since REAL NOT NULL)",
+    "CREATE TABLE consents (owner TEXT PRIMARY KEY, since {real} NOT NULL)",
     """CREATE TABLE questions (message_id BIGINT PRIMARY KEY
-            REFERENCES messages (id) ON DELETE CASCADE, owner TEXT NOT NULL, at REAL NOT NULL)""",
+            REFERENCES messages (id) ON DELETE CASCADE, owner TEXT NOT NULL, at {real} NOT NULL)""",
     "CREATE INDEX questions_by_time ON questions (at)",
     "CREATE INDEX questions_by_owner ON questions (owner)",
 )
@@ -106,9 +106,8 @@ class UsageFigures:
                      " FROM tool_days WHERE day BETWEEN ? AND ? GROUP BY tool"
                      " ORDER BY SUM(calls) DESC, tool", *span),
                 rows("SELECT kind, COUNT(*), SUM(size) FROM documents GROUP BY kind ORDER BY kind"),
-                rows("SELECT CAST(created AS BIGINT) / 86400, COUNT(*), SUM(size) FROM documents"
-                     " WHERE created >= ? AND created < ? GROUP BY CAST(created AS BIGINT) / 86400",
-                     first * 86400.0, (last + 1) * 86400.0))
+                _per_day(rows("SELECT created, size FROM documents WHERE created >= ?"
+                              " AND created < ?", first * float(DAY), (last + 1) * float(DAY))))
 
     # Consent to show one's questions ----------------------------------------------------
 
@@ -142,4 +141,16 @@ class UsageFigures:
             return [str(row[0]) for row in self._sql.execute(
                 conn, """SELECT m.content FROM questions q
                     JOIN consents s ON s.owner = q.owner JOIN messages m ON m.id = q.message_id
-                    WHERE q.at >= ? ORDER BY q.at DESC LIMIT ?""", since, limit).fetchall()]
+                    WHERE q.at >= ? AND q.at >= s.since ORDER BY q.at DESC LIMIT ?""",
+                since, limit).fetchall()]
+
+
+def _per_day(documents: list[tuple[float, int]]) -> list[tuple[int, int, int]]:
+    """(created, size) rows -> (day, documents, bytes), grouped here: the databases
+    round a time to a whole day differently."""
+    days: dict[int, list[int]] = {}
+    for created, size in documents:
+        day = days.setdefault(day_of(created), [0, 0])
+        day[0] += 1
+        day[1] += int(size)
+    return [(day, count, size) for day, (count, size) in sorted(days.items())]

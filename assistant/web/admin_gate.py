@@ -1,5 +1,8 @@
 """404 for the dashboard's page, and its page config, to anyone who is not an admin.
 
+(Gradio's whole-app `/config` still lists the page's empty components; its figures come
+only from its event, which checks the caller itself.)
+
 Gradio serves every multipage route to anyone who may see the app; this middleware
 answers first. It reads the user as Gradio does: its login cookie, or the session of
 "Sign in with Hugging Face" (whose middleware runs before this one).
@@ -14,8 +17,6 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 
 from .server_fetches import Receive, Scope, Send
-
-PAGE_CONFIGS = ("/config", "/gradio_api/info")
 
 
 class AdminGate:
@@ -37,13 +38,11 @@ class AdminGate:
         await self.app(scope, receive, send)
 
     def _asks_for_page(self, scope: Scope) -> bool:
-        path = scope.get("path", "").rstrip("/") or "/"
-        if path == self.path:
+        """The page's path, or any path asking for it by name (/?page=, /config?page=…)."""
+        if (scope.get("path", "").rstrip("/") or "/") == self.path:
             return True
-        if path in PAGE_CONFIGS:
-            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-            return any(page.strip("/") == self.path.strip("/") for page in query.get("page", []))
-        return False
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        return any(page.strip("/") == self.path.strip("/") for page in query.get("page", []))
 
 
 def _caller(scope: Scope) -> Any:

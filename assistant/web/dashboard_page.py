@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 import gradio as gr
 import pandas as pd  # type: ignore[import-untyped]
 
-from ..insights.dashboard import PERIODS, Dashboard, build_dashboard
+from ..insights.dashboard import PERIODS, QUESTIONS_READ, Dashboard, build_dashboard
 from ..quotas.policy import LimitSettings
 from ..storage.repository import Store
 from .callers import Identity
@@ -142,7 +142,8 @@ def drawn(d: Dashboard) -> tuple[Any, ...]:
 
 
 def summary_line(d: Dashboard) -> str:
-    cost = _dollars(d.total_cost)
+    known, unknown = d.total_cost
+    cost = _dollars(known) + (" + unknown" if unknown and known is not None else "")
     p50s = [p50 for p50, _ in d.ttft if p50 is not None]
     ttft = f"{p50s[-1]:.2f} s" if p50s else "none yet"
     documents = sum(n for _, n, _ in d.documents)
@@ -157,8 +158,8 @@ def summary_line(d: Dashboard) -> str:
 
 def topics_markdown(d: Dashboard) -> str:
     lines = ["### What people ask",
-             "From the questions of users who agreed to show them "
-             "(“Help improve this assistant”)."]
+             "From the questions of users who agreed to show them (“Help improve this "
+             f"assistant”), the newest {QUESTIONS_READ:,} at most."]
     if not d.topics:
         lines.append("No topics yet: too few shared questions in this period.")
     for topic in d.topics:

@@ -89,7 +89,7 @@ class YourDataPanel:
                            queue=False, **private)
         self.confirm.click(self._delete, token,
                            [*asking, chat.chatbot, chat.chatbot_state, self.panel.conversations,
-                            self.panel.memories], **private)
+                            self.panel.memories, self.consent], **private)
         self._register_api()
 
     async def _consent_now(self, token: str, request: gr.Request) -> bool:
@@ -111,13 +111,13 @@ class YourDataPanel:
         gr.Info(DONE)
         hidden = gr.update(visible=False)
         return hidden, hidden, hidden, [], [], chat_list_html([], [], None), \
-            gr.update(choices=[], value=[])
+            gr.update(choices=[], value=[]), False
 
     def _register_api(self) -> None:
         async def delete_my_data(confirm: str, token: str = "",
                                  request: gr.Request | None = None) -> dict[str, Any]:
-            """Deletes all your chats, memories, documents and API keys; `confirm` must be
-            "delete everything"."""
+            """Deletes all your chats, memories, documents, API keys and shared questions;
+            `confirm` must be "delete everything"."""
             if confirm != CONFIRM:
                 raise gr.Error(f"Nothing was deleted: pass confirm=“{CONFIRM}” to delete all your data.")
             owner = self._owner(token, request)
