@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 
 from starlette.requests import Request
 
-from .server_fetches import Receive, Scope, Send
+from .server_fetches import Receive, Scope, Send, answer
 
 
 class AdminGate:
@@ -29,11 +29,7 @@ class AdminGate:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self._asks_for_page(scope) \
                 and not self.is_admin(_caller(scope)):
-            body = b'{"detail":"Not Found"}'
-            await send({"type": "http.response.start", "status": 404,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
+            await answer(send, 404, b'{"detail":"Not Found"}', b"application/json")
             return
         await self.app(scope, receive, send)
 

@@ -25,10 +25,15 @@ class NoOutsideFetches:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and OUTSIDE_FETCH.search(scope.get("path", "")):
-            body = b"This app does not fetch other sites' files.\n"
-            await send({"type": "http.response.start", "status": 403,
-                        "headers": [(b"content-type", b"text/plain; charset=utf-8"),
-                                    (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
+            await answer(send, 403, b"This app does not fetch other sites' files.\n",
+                         b"text/plain; charset=utf-8")
             return
         await self.app(scope, receive, send)
+
+
+async def answer(send: Send, status: int, body: bytes, content_type: bytes) -> None:
+    """A whole response from an ASGI middleware that answers instead of the app."""
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", content_type),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
