@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from fakes.fake_embeddings import embeddings_response
 from fakes.fake_moderation import moderation_response
+from fakes.fake_audio import form_fields, speech_pcm, transcription_response
 from fakes.fake_scenario import RecordedRequest, Scenario, data_inside, tool_outputs
 from fakes.fake_wire import (
     DELTA,
@@ -232,6 +233,15 @@ class Handler(BaseHTTPRequestHandler):
                 self._send_json(*embeddings_response(body))
             elif self.command == "POST" and path == "/v1/moderations":
                 self._moderate(body)
+            elif self.command == "POST" and path.startswith("/v1/audio/") and not fake.audio_enabled:
+                self._send_error_json(404, f"Unknown request URL: {self.command} {path}",
+                                      code="unknown_url")
+            elif self.command == "POST" and path == "/v1/audio/transcriptions":
+                fields = form_fields(self.headers.get("Content-Type", ""), raw)
+                fake.transcribed.append(fields.get("file", b""))
+                self._send_json(*transcription_response(fields, fake.transcript))
+            elif self.command == "POST" and path == "/v1/audio/speech":
+                self._speak(body)
             elif self.command == "GET" and path == "/v1/models":
                 self._send_json(200, models_list(fake.models))
             elif self.command == "GET" and path.startswith("/v1/models/"):
@@ -251,6 +261,23 @@ class Handler(BaseHTTPRequestHandler):
             self._drop()
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+    def _speak(self, body: Any) -> None:
+        """``/v1/audio/speech``: the tone for ``input``, in 0.1 s chunks, ``speech_delay`` apart."""
+        fake = self.fake
+        if not isinstance(body, dict) or not body.get("input") or not body.get("model"):
+            self._send_error_json(400, "input and model are required", param="input")
+            return
+        fake.spoken.append(str(body["input"]))
+        pcm = speech_pcm(str(body["input"]))
+        self.send_response(200)
+        self.send_header("Content-Type", "audio/pcm")
+        self.send_header("Content-Length", str(len(pcm)))
+        self.end_headers()
+        for at in range(0, len(pcm), 4800):
+            if fake.speech_delay > 0 and at:
+                self._wait(fake.speech_delay)
+            self._write(pcm[at:at + 4800])
 
     def _moderate(self, body: Any) -> None:
         """``/v1/moderations``, after ``moderation_delay``; ``moderation_status`` != 200 fails it."""

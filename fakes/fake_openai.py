@@ -79,6 +79,11 @@ class FakeOpenAI:
         self.flag_images = False  # True: every image is flagged
         self.moderation_status = 200  # else /v1/moderations answers this error
         self.moderation_delay = 0.0  # seconds before /v1/moderations answers
+        self.audio_enabled = True  # False: /v1/audio/* answer 404, as on most servers
+        self.transcript = "Hello from the fake microphone."  # what any recording says
+        self.transcribed: list[bytes] = []  # the files /v1/audio/transcriptions was sent
+        self.spoken: list[str] = []  # the inputs /v1/audio/speech was asked to say
+        self.speech_delay = 0.0  # seconds between its chunks
         self._queue: deque[Scenario] = deque()
         self._cond = threading.Condition()
         self._stop_event = threading.Event()
@@ -155,6 +160,11 @@ class FakeOpenAI:
             self.flag_images = False
             self.moderation_status = 200
             self.moderation_delay = 0.0
+            self.audio_enabled = True
+            self.transcript = "Hello from the fake microphone."
+            self.transcribed.clear()
+            self.spoken.clear()
+            self.speech_delay = 0.0
 
     @property
     def pending(self) -> int:

@@ -17,12 +17,12 @@ from playwright.sync_api import Page, expect
 from fakes.chromium import CHROMIUM, launch
 
 
-def launch_chromium(playwright: Any) -> Any:
+def launch_chromium(playwright: Any, *extra: str) -> Any:
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             raise RuntimeError("chromium is missing: .ci/run should have installed it")
         pytest.skip("chromium is not installed (apt-get install chromium)")
-    return launch(playwright)
+    return launch(playwright, *extra)
 
 
 def open_app(page: Page, url: str) -> None:

@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from starlette.middleware import Middleware
@@ -51,6 +51,7 @@ from ..storage.repository import Store
 from ..storage.retention import Retention
 from ..tools.catalog import McpRuntime, builtin_toolbox
 from ..tools.mcp_config import load_servers
+from ..voice.tickets import SpeechTickets
 from ..web.admin_gate import AdminGate
 from ..web.attachments import Attachments
 from ..web.callers import Identity
@@ -70,6 +71,8 @@ from ..web.session_state import use_lazy_session_state
 from ..web.share_page import share_routes
 from ..web.source_links import SourceLinks, source_routes
 from ..web.usage_limits import UsageLimits
+from ..web.voice_panel import VoicePanel
+from ..web.voice_routes import voice_routes
 from ..web.your_data_panel import YourDataPanel
 from .logs import configure_logging
 from .metrics import ReplyMetrics, metrics_routes
@@ -77,6 +80,7 @@ from .server_backends import backend_secrets, server_backends, server_routes
 from .setting_checks import startup_problem
 from .settings import BadSetting, Settings, build_parser, load_settings
 from .tracing import TurnTracer, tracing_wanted
+from .voice_setup import voice_service
 
 log = logging.getLogger("assistant")
 
@@ -101,6 +105,7 @@ class App:
     api: ApiEndpoints  # /v1: the OpenAI-compatible endpoints
     tracer: TurnTracer | None = None  # OpenTelemetry, when an OTLP endpoint is set
     dashboard: DashboardPage | None = None  # /admin, when ASSISTANT_ADMINS names someone
+    speech: SpeechTickets = field(default_factory=SpeechTickets)  # links to replies read aloud
 
     def close(self) -> None:
         self.demo.close()
@@ -234,10 +239,13 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
                               clock) if settings.admins else None
     default_model = AUTO if service.router else routes.default_choice() if routes.several \
         else _default_model(backend)
+    speech = SpeechTickets()
+    voice = VoicePanel(voice_service(settings, backend), speech, panel, limits, runs) \
+        if settings.voice != "off" else None
     demo = build_ui(service, default_model, panel, DocumentsPanel(library, identity),
                     attachments, settings.concurrency_limit, mcp, limits, own_keys,
                     YourDataPanel(store, library, panel, api_keys), runs, remote, approvals, api_keys,
-                    sharing=settings.sharing_on, dashboard=dashboard)
+                    sharing=settings.sharing_on, dashboard=dashboard, voice=voice)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency_limit)
     api = ApiEndpoints(
         service, Access(api_keys, settings.api_open_locally), limits,
@@ -248,7 +256,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
     retention = Retention(store, settings.retention_days, clock)
     retention.start()
     return App(settings, backend, service, demo, store, metrics, panel, mcp, library, links,
-               limits, retention, heartbeat, approvals, api_keys, api, tracer, dashboard)
+               limits, retention, heartbeat, approvals, api_keys, api, tracer, dashboard, speech)
 
 
 SHARE_WITHOUT_LOGIN = (
@@ -276,7 +284,8 @@ def launch(app: App, **overrides: Any) -> None:
         app_kwargs={"routes": [*app.api.routes(),
                                *metrics_routes(app.metrics.registry, token=s.metrics_token),
                                *source_routes(app.library, app.links),
-                               *share_routes(app.store, s.sharing_on, app.library.file)],
+                               *share_routes(app.store, s.sharing_on, app.library.file),
+                               *voice_routes(app.speech)],
                     "middleware": [Middleware(SecurityHeaders, headers=security_headers(
                         s.image_hosts, s.page_frame_ancestors())), Middleware(NoOutsideFetches),
                         *([Middleware(AdminGate, path=DASHBOARD_PATH,

@@ -27,7 +27,7 @@ class BadSetting(ValueError):
 
 # Settings field: (least, most) allowed; None: no bound. Floats must be above a 0 least.
 BOUNDS: dict[str, tuple[float | None, float | None]] = {
-    "port": (1, 65535), "concurrency_limit": (1, None), "max_threads": (1, None),
+    "port": (1, 65535), "max_audio_seconds": (1, 24 * 3600), "concurrency_limit": (1, None), "max_threads": (1, None),
     "queue_size": (1, None), "connect_timeout": (0, None), "read_timeout": (0, None),
     "max_retries": (0, 20), "retry_budget": (0, None), "max_message_chars": (1, None),
     "context_window": (256, None), "local_threads": (1, 1024), "tool_timeout": (0, None),

@@ -101,6 +101,11 @@ class Settings:
     backends_file: BackendsFile | None = field(default=None, repr=False)  # read from it
     admins: tuple[str, ...] = ()  # owners who see the dashboard: user:NAME, hf:NAME
     sharing: bool | None = None  # share links; None: see sharing_on
+    voice: str = "auto"  # auto | offline | server | off: where speech is heard and spoken
+    max_audio_seconds: float = 300.0  # the longest recording transcribed
+    transcription_model: str = "gpt-4o-mini-transcribe"
+    speech_model: str = "gpt-4o-mini-tts"
+    speech_voice: str = "alloy"
 
     def page_frame_ancestors(self) -> tuple[str, ...]:
         if self.frame_ancestors is not None:
@@ -274,6 +279,17 @@ _OPTIONS: tuple[tuple[str, str, str, type, str], ...] = (
     ("--admins", "ASSISTANT_ADMINS", "admins", str,
      "users who see the dashboard at /admin, comma-separated: NAME for a password sign-in, "
      "hf:NAME for a Hugging Face one"),
+    ("--voice", "ASSISTANT_VOICE", "voice", str,
+     "speech to text and text to speech: auto (the model server's audio models on OpenAI, "
+     "or on a server that has them; else offline), offline, server or off (default auto)"),
+    ("--max-audio-seconds", "ASSISTANT_MAX_AUDIO_SECONDS", "max_audio_seconds", float,
+     "the longest recording that is transcribed, in seconds (default 300)"),
+    ("--transcription-model", "ASSISTANT_TRANSCRIPTION_MODEL", "transcription_model", str,
+     "the model server's speech-to-text model (default gpt-4o-mini-transcribe)"),
+    ("--speech-model", "ASSISTANT_SPEECH_MODEL", "speech_model", str,
+     "the model server's text-to-speech model (default gpt-4o-mini-tts)"),
+    ("--speech-voice", "ASSISTANT_SPEECH_VOICE", "speech_voice", str,
+     "the voice of that model (default alloy)"),
     ("--hf-login", "ASSISTANT_HF_LOGIN", "hf_login", bool,
      "show 'Sign in with Hugging Face' (on/off; default on in a Space with hf_oauth: true. "
      "Off Spaces, Gradio signs you in as the Hugging Face account this machine is logged in to)"),
@@ -353,7 +369,8 @@ def _environment(env_file: str | os.PathLike[str] | None) -> dict[str, str]:
 _PARSERS: dict[str, Callable[[str], object]] = {
     "auth": _parse_auth, "api": _parse_api, "visitor_keys": _choice("off", "allowed", "required"),
     "image_hosts": image_hosts, "frame_ancestors": frame_ancestors, "admins": admin_owners,
-    "moderation": _choice("off", "openai"), "moderation_fail": _choice("open", "closed"),
+    "moderation": _choice("off", "openai"), "voice": _choice("auto", "offline", "server", "off"),
+    "moderation_fail": _choice("open", "closed"),
     "openai_base_url": http_url, "database_url": postgres_url, "host": listen_host}
 # Read from the environment only (secrets, and the switch without a value on the command line)
 _ENV_ONLY = ("OPENAI_API_KEY", "ASSISTANT_SHARE", "ASSISTANT_SECRET", "ASSISTANT_METRICS_TOKEN")

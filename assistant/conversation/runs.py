@@ -110,8 +110,14 @@ class Runs(Generic[U]):
     async def next(self, owner: str | None, conversation_id: str | None,
                    timeout: float) -> Run[U] | None:
         """The conversation's run, once one has started (None if none starts in time)."""
+        return await self.next_where(lambda: (owner, conversation_id), timeout)
+
+    async def next_where(self, where: Callable[[], tuple[str | None, str | None]],
+                         timeout: float) -> Run[U] | None:
+        """`next`, for a conversation that may be known only once its run starts (a new
+        chat): `where` is asked again at each start."""
         deadline = asyncio.get_running_loop().time() + timeout
-        while (run := self.find(owner, conversation_id)) is None:
+        while (run := self.find(*where())) is None:
             left = deadline - asyncio.get_running_loop().time()
             if left <= 0:
                 return None

@@ -8,6 +8,7 @@ from typing import Any
 
 import gradio as gr
 from gradio.components.multimodal_textbox import MultimodalData
+from gradio.events import Events
 
 _MULTIMODAL = MultimodalData.model_json_schema()
 SCHEMA = {"anyOf": [{"type": "string"}, {k: v for k, v in _MULTIMODAL.items() if k != "$defs"}],
@@ -17,6 +18,8 @@ SCHEMA = {"anyOf": [{"type": "string"}, {k: v for k, v in _MULTIMODAL.items() if
 
 class MessageBox(gr.MultimodalTextbox):
     is_template = True  # drawn by MultimodalTextbox's own frontend code
+    # Its frontend also reports uploads, a recording's end and a microphone that failed.
+    EVENTS = [*gr.MultimodalTextbox.EVENTS, Events.upload, Events.stop_recording, Events.clear]  # noqa: RUF012
     data_model = None  # type: ignore[assignment]  # checked in preprocess, where a str is allowed
 
     def api_info(self) -> dict[str, Any]:

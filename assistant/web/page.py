@@ -33,6 +33,7 @@ from .page_style import HEADER, MESSAGE_BOX_ID, PAGE_SCRIPT
 from .safe_markdown import markdown_text
 from .share_panel import SharePanel
 from .usage_limits import UsageLimits
+from .voice_panel import VoicePanel
 from .your_data_panel import YourDataPanel
 
 PRESETS: dict[str, str] = {
@@ -118,7 +119,8 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
              own_keys: OwnKeyPanel, your_data: YourDataPanel, runs: Runs[Update],
              remote: RemoteRuns | None = None, approvals: Approvals | None = None,
              api_keys: ApiKeys | None = None, sharing: bool = False,
-             dashboard: DashboardPage | None = None) -> gr.Blocks:
+             dashboard: DashboardPage | None = None,
+             voice: VoicePanel | None = None) -> gr.Blocks:
     """`runs`: the replies running in this process; `remote`: those that other processes
     sharing the database run (with replicas), followed through it."""
     backend, routes = service.backend, service.routes
@@ -181,6 +183,8 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
                                                 label="History length (earlier turns sent)")
                 max_tokens = UncheckedNumber(label="Max output tokens", value=DEFAULTS.max_tokens,
                                              minimum=1, precision=0)
+            if voice is not None:
+                voice.render_settings()
             documents.render()
             usage_left = gr.Markdown("", elem_id="usage-left")
             with gr.Accordion("Tools", open=False) as tools_box:
@@ -199,12 +203,15 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
         chat_interface = ActionChat(
             fn=turns.chat,
             chatbot=gr.Chatbot(label="Chat", latex_delimiters=LATEX, scale=1, elem_id="chat-log",
-                               buttons=["copy"], placeholder="Ask anything."),
+                               buttons=["copy", *([voice.speak_button()] if voice else [])],
+                               placeholder="Ask anything."),
             additional_inputs=[model, temperature, system_prompt, history_turns, max_tokens,
                                panel.use_memory, api, tools, documents.use_documents],
             multimodal=True,
             textbox=MessageBox(placeholder="Ask anything, or attach documents and images…",
-                               file_count="multiple", sources=["upload"], submit_btn=True,
+                               file_count="multiple", submit_btn=True,
+                               sources=["upload", "microphone"] if voice and voice.voice.hears
+                               else ["upload"],
                                stop_btn=True, elem_id=MESSAGE_BOX_ID),
             api_name="chat",
             concurrency_limit=concurrency_limit,
@@ -212,6 +219,9 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
             fill_height=True,
         )
 
+        if voice is not None:
+            voice.render_player()
+            voice.wire(chat_interface.textbox, panel.token)
         compare = ComparePanel(service, panel, panel.store, limits, own_keys)
         compare.render([*auto, *suggested] or [default_model], default_model)
         chat_interface.add_action_api(concurrency_limit)

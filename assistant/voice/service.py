@@ -1,0 +1,95 @@
+"""Which models hear and speak, chosen once from the settings, and what callers ask of them:
+a recording's words, and the speech of a reply that may still be growing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import AsyncIterator, Protocol
+
+from ..providers.audio import AudioRefused, NoAudioEndpoint, ServerTranscriber, ServerVoice
+from .espeak import EspeakVoice
+from .recording import NO_SPEECH, SILENCE, AudioProblem, read_recording
+from .sound import SAMPLE_BYTES
+from .speakable import Sentences
+from .whisper import WhisperTranscriber
+
+log = logging.getLogger(__name__)
+
+NO_VOICE = ("Reading aloud needs a voice: install espeak-ng (apt install espeak-ng), "
+            "or use a model server that has /v1/audio/speech.")
+
+
+class Voice(Protocol):
+    label: str
+    sample_rate: int
+
+    def speak(self, text: str) -> AsyncIterator[bytes]: ...
+
+
+@dataclass
+class VoiceService:
+    """`server_*`: the model server's audio models, tried first when there are any;
+    a server without the endpoint (404) is not asked again."""
+    offline_transcriber: WhisperTranscriber | None
+    offline_voice: EspeakVoice | None
+    server_transcriber: ServerTranscriber | None = None
+    server_voice: ServerVoice | None = None
+    max_seconds: float = 300.0
+
+    @property
+    def hears(self) -> bool:
+        return self.offline_transcriber is not None or self.server_transcriber is not None
+
+    @property
+    def voice(self) -> Voice | None:
+        if self.server_voice is not None:
+            return self.server_voice
+        if self.offline_voice is not None and self.offline_voice.available:
+            return self.offline_voice
+        return None
+
+    async def transcribe(self, path: str) -> str:
+        """The words spoken in the audio file at `path`; AudioProblem says why there are none."""
+        if not self.hears:
+            raise AudioProblem("Speech to text is switched off on this server.")
+        recording = await asyncio.to_thread(read_recording, path, self.max_seconds)
+        if recording.silent:
+            raise AudioProblem(SILENCE)
+        if self.server_transcriber is not None:
+            try:
+                text = await self.server_transcriber.transcribe(recording.wav())
+            except NoAudioEndpoint:
+                log.info("the model server has no audio transcriptions: transcribing offline")
+                self.server_transcriber = None
+            except AudioRefused as exc:
+                raise AudioProblem(str(exc)) from None
+            else:
+                if not text:
+                    raise AudioProblem(NO_SPEECH)
+                return text
+        if self.offline_transcriber is None:
+            raise AudioProblem("Speech to text is not available on this server.")
+        return await asyncio.to_thread(self.offline_transcriber.transcribe, recording)
+
+    async def spoken(self, voice: Voice, texts: AsyncIterator[tuple[str, bool]]
+                     ) -> AsyncIterator[bytes]:
+        """PCM of a reply read sentence by sentence while it grows; `texts` gives the
+        whole reply so far and whether it has ended."""
+        sentences, odd = Sentences(), b""
+        async for text, final in texts:
+            for sentence in sentences.feed(text, final):
+                try:
+                    async for pcm in voice.speak(sentence):
+                        pcm, odd = (odd + pcm), b""
+                        if len(pcm) % SAMPLE_BYTES:
+                            pcm, odd = pcm[:-1], pcm[-1:]
+                        yield pcm
+                except NoAudioEndpoint:
+                    if voice is self.server_voice:
+                        self.server_voice = None  # the next reply speaks offline
+                    return
+                except (AudioRefused, RuntimeError) as exc:
+                    log.warning("speech failed: %s", exc)
+                    return
