@@ -23,9 +23,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from fakes.fake_audio import form_fields, speech_pcm, transcription_response
 from fakes.fake_embeddings import embeddings_response
 from fakes.fake_moderation import moderation_response
-from fakes.fake_audio import form_fields, speech_pcm, transcription_response
 from fakes.fake_scenario import RecordedRequest, Scenario, data_inside, tool_outputs
 from fakes.fake_wire import (
     DELTA,

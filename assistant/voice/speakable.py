@@ -23,6 +23,7 @@ _LINE_MARK = re.compile(r"^\s*(?:#{1,6}\s+|>+\s*|[-*+]\s+|\d+[.)]\s+|\|)", re.M)
 _RULE = re.compile(r"^\s*([-*_=|:]\s*){3,}$", re.M)
 _SYMBOLS = re.compile(r"[*_~`#|<>=^\\{}\[\]$]+")
 _SPACES = re.compile(r"\s+")
+_NUMBERING = re.compile(r"\s*\d+[.)]")
 _WORD = re.compile(r"\w")
 
 
@@ -56,6 +57,8 @@ class Sentences:
             fence = _FENCE.search(rest)
             before = rest if fence is None else rest[:fence.start()]
             end = _END.search(before)
+            while end is not None and _NUMBERING.fullmatch(before[:end.end()]):
+                end = _END.search(before, end.end())  # "1. " starts a list item
             if end is not None:
                 found.append(before[:end.end()])
                 self._at += end.end()

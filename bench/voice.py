@@ -1,0 +1,481 @@
+"""Voice: how well and how fast speech is heard offline, and how soon a streaming reply is heard.
+
+    python -m bench.voice            # ~5-8 min on 2 cores
+    python -m bench.voice --quick    # 10 sentences, 5 replies, ~1-2 min
+
+1. Speech to text. Each of 50 short everyday requests (SENTENCES: no digits or number words,
+   so Whisper writing numerals is not counted as an error) is spoken by Debian's espeak-ng
+   (en-us, 150 words a minute, 22.05 kHz, resampled to 16 kHz), and again with white noise
+   added at 10 dB SNR (signal power over the whole clip). Both are written as 16 kHz WAV and
+   read back with the app's read_recording. Candidates: Whisper tiny.en through the app's
+   WhisperTranscriber (faster-whisper; an "I heard no speech" answer counts as ""), and
+   pocketsphinx 5.1.1 with its bundled en-us model (benchmark only: pip install
+   pocketsphinx==5.1.1). Each model is loaded once (timed), then warmed on one clip (untimed).
+   WER is word-level Levenshtein distance over all reference words, after lowercasing,
+   hyphens to spaces and punctuation dropped. Real-time factor = seconds of work / seconds
+   of audio, summed over the clips.
+2. Time to first sound. A reply streams at 30 tokens/s (a token is a word or a punctuation
+   mark) into VoiceService.spoken, as the page's read-aloud does; measured up to its first
+   PCM chunk, from the moment the first sentence's full stop is shown, and from the token
+   after it (the app's Sentences needs the space after the stop to know the sentence is
+   complete, so that part is one token, ~33 ms). 20 replies (REPLIES), after one untimed
+   warm-up: offline with EspeakVoice (which answers once the whole sentence is synthesised),
+   and with ServerVoice against the fake OpenAI server (fakes/fake_openai.py, in this
+   process: a tone, streamed as 24 kHz PCM, so this is the app's own overhead, not a model's).
+   Also the offline voice's audio and synthesis seconds per sentence, over SENTENCES.
+3. Transcription through the fake server's /v1/audio/transcriptions (ServerTranscriber),
+   per clean clip, including encoding the clip as WAV; no WER: the fake answers a fixed text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import importlib
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+import wave
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from importlib import metadata, util
+from pathlib import Path
+from typing import Any, AsyncGenerator, Protocol, Sequence, cast
+
+import numpy as np
+from numpy.typing import NDArray
+from openai import AsyncOpenAI
+
+from assistant.providers.audio import ServerTranscriber, ServerVoice
+from assistant.voice.espeak import EspeakVoice
+from assistant.voice.recording import RATE, AudioProblem, Recording, read_recording
+from assistant.voice.service import Voice, VoiceService
+from assistant.voice.speakable import Sentences
+from assistant.voice.whisper import WhisperTranscriber
+from fakes.fake_openai import FakeOpenAI
+
+SENTENCES = (
+    "What is the weather like in Paris tomorrow?",
+    "Can you help me write a short letter to my landlord?",
+    "Please summarize this article in a few sentences.",
+    "How do I make a good cup of coffee at home?",
+    "What should I cook for dinner tonight?",
+    "Tell me a joke about cats.",
+    "How long does it take to boil an egg?",
+    "Can you recommend a good book to read this summer?",
+    "What is the capital of Australia?",
+    "Explain how a rainbow forms.",
+    "Translate good morning into Spanish.",
+    "What time does the sun set today?",
+    "Remind me to call my mother this evening.",
+    "Write a short poem about the ocean.",
+    "How do I fix a flat tire on my bike?",
+    "What are some healthy snacks for work?",
+    "Why is the sky blue?",
+    "Help me plan a weekend trip to the mountains.",
+    "What is the difference between a virus and a bacteria?",
+    "How can I improve my sleep?",
+    "Give me some ideas for a birthday present for my sister.",
+    "What does this error message mean?",
+    "How do I reset my password?",
+    "Can you explain what inflation is?",
+    "Suggest a name for my new puppy.",
+    "What is a good way to learn a new language?",
+    "How do plants make their own food?",
+    "Write a thank you note for my neighbor.",
+    "What are the main causes of climate change?",
+    "How do I clean a cast iron pan?",
+    "Is it going to rain this afternoon?",
+    "Please check the grammar in this paragraph.",
+    "What is the best way to store fresh herbs?",
+    "Tell me about the history of the Roman empire.",
+    "How do I start running if I am out of shape?",
+    "Make a shopping list for a simple pasta dinner.",
+    "What movies are playing near me this weekend?",
+    "Explain the rules of chess in simple words.",
+    "How can I stop procrastinating?",
+    "What should I pack for a beach holiday?",
+    "Can you rewrite this sentence to sound more polite?",
+    "How do I grow tomatoes on a balcony?",
+    "What is the meaning of the word serendipity?",
+    "Help me prepare for a job interview.",
+    "Why do cats purr?",
+    "How do I keep my plants alive indoors?",
+    "What is a healthy breakfast that is quick to make?",
+    "Write a polite message declining an invitation.",
+    "How does a microwave oven heat food?",
+    "Can you tell me a bedtime story about a dragon?",
+)
+
+REPLIES = (
+    "Sure. Mix flour, milk and eggs in a bowl, then cook each pancake until golden.",
+    "Paris will be mild tomorrow, with some sun in the afternoon. Take a light jacket for the evening.",
+    "Here is a short poem about the ocean. The waves roll in and softly fall away.",
+    "Good question! The sky looks blue because air scatters blue light more than red light.",
+    "A flat tire is easy to fix at home with a patch kit. First take the wheel off the bike.",
+    "Inflation means that prices rise over time, so the same money buys less. Central banks try to keep it low.",
+    "I would suggest calling your puppy Biscuit. It is short, friendly and easy to shout across a park.",
+    "To store fresh herbs, trim the stems and stand them in a glass of water. "
+    "Soft herbs like basil stay out of the fridge.",
+    "Yes. Rain is likely after lunch, so an umbrella is a good idea.",
+    "Chess is played on a board of squares by two players, each with a set of pieces that move in different ways. "
+    "The goal is to trap the other king.",
+    "Here is a polite way to decline. Thank you so much for the invitation, but I cannot make it this time.",
+    "Plants make food by photosynthesis. They use light, water and air to make sugar.",
+    "For a job interview, research the company, practise your answers out loud and prepare a few questions "
+    "of your own. Arrive early and bring a copy of your résumé.",
+    "Cats purr when they are relaxed, and sometimes when they are hurt. Nobody knows exactly how it works.",
+    "A cast iron pan should be cleaned with hot water and a brush. Dry it well and rub in a little oil.",
+    "Serendipity means finding something good without looking for it. It is a lovely word.",
+    "Sure, here is a shopping list for a simple pasta dinner. You will need pasta, tomatoes, garlic and cheese.",
+    "Microwave ovens heat food by making the water in it vibrate. That is why dry food heats slowly.",
+    "Once upon a time, a small dragon lived alone on a quiet mountain. Every night it counted the stars.",
+    "The main causes of climate change are burning coal, oil and gas, and cutting down forests.",
+)
+WARM_UP_REPLY = "Hello there. How can I help you today?"
+
+QUICK_SENTENCES, QUICK_REPLIES = 10, 5
+SYNTH_SPEED = 150  # espeak-ng words a minute for the test clips
+SNR_DB = 10.0
+SEED = 27
+TOKENS_PER_SECOND = 30.0
+TARGET_FIRST_SOUND = 0.300  # seconds, offline
+TARGET_RTF = 0.3  # offline transcription
+PIP_SPHINX = "pip install pocketsphinx==5.1.1"
+_TOKEN = re.compile(r"\s*[^\s.,!?;:]+|[.,!?;:]")
+_FIRST_STOP = re.compile(r"[.!?]")
+
+
+# ------------------------------------------------------------------ test audio
+
+@dataclass(frozen=True)
+class Clip:
+    text: str
+    clean: Recording
+    noisy: Recording
+
+
+def synthesize(text: str, folder: Path) -> NDArray[np.float32]:
+    """`text` spoken by espeak-ng, as 16 kHz mono floats."""
+    raw = folder / "raw.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", str(SYNTH_SPEED), "-w", str(raw), "--", text],
+                   check=True, capture_output=True, timeout=60)
+    with wave.open(str(raw), "rb") as w:
+        rate = w.getframerate()
+        x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
+    n = round(len(x) * RATE / rate)  # linear interpolation, as in docs/voice-research.md
+    resampled: NDArray[np.float32] = np.interp(np.linspace(0, len(x) - 1, n), np.arange(len(x)), x).astype(np.float32)
+    return resampled
+
+
+def with_noise(x: NDArray[np.float32], rng: np.random.Generator) -> NDArray[np.float32]:
+    noise_power = float(np.mean(x**2)) / 10 ** (SNR_DB / 10)
+    return (x + rng.normal(0.0, noise_power**0.5, len(x))).astype(np.float32)
+
+
+def write_wav(path: Path, x: NDArray[np.float32]) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
+
+
+def make_clips(sentences: tuple[str, ...], folder: Path) -> list[Clip]:
+    rng = np.random.default_rng(SEED)
+    clips = []
+    for i, text in enumerate(sentences):
+        speech = synthesize(text, folder)
+        clean, noisy = folder / f"{i}-clean.wav", folder / f"{i}-noisy.wav"
+        write_wav(clean, speech)
+        write_wav(noisy, with_noise(speech, rng))
+        clips.append(Clip(text, read_recording(str(clean), 60), read_recording(str(noisy), 60)))
+    return clips
+
+
+# ------------------------------------------------------------------ word error rate
+
+def words(text: str) -> list[str]:
+    return re.sub(r"[^\w\s]", "", text.lower().replace("-", " ")).split()
+
+
+def word_errors(reference: str, hypothesis: str) -> int:
+    """Substitutions + deletions + insertions that turn `reference`'s words into `hypothesis`'s."""
+    ref, hyp = words(reference), words(hypothesis)
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        previous, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (r != h))
+    return row[-1]
+
+
+# ------------------------------------------------------------------ speech to text
+
+class Candidate(Protocol):
+    label: str
+
+    def load(self) -> None: ...
+
+    def transcribe(self, recording: Recording) -> str: ...
+
+
+class Whisper:
+    label = f"faster-whisper {metadata.version('faster-whisper')}, tiny.en int8 (WhisperTranscriber)"
+
+    def __init__(self) -> None:
+        self._transcriber = WhisperTranscriber()
+
+    def load(self) -> None:
+        self._transcriber.warm()
+
+    def transcribe(self, recording: Recording) -> str:
+        try:
+            return self._transcriber.transcribe(recording)
+        except AudioProblem:
+            return ""
+
+
+class Sphinx:
+    def __init__(self) -> None:
+        self.label = f"pocketsphinx {metadata.version('pocketsphinx')}, bundled en-us model"
+        self._decoder: Any = None
+
+    def load(self) -> None:
+        decoder = importlib.import_module("pocketsphinx").Decoder  # not an app dependency, untyped
+        self._decoder = decoder(samprate=RATE, loglevel="FATAL")
+
+    def transcribe(self, recording: Recording) -> str:
+        pcm = (np.clip(recording.samples, -1, 1) * 32767).astype("<i2").tobytes()
+        self._decoder.start_utt()
+        self._decoder.process_raw(pcm, full_utt=True)
+        self._decoder.end_utt()
+        hyp = self._decoder.hyp()
+        return hyp.hypstr if hyp else ""
+
+
+@dataclass
+class Heard:
+    errors: int = 0
+    words: int = 0
+    audio: float = 0.0
+    work: list[float] = field(default_factory=list)
+    said: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SttResult:
+    label: str
+    load: float
+    by_condition: dict[str, Heard]
+
+
+def listen(candidate: Candidate, clips: list[Clip]) -> SttResult:
+    started = time.perf_counter()
+    candidate.load()
+    load = time.perf_counter() - started
+    candidate.transcribe(clips[0].clean)  # warm, untimed
+    by_condition = {"clean": Heard(), "noisy": Heard()}
+    for condition, heard in by_condition.items():
+        for clip in clips:
+            recording = clip.clean if condition == "clean" else clip.noisy
+            started = time.perf_counter()
+            said = candidate.transcribe(recording)
+            heard.work.append(time.perf_counter() - started)
+            heard.audio += recording.seconds
+            heard.errors += word_errors(clip.text, said)
+            heard.words += len(words(clip.text))
+            heard.said.append(said)
+    return SttResult(candidate.label, load, by_condition)
+
+
+# ------------------------------------------------------------------ time to first sound
+
+async def streamed(reply: str, shown: list[tuple[float, str]]) -> AsyncGenerator[tuple[str, bool], None]:
+    """`reply` growing at TOKENS_PER_SECOND, noting when each text was handed on."""
+    text = ""
+    for token in _TOKEN.findall(reply):
+        await asyncio.sleep(1 / TOKENS_PER_SECOND)
+        text += token
+        shown.append((time.perf_counter(), text))
+        yield text, False
+    shown.append((time.perf_counter(), text))
+    yield text, True
+
+
+async def first_sound(service: VoiceService, voice: Voice, reply: str) -> tuple[float, float]:
+    """Seconds from the first full stop shown, and from the sentence being complete, to sound."""
+    shown: list[tuple[float, str]] = []
+    async with (aclosing(streamed(reply, shown)) as texts,
+                aclosing(cast(AsyncGenerator[bytes, None], service.spoken(voice, texts))) as pcm):
+        async for _ in pcm:
+            heard = time.perf_counter()
+            break
+        else:
+            raise RuntimeError(f"no sound for {reply!r}")
+    stop = _FIRST_STOP.search(reply)
+    end = stop.end() if stop else len(reply)
+    visible = next(t for t, text in shown if len(text) >= end)
+    complete = next((t for t, text in shown if Sentences().feed(text)), shown[-1][0])
+    return heard - visible, heard - complete
+
+
+async def first_sounds(service: VoiceService, voice: Voice, replies: tuple[str, ...]
+                       ) -> tuple[list[float], list[float]]:
+    await first_sound(service, voice, WARM_UP_REPLY)
+    trials = [await first_sound(service, voice, reply) for reply in replies]
+    return [v for v, _ in trials], [c for _, c in trials]
+
+
+async def offline_sentences(voice: EspeakVoice, sentences: tuple[str, ...]) -> tuple[list[float], list[float]]:
+    """Audio seconds and synthesis seconds of each sentence, spoken whole."""
+    audio, work = [], []
+    for sentence in sentences:
+        started = time.perf_counter()
+        pcm = b"".join([chunk async for chunk in voice.speak(sentence)])
+        work.append(time.perf_counter() - started)
+        audio.append(len(pcm) / 2 / voice.sample_rate)
+    return audio, work
+
+
+@dataclass
+class Spoken:
+    offline: tuple[list[float], list[float]]
+    server: tuple[list[float], list[float]]
+    sentence_audio: list[float]
+    sentence_work: list[float]
+    server_transcription: list[float]
+
+
+async def speak_and_send(replies: tuple[str, ...], clips: list[Clip]) -> Spoken:
+    offline_voice = EspeakVoice()
+    offline = VoiceService(offline_transcriber=None, offline_voice=offline_voice)
+    offline_times = await first_sounds(offline, offline_voice, replies)
+    audio, work = await offline_sentences(offline_voice, tuple(c.text for c in clips))
+    fake = FakeOpenAI().start()
+    try:
+        client = AsyncOpenAI(base_url=fake.base_url, api_key="x", max_retries=0)
+        server_voice = ServerVoice(client, "gpt-4o-mini-tts", "alloy")
+        server = VoiceService(offline_transcriber=None, offline_voice=offline_voice, server_voice=server_voice)
+        server_times = await first_sounds(server, server_voice, replies)
+        transcriber = ServerTranscriber(client, "gpt-4o-mini-transcribe")
+        await transcriber.transcribe(clips[0].clean.wav())  # warm, untimed
+        latency = []
+        for clip in clips:
+            started = time.perf_counter()
+            await transcriber.transcribe(clip.clean.wav())
+            latency.append(time.perf_counter() - started)
+        await client.close()
+    finally:
+        fake.stop()
+    return Spoken(offline_times, server_times, audio, work, latency)
+
+
+# ------------------------------------------------------------------ report
+
+def pct(values: list[float], p: float) -> float:
+    xs = sorted(values)
+    return xs[min(len(xs) - 1, max(0, round(p / 100 * len(xs) + 0.5) - 1))]
+
+
+def ms(values: list[float]) -> str:
+    return f"{pct(values, 50) * 1000:.0f} / {pct(values, 95) * 1000:.0f}"
+
+
+def verdict(value: float, target: float) -> str:
+    return f"≤ {target:g} ({'met' if value <= target else 'missed'})"
+
+
+def first_sound_verdict(times: list[float]) -> str:
+    met = {p: "met" if pct(times, p) <= TARGET_FIRST_SOUND else "missed" for p in (50, 95)}
+    return f"≤ {TARGET_FIRST_SOUND * 1000:.0f} ms: p50 {met[50]}, p95 {met[95]}"
+
+
+def table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    print()
+
+
+def machine_line(started_load: float) -> str:
+    cpu = platform.processor() or next(
+        (x.split(":", 1)[1].strip() for x in Path("/proc/cpuinfo").read_text().splitlines()
+         if x.startswith("model name")), "unknown CPU")
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    espeak = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True).stdout.split(":")[1]
+    return (f"{now} · {os.cpu_count()} cores ({cpu}) · load average {started_load:.2f} at start, "
+            f"{os.getloadavg()[0]:.2f} at end · Python {platform.python_version()}, "
+            f"espeak-ng {espeak.split()[0]}, numpy {np.__version__}")
+
+
+def print_stt(results: list[SttResult], clips: list[Clip], sphinx_missing: bool) -> None:
+    seconds = [c.clean.seconds for c in clips]
+    print(f"## Speech to text, offline\n\n{len(clips)} clips, {sum(seconds):.0f} s of speech "
+          f"(mean {statistics.mean(seconds):.1f} s), espeak-ng en-us at {SYNTH_SPEED} words/min; "
+          f"noisy: white noise at {SNR_DB:g} dB SNR\n")
+    rows = []
+    for r in results:
+        for condition, heard in r.by_condition.items():
+            rtf = sum(heard.work) / heard.audio
+            rows.append((r.label, condition, f"{heard.errors / heard.words:.1%}", str(heard.said.count("")),
+                         f"{rtf:.2f} {verdict(rtf, TARGET_RTF)}", f"{pct(heard.work, 50):.2f}", f"{r.load:.2f}"))
+    if sphinx_missing:
+        rows.append(("pocketsphinx", "–", f"not installed ({PIP_SPHINX})", "–", "–", "–", "–"))
+    table(("Candidate", "Audio", "WER", "Clips heard as nothing", "Real-time factor (target)", "p50 s per clip",
+           "Model load s"), rows)
+    examples = [(c.text, *(r.by_condition["clean"].said[i] or "(nothing)" for r in results))
+                for i, c in enumerate(clips[:4])]
+    table(("Said (clean)", *(r.label.split(",")[0] for r in results)), examples)
+
+
+def print_speech(spoken: Spoken, trials: int) -> None:
+    print(f"## Time to first sound\n\nA reply streaming at {TOKENS_PER_SECOND:g} tokens/s, {trials} replies; "
+          "milliseconds to VoiceService.spoken's first PCM chunk, p50 / p95\n")
+    table(("Voice", "From the full stop shown", "From the sentence complete (next token)", "Target"), [
+        ("espeak-ng, offline (EspeakVoice)", ms(spoken.offline[0]), ms(spoken.offline[1]),
+         first_sound_verdict(spoken.offline[0])),
+        ("fake server /v1/audio/speech (ServerVoice)", ms(spoken.server[0]), ms(spoken.server[1]), "–"),
+    ])
+    audio, work = spoken.sentence_audio, spoken.sentence_work
+    print(f"Offline voice, {len(audio)} sentences (espeak-ng at the app's 165 words/min):\n")
+    table(("Audio s per sentence (p50)", "Synthesis s per sentence (p50 / p95)", "Synthesis / audio"),
+          [(f"{pct(audio, 50):.2f}", f"{pct(work, 50):.3f} / {pct(work, 95):.3f}", f"{sum(work) / sum(audio):.3f}")])
+    latency = spoken.server_transcription
+    print("## Speech to text through the model server (fake /v1/audio/transcriptions, ServerTranscriber)\n")
+    table(("Clips", "p50 ms", "p95 ms"), [(str(len(latency)), f"{pct(latency, 50) * 1000:.1f}",
+                                           f"{pct(latency, 95) * 1000:.1f}")])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.voice", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true",
+                        help=f"{QUICK_SENTENCES} sentences and {QUICK_REPLIES} replies")
+    args = parser.parse_args(argv)
+    if shutil.which("espeak-ng") is None:
+        parser.error("needs espeak-ng (apt-get install espeak-ng) to make its test audio")
+    load_at_start = os.getloadavg()[0]
+    sentences = SENTENCES[:QUICK_SENTENCES] if args.quick else SENTENCES
+    replies = REPLIES[:QUICK_REPLIES] if args.quick else REPLIES
+    with tempfile.TemporaryDirectory(prefix="bench-voice-") as folder:
+        clips = make_clips(sentences, Path(folder))
+    sphinx_missing = util.find_spec("pocketsphinx") is None
+    candidates: list[Candidate] = [Whisper()] if sphinx_missing else [Whisper(), Sphinx()]
+    results = [listen(c, clips) for c in candidates]
+    spoken = asyncio.run(speak_and_send(replies, clips))
+    print(f"\n# Voice benchmark{' (quick)' if args.quick else ''}\n\n{machine_line(load_at_start)}\n")
+    print_stt(results, clips, sphinx_missing)
+    print_speech(spoken, len(replies))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

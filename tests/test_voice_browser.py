@@ -1,0 +1,128 @@
+"""Voice in a real browser: Chromium's fake microphone speaks a question, which is heard
+offline, sent, answered, and the answer read aloud while it is still being written."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import wave
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from fakes.chromium import fake_microphone
+from fakes.fake_openai import FakeOpenAI, Scenario
+from tests.browser import bot_message, launch_chromium, message_box, open_app
+from tests.conftest import RunningApp, start_app
+
+pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None,
+                                reason="espeak-ng is not installed (apt)")
+QUESTION = "What is the capital of France?"
+REPLY = ("Paris is the capital of France. It stands on the Seine. Millions visit it each year. "
+         "Its museums are famous. THE END.")
+AUDIO_HAS_DATA = """() => { const a = document.getElementById('voice-out');
+  return !!a && a.buffered.length > 0 && a.buffered.end(0) > 0; }"""
+
+
+def microphone_file(folder: Path) -> str:
+    """The question spoken by espeak-ng, as the 48 kHz WAV Chromium's fake microphone plays,
+    between short silences."""
+    raw = folder / "question-22k.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(raw), "--", QUESTION],
+                   check=True, capture_output=True, timeout=30)
+    with wave.open(str(raw)) as spoken:
+        rate, samples = spoken.getframerate(), np.frombuffer(
+            spoken.readframes(spoken.getnframes()), "<i2").astype(np.float64)
+    at = np.arange(int(len(samples) * 48_000 / rate)) * rate / 48_000
+    resampled = np.interp(at, np.arange(len(samples)), samples).astype("<i2")
+    padded = np.concatenate([np.zeros(14_400, "<i2"), resampled, np.zeros(48_000, "<i2")])
+    path = folder / "question.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(48_000)
+        out.writeframes(padded.tobytes())
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def voice_page_app(fake_server: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory
+                   ) -> Iterator[RunningApp]:
+    app = start_app({"OPENAI_BASE_URL": fake_server.base_url, "ASSISTANT_MODEL": "fake-model",
+                     "ASSISTANT_VOICE": "offline",
+                     "ASSISTANT_DATA_DIR": str(tmp_path_factory.mktemp("voice-page"))})
+    yield app
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def microphone_browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    wav = microphone_file(tmp_path_factory.mktemp("microphone"))
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright, *fake_microphone(wav))
+        yield chromium
+        chromium.close()
+
+
+def record(page: Any, seconds: int) -> None:
+    page.get_by_label("Record audio").click()
+    page.get_by_label("Start recording").click()  # Chromium's fake has several microphones
+    expect(page.locator(".minimal-audio-recorder .timestamp")).to_have_text(f"0:0{seconds}",
+                                                                            timeout=15_000)
+    page.get_by_label("Stop recording").click()
+
+
+def test_speak_send_and_hear_the_reply_while_it_streams(
+        voice_page_app: RunningApp, fake: FakeOpenAI, microphone_browser: Any) -> None:
+    fake.default = Scenario(text=REPLY, rate=6)
+    page = microphone_browser.new_page()
+    open_app(page, voice_page_app.url)
+    page.get_by_role("button", name="Voice").click()
+    page.locator("#voice-send input").check()
+    page.locator("#voice-read input").check()
+
+    record(page, 4)
+    expect(page.locator('[data-testid="user"]').filter(has_text="capital")).to_be_visible(
+        timeout=30_000)  # heard offline, then sent without a click
+    page.wait_for_function(AUDIO_HAS_DATA, timeout=30_000)
+    assert not bot_message(page, "THE END").count()  # the reply is still being written
+    expect(bot_message(page, "THE END")).to_be_visible(timeout=30_000)
+    asked = next(r for r in reversed(fake.requests) if r.path.endswith("/chat/completions"))
+    assert "capital" in str(asked.body["messages"][-1]["content"]).lower()
+
+    page.evaluate("() => document.getElementById('voice-out').removeAttribute('src')")
+    page.get_by_role("button", name=re.compile("Read aloud")).click()  # the stored reply, again
+    page.wait_for_function(AUDIO_HAS_DATA, timeout=30_000)
+    page.close()
+
+
+def test_a_recording_is_put_in_the_box_to_edit(voice_page_app: RunningApp,
+                                               microphone_browser: Any) -> None:
+    page = microphone_browser.new_page()
+    open_app(page, voice_page_app.url)
+    record(page, 4)
+    expect(message_box(page)).to_have_value(re.compile("capital", re.I), timeout=30_000)
+    assert not page.locator('[data-testid="user"]').count()  # not sent: nobody asked to
+    page.close()
+
+
+REFUSE_MICROPHONE = """
+  navigator.mediaDevices.enumerateDevices = async () =>
+    [{kind: 'audioinput', deviceId: '', groupId: '', label: ''}];  // no ids before a grant
+  navigator.mediaDevices.getUserMedia = async () => {
+    throw new DOMException('Permission denied', 'NotAllowedError'); };"""
+
+
+def test_a_refused_microphone_is_explained(voice_page_app: RunningApp,
+                                           microphone_browser: Any) -> None:
+    page = microphone_browser.new_page()
+    page.add_init_script(REFUSE_MICROPHONE)  # as a browser does when the user says no
+    open_app(page, voice_page_app.url)
+    page.get_by_label("Record audio").click()
+    expect(page.locator("#voice-status")).to_contain_text("microphone is not available",
+                                                          timeout=15_000)
+    page.close()
