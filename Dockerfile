@@ -15,7 +15,7 @@ RUN pip install -r /tmp/requirements.txt
 # Runtime: the venv and the app, no compilers, a user without privileges.
 FROM python:3.11-slim-bookworm
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libgomp1 \
+ && apt-get install -y --no-install-recommends libgomp1 espeak-ng \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --create-home --uid 10001 assistant \
  && mkdir /data && chown assistant /data

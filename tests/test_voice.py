@@ -248,6 +248,8 @@ def test_transcribe_endpoint_and_its_limits(voice_app: RunningApp, fake: FakeOpe
     client = voice_app.client()
     speech = speech_file(tmp_path, "Hello there.")
     assert client.predict(handle_file(str(speech)), api_name="/transcribe") == fake.transcript
+    uploads = Path(voice_app.app.demo.GRADIO_CACHE)
+    assert not [p for p in uploads.rglob("*.wav") if p.name == speech.name]  # not kept
     bad = tmp_path / "notes.wav"
     bad.write_bytes(b"%PDF-1.7 " * 100)
     with pytest.raises(AppError, match="not audio I can read"):

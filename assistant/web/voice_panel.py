@@ -140,15 +140,20 @@ class VoicePanel:
                                        concurrency_id="transcribe")
 
     async def _transcribed(self, paths: list[str], token: str, request: gr.Request) -> str:
-        """The words of the recordings at `paths`; AudioProblem when there are none."""
-        owner = self.panel.identity.owner(request, token)
-        admitted = await self.limits.admit_async(request, owner)
-        if isinstance(admitted, str):
-            raise AudioProblem(admitted)
+        """The words of the recordings at `paths`; AudioProblem when there are none.
+        The recordings are deleted: audio is not kept, only the words sent are."""
         try:
-            return " ".join([await self.voice.transcribe(p) for p in paths])
+            admitted = await self.limits.admit_async(request,
+                                                     self.panel.identity.owner(request, token))
+            if isinstance(admitted, str):
+                raise AudioProblem(admitted)
+            try:
+                return " ".join([await self.voice.transcribe(p) for p in paths])
+            finally:
+                admitted.release()
         finally:
-            admitted.release()
+            for path in paths:
+                Path(path).unlink(missing_ok=True)
 
     async def transcribe_box(self, value: Any, token: str,
                              request: gr.Request) -> tuple[Any, str, bool]:
