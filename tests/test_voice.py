@@ -27,7 +27,7 @@ from assistant.voice.sound import Sound, pcm_of_wav, wav_bytes
 from assistant.voice.tickets import SpeechTickets
 from assistant.voice.whisper import WhisperTranscriber
 from fakes.fake_openai import FakeOpenAI
-from tests.conftest import RunningApp, start_app
+from tests.conftest import Clock, RunningApp, start_app
 
 ESPEAK = shutil.which("espeak-ng")
 needs_espeak = pytest.mark.skipif(ESPEAK is None, reason="espeak-ng is not installed (apt)")
@@ -233,11 +233,14 @@ def test_a_speech_link_opens_once_and_only_for_a_minute() -> None:
     assert tickets.take(second) is None
 
 
+LIMITS_CLOCK = Clock(1_000_000.0)  # the voice app's limits count in it; tests move it
+
+
 @pytest.fixture(scope="module")
 def voice_app(fake_server: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory):
     app = start_app({"OPENAI_BASE_URL": fake_server.base_url, "ASSISTANT_MODEL": "fake-model",
                      "ASSISTANT_REQUESTS_PER_MINUTE": "2",
-                     "ASSISTANT_DATA_DIR": str(tmp_path_factory.mktemp("voice"))})
+                     "ASSISTANT_DATA_DIR": str(tmp_path_factory.mktemp("voice"))}, LIMITS_CLOCK)
     yield app
     app.close()
 
@@ -257,6 +260,18 @@ def test_transcribe_endpoint_and_its_limits(voice_app: RunningApp, fake: FakeOpe
     with pytest.raises(AppError, match="the most allowed"):  # two a minute
         client.predict(handle_file(str(speech)), api_name="/transcribe")
     assert len(fake.transcribed) == 1  # the refused ones reached no model server
+
+
+@needs_espeak
+def test_a_recording_sent_as_a_message_is_asked_in_words(voice_app: RunningApp, fake: FakeOpenAI,
+                                                        tmp_path: Path) -> None:
+    fake.transcript = "Which planet is the largest?"
+    LIMITS_CLOCK.now += 120  # a new minute for the per-user limits
+    client = voice_app.client()
+    message = {"text": "", "files": [handle_file(str(speech_file(tmp_path, "Hello there.")))]}
+    client.predict(message, api_name="/chat")
+    asked = [r for r in fake.requests if r.path.endswith("/chat/completions")][-1]
+    assert asked.body["messages"][-1]["content"] == "Which planet is the largest?"
 
 
 def test_an_unknown_speech_link_is_not_found(voice_app: RunningApp) -> None:

@@ -6,7 +6,7 @@ on every call, and string hints would be evaluated again each time.
 
 import asyncio
 import itertools
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import gradio as gr
 
@@ -20,6 +20,7 @@ from ..domain.reply import Charge, Place, Reply
 from ..domain.validation import InvalidInput
 from ..providers.routes import Route
 from ..quotas.meter import Admission
+from ..voice.recording import AudioProblem
 from .attachments import Attachments
 from .chat_actions import ActionMessage, action_of
 from .chatbot_history import history_messages, mark_stopped, shown_chars
@@ -28,6 +29,7 @@ from .documents_panel import DocumentsPanel
 from .own_key_panel import NEEDS_KEY_NOTICE, OwnKeyPanel
 from .render import RAW, as_yielded, notice, render, turn_versions
 from .usage_limits import UsageLimits
+from .voice_panel import is_audio
 
 LIMIT_NOTICE_ID = "limit"
 SUBMIT = gr.update(submit_btn=True, stop_btn=False)
@@ -61,6 +63,8 @@ class ChatTurns:
         self.own_keys = own_keys
         self.runs = runs
         self.remote = remote
+        # A message's recordings, as words (voice_panel.py), when voice is on.
+        self.hear: Callable[[list[str], gr.Request], Awaitable[str]] | None = None
         self._restores = itertools.count(1)  # a new value each time a restore finds a run
 
     async def chat(self, message: Any, history: list[Any], model: str, temperature: float,
@@ -79,6 +83,14 @@ class ChatTurns:
             text, files = self.attachments.split(message)
             if action.kind != "send":
                 files = []  # the message's files were taken when it was first sent
+            if self.hear is not None and (recordings := [f for f in files if is_audio(f)]):
+                files = [f for f in files if f not in recordings]
+                try:
+                    text = " ".join(t for t in (text, await self.hear(recordings, request))
+                                    if isinstance(t, str) and t.strip())
+                except AudioProblem as problem:
+                    yield notice(f"⚠️ {problem}", notice_id="invalid")
+                    return
         if action.kind in ("send", "edit") and not files and \
                 not (isinstance(text, str) and text.strip()):
             return

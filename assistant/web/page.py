@@ -129,6 +129,8 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
     turns = ChatTurns(service, panel, documents, attachments, limits, own_keys, runs, remote,
                       approvals)
     toolbox = service.rounds.toolbox
+    if voice is not None and voice.voice.hears:
+        turns.hear = voice.words
 
     def tool_choices() -> dict[str, Any]:
         """The tools offered, then those of MCP servers that are down, marked."""

@@ -128,20 +128,21 @@ class VoicePanel:
             None, [self.heard, self.send_spoken], None, js=SEND_IF_ASKED, **quick)
         box.clear(None, None, self.status, js=f"() => {MIC_REFUSED!r}", **quick)
         box.submit(self.live_speech, [self.read_aloud, token], [self.url, self.status],
-                   api_visibility="private", concurrency_limit=None).then(
+                   **quick).then(
             None, self.url, None, js=PLAY, **quick)
         box.stop(None, None, None, js=SILENCE_PLAYER, **quick)
-        self.speak.click(self.stored_speech, token, [self.url, self.status],
-                         api_visibility="private", concurrency_limit=None).then(
+        self.speak.click(self.stored_speech, token, [self.url, self.status], **quick).then(
             None, self.url, None, js=PLAY, **quick)
         audio, spoken = gr.File(visible=False), gr.Textbox(visible=False)
         gr.Button(visible=False).click(self.transcribe_api, [audio, gr.Textbox("", visible=False)],
                                        spoken, api_name="transcribe", concurrency_limit=2,
                                        concurrency_id="transcribe")
 
-    async def _transcribed(self, paths: list[str], token: str, request: gr.Request) -> str:
+    async def _transcribed(self, paths: list[str], token: str, request: gr.Request,
+                           keep: bool = False) -> str:
         """The words of the recordings at `paths`; AudioProblem when there are none.
-        The recordings are deleted: audio is not kept, only the words sent are."""
+        The recordings are deleted unless kept, attached to a message the chat shows, until
+        Gradio's cache expires: only the words are stored."""
         try:
             admitted = await self.limits.admit_async(request,
                                                      self.panel.identity.owner(request, token))
@@ -152,8 +153,12 @@ class VoicePanel:
             finally:
                 admitted.release()
         finally:
-            for path in paths:
+            for path in paths if not keep else ():
                 Path(path).unlink(missing_ok=True)
+
+    async def words(self, paths: list[str], request: gr.Request) -> str:
+        """The words of a message's recordings, sent with it (ChatTurns.hear)."""
+        return await self._transcribed(paths, "", request, keep=True)
 
     async def transcribe_box(self, value: Any, token: str,
                              request: gr.Request) -> tuple[Any, str, bool]:
