@@ -1,7 +1,7 @@
 """Voice: how well and how fast speech is heard offline, and how soon a streaming reply is heard.
 
-    python -m bench.voice            # ~5-8 min on 2 cores
-    python -m bench.voice --quick    # 10 sentences, 5 replies, ~1-2 min
+    python -m bench.voice            # ~4 min on 2 cores
+    python -m bench.voice --quick    # 10 sentences, 5 replies, ~1 min
 
 1. Speech to text. Each of 50 short everyday requests (SENTENCES: no digits or number words,
    so Whisper writing numerals is not counted as an error) is spoken by Debian's espeak-ng
@@ -410,10 +410,12 @@ def machine_line(started_load: float) -> str:
         (x.split(":", 1)[1].strip() for x in Path("/proc/cpuinfo").read_text().splitlines()
          if x.startswith("model name")), "unknown CPU")
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    espeak = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True).stdout.split(":")[1]
+    said = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True).stdout
+    espeak = re.search(r"text-to-speech: (\S+)", said)
     return (f"{now} · {os.cpu_count()} cores ({cpu}) · load average {started_load:.2f} at start, "
             f"{os.getloadavg()[0]:.2f} at end · Python {platform.python_version()}, "
-            f"espeak-ng {espeak.split()[0]}, numpy {np.__version__}")
+            f"espeak-ng {espeak.group(1) if espeak else '?'}, numpy {np.__version__}, "
+            f"openai {metadata.version('openai')}")
 
 
 def print_stt(results: list[SttResult], clips: list[Clip], sphinx_missing: bool) -> None:
@@ -445,7 +447,8 @@ def print_speech(spoken: Spoken, trials: int) -> None:
         ("fake server /v1/audio/speech (ServerVoice)", ms(spoken.server[0]), ms(spoken.server[1]), "–"),
     ])
     audio, work = spoken.sentence_audio, spoken.sentence_work
-    print(f"Offline voice, {len(audio)} sentences (espeak-ng at the app's 165 words/min):\n")
+    print(f"Offline voice, {len(audio)} sentences (espeak-ng at the app's {EspeakVoice().words_per_minute} "
+          "words/min, each spoken whole):\n")
     table(("Audio s per sentence (p50)", "Synthesis s per sentence (p50 / p95)", "Synthesis / audio"),
           [(f"{pct(audio, 50):.2f}", f"{pct(work, 50):.3f} / {pct(work, 95):.3f}", f"{sum(work) / sum(audio):.3f}")])
     latency = spoken.server_transcription

@@ -38,3 +38,10 @@ def test_code_blocks_are_skipped_even_while_being_written() -> None:
 def test_list_items_and_headings_end_at_their_line() -> None:
     heard = Sentences().feed("# Steps\n- open the door\n1. sit down\n\nDone.", final=True)
     assert heard == ["Steps", "open the door", "sit down", "Done."]
+
+
+def test_a_sentence_is_spoken_at_its_full_stop_not_at_the_next_token() -> None:
+    sentences = Sentences()
+    assert sentences.feed("Hello there.") == ["Hello there."]
+    assert sentences.feed("Hello there. It costs 3.") == []  # "3." may go on as "3.50"
+    assert sentences.feed("Hello there. It costs 3.50 now. Go to https://x.") == ["It costs 3.50 now."]

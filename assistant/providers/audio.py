@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import AsyncIterator
+from typing import AsyncGenerator
 
 import openai
 from openai import AsyncOpenAI
@@ -54,12 +54,16 @@ class ServerVoice:
         self.voice = voice
         self.label = f"{model} on {host_of(str(client.base_url))}"
 
-    async def speak(self, text: str) -> AsyncIterator[bytes]:
+    async def speak(self, text: str) -> AsyncGenerator[bytes, None]:
         try:
             async with self.client.audio.speech.with_streaming_response.create(
                     model=self.model, voice=self.voice, input=text,
                     response_format="pcm") as response:
+                odd = b""  # a sample split between two chunks
                 async for chunk in response.iter_bytes(4_800):  # 0.1 s
-                    yield chunk
+                    chunk, cut = odd + chunk, len(odd + chunk) & ~1
+                    odd = chunk[cut:]
+                    if cut:
+                        yield chunk[:cut]
         except openai.APIError as exc:
             raise _failure(exc, self.client, self.model, "audio speech") from None

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from typing import AsyncIterator
+from typing import AsyncGenerator
 
-from .sound import pcm_of_wav
+from .sound import pcm_of_wav, resampled
 
 MOST_CHARS = 2_000  # of one sentence: a runaway line is cut, not spoken for minutes
 
@@ -27,7 +27,7 @@ class EspeakVoice:
     def available(self) -> bool:
         return self.binary is not None
 
-    async def speak(self, text: str) -> AsyncIterator[bytes]:
+    async def speak(self, text: str) -> AsyncGenerator[bytes, None]:
         if self.binary is None:
             raise RuntimeError("espeak-ng is not installed")
         process = await asyncio.create_subprocess_exec(
@@ -43,4 +43,5 @@ class EspeakVoice:
                 await process.wait()
         if process.returncode != 0:
             raise RuntimeError(f"espeak-ng exited with {process.returncode}")
-        yield pcm_of_wav(out).pcm
+        sound = pcm_of_wav(out)  # 22.05 kHz, unless this espeak-ng was set up otherwise
+        yield resampled(sound.pcm, sound.sample_rate, self.sample_rate)

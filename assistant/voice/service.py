@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import aclosing
 from dataclasses import dataclass
-from typing import AsyncIterator, Protocol
+from typing import AsyncGenerator, AsyncIterator, Protocol
 
 from ..providers.audio import AudioRefused, NoAudioEndpoint, ServerTranscriber, ServerVoice
 from .espeak import EspeakVoice
 from .recording import NO_SPEECH, SILENCE, AudioProblem, read_recording
-from .sound import SAMPLE_BYTES
+from .sound import resampled
 from .speakable import Sentences
 from .whisper import WhisperTranscriber
 
@@ -25,7 +26,7 @@ class Voice(Protocol):
     label: str
     sample_rate: int
 
-    def speak(self, text: str) -> AsyncIterator[bytes]: ...
+    def speak(self, text: str) -> AsyncGenerator[bytes, None]: ...
 
 
 @dataclass
@@ -75,21 +76,24 @@ class VoiceService:
 
     async def spoken(self, voice: Voice, texts: AsyncIterator[tuple[str, bool]]
                      ) -> AsyncIterator[bytes]:
-        """PCM of a reply read sentence by sentence while it grows; `texts` gives the
-        whole reply so far and whether it has ended."""
-        sentences, odd = Sentences(), b""
+        """PCM at `voice`'s rate of a reply read sentence by sentence while it grows;
+        `texts` gives the whole reply so far and whether it has ended. A server voice
+        that turns out to have no speech endpoint hands over to the offline one."""
+        rate, sentences = voice.sample_rate, Sentences()
         async for text, final in texts:
             for sentence in sentences.feed(text, final):
-                try:
-                    async for pcm in voice.speak(sentence):
-                        pcm, odd = (odd + pcm), b""
-                        if len(pcm) % SAMPLE_BYTES:
-                            pcm, odd = pcm[:-1], pcm[-1:]
-                        yield pcm
-                except NoAudioEndpoint:
-                    if voice is self.server_voice:
-                        self.server_voice = None  # the next reply speaks offline
-                    return
-                except (AudioRefused, RuntimeError) as exc:
-                    log.warning("speech failed: %s", exc)
-                    return
+                while True:
+                    try:
+                        async with aclosing(voice.speak(sentence)) as speech:
+                            async for pcm in speech:
+                                yield resampled(pcm, voice.sample_rate, rate)
+                        break
+                    except NoAudioEndpoint:
+                        self.server_voice = None
+                        if self.voice is None:
+                            return
+                        voice = self.voice
+                        log.info("the model server has no audio speech: speaking offline")
+                    except (AudioRefused, RuntimeError) as exc:
+                        log.warning("speech failed: %s", exc)
+                        return

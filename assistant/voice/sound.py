@@ -5,6 +5,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+import numpy as np
+
 SAMPLE_BYTES = 2  # signed 16-bit little-endian, mono
 STREAM_SIZE = 0xFFFFFFFF  # a WAV stream's sizes when its end is not known yet
 
@@ -54,3 +56,12 @@ def pcm_of_wav(data: bytes) -> Sound:
             return Sound(rate, samples[:len(samples) - len(samples) % SAMPLE_BYTES])
         at += 8 + size + size % 2
     raise ValueError("no samples")
+
+
+def resampled(pcm: bytes, rate: int, to: int) -> bytes:
+    """16-bit PCM at another rate (linear interpolation: speech, not music)."""
+    if rate == to or not pcm:
+        return pcm
+    samples = np.frombuffer(pcm[:len(pcm) - len(pcm) % SAMPLE_BYTES], "<i2")
+    at = np.arange(int(len(samples) * to / rate)) * (rate / to)
+    return bytes(np.interp(at, np.arange(len(samples)), samples).astype("<i2").tobytes())

@@ -23,6 +23,7 @@ _LINE_MARK = re.compile(r"^\s*(?:#{1,6}\s+|>+\s*|[-*+]\s+|\d+[.)]\s+|\|)", re.M)
 _RULE = re.compile(r"^\s*([-*_=|:]\s*){3,}$", re.M)
 _SYMBOLS = re.compile(r"[*_~`#|<>=^\\{}\[\]$]+")
 _SPACES = re.compile(r"\s+")
+_STOPPED = re.compile(r"[^\W\d_][.!?…][\"'”’)*_]*$")
 _NUMBERING = re.compile(r"\s*\d+[.)]")
 _WORD = re.compile(r"\w")
 
@@ -41,6 +42,14 @@ def speakable(markdown: str) -> str:
     text = _SPACES.sub(" ", text).strip()
     text = re.sub(r"\s+([.,;:!?])", r"\1", text)
     return text if _WORD.search(text) else ""
+
+
+def _ended(text: str) -> bool:
+    """Whether a reply that stops, for now, at `text` has finished a sentence: a full stop
+    after a word, not after a number ("3." may go on as "3.5") or inside a link."""
+    words = text.split()
+    return bool(words) and bool(_STOPPED.search(words[-1])) and \
+        not any(mark in words[-1] for mark in ("://", "www.", "@"))
 
 
 class Sentences:
@@ -62,7 +71,7 @@ class Sentences:
             if end is not None:
                 found.append(before[:end.end()])
                 self._at += end.end()
-            elif before.strip() and (fence is not None or final):
+            elif before.strip() and (fence is not None or final or _ended(before)):
                 found.append(before)
                 self._at += len(before)
             elif fence is not None:
