@@ -221,6 +221,21 @@ def test_speech_starts_before_the_reply_ends_and_says_only_words(fake: FakeOpenA
     assert fake.spoken == ["Paris is the capital.", "See now.", "Bye."]
 
 
+@needs_espeak
+def test_a_server_without_speech_hands_the_reply_to_the_offline_voice(fake: FakeOpenAI) -> None:
+    fake.audio_enabled = False
+    voice = ServerVoice(client_of(fake), "gpt-4o-mini-tts", "alloy")
+    service = VoiceService(None, EspeakVoice(), server_voice=voice)
+
+    async def read_aloud() -> bytes:
+        async def reply() -> AsyncIterator[tuple[str, bool]]:
+            yield "Good morning to you.", True
+        return b"".join([pcm async for pcm in service.spoken(voice, reply())])
+    seconds = len(asyncio.run(read_aloud())) / 2 / voice.sample_rate  # still the stream's rate
+    assert 0.8 < seconds < 4
+    assert service.voice is service.offline_voice  # and the next reply starts offline
+
+
 def test_a_speech_link_opens_once_and_only_for_a_minute() -> None:
     now = [0.0]
     tickets = SpeechTickets(clock=lambda: now[0])
