@@ -19,6 +19,7 @@ from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 from openai import AsyncOpenAI
 
+from assistant.app.settings import BadSetting, load_settings
 from assistant.providers.audio import NoAudioEndpoint, ServerTranscriber, ServerVoice
 from assistant.voice.espeak import EspeakVoice
 from assistant.voice.recording import NO_SPEECH, NOT_AUDIO, SILENCE, AudioProblem
@@ -234,6 +235,18 @@ def test_a_server_without_speech_hands_the_reply_to_the_offline_voice(fake: Fake
     seconds = len(asyncio.run(read_aloud())) / 2 / voice.sample_rate  # still the stream's rate
     assert 0.8 < seconds < 4
     assert service.voice is service.offline_voice  # and the next reply starts offline
+
+
+@pytest.mark.parametrize(("variable", "value", "said"), [
+    ("ASSISTANT_VOICE", "loud", "--voice (ASSISTANT_VOICE) is “loud”: it must be auto or "
+                                "offline or server or off."),
+    ("ASSISTANT_MAX_AUDIO_SECONDS", "0", "--max-audio-seconds (ASSISTANT_MAX_AUDIO_SECONDS) is "
+                                         "“0”: it must be from 1 to 86400."),
+])
+def test_a_bad_voice_setting_is_a_sentence(variable: str, value: str, said: str) -> None:
+    with pytest.raises(BadSetting) as raised:
+        load_settings([], environ={variable: value})
+    assert str(raised.value) == said
 
 
 def test_a_speech_link_opens_once_and_only_for_a_minute() -> None:

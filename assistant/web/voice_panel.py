@@ -63,12 +63,16 @@ def is_audio(path: str) -> bool:
 
 
 async def texts_of(run: Run[Update]) -> AsyncIterator[tuple[str, bool]]:
-    """A running reply's text as it grows, and whether it has ended."""
+    """A running reply's text as it grows, and whether it has ended. A reply that fails
+    says so in the chat; its speech just ends with what was written."""
     text = ""
-    async for update in run.follow():
-        if isinstance(update, Reply):
-            text = update.text
-            yield text, update.ended is not None
+    try:
+        async for update in run.follow():
+            if isinstance(update, Reply):
+                text = update.text
+                yield text, update.ended is not None
+    except Exception:
+        pass
     yield text, True
 
 
