@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import av
 import numpy as np
 from numpy.typing import NDArray
 
@@ -66,6 +65,7 @@ class Recording:
 
 def read_recording(path: str, max_seconds: float) -> Recording:
     """The recording at `path`, or AudioProblem saying why it cannot be transcribed."""
+    import av  # FFmpeg's libraries: loaded by the first recording, not by every app
     try:
         container = av.open(path, metadata_errors="ignore")
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError):
