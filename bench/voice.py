@@ -16,9 +16,9 @@
    of audio, summed over the clips.
 2. Time to first sound. A reply streams at 30 tokens/s (a token is a word or a punctuation
    mark) into VoiceService.spoken, as the page's read-aloud does; measured up to its first
-   PCM chunk, from the moment the first sentence's full stop is shown, and from the token
-   after it (the app's Sentences needs the space after the stop to know the sentence is
-   complete, so that part is one token, ~33 ms). 20 replies (REPLIES), after one untimed
+   PCM chunk, from the moment the first sentence's full stop is shown, and from the moment
+   the app's Sentences takes the sentence as complete (the same, unless the stop follows a
+   number, which may go on as "3.5"). 20 replies (REPLIES), after one untimed
    warm-up: offline with EspeakVoice (which answers once the whole sentence is synthesised),
    and with ServerVoice against the fake OpenAI server (fakes/fake_openai.py, in this
    process: a tone, streamed as 24 kHz PCM, so this is the app's own overhead, not a model's).
@@ -441,7 +441,7 @@ def print_stt(results: list[SttResult], clips: list[Clip], sphinx_missing: bool)
 def print_speech(spoken: Spoken, trials: int) -> None:
     print(f"## Time to first sound\n\nA reply streaming at {TOKENS_PER_SECOND:g} tokens/s, {trials} replies; "
           "milliseconds to VoiceService.spoken's first PCM chunk, p50 / p95\n")
-    table(("Voice", "From the full stop shown", "From the sentence complete (next token)", "Target"), [
+    table(("Voice", "From the full stop shown", "From the sentence taken as complete", "Target"), [
         ("espeak-ng, offline (EspeakVoice)", ms(spoken.offline[0]), ms(spoken.offline[1]),
          first_sound_verdict(spoken.offline[0])),
         ("fake server /v1/audio/speech (ServerVoice)", ms(spoken.server[0]), ms(spoken.server[1]), "–"),
