@@ -111,18 +111,43 @@ def test_a_recording_is_put_in_the_box_to_edit(voice_page_app: RunningApp,
 
 
 REFUSE_MICROPHONE = """
-  navigator.mediaDevices.enumerateDevices = async () =>
-    [{kind: 'audioinput', deviceId: '', groupId: '', label: ''}];  // no ids before a grant
   navigator.mediaDevices.getUserMedia = async () => {
     throw new DOMException('Permission denied', 'NotAllowedError'); };"""
+NO_IDS = """
+  navigator.mediaDevices.enumerateDevices = async () =>
+    [{kind: 'audioinput', deviceId: '', groupId: '', label: ''}];  // as before a grant"""
 
 
-def test_a_refused_microphone_is_explained(voice_page_app: RunningApp,
-                                           microphone_browser: Any) -> None:
-    page = microphone_browser.new_page()
-    page.add_init_script(REFUSE_MICROPHONE)  # as a browser does when the user says no
+@pytest.mark.parametrize("microphones", ["one", "several"])
+def test_a_refused_microphone_is_explained(voice_page_app: RunningApp, microphone_browser: Any,
+                                           microphones: str) -> None:
+    page = microphone_browser.new_page()  # refused as a browser does when the user says no
+    page.add_init_script(REFUSE_MICROPHONE + (NO_IDS if microphones == "one" else ""))
     open_app(page, voice_page_app.url)
     page.get_by_label("Record audio").click()
+    if microphones == "several":
+        page.get_by_label("Start recording").click()
     expect(page.locator("#voice-status")).to_contain_text("microphone is not available",
                                                           timeout=15_000)
     page.close()
+
+
+def test_reading_aloud_counts_against_the_limits(fake: FakeOpenAI, microphone_browser: Any,
+                                                 tmp_path: Path) -> None:
+    """One request a minute: the message takes it, so its speech is refused, in words."""
+    app = start_app({"OPENAI_BASE_URL": fake.base_url, "ASSISTANT_MODEL": "fake-model",
+                     "ASSISTANT_VOICE": "offline", "ASSISTANT_REQUESTS_PER_MINUTE": "1",
+                     "ASSISTANT_DATA_DIR": str(tmp_path)})
+    try:
+        page = microphone_browser.new_page()
+        open_app(page, app.url)
+        page.get_by_role("button", name="Voice").click()
+        page.locator("#voice-read input").check()
+        message_box(page).fill("Hello")
+        message_box(page).press("Enter")
+        expect(page.locator("#voice-status")).to_contain_text("the most allowed", timeout=15_000)
+        assert page.evaluate("() => document.getElementById('voice-out').getAttribute('src')") \
+            is None
+        page.close()
+    finally:
+        app.close()

@@ -288,6 +288,8 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
             demo.load(None, panel.token, None, js=RESTORE_IF_KNOWN)
         demo.load(None, None, None, js=SWITCH_ON_VERSION_LINKS)
         demo.load(None, None, None, js=PAGE_SCRIPT)
+        if voice is not None:
+            demo.load(None, None, None, js=voice.watch_microphone)
         running.change(turns.follow, panel.token, following, api_visibility="private",
                        concurrency_limit=None)
     if dashboard is not None:

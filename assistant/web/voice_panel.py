@@ -53,6 +53,17 @@ SILENCE_PLAYER = """() => {
   const audio = document.getElementById('""" + AUDIO_ID + """');
   if (audio) { audio.pause(); audio.removeAttribute('src'); audio.load(); }
 }"""
+MIC_REFUSED_ID = "voice-mic-refused"
+# Gradio's recorder only reports a refusal when there is one microphone: every refusal is.
+WATCH_MICROPHONE = """() => {
+  const media = navigator.mediaDevices;
+  if (!media || !media.getUserMedia) return;
+  const ask = media.getUserMedia.bind(media);
+  media.getUserMedia = async (constraints) => {
+    try { return await ask(constraints); }
+    catch (error) { document.getElementById('""" + MIC_REFUSED_ID + """')?.click(); throw error; }
+  };
+}"""
 PLAYER = (f'<audio id="{AUDIO_ID}" controls preload="none" '
           'aria-label="Reply read aloud"></audio>')
 
@@ -88,6 +99,8 @@ class VoicePanel:
         self.panel = panel
         self.limits = limits
         self.runs = runs
+
+    watch_microphone = WATCH_MICROPHONE
 
     @property
     def on(self) -> bool:
@@ -130,7 +143,9 @@ class VoicePanel:
             self.transcribe_box, [box, token], heard, api_visibility="private",
             concurrency_limit=2, concurrency_id="transcribe").then(
             None, [self.heard, self.send_spoken], None, js=SEND_IF_ASKED, **quick)
-        box.clear(None, None, self.status, js=f"() => {MIC_REFUSED!r}", **quick)
+        refused = gr.Button(visible="hidden", elem_id=MIC_REFUSED_ID)
+        for failed in (box.clear, refused.click):
+            failed(None, None, self.status, js=f"() => {MIC_REFUSED!r}", **quick)
         box.submit(self.live_speech, [self.read_aloud, token], [self.url, self.status],
                    **quick).then(
             None, self.url, None, js=PLAY, **quick)
