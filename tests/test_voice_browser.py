@@ -97,6 +97,12 @@ def test_speak_send_and_hear_the_reply_while_it_streams(
     page.evaluate("() => document.getElementById('voice-out').removeAttribute('src')")
     page.get_by_role("button", name=re.compile("Read aloud")).click()  # the stored reply, again
     page.wait_for_function(AUDIO_HAS_DATA, timeout=30_000)
+
+    heard = page.evaluate("() => document.getElementById('voice-out').getAttribute('src')")
+    page.get_by_label("Retry").last.click()  # a new version is read aloud too
+    page.wait_for_function("(before) => { const a = document.getElementById('voice-out');"
+                           " return a.getAttribute('src') !== before && a.buffered.length > 0; }",
+                           arg=heard, timeout=30_000)
     page.close()
 
 

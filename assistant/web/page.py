@@ -223,7 +223,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
 
         if voice is not None:
             voice.render_player()
-            voice.wire(chat_interface.textbox, panel.token)
+            voice.wire(chat_interface.textbox, chat_interface.chatbot, panel.token)
         compare = ComparePanel(service, panel, panel.store, limits, own_keys)
         compare.render([*auto, *suggested] or [default_model], default_model)
         chat_interface.add_action_api(concurrency_limit)

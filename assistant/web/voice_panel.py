@@ -134,7 +134,7 @@ class VoicePanel:
         return (f"Hears with {hears.label if hears else 'nothing (off)'}; "
                 f"speaks with {voice.label if voice else 'nothing (install espeak-ng)'}.")
 
-    def wire(self, box: Any, token: Any) -> None:
+    def wire(self, box: Any, chatbot: Any, token: Any) -> None:
         quick: dict[str, Any] = {"api_visibility": "private", "queue": False}
         heard = [box, self.status, self.heard]
         box.upload(self.transcribe_box, [box, token], heard, api_visibility="private",
@@ -146,9 +146,9 @@ class VoicePanel:
         refused = gr.Button(visible="hidden", elem_id=MIC_REFUSED_ID)
         for failed in (box.clear, refused.click):
             failed(None, None, self.status, js=f"() => {MIC_REFUSED!r}", **quick)
-        box.submit(self.live_speech, [self.read_aloud, token], [self.url, self.status],
-                   **quick).then(
-            None, self.url, None, js=PLAY, **quick)
+        for new_reply in (box.submit, chatbot.retry, chatbot.edit, chatbot.option_select):
+            new_reply(self.live_speech, [self.read_aloud, token], [self.url, self.status],
+                      **quick).then(None, self.url, None, js=PLAY, **quick)
         box.stop(None, None, None, js=SILENCE_PLAYER, **quick)
         self.speak.click(self.stored_speech, token, [self.url, self.status], **quick).then(
             None, self.url, None, js=PLAY, **quick)
