@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from assistant.voice.sound import pcm_of_wav, resampled
 from fakes.chromium import fake_microphone
 from fakes.fake_openai import FakeOpenAI, Scenario
 from tests.browser import bot_message, launch_chromium, message_box, open_app
@@ -34,12 +35,9 @@ def microphone_file(folder: Path) -> str:
     raw = folder / "question-22k.wav"
     subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(raw), "--", QUESTION],
                    check=True, capture_output=True, timeout=30)
-    with wave.open(str(raw)) as spoken:
-        rate, samples = spoken.getframerate(), np.frombuffer(
-            spoken.readframes(spoken.getnframes()), "<i2").astype(np.float64)
-    at = np.arange(int(len(samples) * 48_000 / rate)) * rate / 48_000
-    resampled = np.interp(at, np.arange(len(samples)), samples).astype("<i2")
-    padded = np.concatenate([np.zeros(14_400, "<i2"), resampled, np.zeros(48_000, "<i2")])
+    spoken = pcm_of_wav(raw.read_bytes())
+    speech = np.frombuffer(resampled(spoken.pcm, spoken.sample_rate, 48_000), "<i2")
+    padded = np.concatenate([np.zeros(14_400, "<i2"), speech, np.zeros(48_000, "<i2")])
     path = folder / "question.wav"
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
