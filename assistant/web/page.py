@@ -33,7 +33,7 @@ from .page_style import HEADER, MESSAGE_BOX_ID, PAGE_SCRIPT
 from .safe_markdown import markdown_text
 from .share_panel import SharePanel
 from .usage_limits import UsageLimits
-from .voice_panel import VoicePanel
+from .voice_panel import WATCH_MICROPHONE, VoicePanel
 from .your_data_panel import YourDataPanel
 
 PRESETS: dict[str, str] = {
@@ -289,7 +289,7 @@ def build_ui(service: ChatService, default_model: str, panel: ConversationPanel,
         demo.load(None, None, None, js=SWITCH_ON_VERSION_LINKS)
         demo.load(None, None, None, js=PAGE_SCRIPT)
         if voice is not None:
-            demo.load(None, None, None, js=voice.watch_microphone)
+            demo.load(None, None, None, js=WATCH_MICROPHONE)
         running.change(turns.follow, panel.token, following, api_visibility="private",
                        concurrency_limit=None)
     if dashboard is not None:

@@ -100,8 +100,6 @@ class VoicePanel:
         self.limits = limits
         self.runs = runs
 
-    watch_microphone = WATCH_MICROPHONE
-
     @property
     def on(self) -> bool:
         return self.voice.hears or self.voice.voice is not None
