@@ -20,6 +20,7 @@ from ..voice.service import NO_VOICE, VoiceService
 from ..voice.tickets import SpeechTickets
 from .conversations_panel import ConversationPanel
 from .page_style import MESSAGE_BOX_ID
+from .safe_markdown import markdown_text
 from .usage_limits import UsageLimits
 from .voice_routes import PATH
 
@@ -129,8 +130,8 @@ class VoicePanel:
     def _models_line(self) -> str:
         hears = self.voice.server_transcriber or self.voice.offline_transcriber
         voice = self.voice.voice
-        return (f"Hears with {hears.label if hears else 'nothing (off)'}; "
-                f"speaks with {voice.label if voice else 'nothing (install espeak-ng)'}.")
+        return markdown_text(f"Hears with {hears.label if hears else 'nothing (off)'}; "
+                             f"speaks with {voice.label if voice else 'nothing (install espeak-ng)'}.")
 
     def wire(self, box: Any, chatbot: Any, token: Any) -> None:
         quick: dict[str, Any] = {"api_visibility": "private", "queue": False}
@@ -189,7 +190,7 @@ class VoicePanel:
         try:
             words = await self._transcribed(recordings, token, request)
         except AudioProblem as problem:
-            return {"text": text, "files": others}, f"⚠️ {problem}", False
+            return {"text": text, "files": others}, f"⚠️ {markdown_text(str(problem))}", False
         return {"text": f"{text} {words}".strip(), "files": others}, "", True
 
     async def transcribe_api(self, audio: str | None, token: str, request: gr.Request) -> str:
@@ -209,7 +210,7 @@ class VoicePanel:
         admitted = await self.limits.admit_async(request,
                                                  self.panel.identity.owner(request, token))
         if isinstance(admitted, str):
-            return "", f"⚠️ {admitted}"
+            return "", f"⚠️ {markdown_text(admitted)}"
         admitted.release()  # counted as a request; the stream holds no slot
         ticket = self.tickets.issue(voice.sample_rate, lambda: self.voice.spoken(voice, texts))
         return f"{PATH}/{ticket}", ""
