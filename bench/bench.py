@@ -47,7 +47,7 @@ import uuid
 from contextlib import ExitStack, contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from bench.client import (
     HOST,
@@ -255,7 +255,7 @@ def measure(args: argparse.Namespace) -> dict:
     return res
 
 
-def pct(values: list[float | None], p: float) -> float:
+def pct(values: Sequence[float | None], p: float) -> float:
     xs = sorted(INF if v is None else v for v in values)  # nearest rank; missing counts as ∞
     return xs[min(len(xs) - 1, max(0, math.ceil(p / 100 * len(xs)) - 1))] if xs else INF
 

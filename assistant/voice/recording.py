@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from .sound import Sound, wav_bytes
+
 RATE = 16_000  # what Whisper and the transcription APIs expect
 SILENT_PEAK = 0.004  # about -48 dBFS: a muted or unplugged microphone
 
@@ -58,7 +60,6 @@ class Recording:
         return not len(self.samples) or float(np.max(np.abs(self.samples))) < SILENT_PEAK
 
     def wav(self) -> bytes:
-        from .sound import Sound, wav_bytes
         pcm = (np.clip(self.samples, -1, 1) * 32767).astype("<i2").tobytes()
         return wav_bytes(Sound(RATE, pcm))
 
