@@ -127,7 +127,10 @@ def test_a_browser_visitor_does_everything_and_no_key_leaks(page, visitor_app, f
     finished = received(page)
     open_app(page, visitor_app.url)
     page.get_by_text("Your API key").first.click()
-    page.get_by_label("Your API key").fill(VISITOR_KEY)
+    key_box = page.get_by_label("Your API key")
+    expect(key_box).to_be_editable()  # the panel has opened, so what is typed stays
+    key_box.fill(VISITOR_KEY)
+    expect(key_box).to_have_value(VISITOR_KEY)
     page.get_by_role("button", name="Use my key").click()
     expect(page.locator("#own-key-status")).to_contain_text("Your own key is in use")
     expect(page.get_by_label("Your API key")).to_have_value("")  # never echoed back
