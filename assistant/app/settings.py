@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, NoReturn, Sequence
+from typing import Mapping, NoReturn, Sequence
 
 from dotenv import dotenv_values
 
 from ..domain.redaction import shown_url
-from ..identity.owners import hf_user_owner, user_owner
 from ..providers.backend_file import BackendsFile, BackendsFileError, read_backends
 from ..providers.backends import Connection
 from ..providers.protocols import ApiName
@@ -20,22 +18,15 @@ from ..quotas.policy import LimitSettings
 from .setting_checks import (
     BadSetting,
     env_file_problem,
-    http_url,
-    listen_host,
     on_or_off,
     out_of_bounds,
-    postgres_url,
 )
+from .setting_values import PARSERS
 
 __all__ = ["BadSetting", "Settings", "build_parser", "load_settings"]
 
 SPACES_FRAME_ANCESTORS = ("'self'", "https://huggingface.co")  # a Space shows the app in an iframe
-_HOST = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?")
-_SOURCE = re.compile(r"'self'|'none'|\*|(https?://)?(\*\.)?[A-Za-z0-9.\-]+(:\d+)?")
 PUBLIC_LIMITS = LimitSettings(requests_per_minute=20, concurrent_streams=3, tokens_per_day=200_000)
-
-_API_NAMES: dict[str, ApiName] = {"chat": "chat_completions", "chat-completions": "chat_completions",
-              "chat_completions": "chat_completions", "responses": "responses"}
 
 
 @dataclass(frozen=True)
@@ -296,67 +287,8 @@ _OPTIONS: tuple[tuple[str, str, str, type, str], ...] = (
 )
 
 
-
-def _parse_api(value: str) -> ApiName:
-    api = _API_NAMES.get(value.strip().lower())
-    if api is None:
-        raise ValueError("it must be chat_completions or responses")
-    return api
-
-
-def image_hosts(value: str) -> tuple[str, ...]:
-    """ASSISTANT_IMAGE_HOSTS: host names, comma- or space-separated; `*.` allows subdomains,
-    `:port` another port than the default."""
-    hosts = tuple(h.strip().lower() for h in re.split(r"[,\s]+", value) if h.strip())
-    for host in hosts:
-        if not _HOST.fullmatch(host):
-            raise ValueError(f"“{host}” is not a host name (write example.com or *.example.com)")
-    return hosts
-
-
-def admin_owners(value: str) -> tuple[str, ...]:
-    """ASSISTANT_ADMINS: user names as they sign in; hf:NAME for Hugging Face accounts."""
-    owners = []
-    for name in (n.strip() for n in re.split(r"[,\s]+", value) if n.strip()):
-        hf = name.startswith("hf:")
-        bare = name.removeprefix("hf:")
-        if not bare or ":" in bare:
-            raise ValueError(f"“{name}” is not a user name (write NAME or hf:NAME)")
-        owners.append(hf_user_owner(bare) if hf else user_owner(bare) or "")
-    return tuple(owners)
-
-
-def frame_ancestors(value: str) -> tuple[str, ...]:
-    """ASSISTANT_FRAME_ANCESTORS: the sites that may show the app in a frame."""
-    sources = tuple(s.strip() for s in re.split(r"[,\s]+", value) if s.strip())
-    for source in sources:
-        if not _SOURCE.fullmatch(source):
-            raise ValueError(f"“{source}” is not a frame source (write 'self', 'none' or "
-                             "https://example.com)")
-    return sources
-
-
-def _choice(*allowed: str) -> Callable[[str], str]:
-    def parse(value: str) -> str:
-        choice = value.strip().lower()
-        if choice not in allowed:
-            raise ValueError(f"it must be {' or '.join(allowed)}")
-        return choice
-    return parse
-
-
 _KIND_WORDS = {int: "a whole number", float: "a number"}
 _SECRET = {"auth"}
-
-
-def _parse_auth(value: str) -> tuple[tuple[str, str], ...]:
-    pairs = []
-    for item in value.split(","):
-        user, sep, password = item.strip().partition(":")
-        if not sep or not user or not password:
-            raise ValueError("it must look like 'user:password,user2:password2'")
-        pairs.append((user, password))
-    return tuple(pairs)
 
 
 def _environment(env_file: str | os.PathLike[str] | None) -> dict[str, str]:
@@ -366,12 +298,6 @@ def _environment(env_file: str | os.PathLike[str] | None) -> dict[str, str]:
     return values
 
 
-_PARSERS: dict[str, Callable[[str], object]] = {
-    "auth": _parse_auth, "api": _parse_api, "visitor_keys": _choice("off", "allowed", "required"),
-    "image_hosts": image_hosts, "frame_ancestors": frame_ancestors, "admins": admin_owners,
-    "moderation": _choice("off", "openai"), "voice": _choice("auto", "offline", "server", "off"),
-    "moderation_fail": _choice("open", "closed"),
-    "openai_base_url": http_url, "database_url": postgres_url, "host": listen_host}
 # Read from the environment only (secrets, and the switch without a value on the command line)
 _ENV_ONLY = ("OPENAI_API_KEY", "ASSISTANT_SHARE", "ASSISTANT_SECRET", "ASSISTANT_METRICS_TOKEN")
 KNOWN_VARIABLES = {var for _, var, _, _, _ in _OPTIONS} | set(_ENV_ONLY)
@@ -419,7 +345,7 @@ def load_settings(argv: Sequence[str] | None = None,
             raw = env.get("GRADIO_SERVER_NAME" if name == "host" else "GRADIO_SERVER_PORT") or None
         if raw is None:
             continue
-        parse = _PARSERS.get(name) or (on_or_off if kind is bool else kind)
+        parse = PARSERS.get(name) or (on_or_off if kind is bool else kind)
         given = "not valid" if name in _SECRET else f"“{shown_url(raw)}”"  # no password
         try:
             values[name] = value = parse(raw)
