@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from assistant.tools.mcp_client import Backoff
+from assistant.tools.mcp_client import Backoff, ServerStatus
 from assistant.web.page import tools_status
 from fakes.fake_openai import Scenario
 from tests.conftest import FAKE_MODEL, model_posts, start_app
@@ -63,3 +63,15 @@ def test_an_mcp_tool_is_offered_called_and_comes_back_after_its_server_crashes(f
         assert "🟢 MCP server **calc**: running, 4 tools." in tools_status(mcp)
     finally:
         app.close()
+
+
+def test_a_server_starting_again_still_says_why_it_went_down():
+    class Servers:
+        def statuses(self) -> list[ServerStatus]:
+            return [ServerStatus("broken", "starting", "The MCP server 'broken' could not "
+                                 "start: there is no /no/such/mcp-server."),
+                    ServerStatus("calc", "starting")]
+    lines = tools_status(Servers()).split("\n\n")  # type: ignore[arg-type]
+    assert lines[0].startswith("⏳ MCP server **broken**: starting. The MCP server")
+    assert "could not start" in lines[0]
+    assert lines[1] == "⏳ MCP server **calc**: starting."

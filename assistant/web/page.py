@@ -102,8 +102,8 @@ def tools_status(mcp: McpRuntime) -> str:
         name = f"{STATE_MARKS[status.state]} MCP server **{markdown_text(status.name)}**"
         if status.state == "running":
             lines.append(f"{name}: running, {status.tools} tools.")
-        elif status.state == "starting":
-            lines.append(f"{name}: starting.")
+        elif status.state == "starting":  # again, after a failure: its words stay shown
+            lines.append(f"{name}: starting. {markdown_text(status.problem)}".rstrip())
         elif status.state == "restarting":
             lines.append(f"{name}: restarting in {math.ceil(status.retry_in or 0)} s. "
                          f"{markdown_text(status.problem)}")
