@@ -53,6 +53,7 @@ from ..tools.catalog import McpRuntime, builtin_toolbox
 from ..tools.mcp_config import load_servers
 from ..voice.tickets import SpeechTickets
 from ..web.admin_gate import AdminGate
+from ..web.at_shutdown import AtShutdown
 from ..web.attachments import Attachments
 from ..web.callers import Identity
 from ..web.client_address import parse_proxies
@@ -106,6 +107,11 @@ class App:
     tracer: TurnTracer | None = None  # OpenTelemetry, when an OTLP endpoint is set
     dashboard: DashboardPage | None = None  # /admin, when ASSISTANT_ADMINS names someone
     speech: SpeechTickets = field(default_factory=SpeechTickets)  # links to replies read aloud
+
+    async def close_connections(self) -> None:
+        """The model servers' connections, closed on the server's loop as it stops."""
+        for backend in self.service.routes.backends:
+            await backend.client.close()
 
     def close(self) -> None:
         self.demo.close()
@@ -288,6 +294,7 @@ def launch(app: App, **overrides: Any) -> None:
                                *voice_routes(app.speech)],
                     "middleware": [Middleware(SecurityHeaders, headers=security_headers(
                         s.image_hosts, s.page_frame_ancestors())), Middleware(NoOutsideFetches),
+                        Middleware(AtShutdown, close=app.close_connections),
                         *([Middleware(AdminGate, path=DASHBOARD_PATH,
                                       is_admin=app.dashboard.is_admin)] if app.dashboard else [])]},
     )

@@ -1,0 +1,125 @@
+"""The SDK's transport over aiohttp, against small servers of our own on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Awaitable, Callable
+
+import httpx2
+import pytest
+
+from assistant.providers.aiohttp_transport import AiohttpTransport
+from fakes.loopback import free_port
+
+HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+def chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+async def serving(handler: Handler) -> tuple[asyncio.Server, str]:
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1/chat/completions"
+
+
+def request(url: str, read: float = 5.0) -> httpx2.Request:
+    return httpx2.Request("POST", url, content=b'{"stream": true}', extensions={
+        "timeout": {"connect": 5.0, "read": read, "write": 5.0, "pool": 5.0}})
+
+
+def test_bytes_that_came_before_the_connection_broke_are_read_before_the_error():
+    async def scenario() -> tuple[list[bytes], BaseException | None]:
+        closed = asyncio.Event()
+
+        async def cut_after_two_events(reader: asyncio.StreamReader,
+                                       writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(HEAD + chunk(b"data: w0\n\n") + chunk(b"data: w1\n\n"))
+            await writer.drain()
+            writer.close()  # no last chunk: the body is cut short
+            closed.set()
+        server, url = await serving(cut_after_two_events)
+        transport = AiohttpTransport()
+        response = await transport.handle_async_request(request(url))
+        await closed.wait()
+        await asyncio.sleep(0.2)  # the close has reached the client before anything is read
+        pieces: list[bytes] = []
+        error = None
+        try:
+            async for piece in response.stream:  # type: ignore[union-attr]
+                pieces.append(piece)
+        except httpx2.TransportError as exc:
+            error = exc
+        await transport.aclose()
+        server.close()
+        return pieces, error
+    pieces, error = asyncio.run(scenario())
+    assert b"".join(pieces) == b"data: w0\n\ndata: w1\n\n"
+    assert isinstance(error, httpx2.RemoteProtocolError)
+
+
+def test_a_refused_connection_is_a_connection_error_and_silence_a_read_timeout():
+    async def scenario() -> tuple[BaseException, BaseException]:
+        transport = AiohttpTransport()
+        with pytest.raises(httpx2.TransportError) as refused:
+            await transport.handle_async_request(
+                request(f"http://127.0.0.1:{free_port()}/v1/chat/completions"))
+
+        async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read(1)
+            await asyncio.sleep(5)
+        server, url = await serving(never_answer)
+        with pytest.raises(httpx2.TransportError) as silent:
+            await transport.handle_async_request(request(url, read=0.3))
+        await transport.aclose()
+        server.close()
+        return refused.value, silent.value
+    refused, silent = asyncio.run(scenario())
+    assert type(refused) is httpx2.ConnectError  # not a timeout: "Could not reach …"
+    assert type(silent) is httpx2.ReadTimeout
+
+
+def test_each_event_loop_gets_its_own_session_and_a_stream_left_early_is_closed():
+    ends: list[bytes] = []
+    transport = AiohttpTransport()  # made outside any loop, as the app makes its clients
+
+    async def scenario(close: bool) -> bytes:
+        left = asyncio.Event()
+
+        async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(HEAD)
+            try:
+                for i in range(1000):
+                    writer.write(chunk(b"data: w%d\n\n" % i))
+                    await writer.drain()
+                    if await _closed_by_peer(reader):
+                        break
+            except ConnectionError:
+                pass
+            ends.append(b"closed")
+            left.set()
+        server, url = await serving(endless)
+        response = await transport.handle_async_request(request(url))
+        first = b""
+        async for piece in response.stream:  # type: ignore[union-attr]
+            first = piece
+            break
+        await response.aclose()
+        await asyncio.wait_for(left.wait(), 5)
+        if close:
+            await transport.aclose()
+        server.close()
+        return first
+    assert asyncio.run(scenario(close=False)).startswith(b"data: w0")
+    assert asyncio.run(scenario(close=True)).startswith(b"data: w0")  # another loop
+    assert ends == [b"closed", b"closed"]
+
+
+async def _closed_by_peer(reader: asyncio.StreamReader) -> bool:
+    try:
+        return await asyncio.wait_for(reader.read(1), 0.01) == b""
+    except asyncio.TimeoutError:
+        return False
