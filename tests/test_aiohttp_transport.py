@@ -9,6 +9,7 @@ import httpx2
 import pytest
 
 from assistant.providers.aiohttp_transport import AiohttpTransport
+from assistant.providers.backends import Connection, make_client
 from fakes.loopback import free_port
 
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -123,3 +124,24 @@ async def _closed_by_peer(reader: asyncio.StreamReader) -> bool:
         return await asyncio.wait_for(reader.read(1), 0.01) == b""
     except asyncio.TimeoutError:
         return False
+
+
+def test_with_a_proxy_in_the_environment_the_requests_go_through_it(monkeypatch):
+    asked: list[bytes] = []
+
+    async def scenario() -> None:
+        async def forward_proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            asked.append((await reader.readuntil(b"\r\n\r\n")).split(b"\r\n")[0])
+            body = b'{"object": "list", "data": []}'
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            await writer.drain()
+            writer.close()
+        server, _ = await serving(forward_proxy)
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+        client = make_client("http://models.example/v1", "sk-test", Connection())
+        await client.models.list()
+        await client.close()
+        server.close()
+    asyncio.run(scenario())
+    assert asked == [b"GET http://models.example/v1/models HTTP/1.1"]

@@ -5,18 +5,20 @@ This is the SDK's own `openai[aiohttp]` option, written out here for three thing
 SDK's adapter gets wrong for us: a refused connection is a connection error, not a
 timeout; bytes that arrived before a connection broke are read before the error (the
 reply keeps every word); and each event loop gets its own session, since an aiohttp
-session belongs to the loop that made it. Proxied requests (HTTPS_PROXY and the like)
-stay on httpx's own transport, which the client mounts for them.
+session belongs to the loop that made it. With a proxy set in the environment
+(HTTPS_PROXY and the like) the SDK keeps httpx's own transport, which reads it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 import weakref
 from typing import AsyncIterator, Iterator
 
 import aiohttp
 import httpx2
+from openai import DefaultAsyncHttpx2Client
 
 MAX_CONNECTIONS = 1000  # the SDK's default pool
 KEEPALIVE_SECONDS = 5.0
@@ -112,3 +114,10 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
         session = self._sessions.pop(asyncio.get_running_loop(), None)
         if session is not None:
             await session.close()
+
+
+def sdk_http_client() -> httpx2.AsyncClient:
+    """The SDK's HTTP client with its own defaults, over aiohttp unless a proxy is set."""
+    if any(scheme != "no" for scheme in urllib.request.getproxies()):  # "no": NO_PROXY
+        return DefaultAsyncHttpx2Client()
+    return DefaultAsyncHttpx2Client(transport=AiohttpTransport())

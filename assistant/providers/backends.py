@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from openai import AsyncOpenAI, DefaultAsyncHttpx2Client, OpenAI, Timeout
+from openai import AsyncOpenAI, OpenAI, Timeout
 
-from .aiohttp_transport import AiohttpTransport
+from .aiohttp_transport import sdk_http_client
 from .backend_file import LOCAL_NAME, BackendEntry
 from .local.model import CONTEXT_WINDOW, MODEL_ALIAS, LocalModelServer, bundled_model_path
 from .models import OPENAI_CHOICES, model_info, sees_images
@@ -60,7 +60,7 @@ def make_client(base_url: str | None, api_key: str, connection: Connection) -> A
         api_key=api_key,
         max_retries=0,
         timeout=Timeout(connection.read_timeout, connect=connection.connect_timeout),
-        http_client=DefaultAsyncHttpx2Client(transport=AiohttpTransport()),
+        http_client=sdk_http_client(),
     )
 
 
