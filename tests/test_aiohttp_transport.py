@@ -145,3 +145,43 @@ def test_with_a_proxy_in_the_environment_the_requests_go_through_it(monkeypatch)
         server.close()
     asyncio.run(scenario())
     assert asked == [b"GET http://models.example/v1/models HTTP/1.1"]
+
+
+def test_closing_the_client_ends_a_reply_still_streaming_with_a_connection_error():
+    async def scenario() -> BaseException:
+        async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(HEAD + chunk(b"data: w0\n\n"))
+            await writer.drain()
+            await reader.read()  # then nothing more, until the client goes
+        server, url = await serving(endless)
+        transport = AiohttpTransport()
+        response = await transport.handle_async_request(request(url))
+        first = asyncio.Event()
+
+        async def read_all() -> None:
+            async for _ in response.stream:  # type: ignore[union-attr]
+                first.set()
+        reading = asyncio.create_task(read_all())
+        await first.wait()
+        await transport.aclose()  # as the app does at shutdown, or a visitor's route evicted
+        with pytest.raises(httpx2.TransportError) as ended:
+            await asyncio.wait_for(reading, 10)  # not a hang
+        server.close()
+        return ended.value
+    assert type(asyncio.run(scenario())) is httpx2.ReadError
+
+
+def test_an_upload_the_server_never_reads_times_out():
+    async def scenario() -> None:
+        async def deaf(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await asyncio.sleep(30)
+        server, url = await serving(deaf)
+        transport = AiohttpTransport()
+        stalled = httpx2.Request("POST", url, content=b"x" * 64_000_000, extensions={
+            "timeout": {"connect": 0.2, "read": 0.2, "write": 0.2, "pool": 0.2}})
+        with pytest.raises(httpx2.TimeoutException):
+            await transport.handle_async_request(stalled)
+        await transport.aclose()
+        server.close()
+    asyncio.run(scenario())
