@@ -11,13 +11,15 @@ capacity the lean fakes/fast_fake.py, since the full fake tops out near 100 stre
 the app or proxy, and this process as the client (asyncio and raw HTTP/1.1, so the
 load generator stays cheap). Targets:
   direct   the fake server itself: the floor every other row stands on
+  sdk-proxy  bench/sdk_proxy.py: the official SDK behind uvicorn and nothing else, the
+           floor any proxy on our stack stands on
   ours     `python app.py`, POST /v1/chat/completions with an API key
   litellm  LiteLLM's proxy (`litellm[proxy]`) in a venv of its own under bench/results,
            made on first use; it is not a dependency of the app
 Capacity is the most users, each streaming 300 tokens at 50 tokens/s and arriving over
 `--ramp` seconds, for which every reply finishes, p95 time to first token is under
 300 ms and the p95 longest gap between chunks under 150 ms. Added time to first token:
-50 requests one by one, 5 tokens each, p50 against the fake server's own.
+100 requests one by one, 5 tokens each, p50 against the fake server's own.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from bench.bench import RESULTS, _env, ms, pct, process, start_fake
 from fakes.loopback import free_port
 
 HOST = "127.0.0.1"
-KINDS = ("direct", "ours", "litellm")
+KINDS = ("direct", "sdk-proxy", "ours", "litellm")
 TOKENS, RATE = 300, 50.0
 TTFT_MAX, GAP_MAX = 0.300, 0.150
 LITELLM_VENV = RESULTS / "litellm-venv"
@@ -153,6 +155,11 @@ def start_target(stack: ExitStack, kind: str, base_url: str) -> tuple[int, str, 
             ASSISTANT_AUTH="bench:bench-password")))
         _wait_ready(port, key, proc, "the app")
         return port, "/v1/chat/completions", key
+    if kind == "sdk-proxy":
+        proc = stack.enter_context(process(["-m", "bench.sdk_proxy", base_url, str(port)],
+                                           _env()))
+        _wait_ready(port, "x", proc, "the SDK proxy")
+        return port, "/v1/chat/completions", "x"
     config = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "litellm.yaml"
     config.write_text("model_list:\n  - model_name: fake-model\n    litellm_params:\n"
                       f"      model: openai/fake-model\n      api_base: {base_url}\n"
@@ -215,7 +222,7 @@ def main(quick: bool, ramp: float, step: int, max_users: int, page: int) -> int:
     steps = [10, 25, *range(step, max_users + 1, step)]  # a small capacity still has a number
     results: dict[str, Any] = {}
     for kind in kinds:
-        ttfts = added_ttft(kind, 20 if quick else 50)
+        ttfts = added_ttft(kind, 20 if quick else 100)
         results[kind] = {"ttft_p50": statistics.median(ttfts), **capacity(kind, steps, ramp)}
     floor = results["direct"]["ttft_p50"]
     print("\n| One process | page (Gradio queue) | " + " | ".join(kinds) + " |")
