@@ -18,10 +18,8 @@ from typing import Any, Callable, Literal, Mapping, Sequence, TypeVar
 
 from .records import (
     ROLES,
-    ApiKey,
     Conversation,
     ConversationSummary,
-    Memory,
     Message,
     NotFound,
     StoredImage,
@@ -38,6 +36,7 @@ from .records import (
 from .sql_dialect import Conn, Dialect
 from .sql_documents import SQLDocuments
 from .sql_figures import FIGURE_OWNED_TABLES, UsageFigures
+from .sql_memories_keys import MemoriesAndKeys
 from .sql_organising import ChatOrganising
 from .sql_search import MessageSearch
 from .sql_shares import ChatSharing
@@ -60,7 +59,8 @@ TREE_FROM_LINES = (
 )
 
 
-class SQLStore(WholeConversations, ChatOrganising, MessageSearch, ChatSharing, UsageFigures):
+class SQLStore(WholeConversations, ChatOrganising, MessageSearch, ChatSharing, UsageFigures,
+               MemoriesAndKeys):
     """The one storage object of the app; create it once, `close()` it at shutdown."""
 
     def __init__(self, dialect: Dialect, replica: str = "") -> None:
@@ -292,51 +292,6 @@ class SQLStore(WholeConversations, ChatOrganising, MessageSearch, ChatSharing, U
 
         self._db.write(run)
         return cid
-
-    # Memories
-
-    def add_memory(self, owner: str, text: str) -> int:
-        row = (check_owner(owner), clean_text(str(text)).strip(), time.time())
-        if not row[1]:
-            raise ValueError("the memory is empty")
-        return self._db.write(lambda conn: self._sql.insert(
-            conn, "INSERT INTO memories (owner, text, created) VALUES (?, ?, ?)", *row))
-
-    def list_memories(self, owner: str) -> list[Memory]:
-        """Oldest first."""
-        with self._db.read() as conn:
-            return [Memory(*row) for row in self._sql.execute(
-                conn, "SELECT id, text, created FROM memories WHERE owner = ? ORDER BY id",
-                check_owner(owner)).fetchall()]
-
-    def delete_memory(self, owner: str, memory_id: int) -> bool:
-        return self._db.write(self._delete, "DELETE FROM memories WHERE id = ? AND owner = ?",
-                              int(memory_id), check_owner(owner))
-
-    # API keys: only their digests are kept (identity/api_keys.py makes and checks the keys)
-
-    def add_api_key(self, owner: str, key_id: str, name: str, digest: str) -> None:
-        row = (key_id, check_owner(owner), clean_title(name), digest, time.time())
-        self._db.write(lambda conn: self._sql.execute(
-            conn, "INSERT INTO api_keys (id, owner, name, digest, created) VALUES (?, ?, ?, ?, ?)",
-            *row))
-
-    def list_api_keys(self, owner: str) -> list[ApiKey]:
-        """Newest first."""
-        with self._db.read() as conn:
-            return [ApiKey(*row) for row in self._sql.execute(
-                conn, "SELECT id, name, created FROM api_keys WHERE owner = ?"
-                " ORDER BY created DESC, id", check_owner(owner)).fetchall()]
-
-    def revoke_api_key(self, owner: str, key_id: str) -> bool:
-        return self._db.write(self._delete, "DELETE FROM api_keys WHERE id = ? AND owner = ?",
-                              str(key_id), check_owner(owner))
-
-    def api_key_owner(self, digest: str) -> str | None:
-        with self._db.read() as conn:
-            row = self._sql.execute(conn, "SELECT owner FROM api_keys WHERE digest = ?",
-                                    digest).fetchone()
-        return str(row[0]) if row else None
 
     # Writes, run inside a transaction on the writer thread
 
