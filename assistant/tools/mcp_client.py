@@ -11,7 +11,6 @@ import contextlib
 import json
 import logging
 import math
-import os
 import re
 import tempfile
 import time
@@ -27,6 +26,7 @@ from mcp.types import CONNECTION_CLOSED
 
 from .errors import ToolError
 from .mcp_config import ServerConfig
+from .mcp_failures import ConnectionLost, bounded, failure_reason, last_words, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -42,35 +42,6 @@ class McpTool:
     description: str
     parameters: dict[str, Any]
     asks: bool = True  # asks the user before it runs
-
-
-def _innermost(exc: BaseException) -> BaseException:
-    while getattr(exc, "exceptions", None):  # an exception group: its first member
-        exc = exc.exceptions[0]  # type: ignore[attr-defined]
-    return exc
-
-
-def _unreachable(exc: BaseException | None, config: ServerConfig) -> bool:
-    """Nothing answers at a server's URL: tried again until it does (a deploy, a reboot)."""
-    return exc is not None and config.url is not None and \
-        isinstance(_innermost(exc), httpx2.ConnectError)
-
-
-def _reason(exc: BaseException, config: ServerConfig, timeout: float) -> str:
-    """One line saying why a server failed, from the innermost useful exception."""
-    exc = _innermost(exc)
-    if isinstance(exc, _ConnectionLost):
-        return "it closed the connection"
-    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
-        return f"it did not answer within {timeout:g} s"
-    if isinstance(exc, FileNotFoundError) and config.command:
-        return f"its command {config.command!r} was not found"
-    if isinstance(exc, httpx2.ConnectError) and config.url:
-        return f"nothing answers at {config.url}"
-    if isinstance(exc, MCPError) and exc.code == CONNECTION_CLOSED:
-        return "it closed the connection before answering"
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def _text(content: types.ContentBlock) -> str:
@@ -111,10 +82,6 @@ class ServerStatus:
 
 
 DEFAULT_BACKOFF = Backoff()
-
-
-class _ConnectionLost(Exception):
-    """A call found the server's connection closed."""
 
 
 class _Server:
@@ -185,7 +152,7 @@ class _Server:
             if self.closed.is_set():
                 return
             if self.lost:
-                raise _ConnectionLost
+                raise ConnectionLost
             if self.tools_changed:
                 self.tools_changed = False
                 with anyio.fail_after(timeout):
@@ -194,25 +161,7 @@ class _Server:
             elif idle.cancelled_caught:
                 with anyio.fail_after(timeout):
                     await session.send_ping()
-                _bounded(errlog)
-
-
-STDERR_KEPT = 1 << 20  # bytes of a stdio server's stderr kept, to find its last words
-
-
-def _last_words(errlog: IO[bytes]) -> str:
-    """The last line a stdio server wrote to its stderr, if any."""
-    size = errlog.seek(0, os.SEEK_END)
-    errlog.seek(max(0, size - 4000))
-    text = errlog.read().decode("utf-8", errors="replace")
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1][:200] if lines else ""
-
-
-def _bounded(errlog: IO[bytes]) -> None:
-    """Empties a long-running server's stderr file before it grows past STDERR_KEPT."""
-    if errlog.seek(0, os.SEEK_END) > STDERR_KEPT:
-        errlog.truncate(0)
+                bounded(errlog)
 
 
 async def _list_tools(session: ClientSession) -> list[types.Tool]:
@@ -304,13 +253,13 @@ class McpTools:
                                          lambda: self._running(server), errlog)
                 except Exception as exc:
                     error = exc
-                said = _last_words(errlog)
+                said = last_words(errlog)
             was_running, server.state = server.state == "running", "starting"
             if was_running:
                 self._changed()
             if server.closed.is_set():
                 return
-            reason = _reason(error, server.config, self.timeout) if error is not None \
+            reason = failure_reason(error, server.config, self.timeout) if error is not None \
                 else "it closed the connection"
             if said:
                 reason += f" (it said: {said})"
@@ -319,7 +268,7 @@ class McpTools:
                 server.failures = 0
             server.failures += 1
             happened = f"stopped: {reason}" if server.ever_ran else f"could not start: {reason}"
-            if server.failures >= self.backoff.tries and not _unreachable(error, server.config):
+            if server.failures >= self.backoff.tries and not unreachable(error, server.config):
                 self._down(server, "stopped", f"The MCP server '{name}' {happened}. It was left "
                                                f"stopped after {server.failures} tries in a row.")
                 await server.wake.wait()
@@ -386,7 +335,7 @@ class McpTools:
         except ToolError:
             raise
         except Exception as exc:
-            raise ToolError(f"The MCP server '{key[0]}' failed: {_reason(exc, server.config, 0)}.") from exc
+            raise ToolError(f"The MCP server '{key[0]}' failed: {failure_reason(exc, server.config, 0)}.") from exc
         text = "\n".join(_text(content) for content in result.content)
         if not result.content and result.structured_content is not None:
             text = json.dumps(result.structured_content, ensure_ascii=False)
