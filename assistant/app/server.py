@@ -256,7 +256,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
     api = ApiEndpoints(
         service, Access(api_keys, settings.api_open_locally), limits,
         ChatSaving(store, recorder.written), runs, approvals,
-        memories=panel.saved_facts, max_image_bytes=int(settings.max_image_mb * 1e6),
+        memories=panel.memory.saved_facts, max_image_bytes=int(settings.max_image_mb * 1e6),
         max_images=settings.max_images,
         default_tools=lambda: [t.name for t in toolbox.tools] if backend.tools_by_default else [])
     retention = Retention(store, settings.retention_days, clock)

@@ -142,7 +142,7 @@ class ChatTurns:
         if steps.images:  # a stored message's images, asked again or edited
             images = list(steps.images)
         if place.owner and use_memory:
-            memories = await asyncio.to_thread(panel.saved_facts, place.owner)
+            memories = await asyncio.to_thread(panel.memory.saved_facts, place.owner)
         link = attachments.source_link(owner)
         shown_safe = panel.images if from_a_page(request) else RAW  # /chat keeps the model's text
         approve = self.approvals.asker(self._who(place.owner, request), place.conversation_id)

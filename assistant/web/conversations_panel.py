@@ -1,4 +1,5 @@
-"""The sidebar's conversation list and memory: wiring between the page and the store.
+"""The sidebar's conversation list (and its Memory, memory_panel.py): wiring between the
+page and the store.
 
 Store calls block, so every handler here is a plain function: Gradio runs those on
 worker threads, never on the event loop that streams replies.
@@ -31,6 +32,7 @@ from .callers import Identity
 from .chat_list import CHAT_LIST_ID, CHAT_LIST_SCRIPT, chat_list_html, search_results_html
 from .chat_list_actions import ChatListActions
 from .image_policy import ImagePolicy
+from .memory_panel import MemoryPanel
 from .page_style import NEW_CHAT_ID
 from .render import NO_IMAGES, VERSION_LINK, SourceLink
 from .source_links import SourceLinks
@@ -73,6 +75,7 @@ class ConversationPanel:
         self.export_dir = Path(tempfile.mkdtemp(prefix="assistant-exports-"))
         self.images_dir = self.export_dir / "images"
         self.images_dir.mkdir(mode=0o700)
+        self.memory = MemoryPanel(store, identity)
 
     def close(self) -> None:
         shutil.rmtree(self.export_dir, ignore_errors=True)
@@ -151,10 +154,6 @@ class ConversationPanel:
         links = self.links
         return (lambda s: links.url(owner, s.passage_id)) if links else None
 
-    def saved_facts(self, owner: str) -> list[str]:
-        """The facts to send with a turn; reads the database, so call it from a thread."""
-        return [m.text for m in self.store.list_memories(owner)]
-
     # --- rendering -------------------------------------------------------------------
 
     def render_versions(self) -> None:
@@ -190,16 +189,7 @@ class ConversationPanel:
             self.branch = gr.Button("Branch into a new chat", size="sm")
             self.export_file = gr.File(label="Export", visible=False, interactive=False)
             self.import_file = gr.UploadButton("Import JSON", file_types=[".json"], size="sm")
-        with gr.Accordion("Memory", open=False):
-            self.use_memory = gr.Checkbox(
-                label="Send my saved facts with every message", value=False,
-                info="When on, the facts below are added to the system prompt.")
-            self.memories = gr.CheckboxGroup(label="Saved facts (tick to delete)", choices=[])
-            self.new_memory = gr.Textbox(placeholder="e.g. I prefer metric units", show_label=False,
-                                         max_lines=2)
-            with gr.Row():
-                self.remember = gr.Button("Remember", size="sm")
-                self.forget = gr.Button("Delete ticked", size="sm")
+        self.memory.render()
 
     # --- events ----------------------------------------------------------------------
 
@@ -211,7 +201,7 @@ class ConversationPanel:
         opened = [chat.chatbot, chat.chatbot_state, self.title, self.versions, self.shown,
                   *settings.values()]
         private: dict[str, Any] = {"api_visibility": "private"}
-        self.restored = [self.conversations, self.memories, *opened]
+        self.restored = [self.conversations, self.memory.memories, *opened]
         self.new_chat.click(self._new_chat, [self.search, self.token],
                             [self.conversations, *opened[:5]], **private)
         chosen = self.conversations.click(ChatListActions(self).act, [self.search, self.token],
@@ -237,9 +227,7 @@ class ConversationPanel:
         self.export_md.click(self._export, [gr.State("md"), self.token], self.export_file, **private)
         self.import_file.upload(self._import, [self.import_file, self.token],
                                 [self.conversations, *opened, self.token], **private)
-        self.remember.click(self._remember, [self.new_memory, self.token],
-                            [self.memories, self.new_memory, self.token], **private)
-        self.forget.click(self._forget, [self.memories, self.token], self.memories, **private)
+        self.memory.wire(self.token)
         chat.textbox.submit(self._list_after_submit, [self.search, self.token],
                             [self.conversations, self.token, self.shown], **private)
         self.versions.input(self._switch, [self.versions, self.token],
@@ -262,7 +250,7 @@ class ConversationPanel:
             # With nothing to restore, leave the chat alone: a quick first message may be in it.
             opened = self._open(recent[0].id, token, request) if recent else \
                 tuple(gr.update() for _ in range(5 + len(self.setting_names)))
-        return (self.chat_list("", token, request), self._memory_choices(owner), *opened)
+        return (self.chat_list("", token, request), self.memory.choices(owner), *opened)
 
     def cleared(self) -> tuple[Any, ...]:
         return ([], [], "", NO_VERSIONS, "", *[gr.update() for _ in self.setting_names])
@@ -408,22 +396,3 @@ class ConversationPanel:
             raise gr.Error(f"This file cannot be imported: {exc}") from None
         opened = self._open(conversation_id, token, request)
         return (self.chat_list("", token, request), *opened, self.identity.page_token(request, token))
-
-    def _memory_choices(self, owner: str | None) -> dict[str, Any]:
-        memories = self.store.list_memories(owner) if owner else []
-        return gr.update(choices=[(m.text, m.id) for m in memories], value=[])
-
-    def _remember(self, text: str, token: str, request: gr.Request) -> tuple[Any, ...]:
-        if not (text or "").strip():
-            return gr.update(), "", gr.update()
-        owner = self.identity.owner_or_new(request, token)
-        self.store.add_memory(owner, text.strip())
-        return self._memory_choices(owner), "", self.identity.page_token(request, token)
-
-    def _forget(self, ticked: list[int], token: str, request: gr.Request) -> dict[str, Any]:
-        owner = self.identity.owner(request, token)
-        if owner is None:
-            return self._memory_choices(None)
-        for memory_id in ticked or []:
-            self.store.delete_memory(owner, int(memory_id))
-        return self._memory_choices(owner)

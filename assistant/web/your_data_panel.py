@@ -89,7 +89,7 @@ class YourDataPanel:
                            queue=False, **private)
         self.confirm.click(self._delete, token,
                            [*asking, chat.chatbot, chat.chatbot_state, self.panel.conversations,
-                            self.panel.memories, self.consent], **private)
+                            self.panel.memory.memories, self.consent], **private)
         self._register_api()
 
     async def _consent_now(self, token: str, request: gr.Request) -> bool:
