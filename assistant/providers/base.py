@@ -3,7 +3,7 @@ raw-JSON stream that both adapters read.
 
 Chunks stay the server's JSON objects: building the SDK's typed chunk cost ~60 µs
 each, most of the app's CPU under load. The SDK still builds the request,
-authenticates, decodes the SSE, raises its errors and closes the response.
+authenticates, retries and raises its status errors; `sse.py` reads the body.
 """
 
 from __future__ import annotations
@@ -14,14 +14,16 @@ from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from typing import Any, AsyncGenerator, AsyncIterator, Callable, Protocol
 
+import httpx2
 import openai
-from openai import AsyncOpenAI, AsyncStream
+from openai import AsyncOpenAI
 
 from ..domain.events import Event, Failed
 from ..domain.failures import MALFORMED, OWN_KEY_REJECTED, STREAM_UNSUPPORTED, Failure
 from ..domain.messages import ModelRequest
 from ..domain.redaction import redact
 from .errors import describe, describe_dropped, is_stream_unsupported, reported_error
+from .sse import json_events
 
 log = logging.getLogger(__name__)
 
@@ -79,24 +81,25 @@ async def stream_events(upstream: Upstream, path: str, body: dict[str, Any], mod
     A server that cannot stream gives one `Failed(STREAM_UNSUPPORTED)`.
     """
     try:
-        stream: AsyncStream[Any] = await upstream.client.post(
-            path, cast_to=object, stream=True, stream_cls=AsyncStream[object], body=body)
+        response = await upstream.client.post(path, cast_to=httpx2.Response, stream=True, body=body)
     except Exception as exc:  # every failure becomes an event
         if is_stream_unsupported(exc):
             yield Failed(STREAM_UNSUPPORTED)
         else:
             yield Failed(upstream.opening_failure(exc, model, endpoint))
         return
-    async with stream:  # leaving this block closes the HTTP response, even on cancel
-        if "text/event-stream" not in stream.response.headers.get("content-type", ""):
+    try:
+        if "text/event-stream" not in response.headers.get("content-type", ""):
             yield Failed(STREAM_UNSUPPORTED)  # a plain JSON body although we asked to stream
             return
         try:
-            async with aclosing(read(stream)) as events:
+            async with aclosing(read(json_events(response))) as events:
                 async for event in events:
                     yield event
         except (openai.APIError, json.JSONDecodeError) as exc:
             yield Failed(upstream.dropped(exc))
+    finally:  # closes the HTTP response, even on cancel
+        await response.aclose()
 
 
 async def post_once(upstream: Upstream, path: str, body: dict[str, Any], model: str,
