@@ -100,6 +100,17 @@ def start_app(env: dict[str, str], clock: Callable[[], float] | None = None,
     return RunningApp(app, f"http://127.0.0.1:{port}/")
 
 
+def app_on_fake(data_dir: str) -> Any:
+    """A module's own app over the shared fake server, with a data folder of its own."""
+    @pytest.fixture(scope="module")
+    def fake_app(fake_server: FakeOpenAI, tmp_path_factory: Any) -> Iterator[RunningApp]:
+        app = start_app({"OPENAI_BASE_URL": fake_server.base_url, "ASSISTANT_MODEL": FAKE_MODEL,
+                         "ASSISTANT_DATA_DIR": str(tmp_path_factory.mktemp(data_dir))})
+        yield app
+        app.close()
+    return fake_app
+
+
 @pytest.fixture(scope="session")
 def fake_server() -> Iterator[FakeOpenAI]:
     with FakeOpenAI() as fake:

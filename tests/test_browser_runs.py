@@ -3,20 +3,13 @@ connection and a second tab, and Stop from any tab stops them; every word shows 
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from fakes.fake_openai import Scenario
 from tests.browser import bot_message, bot_messages, open_app, send
-from tests.conftest import FAKE_MODEL, start_app
+from tests.conftest import app_on_fake
 
-
-@pytest.fixture(scope="module")
-def fake_app(fake_server, tmp_path_factory):
-    app = start_app({"OPENAI_BASE_URL": fake_server.base_url, "ASSISTANT_MODEL": FAKE_MODEL,
-                     "ASSISTANT_DATA_DIR": str(tmp_path_factory.mktemp("runs-data"))})
-    yield app
-    app.close()
+fake_app = app_on_fake("runs-data")
 
 
 def start_a_long_reply(page: Page, url: str, fake, n_tokens: int, message: str) -> None:

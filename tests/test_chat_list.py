@@ -13,15 +13,9 @@ from assistant.storage.records import ConversationSummary, Folder
 from assistant.web.chat_list import chat_list_html
 from fakes.fake_openai import Scenario
 from tests.browser import bot_message, message_box, open_app, send
-from tests.conftest import FAKE_MODEL, start_app
+from tests.conftest import FAKE_MODEL, app_on_fake, start_app
 
-
-@pytest.fixture(scope="module")
-def fake_app(fake_server, tmp_path_factory):
-    app = start_app({"OPENAI_BASE_URL": fake_server.base_url, "ASSISTANT_MODEL": FAKE_MODEL,
-                     "ASSISTANT_DATA_DIR": str(tmp_path_factory.mktemp("chat-list-data"))})
-    yield app
-    app.close()
+fake_app = app_on_fake("chat-list-data")
 
 
 def test_the_list_puts_pins_first_then_folders_then_chats_by_day():
