@@ -30,7 +30,7 @@ a ``refusal``, ``choices`` > 1 and ``content_parts`` (chat), and raw SSE quirks
 cannot see, and ``echo_images`` replies with what images arrived ("Saw 1 image:
 image/jpeg 1024x683"); both are resolved against the request body by
 ``Scenario.answering`` when the scenario is popped.
-The HTTP server and handler live in fakes/fake_http.py.
+The HTTP server lives in fakes/fake_connection.py and its handler in fakes/fake_http.py.
 
 Early disconnects: a client that goes away before its response is complete
 (a failed write while streaming, or EOF seen while the server is waiting: during
