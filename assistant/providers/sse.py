@@ -9,7 +9,7 @@ connection or timeout error) with about a quarter less CPU per chunk.
 from __future__ import annotations
 
 import json
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, NoReturn
 
 import httpx2
 import openai
@@ -49,7 +49,7 @@ async def _blocks(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         yield buffer[:-1]
 
 
-def _raise_reported(data: Any, response: httpx2.Response) -> None:
+def _raise_reported(data: Any, response: httpx2.Response) -> NoReturn:
     """An object with an `error` is the server failing mid-stream, as the SDK reads it."""
     error = data.get("error")
     message = error.get("message") if isinstance(error, dict) else None
