@@ -11,6 +11,8 @@ capacity the lean fakes/fast_fake.py, since the full fake tops out near 100 stre
 the app or proxy, and this process as the client (asyncio and raw HTTP/1.1, so the
 load generator stays cheap). Targets:
   direct   the fake server itself: the floor every other row stands on
+  relay    bench/byte_relay.py: bytes copied socket to socket, nothing parsed; the
+           ceiling for any proxy in one Python process on this machine
   sdk-proxy  bench/sdk_proxy.py: the official SDK behind uvicorn and nothing else, the
            floor any proxy on our stack stands on
   ours     `python app.py`, POST /v1/chat/completions with an API key
@@ -39,45 +41,71 @@ from bench.bench import RESULTS, _env, ms, pct, process, start_fake
 from fakes.loopback import free_port
 
 HOST = "127.0.0.1"
-KINDS = ("direct", "sdk-proxy", "ours", "litellm")
+KINDS = ("direct", "relay", "sdk-proxy", "ours", "litellm")
 TOKENS, RATE = 300, 50.0
 TTFT_MAX, GAP_MAX = 0.300, 0.150
 LITELLM_VENV = RESULTS / "litellm-venv"
 LITELLM_KEY = "sk-bench-litellm-master-key"
 
 
+class _Stream(asyncio.Protocol):
+    """One streamed reply, timed as its bytes arrive: the loop calls this directly, with
+    no task woken per read, so the load generator stays cheap (it shares the machine's
+    cores with what it measures)."""
+
+    def __init__(self, request: bytes, t0: float) -> None:
+        self.request, self.t0 = request, t0
+        self.record: dict[str, Any] = {"times": [], "ok": False}
+        self.finished = asyncio.get_running_loop().create_future()
+        self.status: int | None = None
+        self.pending = b""
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        now = time.monotonic() - self.t0
+        self.pending += data
+        if self.status is None:
+            head, found, self.pending = self.pending.partition(b"\r\n\r\n")
+            if not found:
+                self.pending = head
+                return
+            self.status = int(head.split(None, 2)[1])
+        cut = self.pending.rfind(b"\n\n")  # whole events only: a read may end inside one
+        if cut < 0:
+            return
+        events, self.pending = self.pending[:cut + 2], self.pending[cut + 2:]
+        self.record["times"] += [now] * (events.count(b'"content":"')
+                                         - events.count(b'"content":""'))
+        if b"data: [DONE]" in events:
+            self.record["ok"] = self.status == 200
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.finished.done():
+            self.finished.set_result(None)
+
+
 async def stream_once(port: int, path: str, key: str, deadline: float) -> dict:
     """One streamed chat completion: when each content chunk came, and whether it finished."""
     body = json.dumps({"model": "fake-model", "stream": True,
                        "messages": [{"role": "user", "content": "Hi"}]}).encode()
-    t0 = time.monotonic()
-    record: dict[str, Any] = {"times": [], "ok": False}
-    try:
-        reader, writer = await asyncio.open_connection(HOST, port)
-    except OSError:
-        return record
-    try:
-        writer.write(f"POST {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nConnection: close\r\n"
+    stream = _Stream(f"POST {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nConnection: close\r\n"
                      f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
-                     f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-        status = int((await asyncio.wait_for(reader.readline(), deadline - time.monotonic()))
-                     .split()[1])
-        while (await reader.readline()) not in (b"\r\n", b""):
-            pass
-        while True:
-            line = await asyncio.wait_for(reader.readline(), max(0.01, deadline - time.monotonic()))
-            if not line:
-                break
-            if line.startswith(b"data: [DONE]"):
-                record["ok"] = status == 200
-                break
-            if line.startswith(b"data: ") and b'"content":"' in line and b'"content":""' not in line:
-                record["times"].append(time.monotonic() - t0)
-    except (TimeoutError, asyncio.TimeoutError, OSError, ValueError, IndexError):
+                     f"Content-Length: {len(body)}\r\n\r\n".encode() + body, time.monotonic())
+    try:
+        async with asyncio.timeout(max(0.01, deadline - time.monotonic())):
+            transport, _ = await asyncio.get_running_loop().create_connection(
+                lambda: stream, HOST, port)
+            try:
+                await stream.finished
+            finally:
+                transport.close()
+    except (TimeoutError, OSError, ValueError, IndexError):
         pass
-    finally:
-        writer.close()
-    return record
+    return stream.record
 
 
 async def models_answer(port: int, key: str) -> bool:
@@ -155,6 +183,11 @@ def start_target(stack: ExitStack, kind: str, base_url: str) -> tuple[int, str, 
             ASSISTANT_AUTH="bench:bench-password")))
         _wait_ready(port, key, proc, "the app")
         return port, "/v1/chat/completions", key
+    if kind == "relay":
+        proc = stack.enter_context(process(["-m", "bench.byte_relay", str(fake_port),
+                                            str(port)], _env()))
+        _wait_ready(port, "x", proc, "the byte relay")
+        return port, "/v1/chat/completions", "x"
     if kind == "sdk-proxy":
         proc = stack.enter_context(process(["-m", "bench.sdk_proxy", base_url, str(port)],
                                            _env()))
