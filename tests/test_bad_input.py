@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 
 import pytest
 
-from assistant.app.logs import RedactingFilter
+from assistant.app.logs import RedactingFilter, configure_logging
 from fakes.fake_openai import Scenario
 from tests.conftest import FAKE_MODEL, raw_chat, without_stats
 from tests.test_failures import assert_clean, chat_posts, split, title
@@ -102,3 +103,36 @@ def test_keys_are_redacted_from_server_logs_even_in_tracebacks():
     assert "my-custom-secret-key" not in logged
     assert "zzzzzzzzzzzz" not in logged
     assert "[redacted]" in logged and "RuntimeError" in logged  # the server log keeps the detail
+
+
+class _Lines(io.StringIO):
+    """A stderr that notes which thread wrote to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writers: set[str] = set()
+
+    def write(self, text: str) -> int:
+        self.writers.add(threading.current_thread().name)
+        return super().write(text)
+
+
+def test_the_app_log_is_written_off_the_event_loops_thread_and_still_redacted():
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    lines = _Lines()
+    stop = configure_logging(("my-custom-secret-key",), lines)
+    try:
+        try:
+            raise RuntimeError("auth failed for my-custom-secret-key")
+        except RuntimeError:
+            logging.getLogger("test.logs").exception("upstream said %s", "sk-live-zzzzzzzzzzzz")
+        stop()  # writes what is queued
+        queued, writers = lines.getvalue(), set(lines.writers)
+        logging.getLogger("test.logs").warning("after the stop")
+    finally:
+        root.handlers[:], root.level = handlers, level
+    assert "upstream said" in queued and "RuntimeError" in queued
+    assert "my-custom-secret-key" not in queued and "zzzzzzzzzzzz" not in queued
+    assert writers and threading.current_thread().name not in writers
+    assert "after the stop" in lines.getvalue()  # written at once once the thread stops

@@ -1,8 +1,13 @@
-"""Logging for the app: one handler, with every key scrubbed from every record."""
+"""Logging for the app: one output, with every key scrubbed from every record, written by
+a thread of its own so that a slow stderr (a pipe, a container's log collector) never
+holds up the event loop that streams the replies."""
 
 from __future__ import annotations
 
 import logging
+import queue
+from logging.handlers import QueueHandler, QueueListener
+from typing import Callable, TextIO
 
 from ..domain.redaction import redact
 
@@ -27,12 +32,23 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def configure_logging(secrets: tuple[str, ...]) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter(secrets))
+def configure_logging(secrets: tuple[str, ...], stream: TextIO | None = None
+                      ) -> Callable[[], None]:
+    """Sets up the root logger (to stderr by default); the function returned writes what
+    is still queued and stops the thread."""
+    output = logging.StreamHandler(stream)
+    output.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    output.addFilter(RedactingFilter(secrets))
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    writer = QueueListener(records, output)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [QueueHandler(records)]
     root.setLevel(logging.INFO)
     for noisy in ("httpx", "httpx2", "httpcore", "httpcore2", "openai"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    writer.start()
+
+    def stop() -> None:
+        writer.stop()
+        root.handlers[:] = [output]  # anything later is written at once
+    return stop

@@ -323,7 +323,14 @@ def run(argv: list[str]) -> int:
     except BadSetting as exc:
         print(f"python app.py: {exc}", file=sys.stderr)
         return 2
-    configure_logging(backend_secrets(settings))
+    stop_logging = configure_logging(backend_secrets(settings))
+    try:
+        return _serve(settings, blocklist)
+    finally:
+        stop_logging()  # what is still queued is written before the process ends
+
+
+def _serve(settings: Settings, blocklist: Blocklist | None) -> int:
     try:
         app = create_app(settings, blocklist=blocklist)
     except BadSetting as exc:  # found on connecting: the database, a backends file
