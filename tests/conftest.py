@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +17,7 @@ import pytest
 from gradio_client import Client
 from playwright.sync_api import sync_playwright
 
-from assistant.app.server import App, create_app, launch
+from assistant.app.server import App, create_app, launch, run
 from assistant.app.settings import load_settings
 from assistant.storage.opening import open_store
 from assistant.storage.repository import Store
@@ -109,6 +110,18 @@ def app_on_fake(data_dir: str) -> Any:
         yield app
         app.close()
     return fake_app
+
+
+def run_in_process(argv: list[str]) -> int:
+    """`python app.py ARGV` in this process. It sets up the app's logging on the root
+    logger; the test runner's is put back after, so that later tests' threads never
+    write to this test's closed stderr."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        return run(argv)
+    finally:
+        root.handlers[:], root.level = handlers, level
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.app.server import run
 from fakes.loopback import free_port
+from tests.conftest import run_in_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,7 +26,7 @@ def start(tmp_path, monkeypatch, capsys):
 
     def start(*argv: str) -> tuple[int, str]:
         try:
-            code = run(["--data-dir", str(tmp_path / "data"), *argv])
+            code = run_in_process(["--data-dir", str(tmp_path / "data"), *argv])
         except SystemExit as exc:  # argparse
             code = exc.code  # type: ignore[assignment]
         err = capsys.readouterr().err

@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 from gradio_client import handle_file
 
-from assistant.app.server import run
 from assistant.conversation.moderation import Blocklist
 from assistant.web.stored_chat import chat_messages
 from fakes.fake_openai import Scenario
-from tests.conftest import CHAT_INPUTS, FAKE_MODEL, model_posts, start_app
+from tests.conftest import CHAT_INPUTS, FAKE_MODEL, model_posts, run_in_process, start_app
 
 FLAGGED = "kill them all"  # what the fake's /v1/moderations flags (fakes/fake_openai.py)
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/"
@@ -164,10 +163,10 @@ def test_the_blocklist_matches_whole_words_in_any_case(blocklist):
 def test_a_bad_blocklist_or_setting_stops_the_start_with_one_line(tmp_path, capsys):
     bad = tmp_path / "bad.txt"
     bad.write_text("fine\n/unclosed(/\n")
-    assert run(["--blocklist", str(bad)]) == 2
-    assert run(["--moderation", "maybe"]) == 2
-    assert run(["--image-hosts", "https://a.example/x"]) == 2
-    assert run(["--requests-per-minute", "abc"]) == 2
+    assert run_in_process(["--blocklist", str(bad)]) == 2
+    assert run_in_process(["--moderation", "maybe"]) == 2
+    assert run_in_process(["--image-hosts", "https://a.example/x"]) == 2
+    assert run_in_process(["--requests-per-minute", "abc"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines[0].endswith("bad.txt, line 2: not a regular expression "
                              "(missing ), unterminated subpattern at position 8).")

@@ -10,14 +10,13 @@ import httpx
 import openai
 import pytest
 
-from assistant.app.server import run
 from assistant.conversation.routing import Asked, Router
 from assistant.providers.backend_file import BackendsFileError, parse_backends
 from fakes.fake_openai import FakeOpenAI
 from fakes.fake_scenario import Scenario
 from fakes.loopback import free_port
 
-from .conftest import start_app
+from .conftest import run_in_process, start_app
 
 BACKENDS = """\
 backends:
@@ -198,7 +197,7 @@ def test_a_bad_file_names_its_line_and_the_reason(text, line, reason):
 def test_a_bad_file_stops_the_start_with_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     Path("backends.yaml").write_text("backends:\n  - name: a\n    base_url: ftp://x\n")
-    assert run(["--backends", "backends.yaml"]) == 2
+    assert run_in_process(["--backends", "backends.yaml"]) == 2
     assert capsys.readouterr().err == (
         "python app.py: --backends (ASSISTANT_BACKENDS) is “backends.yaml”: line 3: base_url "
         "“ftp://x” is not an http:// or https:// address.\n")
