@@ -116,12 +116,14 @@ def run_in_process(argv: list[str]) -> int:
     """`python app.py ARGV` in this process. It sets up the app's logging on the root
     logger; the test runner's is put back after, so that later tests' threads never
     write to this test's closed stderr."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    loggers = [logging.getLogger(name) for name in
+               ("", "httpx", "httpx2", "httpcore", "httpcore2", "openai")]
+    kept = [(lg.handlers[:], lg.level) for lg in loggers]
     try:
         return run(argv)
     finally:
-        root.handlers[:], root.level = handlers, level
+        for lg, (handlers, level) in zip(loggers, kept):
+            lg.handlers[:], lg.level = handlers, level
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,9 @@ import logging
 import threading
 
 import pytest
+import uvicorn.config
 
-from assistant.app.logs import RedactingFilter, configure_logging
+from assistant.app.logs import SERVER_LOGGERS, RedactingFilter, adopt_server_loggers, configure_logging
 from fakes.fake_openai import Scenario
 from tests.conftest import FAKE_MODEL, raw_chat, without_stats
 from tests.test_failures import assert_clean, chat_posts, split, title
@@ -136,3 +137,22 @@ def test_the_app_log_is_written_off_the_event_loops_thread_and_still_redacted():
     assert "my-custom-secret-key" not in queued and "zzzzzzzzzzzz" not in queued
     assert writers and threading.current_thread().name not in writers
     assert "after the stop" in lines.getvalue()  # written at once once the thread stops
+
+
+def test_the_web_servers_own_log_lines_go_through_the_apps_output_scrubbed():
+    server_loggers = [logging.getLogger(name) for name in SERVER_LOGGERS]
+    kept = [(lg.handlers[:], lg.propagate, lg.level) for lg in server_loggers]
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    lines = io.StringIO()
+    stop = configure_logging(("my-custom-secret-key",), lines)
+    try:
+        uvicorn.config.Config(app=None, log_level="warning")  # as Gradio's server starts
+        adopt_server_loggers()
+        logging.getLogger("uvicorn.error").error("Exception in ASGI application: my-custom-secret-key")
+        stop()
+    finally:
+        root.handlers[:], root.level = handlers, level
+        for lg, (lg_handlers, propagate, lg_level) in zip(server_loggers, kept):
+            lg.handlers[:], lg.propagate, lg.level = lg_handlers, propagate, lg_level
+    assert "uvicorn.error: Exception in ASGI application: [redacted]" in lines.getvalue()

@@ -48,7 +48,24 @@ def configure_logging(secrets: tuple[str, ...], stream: TextIO | None = None
         logging.getLogger(noisy).setLevel(logging.WARNING)
     writer.start()
 
-    def stop() -> None:
-        writer.stop()
-        root.handlers[:] = [output]  # anything later is written at once
+    stopped = False
+
+    def stop() -> None:  # once; later calls do nothing
+        nonlocal stopped
+        if not stopped:
+            stopped = True
+            root.handlers[:] = [output]  # anything later is written at once
+            writer.stop()
     return stop
+
+
+SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+def adopt_server_loggers() -> None:
+    """uvicorn's loggers, which it sets up with handlers of their own when the server
+    starts, write through the root's instead: scrubbed, and off the event loop."""
+    for name in SERVER_LOGGERS:
+        server_logger = logging.getLogger(name)
+        server_logger.handlers.clear()
+        server_logger.propagate = True

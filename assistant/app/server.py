@@ -75,7 +75,7 @@ from ..web.usage_limits import UsageLimits
 from ..web.voice_panel import VoicePanel
 from ..web.voice_routes import voice_routes
 from ..web.your_data_panel import YourDataPanel
-from .logs import configure_logging
+from .logs import adopt_server_loggers, configure_logging
 from .metrics import ReplyMetrics, metrics_routes
 from .server_backends import backend_secrets, server_backends, server_routes
 from .setting_checks import startup_problem
@@ -303,6 +303,7 @@ def launch(app: App, **overrides: Any) -> None:
         log.warning(SHARE_WITHOUT_LOGIN)
     wait = not options.pop("prevent_thread_lock", False)
     app.demo.launch(prevent_thread_lock=True, **options)
+    adopt_server_loggers()
     use_lazy_session_state(app.demo)
     if options.get("share") and not getattr(app.demo, "share_url", None) \
             and os.environ.get("SYSTEM") != "spaces":
@@ -325,17 +326,18 @@ def run(argv: list[str]) -> int:
         return 2
     stop_logging = configure_logging(backend_secrets(settings))
     try:
-        return _serve(settings, blocklist)
+        try:
+            app = create_app(settings, blocklist=blocklist)
+        except BadSetting as exc:  # found on connecting: the database, a backends file
+            stop_logging()  # what was logged before comes before the one line
+            print(f"python app.py: {exc}", file=sys.stderr)
+            return 2
+        return _serve(app, settings)
     finally:
         stop_logging()  # what is still queued is written before the process ends
 
 
-def _serve(settings: Settings, blocklist: Blocklist | None) -> int:
-    try:
-        app = create_app(settings, blocklist=blocklist)
-    except BadSetting as exc:  # found on connecting: the database, a backends file
-        print(f"python app.py: {exc}", file=sys.stderr)
-        return 2
+def _serve(app: App, settings: Settings) -> int:
     # SIGTERM (docker stop, systemd, a Space restarting) exits through `finally` below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # Startup leaves ~300k long-lived objects; full collections over them stalled every
