@@ -47,6 +47,9 @@ class _Client(asyncio.Protocol):
             self.transport.close()
             return
         assert isinstance(upstream, asyncio.Transport)
+        if self.transport.is_closing():  # the client left meanwhile
+            upstream.close()
+            return
         self.upstream = upstream
         for data in self.early:
             upstream.write(data)

@@ -266,7 +266,6 @@ def test_a_tool_step_grows_from_pending_to_done_with_its_result(page, fake_app, 
         release.set()
         expect(bot_message(page, "Owls were found.").last).to_be_visible(timeout=20_000)
         unfold(step, page.get_by_text("found owls"))
-        page.screenshot(path="/tmp/x/tool_step.png")
     finally:
         release.set()
         toolbox.remove("wait_for_test")
