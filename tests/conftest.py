@@ -6,6 +6,7 @@ import logging
 import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -17,6 +18,7 @@ import pytest
 from gradio_client import Client
 from playwright.sync_api import sync_playwright
 
+from assistant.app.logs import NOISY_LOGGERS, SERVER_LOGGERS
 from assistant.app.server import App, create_app, launch, run
 from assistant.app.settings import load_settings
 from assistant.storage.opening import open_store
@@ -112,18 +114,24 @@ def app_on_fake(data_dir: str) -> Any:
     return fake_app
 
 
-def run_in_process(argv: list[str]) -> int:
-    """`python app.py ARGV` in this process. It sets up the app's logging on the root
-    logger; the test runner's is put back after, so that later tests' threads never
-    write to this test's closed stderr."""
-    loggers = [logging.getLogger(name) for name in
-               ("", "httpx", "httpx2", "httpcore", "httpcore2", "openai")]
-    kept = [(lg.handlers[:], lg.level) for lg in loggers]
+@contextmanager
+def logging_kept() -> Iterator[None]:
+    """The app's logging setup undone after: the test runner's root handlers, and the
+    loggers the app quiets or adopts, as they were."""
+    loggers = [logging.getLogger(name) for name in ("", *NOISY_LOGGERS, *SERVER_LOGGERS)]
+    kept = [(lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
     try:
-        return run(argv)
+        yield
     finally:
-        for lg, (handlers, level) in zip(loggers, kept):
-            lg.handlers[:], lg.level = handlers, level
+        for lg, (handlers, level, propagate) in zip(loggers, kept):
+            lg.handlers[:], lg.level, lg.propagate = handlers, level, propagate
+
+
+def run_in_process(argv: list[str]) -> int:
+    """`python app.py ARGV` in this process, with logging_kept: later tests' threads never
+    write to this test's closed stderr."""
+    with logging_kept():
+        return run(argv)
 
 
 @pytest.fixture(scope="session")

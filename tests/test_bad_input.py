@@ -9,9 +9,9 @@ import threading
 import pytest
 import uvicorn.config
 
-from assistant.app.logs import SERVER_LOGGERS, RedactingFilter, adopt_server_loggers, configure_logging
+from assistant.app.logs import RedactingFilter, adopt_server_loggers, configure_logging
 from fakes.fake_openai import Scenario
-from tests.conftest import FAKE_MODEL, raw_chat, without_stats
+from tests.conftest import FAKE_MODEL, logging_kept, raw_chat, without_stats
 from tests.test_failures import assert_clean, chat_posts, split, title
 
 
@@ -119,11 +119,9 @@ class _Lines(io.StringIO):
 
 
 def test_the_app_log_is_written_off_the_event_loops_thread_and_still_redacted():
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
     lines = _Lines()
-    stop = configure_logging(("my-custom-secret-key",), lines)
-    try:
+    with logging_kept():
+        stop = configure_logging(("my-custom-secret-key",), lines)
         try:
             raise RuntimeError("auth failed for my-custom-secret-key")
         except RuntimeError:
@@ -131,8 +129,6 @@ def test_the_app_log_is_written_off_the_event_loops_thread_and_still_redacted():
         stop()  # writes what is queued
         queued, writers = lines.getvalue(), set(lines.writers)
         logging.getLogger("test.logs").warning("after the stop")
-    finally:
-        root.handlers[:], root.level = handlers, level
     assert "upstream said" in queued and "RuntimeError" in queued
     assert "my-custom-secret-key" not in queued and "zzzzzzzzzzzz" not in queued
     assert writers and threading.current_thread().name not in writers
@@ -140,19 +136,11 @@ def test_the_app_log_is_written_off_the_event_loops_thread_and_still_redacted():
 
 
 def test_the_web_servers_own_log_lines_go_through_the_apps_output_scrubbed():
-    server_loggers = [logging.getLogger(name) for name in SERVER_LOGGERS]
-    kept = [(lg.handlers[:], lg.propagate, lg.level) for lg in server_loggers]
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
     lines = io.StringIO()
-    stop = configure_logging(("my-custom-secret-key",), lines)
-    try:
+    with logging_kept():
+        stop = configure_logging(("my-custom-secret-key",), lines)
         uvicorn.config.Config(app=None, log_level="warning")  # as Gradio's server starts
         adopt_server_loggers()
         logging.getLogger("uvicorn.error").error("Exception in ASGI application: my-custom-secret-key")
         stop()
-    finally:
-        root.handlers[:], root.level = handlers, level
-        for lg, (lg_handlers, propagate, lg_level) in zip(server_loggers, kept):
-            lg.handlers[:], lg.propagate, lg.level = lg_handlers, propagate, lg_level
     assert "uvicorn.error: Exception in ASGI application: [redacted]" in lines.getvalue()

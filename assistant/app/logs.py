@@ -32,6 +32,10 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+NOISY_LOGGERS = ("httpx", "httpx2", "httpcore", "httpcore2", "openai")  # a line per request
+SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
 def configure_logging(secrets: tuple[str, ...], stream: TextIO | None = None
                       ) -> Callable[[], None]:
     """Sets up the root logger (to stderr by default); the function returned writes what
@@ -44,7 +48,7 @@ def configure_logging(secrets: tuple[str, ...], stream: TextIO | None = None
     root = logging.getLogger()
     root.handlers[:] = [QueueHandler(records)]
     root.setLevel(logging.INFO)
-    for noisy in ("httpx", "httpx2", "httpcore", "httpcore2", "openai"):
+    for noisy in NOISY_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     writer.start()
 
@@ -57,9 +61,6 @@ def configure_logging(secrets: tuple[str, ...], stream: TextIO | None = None
             root.handlers[:] = [output]  # anything later is written at once
             writer.stop()
     return stop
-
-
-SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
 def adopt_server_loggers() -> None:
