@@ -31,7 +31,7 @@ class _Upstream(asyncio.Protocol):
 class _Client(asyncio.Protocol):
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
-        self.upstream: asyncio.BaseTransport | None = None
+        self.upstream: asyncio.Transport | None = None
         self.early: list[bytes] = []  # what the client sent before the upstream answered
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -55,7 +55,7 @@ class _Client(asyncio.Protocol):
             upstream.write(data)
 
     def data_received(self, data: bytes) -> None:
-        if isinstance(self.upstream, asyncio.Transport):
+        if self.upstream is not None:
             self.upstream.write(data)
         else:
             self.early.append(data)
