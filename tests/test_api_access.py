@@ -13,6 +13,7 @@ import openai
 import pytest
 from playwright.sync_api import expect
 
+from assistant.identity.passwords import remove_user, write_user
 from fakes.fake_openai import FakeOpenAI, Scenario
 from tests.conftest import FAKE_MODEL, Clock, RunningApp, model_posts, start_app, v1
 from tests.loopback_site import LoopbackSite
@@ -210,3 +211,28 @@ def test_deleting_all_my_data_stops_my_keys_at_once(api_app):
     client.predict("delete everything", api_name="/delete_my_data")
     assert httpx.get(models, headers={"x-api-key": key}).status_code == 401
 
+
+
+def test_a_user_removed_from_the_password_file_loses_their_keys_at_once(fake, tmp_path, request):
+    passwords = tmp_path / "passwords"
+    write_user(passwords, "ann", "ann-password")
+    write_user(passwords, "bob", "bob-password")
+    app = start_app({"OPENAI_BASE_URL": fake.base_url, "ASSISTANT_MODEL": FAKE_MODEL,
+                     "ASSISTANT_AUTH_FILE": str(passwords),
+                     "ASSISTANT_DATA_DIR": str(tmp_path / "data")})
+    request.addfinalizer(app.close)
+    keys = {name: app.app.api_keys.create(f"user:{name}", "tests")[0] for name in ("ann", "bob")}
+
+    def models(name: str) -> httpx.Response:
+        return httpx.get(f"{v1(app)}/models", headers={"x-api-key": keys[name]})
+    assert models("ann").status_code == 200
+    remove_user(passwords, "ann")
+    refused = models("ann")
+    assert refused.status_code == 401 and "removed" in refused.json()["error"]["message"]
+    assert models("bob").status_code == 200
+
+
+def test_a_key_made_for_a_name_sign_in_does_not_know_is_refused(api_app):
+    stray, _ = api_app.app.api_keys.create("user:dan", "tests")  # --auth lists ann, bob, cy
+    refused = httpx.get(f"{v1(api_app)}/models", headers={"authorization": f"Bearer {stray}"})
+    assert refused.status_code == 401

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from typing import Mapping, Protocol
+from typing import Callable, Mapping, Protocol
 
 from starlette.requests import Request
 
 from ..identity.api_keys import KEY_PREFIX
+from ..identity.owners import user_name
 from .errors import ApiError, no_key
 
 KEY_HEADERS = ("api-key", "x-api-key")  # besides Authorization: Bearer
@@ -57,11 +58,14 @@ def from_loopback(request: Request) -> bool:
 
 class Access:
     """`open_locally`: a local demo (loopback, no sign-in, not shared), where this
-    machine's clients need no key and act as nobody: their chats are not kept."""
+    machine's clients need no key and act as nobody: their chats are not kept.
+    `signs_in`: whether a password user may still sign in, when sign-in is by password."""
 
-    def __init__(self, keys: KeyOwners, open_locally: bool) -> None:
+    def __init__(self, keys: KeyOwners, open_locally: bool,
+                 signs_in: Callable[[str], bool] | None = None) -> None:
         self.keys = keys
         self.open_locally = open_locally
+        self.signs_in = signs_in
 
     async def owner(self, request: Request) -> str | None:
         key = presented_key(request.headers)
@@ -75,4 +79,8 @@ class Access:
             owner = await asyncio.to_thread(self.keys.owner_of, key)
         if owner is None:
             raise no_key()
+        name = user_name(owner)
+        if name is not None and self.signs_in is not None and not self.signs_in(name):
+            raise ApiError(401, "This key's user was removed from this server, so the key "
+                           "no longer works.", code="invalid_api_key")
         return owner

@@ -254,7 +254,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
                     sharing=settings.sharing_on, dashboard=dashboard, voice=voice)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency_limit)
     api = ApiEndpoints(
-        service, Access(api_keys, settings.api_open_locally), limits,
+        service, Access(api_keys, settings.api_open_locally, _signs_in(settings)), limits,
         ChatSaving(store, recorder.written), runs, approvals,
         memories=panel.memory.saved_facts, max_image_bytes=int(settings.max_image_mb * 1e6),
         max_images=settings.max_images,
@@ -277,6 +277,14 @@ def _auth(settings: Settings) -> Any:
     if settings.auth_file is not None:
         return PasswordFile(settings.auth_file, settings.auth)
     return list(settings.auth) or None
+
+
+def _signs_in(settings: Settings) -> Callable[[str], bool] | None:
+    """Whether a password user may still sign in; None when sign-in is not by password."""
+    auth = _auth(settings)
+    if isinstance(auth, PasswordFile):
+        return auth.knows
+    return {name for name, _ in auth}.__contains__ if auth else None
 
 
 def launch(app: App, **overrides: Any) -> None:

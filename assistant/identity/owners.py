@@ -116,6 +116,11 @@ def user_owner(username: str | None) -> str | None:
     return f"user:{username}" if username else None
 
 
+def user_name(owner: str) -> str | None:
+    """The password user an owner id names, if it names one."""
+    return owner[len("user:"):] if owner.startswith("user:") else None
+
+
 def hf_user_owner(name: str) -> str:
     return f"hf:{name}"
 

@@ -107,13 +107,23 @@ class PasswordFile:
         if stamp != self._stamp:
             self._users, self._stamp = read_file(self.path), stamp
 
-    def __call__(self, username: str, password: str) -> bool:
-        if username in self.extra:
-            return hmac.compare_digest(self.extra[username].encode(), password.encode())
+    def _refresh(self) -> None:
         try:
             self._load()
         except (OSError, PasswordFileError):
             pass  # keep the users last read
+
+    def knows(self, username: str) -> bool:
+        """Whether the user may still sign in: a removed user's API keys stop working."""
+        if username in self.extra:
+            return True
+        self._refresh()
+        return username in self._users
+
+    def __call__(self, username: str, password: str) -> bool:
+        if username in self.extra:
+            return hmac.compare_digest(self.extra[username].encode(), password.encode())
+        self._refresh()
         stored = self._users.get(username)
         if stored is None:
             verify_password(password, self._dummy)
