@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from pathlib import Path
@@ -11,6 +12,10 @@ import httpx
 import pytest
 from gradio_client.exceptions import AppError
 
+from assistant.providers import routes as routes_module
+from assistant.providers.backends import Connection
+from assistant.providers.retrying import RetryPolicy
+from assistant.providers.routes import OwnKeyRoutes
 from fakes.fake_openai import FakeOpenAI, Scenario
 from tests.conftest import FAKE_MODEL, RunningApp, model_posts, start_app
 
@@ -121,3 +126,29 @@ def test_when_keys_are_required_nothing_is_sent_without_one(fake_server, fake, t
         assert bearer(model_posts(fake)[-1]) == f"Bearer {VISITOR_KEY}"
     finally:
         app.close()
+
+
+def test_visitors_clients_are_closed_with_the_server_and_when_evicted(fake, monkeypatch):
+    monkeypatch.setattr(routes_module, "MAX_ROUTES", 1)
+    routes = OwnKeyRoutes(Connection(), RetryPolicy(), default_base_url=fake.base_url)
+
+    async def scenario() -> tuple[bool, bool]:
+        first = routes.route("sk-visitor-one").backend.client
+        await first.models.list()  # opens its connections
+        second = routes.route("sk-visitor-two").backend.client  # evicts the first
+        await second.models.list()
+        for _ in range(500):  # the eviction closes the first on this loop, in a task
+            if first.is_closed():
+                break
+            await asyncio.sleep(0.01)
+        evicted = first.is_closed()
+        await routes.aclose()
+        return evicted, second.is_closed()
+    assert asyncio.run(scenario()) == (True, True)
+
+
+def test_a_call_without_a_session_cannot_set_a_key_for_every_such_call(key_app, fake):
+    with httpx.Client(base_url=key_app.url, timeout=20) as bare:
+        assert bare.post("login", data={"username": "ann", "password": "ann-pw"}).is_success
+        refused = bare.post("gradio_api/run/set_api_key", json={"data": [VISITOR_KEY, ""]})
+    assert refused.status_code != 200 and "per session" in refused.text

@@ -104,6 +104,7 @@ class App:
     approvals: Approvals  # the questions replies wait on, before a tool that asks first
     api_keys: ApiKeys
     api: ApiEndpoints  # /v1: the OpenAI-compatible endpoints
+    own_keys: OwnKeyRoutes  # the clients made for visitors' own keys
     tracer: TurnTracer | None = None  # OpenTelemetry, when an OTLP endpoint is set
     dashboard: DashboardPage | None = None  # /admin, when ASSISTANT_ADMINS names someone
     speech: SpeechTickets = field(default_factory=SpeechTickets)  # links to replies read aloud
@@ -112,6 +113,7 @@ class App:
         """The model servers' connections, closed on the server's loop as it stops."""
         for backend in self.service.routes.backends:
             await backend.client.close()
+        await self.own_keys.aclose()
 
     def close(self) -> None:
         self.demo.close()
@@ -223,10 +225,9 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
     limits.on_refused = figures.limit_hit
     api_keys = ApiKeys(store)
     visitors_server = listed.for_visitor_keys if listed else None
-    own_keys = OwnKeyPanel(OwnKeyRoutes(settings.connection(), retry, default_base_url=(
-                               visitors_server.base_url if visitors_server
-                               else settings.openai_base_url)),
-                           backend, settings.visitor_key_mode(),  # type: ignore[arg-type]
+    own_key_routes = OwnKeyRoutes(settings.connection(), retry, default_base_url=(
+        visitors_server.base_url if visitors_server else settings.openai_base_url))
+    own_keys = OwnKeyPanel(own_key_routes, backend, settings.visitor_key_mode(),  # type: ignore[arg-type]
                            custom_servers=settings.visitor_base_urls)
     runs: Runs[Update] = Runs()
     signals = getattr(store, "signals", None)  # replicas share a PostgreSQL database
@@ -262,7 +263,8 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
     retention = Retention(store, settings.retention_days, clock)
     retention.start()
     return App(settings, backend, service, demo, store, metrics, panel, mcp, library, links,
-               limits, retention, heartbeat, approvals, api_keys, api, tracer, dashboard, speech)
+               limits, retention, heartbeat, approvals, api_keys, api, own_key_routes, tracer,
+               dashboard, speech)
 
 
 SHARE_WITHOUT_LOGIN = (

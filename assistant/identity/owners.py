@@ -92,7 +92,11 @@ class Sessions:
         self._lock = threading.Lock()
 
     def get(self, session_hash: str | None) -> Session:
-        key = session_hash or ""
+        """A caller without a session (a bare HTTP call) gets one of its own, kept by nobody:
+        such callers never share an owner, a chat or a key."""
+        if not session_hash:
+            return Session()
+        key = session_hash
         with self._lock:
             session = self._sessions.get(key)
             if session is None:

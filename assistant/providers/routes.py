@@ -93,6 +93,7 @@ class OwnKeyRoutes:
         self.retry = retry
         self.default_base_url = default_base_url
         self._routes: OrderedDict[str, Route] = OrderedDict()
+        self._closing: set[asyncio.Task[None]] = set()
 
     def route(self, key: str, base_url: str | None = None) -> Route:
         url = base_url or self.default_base_url
@@ -110,17 +111,19 @@ class OwnKeyRoutes:
         route = self._routes[ident] = Route(backend, build_adapters(upstream, self.retry), True)
         if len(self._routes) > MAX_ROUTES:
             _, old = self._routes.popitem(last=False)
-            _close_later(old.backend)
+            self._close_later(old.backend)
         return route
 
-    def close(self) -> None:
-        for route in self._routes.values():
-            _close_later(route.backend)
-        self._routes.clear()
+    def _close_later(self, backend: Backend) -> None:
+        try:
+            task = asyncio.get_running_loop().create_task(backend.client.close())
+        except RuntimeError:  # no loop: its connections close with the process
+            return
+        self._closing.add(task)  # the loop keeps only a weak reference
+        task.add_done_callback(self._closing.discard)
 
-
-def _close_later(backend: Backend) -> None:
-    try:
-        asyncio.get_running_loop().create_task(backend.client.close())
-    except RuntimeError:  # no loop: its connections close with the process
-        pass
+    async def aclose(self) -> None:
+        """Closes every visitor's client, on the loop that used them."""
+        routes, self._routes = list(self._routes.values()), OrderedDict()
+        for route in routes:
+            await route.backend.client.close()

@@ -34,7 +34,7 @@ class OwnKeyPanel:
 
     def route(self, session_hash: str | None) -> Route | None:
         """The session's own-key route; None when it uses the server's key."""
-        return self._sessions.get(session_hash or "")
+        return self._sessions.get(session_hash) if session_hash else None
 
     def needs_key(self, session_hash: str | None) -> bool:
         return self.mode == "required" and self.route(session_hash) is None
@@ -49,15 +49,19 @@ class OwnKeyPanel:
             raise gr.Error("This app does not let visitors choose another server.")
         if base_url and not base_url.startswith(("https://", "http://")):
             raise gr.Error("The base URL must start with https:// or http://.")
+        if not session_hash:  # a bare HTTP call: the key would be every such caller's
+            raise gr.Error("Your own key is kept per session: set it from the page, or "
+                           "from gradio_client.")
         route = self.routes.route(key, base_url or None)
-        self._sessions[session_hash or ""] = route
-        self._sessions.move_to_end(session_hash or "")
+        self._sessions[session_hash] = route
+        self._sessions.move_to_end(session_hash)
         if len(self._sessions) > MAX_SESSIONS:
             self._sessions.popitem(last=False)
         return route
 
     def clear(self, session_hash: str | None) -> None:
-        self._sessions.pop(session_hash or "", None)
+        if session_hash:
+            self._sessions.pop(session_hash, None)
 
     def backend(self, session_hash: str | None) -> Backend:
         route = self.route(session_hash)
