@@ -235,6 +235,7 @@ def test_a_source_link_opens_only_its_own_passage(app, user, ann_docs):
     forged = url.replace(signature, ("0" if signature[0] != "0" else "1") + signature[1:])
     bob = base64.urlsafe_b64encode(b"user:bob").decode().rstrip("=")
     ann = url.split("o=", 1)[1].split("&", 1)[0]
-    for bad in (forged, url.replace(f"o={ann}", f"o={bob}")):
+    not_ascii = url.replace(signature, "é" + signature[1:])
+    for bad in (forged, url.replace(f"o={ann}", f"o={bob}"), not_ascii):
         response = httpx.get(app.url + bad)
         assert response.status_code == 404 and "quokkaberry" not in response.text

@@ -60,7 +60,7 @@ class OwnerTokens:
         if not isinstance(token, str) or token.count(".") != 1:
             return None
         ident, signature = token.split(".")
-        if ident and hmac.compare_digest(signature, self._sign(ident)):
+        if ident and hmac.compare_digest(signature.encode(), self._sign(ident).encode()):
             return f"anon:{ident}"
         return None
 

@@ -36,7 +36,8 @@ class SourceLinks:
             owner = base64.urlsafe_b64decode(who + "=" * (-len(who) % 4)).decode()
         except ValueError:
             return None
-        return owner if hmac.compare_digest(signature, self._sign(owner, passage_id)) else None
+        expected = self._sign(owner, passage_id)
+        return owner if hmac.compare_digest(signature.encode(), expected.encode()) else None
 
 
 _PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
