@@ -21,6 +21,7 @@ def test_a_share_link_that_cannot_be_created_is_reported_and_the_app_keeps_runni
         assert app.app.demo.share_url is None  # no tunnel server is reachable from here
         assert "public share link could not be created" in caplog.text
         assert app.url.rstrip("/") in caplog.text
+        assert "/metrics is open to anyone" in caplog.text  # no ASSISTANT_METRICS_TOKEN
         fake.enqueue(Scenario(text="Still here."))
         assert app.chat(app.client(), "Hello")[1] == "Still here."
     finally:

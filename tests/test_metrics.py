@@ -13,11 +13,11 @@ from gradio_client import Client
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from assistant.app.metrics import MAX_MODEL_LABELS, ReplyMetrics, metrics_route, metrics_routes
+from assistant.app.metrics import MAX_MODEL_LABELS, MAX_TOOL_LABELS, ReplyMetrics, metrics_route, metrics_routes
 from assistant.app.server import create_app, launch
 from assistant.app.settings import load_settings
 from assistant.domain.failures import Failure
-from assistant.domain.reply import Reply
+from assistant.domain.reply import Reply, Step
 from assistant.domain.validation import ReplyOptions
 from fakes.fake_openai import FakeOpenAI, Scenario
 from fakes.loopback import free_port
@@ -102,6 +102,14 @@ def test_typed_model_names_cannot_blow_up_the_label_count():
                  outcome="complete") == 6
     assert value(metrics, "assistant_replies_total", backend="custom", model="model-0",
                  outcome="complete") == 1
+
+
+def test_tool_names_a_model_makes_up_cannot_blow_up_the_label_count():
+    metrics = ReplyMetrics()
+    steps = [Step("tool", name=f"made_up_{i}", ended=11.0) for i in range(MAX_TOOL_LABELS + 5)]
+    run_reply(metrics, finished_reply(steps=steps))
+    assert value(metrics, "assistant_tool_calls_total", tool="other", outcome="ok") == 5
+    assert value(metrics, "assistant_tool_calls_total", tool="made_up_0", outcome="ok") == 1
 
 
 def test_two_instances_do_not_share_or_clash():
@@ -233,6 +241,9 @@ def test_metrics_routes_passed_to_launch_work_with_login_on(fake, tmp_path):
     try:
         assert httpx.get(f"{url}/config", timeout=5).status_code == 401  # Gradio's login holds
         assert httpx.get(f"{url}/metrics", timeout=5).status_code == 401  # so does ours
+        keyless = httpx.get(f"{url}/v1/models", timeout=5)  # the app's own routes are kept
+        assert keyless.json()["error"]["code"] == "invalid_api_key"
+        assert "content-security-policy" in keyless.headers  # and its middleware
         client = Client(url, auth=("ann", "pw123456"), verbose=False)
         assert reply_text(client.submit("Hi", api_name="/chat").result(timeout=30)).startswith("w0")
         scraped = httpx.get(f"{url}/metrics", headers={"Authorization": "Bearer scrape-token"},

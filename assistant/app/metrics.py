@@ -30,8 +30,25 @@ TTFT_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 3
 TOOL_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 DURATION_BUCKETS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 MAX_MODEL_LABELS = 20  # users may type any model name: bound the label values
-OTHER_MODEL = "other"
+MAX_TOOL_LABELS = 50  # a model may call a tool by any name, real or not
+OTHER = "other"
 _PLAIN_VALUE = re.compile(r"[A-Za-z0-9._:/@+\-]{1,100}")
+
+
+class BoundedLabels:
+    """The first `limit` plain values as themselves, every other as "other"."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._seen: set[str] = set()
+
+    def __call__(self, value: str) -> str:
+        if value in self._seen:
+            return value
+        if len(self._seen) < self.limit and _PLAIN_VALUE.fullmatch(value):
+            self._seen.add(value)
+            return value
+        return OTHER
 
 
 class ReplyMetrics:
@@ -70,7 +87,8 @@ class ReplyMetrics:
         self.routes = Counter("assistant_routes", "Replies Auto routed, by route.", ["route"],
                               registry=r)
         self._open: dict[int, str] = {}  # replies started while we were observing: backend
-        self._models: set[str] = set()
+        self._model_label = BoundedLabels(MAX_MODEL_LABELS)
+        self._tool_label = BoundedLabels(MAX_TOOL_LABELS)
 
     # ReplyObserver -----------------------------------------------------------------
     def reply_started(self, reply: Reply) -> None:
@@ -105,19 +123,12 @@ class ReplyMetrics:
             self.tokens.labels(backend, model, "completion", estimated).inc(reply.completion_tokens)
         for step in reply.steps:
             if step.kind == "tool":
-                self.tool_calls.labels(step.name, "failed" if step.failed else "ok").inc()
+                tool = self._tool_label(step.name)
+                self.tool_calls.labels(tool, "failed" if step.failed else "ok").inc()
                 if step.approval is not None and step.approval != "pending":
-                    self.tool_approvals.labels(step.name, step.approval).inc()
-                self.tool_duration.labels(step.name).observe(step.duration())
+                    self.tool_approvals.labels(tool, step.approval).inc()
+                self.tool_duration.labels(tool).observe(step.duration())
         log_reply(reply, content=self.log_content)
-
-    def _model_label(self, model: str) -> str:
-        if model in self._models:
-            return model
-        if len(self._models) < MAX_MODEL_LABELS and _PLAIN_VALUE.fullmatch(model):
-            self._models.add(model)
-            return model
-        return OTHER_MODEL
 
 
 def time_to_first_token(reply: Reply) -> float | None:

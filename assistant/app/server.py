@@ -274,6 +274,11 @@ SHARE_WITHOUT_LOGIN = (
     "to require sign-in.")
 
 
+METRICS_OPEN = (
+    "/metrics is open to anyone who reaches this public app: it shows the models, tools "
+    "and traffic. Set ASSISTANT_METRICS_TOKEN to require a token.")
+
+
 def _auth(settings: Settings) -> Any:
     """What Gradio checks logins with: the password file (and --auth users), or --auth alone."""
     if settings.auth_file is not None:
@@ -308,9 +313,16 @@ def launch(app: App, **overrides: Any) -> None:
                         *([Middleware(AdminGate, path=DASHBOARD_PATH,
                                       is_admin=app.dashboard.is_admin)] if app.dashboard else [])]},
     )
+    extra = overrides.pop("app_kwargs", {})
     options.update(overrides)
+    ours = options["app_kwargs"]  # another caller's routes come first, and keep ours
+    options["app_kwargs"] = {**ours, **extra,
+                             "routes": [*extra.get("routes", []), *ours["routes"]],
+                             "middleware": [*ours["middleware"], *extra.get("middleware", [])]}
     if options.get("share") and not options.get("auth"):
         log.warning(SHARE_WITHOUT_LOGIN)
+    if s.public and not s.metrics_token:
+        log.warning(METRICS_OPEN)
     wait = not options.pop("prevent_thread_lock", False)
     app.demo.launch(prevent_thread_lock=True, **options)
     adopt_server_loggers()
