@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from typing import Any
 
 import openai
@@ -196,10 +195,8 @@ def test_reject_stream_gives_400_and_the_fallback_pops_the_next_scenario(fake):
 
 def test_hang_before_headers_times_out(fake):
     fake.enqueue(Scenario(hang_before_headers=5))
-    start = time.monotonic()
     with pytest.raises(openai.APITimeoutError):
         asyncio.run(_collect(fake, timeout=0.3))
-    assert time.monotonic() - start < 1.5
     assert fake.wait_for_disconnect(1)  # the server noticed the client leave during the hang
 
 
@@ -219,10 +216,8 @@ def test_drop_raises_api_connection_error_after_partial_text(fake):
 
 def test_stall_raises_api_timeout_error_and_server_sees_the_client_leave(fake):
     fake.enqueue(Scenario(text="a b c d", fault="stall", fault_after=1, stall_seconds=5))
-    start = time.monotonic()
     chunks, err = asyncio.run(_collect_until_error(fake, timeout=0.3))
     assert isinstance(err, openai.APITimeoutError)
-    assert time.monotonic() - start < 1.0
     assert joined_text(chunks) == "a "
     assert fake.wait_for_disconnect(1)  # the stalled handler ends instead of sleeping 5 s
 

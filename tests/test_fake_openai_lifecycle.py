@@ -60,7 +60,7 @@ def test_rate_pacing(fake):
 
     elapsed, n = asyncio.run(run())
     assert n == 20
-    assert 0.09 <= elapsed < 0.3  # 19 gaps of 5 ms, paced against the start time
+    assert elapsed >= 0.09  # 19 gaps of 5 ms, paced against the start time
 
 
 def test_first_token_delay(fake):
@@ -75,7 +75,7 @@ def test_first_token_delay(fake):
                     return time.monotonic() - start
         raise AssertionError("no content")
 
-    assert 0.15 <= asyncio.run(run()) < 0.5
+    assert asyncio.run(run()) >= 0.15
 
 
 def test_fifty_paced_streams_are_served_at_once(fake):

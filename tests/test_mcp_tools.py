@@ -146,11 +146,9 @@ def test_a_server_that_dies_steps_aside_and_comes_back_with_its_tools(
                 await asyncio.wait_for(tools.call("calc__crash", {}), 10)
             await tools.until(lambda: tools.statuses()[0].state == "restarting", 10)
             assert tools.tools == []  # no longer offered
-            begun = time.monotonic()
-            with pytest.raises(ToolError) as raised:
-                await asyncio.wait_for(tools.call("calc__add", {"a": 2, "b": 3}), 10)
+            with pytest.raises(ToolError) as raised:  # at once, not after the 20 s timeout
+                await asyncio.wait_for(tools.call("calc__add", {"a": 2, "b": 3}), 5)
             assert str(raised.value) == gone
-            assert time.monotonic() - begun < 1
             status = tools.statuses()[0]
             assert status.retry_in is not None and 590 < status.retry_in <= 600
             assert tools.problems == {"calc": "The MCP server 'calc' stopped: it closed the "

@@ -144,8 +144,11 @@ def test_text_that_stops_arriving_is_still_saved_within_the_interval(store):
         recorder.reply_started(reply)
         reply.text = "Half a sentence"
         recorder.reply_progress(reply)  # too soon to write; schedules a flush instead
-        await asyncio.sleep(0.2)  # the model stalls; no more progress calls
-        await asyncio.to_thread(store.flush)
+        for _ in range(500):  # the model stalls: no more progress calls, yet it is written
+            await asyncio.to_thread(store.flush)
+            if _messages(store, "alice", cid)[1][1:3] == ("Half a sentence", "streaming"):
+                break
+            await asyncio.sleep(0.01)
         assert _messages(store, "alice", cid)[1][1:3] == ("Half a sentence", "streaming")
         assert reply.place.message_id > 0  # set on the event loop, from the writer thread
         return reply
