@@ -74,6 +74,14 @@ def test_an_own_path_that_asks_the_server_to_fetch_elsewhere_does_not_show():
         assert images_in(shown) == [] and shown == f"[🖼 image]({address})"
 
 
+def test_an_own_path_that_is_not_a_file_does_not_show():
+    """Loading the app's other paths as images would act on them: /logout signs out."""
+    for address in ("/logout", "/gradio_api/file=/../../logout", "/gradio_api/file=/tmp/%2e%2e/x",
+                    "/GRADIO_API/file=/tmp/../../logout?x=1", "/v1/models"):
+        shown = safe_markdown(f"![x]({address})", NONE)
+        assert images_in(shown) == [] and shown == f"[🖼 image]({address})"
+
+
 @pytest.mark.parametrize("text", [
     "<p>`<img src=https://evil.example/a.png>`",  # a tag opens an HTML block: no code in it
     "<b>\n`<img src=https://evil.example/a.png>`",

@@ -10,15 +10,17 @@ from urllib.parse import unquote, urlsplit
 from .server_fetches import OUTSIDE_FETCH
 
 DEAD_SCHEMES = ("javascript:", "data:", "vbscript:")
+OWN_FILES = "/gradio_api/file="  # where Gradio serves the app's files
 _URL_NOISE = re.compile(r"[\t\n\r]")
 _PLAIN_HOST = re.compile(r"[A-Za-z0-9.:\[\]-]+")
 
 
 @dataclass(frozen=True)
 class ImagePolicy:
-    """Images that show by themselves: the app's own paths, `data:`, `blob:`, and the
+    """Images that show by themselves: the app's own files, `data:`, `blob:`, and the
     operator's allowed hosts (ASSISTANT_IMAGE_HOSTS, already checked and lower-case). Not
-    a path that asks the server to fetch elsewhere (web/server_fetches.py closes those)."""
+    a path that asks the server to fetch elsewhere (web/server_fetches.py closes those),
+    nor another of the app's paths: loading `/logout` as an image would sign the reader out."""
     allowed_hosts: frozenset[str] = frozenset()
 
     def shows(self, address: str) -> bool:
@@ -27,7 +29,7 @@ class ImagePolicy:
         if lowered.startswith(("data:image/", "blob:")):
             return True
         if re.match(r"/[A-Za-z0-9_~%.\-]", url):  # a path on this app, not //host
-            return OUTSIDE_FETCH.search(unquote(url)) is None
+            return _own_file(unquote(url))
         if not self.allowed_hosts or not lowered.startswith(("https://", "http://")):
             return False
         try:
@@ -37,6 +39,13 @@ class ImagePolicy:
             return False
         return host is not None and any(_host_allowed(host, port, allowed)
                                         for allowed in self.allowed_hosts)
+
+
+def _own_file(path: str) -> bool:
+    """A file Gradio serves, with no dot segment the browser would climb out of it by."""
+    segments = re.split(r"[?#]", path, maxsplit=1)[0].split("/")
+    return (path.lower().startswith(OWN_FILES) and OUTSIDE_FETCH.search(path) is None
+            and not any(segment in (".", "..") for segment in segments))
 
 
 def _host_allowed(host: str, port: int | None, allowed: str) -> bool:
