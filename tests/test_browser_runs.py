@@ -92,3 +92,24 @@ def test_a_reload_reopens_the_chat_the_page_showed_not_the_newest(page, fake_app
     page.reload(wait_until="domcontentloaded")
     expect(bot_message(page, "About tea.")).to_be_visible(timeout=20_000)
     expect(page.get_by_text("About coffee.")).to_have_count(0)
+
+
+def test_opening_another_chat_while_a_reply_streams_shows_that_chat_and_the_reply_goes_on(
+        page, fake_app, fake):
+    fake.enqueue(Scenario(text="About tea."))
+    open_app(page, fake_app.url)
+    send(page, "Tell me about tea")
+    expect(bot_message(page, "About tea.")).to_be_visible(timeout=20_000)
+    page.get_by_role("button", name="+ New chat").click()
+    fake.enqueue(Scenario(n_tokens=60, rate=20))
+    send(page, "Count while I look at tea")
+    expect(bot_messages(page).first).to_contain_text("w3", timeout=20_000)
+
+    page.locator("#conversation-list .chat-open", has_text="Tell me about tea").click()
+    expect(bot_message(page, "About tea.")).to_be_visible(timeout=10_000)
+    page.wait_for_timeout(1_500)  # the other reply keeps streaming meanwhile
+    expect(bot_message(page, "About tea.")).to_be_visible()
+    expect(page.get_by_text("w20")).to_have_count(0)  # none of its words drawn here
+
+    page.locator("#conversation-list .chat-open", has_text="Count while I look").click()
+    expect(bot_message(page, "w59")).to_be_visible(timeout=20_000)  # it went on, and is followed

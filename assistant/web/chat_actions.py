@@ -57,6 +57,11 @@ class Answered(list[Any]):
     reply that asked goes on in the event that shows it)."""
 
 
+class OpenedElsewhere(list[Any]):
+    """The page opened another chat while the reply streamed: nothing more to show here
+    (the reply goes on, and shows where its chat is opened)."""
+
+
 class ActionChat(gr.ChatInterface):
     # Set by the page: answers the caller's question about a call; False when it is not
     # waiting (any more).
@@ -112,6 +117,9 @@ class ActionChat(gr.ChatInterface):
             yield gr.skip(), gr.skip()
             return
         async for chunk in super()._stream_fn(message, history, *args):
+            if isinstance(chunk[0], OpenedElsewhere):  # Gradio draws the last value again
+                yield gr.skip(), gr.skip()
+                return
             yield chunk
 
     def add_action_api(self, concurrency_limit: int | None) -> None:

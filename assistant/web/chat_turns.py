@@ -22,7 +22,7 @@ from ..providers.routes import Route
 from ..quotas.meter import Admission
 from ..voice.recording import AudioProblem
 from .attachments import Attachments
-from .chat_actions import ActionMessage, action_of
+from .chat_actions import ActionMessage, OpenedElsewhere, action_of
 from .chatbot_history import history_messages, mark_stopped, shown_chars
 from .conversations_panel import ConversationPanel
 from .documents_panel import DocumentsPanel
@@ -153,8 +153,12 @@ class ChatTurns:
                                        shown_chars=shown_chars(history), approve=approve)
         run = self.runs.start(place, updates, on_end=admitted.hand_over())
         above, below = turn_versions(place) if shown_safe is not RAW else ([], [])
+        drawn_here = place.conversation_id if shown_safe is not RAW else None
         try:
             async for update in run.follow():
+                if drawn_here and session.conversation_id != drawn_here:
+                    yield OpenedElsewhere()
+                    return
                 shown = render(update, link, shown_safe)
                 yield as_yielded([*above, *said, *shown, *ended(update, below)])
         except (asyncio.CancelledError, GeneratorExit):  # Stop, a closed tab or a reload
