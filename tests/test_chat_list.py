@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from assistant.storage.records import ConversationSummary, Folder
 from assistant.web.chat_list import chat_list_html
 from fakes.fake_openai import Scenario
-from tests.browser import bot_message, message_box, open_app, send
+from tests.browser import bot_message, bot_messages, message_box, open_app, send
 from tests.conftest import FAKE_MODEL, app_on_fake, start_app
 
 fake_app = app_on_fake("chat-list-data")
@@ -106,6 +106,7 @@ def test_search_finds_a_word_in_a_reply_and_opens_the_chat_there(page, fake_app,
         send(page, f"More {turn}")
         expect(bot_message(page, f"filler{turn}x299")).to_be_visible(timeout=20_000)
     page.get_by_role("button", name="+ New chat").click()
+    expect(bot_messages(page)).to_have_count(0)  # the new chat is shown, with its list
     page.get_by_placeholder("Search all messages…").fill("quok")  # as it is typed
     hit = page.locator("#conversation-list .chat-hit")
     expect(hit).to_have_count(1, timeout=10_000)

@@ -69,12 +69,13 @@ class ActionChat(gr.ChatInterface):
         lambda choice, call_id, request: False)
 
     def option_clicked(self, history: list[Any], option: gr.SelectData,  # type: ignore[override]
-                       request: gr.Request) -> tuple[list[Any], Any]:
+                       request: gr.Request) -> tuple[Any, Any]:
         choice, _, call_id = str(option.value).partition(":")  # render.approval_question's
         if choice in ANSWERS and call_id:
             if not self.answer_question(choice, call_id, request):
                 gr.Warning("This question has been answered already, or it timed out.")
-            return history, Answered()
+            # The reply goes on at once: drawing the chat as it was could hide its next words.
+            return gr.skip(), Answered()
         kind = OPTION_ACTIONS.get(str(option.value))
         if kind is None:  # an option that is not an action is asked as a message
             return super().option_clicked(history, option)
