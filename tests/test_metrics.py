@@ -111,6 +111,12 @@ def test_tool_names_a_model_makes_up_cannot_blow_up_the_label_count():
     assert value(metrics, "assistant_tool_calls_total", tool="other", outcome="ok") == 5
     assert value(metrics, "assistant_tool_calls_total", tool="made_up_0", outcome="ok") == 1
 
+    knowing = ReplyMetrics(tool_named={"calculator": object()}.get)  # the app's tools
+    run_reply(knowing, finished_reply(steps=[Step("tool", name=n, ended=11.0) for n in
+                                             ("calculator", "made_up", "calculator")]))
+    assert value(knowing, "assistant_tool_calls_total", tool="calculator", outcome="ok") == 2
+    assert value(knowing, "assistant_tool_calls_total", tool="other", outcome="ok") == 1
+
 
 def test_two_instances_do_not_share_or_clash():
     one, two = ReplyMetrics(), ReplyMetrics()

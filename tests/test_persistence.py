@@ -14,7 +14,7 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
-from assistant.identity.owners import user_owner
+from assistant.identity.owners import Sessions, user_owner
 from assistant.storage.sqlite.store import SQLiteStore as Store
 from fakes.fake_openai import Scenario
 from fakes.loopback import free_port
@@ -91,6 +91,16 @@ def test_no_owner_can_reach_another_owners_conversations_through_the_api(fake, a
 
     assert ann.predict(anns["id"], api_name="/export_conversation")["title"] == \
         "Ann's private question"
+
+
+def test_callers_without_a_session_share_no_chat():
+    sessions = Sessions()
+    first = sessions.get(None)
+    first.open("chat-of-the-first-caller")
+    assert sessions.get(None).conversation_id is None
+    assert sessions.get("") is not first
+    kept = sessions.get("abc")
+    assert sessions.get("abc") is kept  # a real session is kept
 
 
 def test_search_pins_and_folders_through_the_api_reach_only_the_callers_chats(fake, auth_running):

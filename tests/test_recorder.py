@@ -135,7 +135,7 @@ def test_progress_writes_at_most_once_per_interval(store, monkeypatch):
     assert _messages(store, "alice", cid)[1] == ("assistant", "tok " * 49, "streaming", None)
 
 
-def test_text_that_stops_arriving_is_still_saved_within_the_interval(store):
+def test_text_that_stops_arriving_is_still_saved_without_more_progress(store):
     cid = store.create_conversation("alice")
     recorder = ConversationRecorder(store, flush_interval=0.05)
 

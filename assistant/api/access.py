@@ -59,13 +59,13 @@ def from_loopback(request: Request) -> bool:
 class Access:
     """`open_locally`: a local demo (loopback, no sign-in, not shared), where this
     machine's clients need no key and act as nobody: their chats are not kept.
-    `signs_in`: whether a password user may still sign in, when sign-in is by password."""
+    `is_user`: whether a password user may still sign in, when sign-in is by password."""
 
     def __init__(self, keys: KeyOwners, open_locally: bool,
-                 signs_in: Callable[[str], bool] | None = None) -> None:
+                 is_user: Callable[[str], bool] | None = None) -> None:
         self.keys = keys
         self.open_locally = open_locally
-        self.signs_in = signs_in
+        self.is_user = is_user
 
     async def owner(self, request: Request) -> str | None:
         key = presented_key(request.headers)
@@ -80,7 +80,7 @@ class Access:
         if owner is None:
             raise no_key()
         name = user_name(owner)
-        if name is not None and self.signs_in is not None and not self.signs_in(name):
-            raise ApiError(401, "This key's user was removed from this server, so the key "
-                           "no longer works.", code="invalid_api_key")
+        if name is not None and self.is_user is not None and not self.is_user(name):
+            raise ApiError(401, "This key's user is not a user of this server (any more), so "
+                           "the key does not work.", code="invalid_api_key")
         return owner

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-from typing import Any
+from typing import Any, Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
@@ -55,7 +55,7 @@ class ReplyMetrics:
     """Counts and times every reply; call `reply_*` from the event loop only."""
 
     def __init__(self, registry: CollectorRegistry | None = None, *,
-                 log_content: bool = False) -> None:
+                 log_content: bool = False, tool_named: Callable[[str], object] | None = None) -> None:
         self.log_content = log_content  # message text in the log line: debugging only
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         r = self.registry
@@ -88,7 +88,8 @@ class ReplyMetrics:
                               registry=r)
         self._open: dict[int, str] = {}  # replies started while we were observing: backend
         self._model_label = BoundedLabels(MAX_MODEL_LABELS)
-        self._tool_label = BoundedLabels(MAX_TOOL_LABELS)
+        self._tool_labels = BoundedLabels(MAX_TOOL_LABELS)
+        self._tool_named = tool_named  # the tool of a name, if the app has one; others are "other"
 
     # ReplyObserver -----------------------------------------------------------------
     def reply_started(self, reply: Reply) -> None:
@@ -123,7 +124,8 @@ class ReplyMetrics:
             self.tokens.labels(backend, model, "completion", estimated).inc(reply.completion_tokens)
         for step in reply.steps:
             if step.kind == "tool":
-                tool = self._tool_label(step.name)
+                tool = self._tool_labels(step.name) if self._tool_named is None or \
+                    self._tool_named(step.name) is not None else OTHER
                 self.tool_calls.labels(tool, "failed" if step.failed else "ok").inc()
                 if step.approval is not None and step.approval != "pending":
                     self.tool_approvals.labels(tool, step.approval).inc()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import os
@@ -104,16 +105,20 @@ class App:
     approvals: Approvals  # the questions replies wait on, before a tool that asks first
     api_keys: ApiKeys
     api: ApiEndpoints  # /v1: the OpenAI-compatible endpoints
-    own_keys: OwnKeyRoutes  # the clients made for visitors' own keys
+    own_key_routes: OwnKeyRoutes  # the clients made for visitors' own keys
     tracer: TurnTracer | None = None  # OpenTelemetry, when an OTLP endpoint is set
     dashboard: DashboardPage | None = None  # /admin, when ASSISTANT_ADMINS names someone
     speech: SpeechTickets = field(default_factory=SpeechTickets)  # links to replies read aloud
+    logins: Any = None  # what Gradio checks sign-ins with: a PasswordFile, --auth pairs, or None
 
     async def close_connections(self) -> None:
-        """The model servers' connections, closed on the server's loop as it stops."""
-        for backend in self.service.routes.backends:
-            await backend.client.close()
-        await self.own_keys.aclose()
+        """The model servers' connections, closed on the server's loop as it stops; one
+        that fails to close does not keep the others open."""
+        closing = [b.client.close() for b in self.service.routes.backends]
+        results = await asyncio.gather(*closing, self.own_key_routes.aclose(),
+                                       return_exceptions=True)
+        for failed in (r for r in results if isinstance(r, Exception)):
+            log.warning("closing a model server's connections failed: %s", failed)
 
     def close(self) -> None:
         self.demo.close()
@@ -190,7 +195,6 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
                             fail_open=settings.moderation_fail == "open")
     heartbeat = Heartbeat(store, replica, STATUS_WORDS["streaming"])
     heartbeat.start()  # marks what a stopped process left streaming, now and every second
-    metrics = ReplyMetrics(log_content=settings.log_content)
     tracer = TurnTracer.exporting(settings.log_content) if tracing_wanted(os.environ) else None
     toolbox = builtin_toolbox(settings.tool_timeout)
     mcp = McpRuntime(load_servers(settings.mcp_servers), settings.tool_timeout)
@@ -201,6 +205,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
                              settings.max_documents), embeddings)
     toolbox.add(search_documents_tool(library, settings.tool_timeout))
     rounds = ToolRounds(toolbox, max_rounds=settings.max_tool_rounds)
+    metrics = ReplyMetrics(log_content=settings.log_content, tool_named=toolbox.get)
     recorder = ConversationRecorder(store)
     figures = FiguresRecorder(store, clock)
     listed = settings.backends_file
@@ -224,6 +229,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
     limits = _limits(settings, clock, store, replica)
     limits.on_refused = figures.limit_hit
     api_keys = ApiKeys(store)
+    logins = _auth(settings)
     visitors_server = listed.for_visitor_keys if listed else None
     own_key_routes = OwnKeyRoutes(settings.connection(), retry, default_base_url=(
         visitors_server.base_url if visitors_server else settings.openai_base_url))
@@ -255,7 +261,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
                     sharing=settings.sharing_on, dashboard=dashboard, voice=voice)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency_limit)
     api = ApiEndpoints(
-        service, Access(api_keys, settings.api_open_locally, _signs_in(settings)), limits,
+        service, Access(api_keys, settings.api_open_locally, _is_user(logins)), limits,
         ChatSaving(store, recorder.written), runs, approvals,
         memories=panel.memory.saved_facts, max_image_bytes=int(settings.max_image_mb * 1e6),
         max_images=settings.max_images,
@@ -264,7 +270,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time, *,
     retention.start()
     return App(settings, backend, service, demo, store, metrics, panel, mcp, library, links,
                limits, retention, heartbeat, approvals, api_keys, api, own_key_routes, tracer,
-               dashboard, speech)
+               dashboard, speech, logins)
 
 
 SHARE_WITHOUT_LOGIN = (
@@ -286,19 +292,18 @@ def _auth(settings: Settings) -> Any:
     return list(settings.auth) or None
 
 
-def _signs_in(settings: Settings) -> Callable[[str], bool] | None:
+def _is_user(logins: Any) -> Callable[[str], bool] | None:
     """Whether a password user may still sign in; None when sign-in is not by password."""
-    auth = _auth(settings)
-    if isinstance(auth, PasswordFile):
-        return auth.knows
-    return {name for name, _ in auth}.__contains__ if auth else None
+    if isinstance(logins, PasswordFile):
+        return logins.knows
+    return {name for name, _ in logins}.__contains__ if logins else None
 
 
 def launch(app: App, **overrides: Any) -> None:
     s = app.settings
     options: dict[str, Any] = dict(
         server_name=s.host, server_port=s.port, share=s.share, css=PAGE_CSS,
-        auth=_auth(s), max_threads=s.max_threads, show_error=False,
+        auth=app.logins, max_threads=s.max_threads, show_error=False,
         ssl_certfile=s.ssl_certfile, ssl_keyfile=s.ssl_keyfile,
         # Gradio's start-up check calls the app at 127.0.0.1, which no certificate names.
         ssl_verify=not s.ssl_certfile,
@@ -321,7 +326,7 @@ def launch(app: App, **overrides: Any) -> None:
                              "middleware": [*ours["middleware"], *extra.get("middleware", [])]}
     if options.get("share") and not options.get("auth"):
         log.warning(SHARE_WITHOUT_LOGIN)
-    if s.public and not s.metrics_token:
+    if (s.public or options.get("share")) and not s.metrics_token:
         log.warning(METRICS_OPEN)
     wait = not options.pop("prevent_thread_lock", False)
     app.demo.launch(prevent_thread_lock=True, **options)

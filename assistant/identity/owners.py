@@ -60,7 +60,7 @@ class OwnerTokens:
         if not isinstance(token, str) or token.count(".") != 1:
             return None
         ident, signature = token.split(".")
-        if ident and hmac.compare_digest(signature.encode(), self._sign(ident).encode()):
+        if ident and same_signature(signature, self._sign(ident)):
             return f"anon:{ident}"
         return None
 
@@ -96,15 +96,14 @@ class Sessions:
         such callers never share an owner, a chat or a key."""
         if not session_hash:
             return Session()
-        key = session_hash
         with self._lock:
-            session = self._sessions.get(key)
+            session = self._sessions.get(session_hash)
             if session is None:
-                session = self._sessions[key] = Session()
+                session = self._sessions[session_hash] = Session()
                 if len(self._sessions) > MAX_SESSIONS:
                     self._sessions.popitem(last=False)
             else:
-                self._sessions.move_to_end(key)
+                self._sessions.move_to_end(session_hash)
             return session
 
     def ensure_conversation(self, session_hash: str | None, create: Callable[[], str]) -> str:
@@ -114,6 +113,11 @@ class Sessions:
             if session.conversation_id is None:
                 session.open(create())
             return session.conversation_id or ""
+
+
+def same_signature(given: str, expected: str) -> bool:
+    """In constant time; False for text no signature has (non-ASCII, lone surrogates)."""
+    return given.isascii() and hmac.compare_digest(given.encode(), expected.encode())
 
 
 def user_owner(username: str | None) -> str | None:

@@ -11,9 +11,11 @@ import hashlib
 import hmac
 import os
 import secrets
+import time
 from pathlib import Path
 
 SCHEME = "scrypt"
+RECHECK_SECONDS = 1.0  # how soon a removed user's API keys stop
 N, R, P = 2**14, 8, 1  # about 16 MB and 50 ms a check
 _KEY_BYTES = 32
 
@@ -99,6 +101,7 @@ class PasswordFile:
         self._stamp: tuple[float, int] | None = None
         self._users: dict[str, str] = {}
         self._dummy = hash_password(secrets.token_urlsafe())  # unknown names cost the same
+        self._looked = time.monotonic()
         self._load()  # a bad file stops the start, with the line that is wrong
 
     def _load(self) -> None:
@@ -114,10 +117,14 @@ class PasswordFile:
             pass  # keep the users last read
 
     def knows(self, username: str) -> bool:
-        """Whether the user may still sign in: a removed user's API keys stop working."""
+        """Whether the user may still sign in (a removed user's API keys stop working). The
+        file is looked at once a second at most: this runs on the server's loop."""
         if username in self.extra:
             return True
-        self._refresh()
+        now = time.monotonic()
+        if now - self._looked >= RECHECK_SECONDS:
+            self._looked = now
+            self._refresh()
         return username in self._users
 
     def __call__(self, username: str, password: str) -> bool:

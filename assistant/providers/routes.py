@@ -125,5 +125,7 @@ class OwnKeyRoutes:
     async def aclose(self) -> None:
         """Closes every visitor's client, on the loop that used them."""
         routes, self._routes = list(self._routes.values()), OrderedDict()
-        for route in routes:
-            await route.backend.client.close()
+        results = await asyncio.gather(*self._closing, *(r.backend.client.close() for r in routes),
+                                       return_exceptions=True)
+        for failed in (r for r in results if isinstance(r, Exception)):
+            log.warning("closing a visitor's client failed: %s", failed)

@@ -6,6 +6,7 @@ on every call, and string hints would be evaluated again each time.
 
 import asyncio
 import itertools
+import secrets
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 import gradio as gr
@@ -95,7 +96,7 @@ class ChatTurns:
                 not (isinstance(text, str) and text.strip()):
             return
         owner = self.panel.identity.owner(request)
-        if owner is None and from_a_page(request):
+        if owner is None and from_a_page(request) and request.session_hash:
             owner = self.panel.identity.owner_or_new(request)  # the page keeps it after the turn
         if self.own_keys.needs_key(request.session_hash):
             yield notice(NEEDS_KEY_NOTICE, notice_id=LIMIT_NOTICE_ID)
@@ -169,8 +170,12 @@ class ChatTurns:
 
     @staticmethod
     def _who(owner: str | None, request: gr.Request) -> str:
-        """Who may answer a reply's questions: its owner, else the caller's session."""
-        return owner or f"session:{request.session_hash}"
+        """Who may answer a reply's questions: its owner, else the caller's session; for a
+        call without either, nobody (its questions time out, denied)."""
+        if owner:
+            return owner
+        return f"session:{request.session_hash}" if request.session_hash \
+            else f"call:{secrets.token_urlsafe(12)}"
 
     def answer(self, choice: Choice, call_id: str, request: gr.Request) -> bool:
         """An answer from the page to its reply's question about a call, wherever the reply

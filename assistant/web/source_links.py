@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from ..documents.library import Library
+from ..identity.owners import same_signature
 
 PATH = "source"
 
@@ -36,8 +37,7 @@ class SourceLinks:
             owner = base64.urlsafe_b64decode(who + "=" * (-len(who) % 4)).decode()
         except ValueError:
             return None
-        expected = self._sign(owner, passage_id)
-        return owner if hmac.compare_digest(signature.encode(), expected.encode()) else None
+        return owner if same_signature(signature, self._sign(owner, passage_id)) else None
 
 
 _PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
