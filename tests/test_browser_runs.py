@@ -113,3 +113,25 @@ def test_opening_another_chat_while_a_reply_streams_shows_that_chat_and_the_repl
 
     page.locator("#conversation-list .chat-open", has_text="Count while I look").click()
     expect(bot_message(page, "w59")).to_be_visible(timeout=20_000)  # it went on, and is followed
+
+
+def test_opening_another_chat_while_a_reply_waits_frees_the_message_box_at_once(
+        page, fake_app, fake):
+    fake.enqueue(Scenario(text="About tea."))
+    open_app(page, fake_app.url)
+    send(page, "Tell me about tea")
+    expect(bot_message(page, "About tea.")).to_be_visible(timeout=20_000)
+    page.get_by_role("button", name="+ New chat").click()
+    fake.enqueue(Scenario(text="Late but whole.", first_token_delay=6))
+    send(page, "Answer slowly")
+    expect(page.locator("button.stop-button")).to_be_visible(timeout=10_000)
+    expect(page.locator("#conversation-list .chat-open", has_text="Answer slowly")).to_be_visible(
+        timeout=10_000)  # listed: the list is not loading any more
+
+    page.locator("#conversation-list .chat-open", has_text="Tell me about tea").click()
+    expect(bot_message(page, "About tea.")).to_be_visible(timeout=10_000)
+    # Long before the first word comes: Stop would otherwise act on this chat.
+    expect(page.locator("button.stop-button")).to_be_hidden(timeout=3_000)
+
+    page.locator("#conversation-list .chat-open", has_text="Answer slowly").click()
+    expect(bot_message(page, "Late but whole.")).to_be_visible(timeout=20_000)

@@ -119,3 +119,26 @@ def test_a_stop_signalled_from_another_thread_stops_only_the_run_writing_that_me
         await asyncio.wait_for(other.ended(), 5)
         assert other_ended == ["complete"]
     asyncio.run(scenario())
+
+
+def test_a_follower_that_should_leave_leaves_while_the_run_waits_and_the_run_goes_on():
+    async def scenario() -> None:
+        runs: Runs[int] = Runs()
+        gate, ended = asyncio.Event(), []
+        run = runs.start(MINE, _counting(gate, 4, ended))  # waits after its second update
+        shown_elsewhere = False
+        seen = []
+
+        async def follow() -> None:
+            async for n in run.follow(leave=lambda: shown_elsewhere, look_every=0.01):
+                seen.append(n)
+        follower = asyncio.create_task(follow())
+        while run.number < 2:
+            await asyncio.sleep(0)
+        shown_elsewhere = True  # no update comes, yet the follower looks again and leaves
+        await asyncio.wait_for(follower, 5)
+        assert 3 not in seen and not run.done
+        gate.set()
+        await run.ended()
+        assert ended == ["complete"] and run.number == 4
+    asyncio.run(scenario())

@@ -19,6 +19,7 @@ from ..domain.reply import Place
 log = logging.getLogger(__name__)
 U = TypeVar("U")
 RunKey = tuple[str, str]  # (owner, conversation id)
+LOOK_EVERY = 0.5  # seconds between looks at whether a follower should leave
 
 
 class Run(Generic[U]):
@@ -58,10 +59,15 @@ class Run(Generic[U]):
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
-    async def follow(self, after: int = 0) -> AsyncIterator[U]:
-        """The updates after number `after`, newest first when behind, to the end."""
+    async def follow(self, after: int = 0, leave: Callable[[], bool] | None = None,
+                     look_every: float = LOOK_EVERY) -> AsyncIterator[U]:
+        """The updates after number `after`, newest first when behind, to the end; or until
+        `leave()` is true, looked at before each update and every `look_every` seconds
+        while none comes (the run goes on)."""
         while True:
             changed = self._changed
+            if leave is not None and leave():
+                return
             if self.number > after and self.latest is not None:
                 after = self.number
                 yield self.latest
@@ -69,8 +75,14 @@ class Run(Generic[U]):
                 if self._error is not None:
                     raise self._error
                 return
-            else:
+            elif leave is None:
                 await changed.wait()
+            else:
+                try:
+                    async with asyncio.timeout(look_every):
+                        await changed.wait()
+                except TimeoutError:
+                    pass
 
     def stop(self) -> None:
         self._task.cancel()

@@ -155,13 +155,13 @@ class ChatTurns:
         run = self.runs.start(place, updates, on_end=admitted.hand_over())
         above, below = turn_versions(place) if shown_safe is not RAW else ([], [])
         drawn_here = place.conversation_id if shown_safe is not RAW else None
+        left = (lambda: session.conversation_id != drawn_here) if drawn_here else None
         try:
-            async for update in run.follow():
-                if drawn_here and session.conversation_id != drawn_here:
-                    yield OpenedElsewhere()
-                    return
+            async for update in run.follow(leave=left):  # the page may open another chat
                 shown = render(update, link, shown_safe)
                 yield as_yielded([*above, *said, *shown, *ended(update, below)])
+            if left is not None and left():
+                yield OpenedElsewhere()  # the reply goes on, drawn where its chat is opened
         except (asyncio.CancelledError, GeneratorExit):  # Stop, a closed tab or a reload
             if not (place.owner and from_a_page(request)):  # only a page comes back to follow
                 run.stop()  # an API caller's cancel is its Stop, as before
