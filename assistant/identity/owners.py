@@ -57,7 +57,7 @@ class OwnerTokens:
         return f"{ident}.{self._sign(ident)}"
 
     def owner(self, token: Any) -> str | None:
-        if not isinstance(token, str) or token.count(".") != 1:
+        if not isinstance(token, str) or not token.isascii() or token.count(".") != 1:
             return None
         ident, signature = token.split(".")
         if ident and same_signature(signature, self._sign(ident)):
