@@ -9,6 +9,7 @@ carries the action. Typed text arrives as before, and is only ever text.
 from __future__ import annotations
 
 import inspect
+from contextlib import aclosing
 from typing import Any, AsyncGenerator, AsyncIterator, Callable, get_type_hints
 
 import gradio as gr
@@ -117,11 +118,12 @@ class ActionChat(gr.ChatInterface):
         if isinstance(message, Answered):  # leaves the chat as the page shows it
             yield gr.skip(), gr.skip()
             return
-        async for chunk in super()._stream_fn(message, history, *args):
-            if isinstance(chunk[0], OpenedElsewhere):  # Gradio draws the last value again
-                yield gr.skip(), gr.skip()
-                return
-            yield chunk
+        async with aclosing(super()._stream_fn(message, history, *args)) as chunks:
+            async for chunk in chunks:
+                if isinstance(chunk[0], OpenedElsewhere):  # Gradio draws the last value again
+                    yield gr.skip(), gr.skip()
+                    return
+                yield chunk
 
     def add_action_api(self, concurrency_limit: int | None) -> None:
         """/continue_reply and /regenerate_reply: the incomplete mark's two buttons, for
