@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from assistant.conversation.runs import Runs
+from assistant.conversation.runs import ENDED_KEPT, Runs
 from assistant.domain.reply import Place
 
 MINE = Place(owner="alice", conversation_id="c1")
@@ -141,4 +141,21 @@ def test_a_follower_that_should_leave_leaves_while_the_run_waits_and_the_run_goe
         gate.set()
         await run.ended()
         assert ended == ["complete"] and run.number == 4
+    asyncio.run(scenario())
+
+
+def test_a_run_that_just_ended_is_still_found_by_a_page_that_drew_it_before_its_end():
+    async def scenario() -> None:
+        now = [100.0]
+        runs: Runs[int] = Runs(clock=lambda: now[0])
+        gate, ended = asyncio.Event(), []
+        gate.set()
+        run = runs.start(MINE, _counting(gate, 3, ended))
+        await run.ended()
+        assert runs.find("alice", "c1") is None  # not running
+        assert runs.find_recent("alice", "c1") is run
+        assert [n async for n in run.follow()] == [3]  # its end, for the page to draw
+        assert runs.find_recent("bob", "c1") is None  # only its owner finds it
+        now[0] += ENDED_KEPT + 1
+        assert runs.find_recent("alice", "c1") is None  # the store has it by then
     asyncio.run(scenario())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import AsyncIterator, Callable, Generic, TypeVar
 
 from ..domain.reply import Place
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 U = TypeVar("U")
 RunKey = tuple[str, str]  # (owner, conversation id)
 LOOK_EVERY = 0.5  # seconds between looks at whether a follower should leave
+ENDED_KEPT = 10.0  # seconds an ended run is still found by find_recent
 
 
 class Run(Generic[U]):
@@ -95,10 +97,12 @@ class Run(Generic[U]):
 class Runs(Generic[U]):
     """The runs in progress in this process, at most one per conversation."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
         self._runs: dict[RunKey, Run[U]] = {}
         self._started = asyncio.Event()  # replaced at each start: wakes those waiting for one
         self._loop: asyncio.AbstractEventLoop | None = None  # where the runs live
+        self._ended: dict[RunKey, tuple[Run[U], float]] = {}  # run, when it ended
 
     def start(self, place: Place, updates: AsyncIterator[U],
               on_end: Callable[[], None] = lambda: None) -> Run[U]:
@@ -110,14 +114,28 @@ class Runs(Generic[U]):
         def ended() -> None:
             if key is not None and self._runs.get(key) is run:
                 del self._runs[key]
+                now = self.clock()
+                for gone in [k for k, (_, at) in self._ended.items() if now - at > ENDED_KEPT]:
+                    del self._ended[gone]
+                self._ended[key] = (run, now)
             on_end()
         run: Run[U] = Run(updates, place, ended)
         self._loop = asyncio.get_running_loop()
         if key is not None:
             self._runs[key] = run
+            self._ended.pop(key, None)
         started, self._started = self._started, asyncio.Event()
         started.set()
         return run
+
+    def find_recent(self, owner: str | None, conversation_id: str | None) -> Run[U] | None:
+        """The conversation's run, or the one that ended in the last ENDED_KEPT seconds: a
+        page that read the chat from the store while it ran may not have drawn its end."""
+        run = self.find(owner, conversation_id)
+        if run is not None or not (owner and conversation_id):
+            return run
+        kept = self._ended.get((owner, conversation_id))
+        return kept[0] if kept is not None and self.clock() - kept[1] <= ENDED_KEPT else None
 
     async def next(self, owner: str | None, conversation_id: str | None,
                    timeout: float) -> Run[U] | None:

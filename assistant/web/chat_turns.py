@@ -215,7 +215,7 @@ class ChatTurns:
         if owner is None or conversation_id is None:
             yield gr.skip(), gr.skip(), gr.skip()
             return
-        run = self.runs.find(owner, conversation_id)
+        run = self.runs.find_recent(owner, conversation_id)  # its end may not be drawn yet
         if run is None:
             async for shown in self._follow_elsewhere(owner, conversation_id):
                 yield shown

@@ -19,6 +19,7 @@ import gradio as gr
 
 from ..conversation.actions import Action, Plan, plan
 from ..domain.reply import Place
+from ..identity.owners import Session
 from ..storage.recorder import log_write_failure
 from ..storage.records import (
     Conversation,
@@ -243,13 +244,16 @@ class ConversationPanel:
         owner = self.identity.owner(request, token)
         session = self.identity.sessions.get(request.session_hash)
         session.owner = owner
-        session.open(None)
-        opened = self._open(shown, token, request) if shown and owner else None
-        if opened is None or not session.conversation_id:  # gone, or not theirs
+        conversation = self._owned(owner, shown)
+        if conversation is None:  # gone, or not theirs
             recent = self.store.list_conversations(owner, limit=1) if owner else []
-            # With nothing to restore, leave the chat alone: a quick first message may be in it.
-            opened = self._open(recent[0].id, token, request) if recent else \
-                tuple(gr.update() for _ in range(5 + len(self.setting_names)))
+            conversation = self._owned(owner, recent[0].id) if recent else None
+        if conversation is not None and owner is not None:
+            # Straight to the chat, never None between: a reply drawing in it would stop.
+            opened = self._shown(owner, conversation, session)
+        else:  # nothing to restore: leave the chat alone, a quick first message may be in it
+            session.open(None)
+            opened = tuple(gr.update() for _ in range(5 + len(self.setting_names)))
         return (self.chat_list("", token, request), self.memory.choices(owner), *opened)
 
     def cleared(self) -> tuple[Any, ...]:
@@ -257,11 +261,18 @@ class ConversationPanel:
 
     def _open(self, conversation_id: str | None, token: str, request: gr.Request) -> tuple[Any, ...]:
         owner = self.identity.owner(request, token)
-        conversation = self.store.get_conversation(owner, conversation_id) \
-            if owner and conversation_id else None
+        conversation = self._owned(owner, conversation_id)
         if owner is None or conversation is None:
             return self.cleared()
-        self.identity.sessions.get(request.session_hash).open(conversation.id)
+        return self._shown(owner, conversation, self.identity.sessions.get(request.session_hash))
+
+    def _owned(self, owner: str | None, conversation_id: str | None) -> Conversation | None:
+        return self.store.get_conversation(owner, conversation_id) \
+            if owner and conversation_id else None
+
+    def _shown(self, owner: str, conversation: Conversation, session: Session) -> tuple[Any, ...]:
+        """The chat opened in the session, as the page shows it."""
+        session.open(conversation.id)
         messages = self.chat_of(owner, conversation)
         saved = [conversation.settings.get(key) for key in self.setting_names]
         return (messages, messages, conversation.title, versions_choice(conversation),
