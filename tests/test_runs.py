@@ -144,7 +144,7 @@ def test_a_follower_that_should_leave_leaves_while_the_run_waits_and_the_run_goe
     asyncio.run(scenario())
 
 
-def test_a_run_that_just_ended_is_still_found_by_a_page_that_drew_it_before_its_end():
+def test_a_run_that_just_ended_is_known_for_a_while_to_pages_that_drew_it_before_its_end():
     async def scenario() -> None:
         now = [100.0]
         runs: Runs[int] = Runs(clock=lambda: now[0])
@@ -153,9 +153,10 @@ def test_a_run_that_just_ended_is_still_found_by_a_page_that_drew_it_before_its_
         run = runs.start(MINE, _counting(gate, 3, ended))
         await run.ended()
         assert runs.find("alice", "c1") is None  # not running
-        assert runs.find_recent("alice", "c1") is run
-        assert [n async for n in run.follow()] == [3]  # its end, for the page to draw
-        assert runs.find_recent("bob", "c1") is None  # only its owner finds it
+        assert runs.ended_recently("alice", "c1") and not runs.ended_recently("bob", "c1")
         now[0] += ENDED_KEPT + 1
-        assert runs.find_recent("alice", "c1") is None  # the store has it by then
+        assert not runs.ended_recently("alice", "c1")  # a page drew its end by then
+        again = runs.start(MINE, _counting(gate, 1, ended))
+        await again.ended()
+        assert runs.ended_recently("alice", "c1")
     asyncio.run(scenario())

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 U = TypeVar("U")
 RunKey = tuple[str, str]  # (owner, conversation id)
 LOOK_EVERY = 0.5  # seconds between looks at whether a follower should leave
-ENDED_KEPT = 10.0  # seconds an ended run is still found by find_recent
+ENDED_KEPT = 10.0  # seconds an ended run counts as just ended
 
 
 class Run(Generic[U]):
@@ -102,7 +102,7 @@ class Runs(Generic[U]):
         self._runs: dict[RunKey, Run[U]] = {}
         self._started = asyncio.Event()  # replaced at each start: wakes those waiting for one
         self._loop: asyncio.AbstractEventLoop | None = None  # where the runs live
-        self._ended: dict[RunKey, tuple[Run[U], float]] = {}  # run, when it ended
+        self._ended: dict[RunKey, float] = {}  # when the conversation's last run ended
 
     def start(self, place: Place, updates: AsyncIterator[U],
               on_end: Callable[[], None] = lambda: None) -> Run[U]:
@@ -115,9 +115,9 @@ class Runs(Generic[U]):
             if key is not None and self._runs.get(key) is run:
                 del self._runs[key]
                 now = self.clock()
-                for gone in [k for k, (_, at) in self._ended.items() if now - at > ENDED_KEPT]:
+                for gone in [k for k, at in self._ended.items() if now - at > ENDED_KEPT]:
                     del self._ended[gone]
-                self._ended[key] = (run, now)
+                self._ended[key] = now
             on_end()
         run: Run[U] = Run(updates, place, ended)
         self._loop = asyncio.get_running_loop()
@@ -128,14 +128,11 @@ class Runs(Generic[U]):
         started.set()
         return run
 
-    def find_recent(self, owner: str | None, conversation_id: str | None) -> Run[U] | None:
-        """The conversation's run, or the one that ended in the last ENDED_KEPT seconds: a
+    def ended_recently(self, owner: str | None, conversation_id: str | None) -> bool:
+        """Whether a run of the conversation ended here in the last ENDED_KEPT seconds: a
         page that read the chat from the store while it ran may not have drawn its end."""
-        run = self.find(owner, conversation_id)
-        if run is not None or not (owner and conversation_id):
-            return run
-        kept = self._ended.get((owner, conversation_id))
-        return kept[0] if kept is not None and self.clock() - kept[1] <= ENDED_KEPT else None
+        ended = self._ended.get((owner, conversation_id)) if owner and conversation_id else None
+        return ended is not None and self.clock() - ended <= ENDED_KEPT
 
     async def next(self, owner: str | None, conversation_id: str | None,
                    timeout: float) -> Run[U] | None:

@@ -215,7 +215,7 @@ class ChatTurns:
         if owner is None or conversation_id is None:
             yield gr.skip(), gr.skip(), gr.skip()
             return
-        run = self.runs.find_recent(owner, conversation_id)  # its end may not be drawn yet
+        run = self.runs.find(owner, conversation_id)
         if run is None:
             async for shown in self._follow_elsewhere(owner, conversation_id):
                 yield shown
@@ -232,13 +232,18 @@ class ChatTurns:
         yield gr.skip(), gr.skip(), SUBMIT
 
     async def _follow_elsewhere(self, owner: str, conversation_id: str) -> AsyncIterator[Any]:
-        """The reply another process writes in this chat, as it is saved there."""
+        """The reply another process writes in this chat, as it is saved there; with none,
+        the stored chat again if a reply in it just ended here (the page may have read the
+        chat while that reply ran, and drawn a part of it)."""
         remote = self.remote
         conversation = await asyncio.to_thread(self.panel.store.get_conversation, owner,
                                                conversation_id) if remote is not None else None
         reply = remote.streaming_elsewhere(conversation) if remote is not None else None
         if remote is None or conversation is None or reply is None:
-            yield gr.skip(), gr.skip(), gr.skip()
+            stored = await self.panel.stored_chat(owner, conversation_id) \
+                if self.runs.ended_recently(owner, conversation_id) else None
+            yield (stored, stored, gr.skip()) if stored is not None else \
+                (gr.skip(), gr.skip(), gr.skip())
             return
         before = self.panel.chat_of(owner, conversation, leaf=reply.parent_id)
         yield gr.skip(), gr.skip(), STOPPABLE

@@ -140,6 +140,11 @@ class ConversationPanel:
             return self.chat_of(owner, conversation)
         return self.chat_of(owner, conversation, leaf=reply.parent_id)
 
+    async def stored_chat(self, owner: str, conversation_id: str) -> list[Any] | None:
+        """The chat as the page shows it, once this process's writes to it have landed."""
+        conversation = await self._stored(owner, conversation_id)
+        return self.chat_of(owner, conversation) if conversation is not None else None
+
     def chat_of(self, owner: str, conversation: Conversation,
               leaf: int | None = None) -> list[Any]:
         """The owner's stored chat as the page shows it, up to `leaf` (default: all of it)."""
