@@ -69,8 +69,12 @@ def microphone_browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any
 def record(page: Any, seconds: int) -> None:
     page.get_by_label("Record audio").click()
     page.get_by_label("Start recording").click()  # Chromium's fake has several microphones
-    expect(page.locator(".minimal-audio-recorder .timestamp")).to_have_text(f"0:0{seconds}",
-                                                                            timeout=15_000)
+    page.wait_for_function(  # at least that long: polling for one exact second can miss it
+        """(seconds) => {
+          const shown = document.querySelector('.minimal-audio-recorder .timestamp');
+          const [minutes, secs] = (shown?.textContent || '').trim().split(':').map(Number);
+          return minutes * 60 + secs >= seconds;
+        }""", arg=seconds, timeout=15_000)
     page.get_by_label("Stop recording").click()
 
 
