@@ -94,13 +94,17 @@ def test_a_reload_reopens_the_chat_the_page_showed_not_the_newest(page, fake_app
     expect(page.get_by_text("About coffee.")).to_have_count(0)
 
 
-def test_opening_another_chat_while_a_reply_streams_shows_that_chat_and_the_reply_goes_on(
-        page, fake_app, fake):
+def a_tea_chat_then_a_new_one(page: Page, url: str, fake) -> None:
     fake.enqueue(Scenario(text="About tea."))
-    open_app(page, fake_app.url)
+    open_app(page, url)
     send(page, "Tell me about tea")
     expect(bot_message(page, "About tea.")).to_be_visible(timeout=20_000)
     page.get_by_role("button", name="+ New chat").click()
+
+
+def test_opening_another_chat_while_a_reply_streams_shows_that_chat_and_the_reply_goes_on(
+        page, fake_app, fake):
+    a_tea_chat_then_a_new_one(page, fake_app.url, fake)
     fake.enqueue(Scenario(n_tokens=60, rate=20))
     send(page, "Count while I look at tea")
     expect(bot_messages(page).first).to_contain_text("w3", timeout=20_000)
@@ -117,11 +121,7 @@ def test_opening_another_chat_while_a_reply_streams_shows_that_chat_and_the_repl
 
 def test_opening_another_chat_while_a_reply_waits_frees_the_message_box_at_once(
         page, fake_app, fake):
-    fake.enqueue(Scenario(text="About tea."))
-    open_app(page, fake_app.url)
-    send(page, "Tell me about tea")
-    expect(bot_message(page, "About tea.")).to_be_visible(timeout=20_000)
-    page.get_by_role("button", name="+ New chat").click()
+    a_tea_chat_then_a_new_one(page, fake_app.url, fake)
     fake.enqueue(Scenario(text="Late but whole.", first_token_delay=6))
     send(page, "Answer slowly")
     expect(page.locator("button.stop-button")).to_be_visible(timeout=10_000)
