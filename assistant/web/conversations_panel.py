@@ -8,7 +8,6 @@ worker threads, never on the event loop that streams replies.
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import tempfile
 from concurrent.futures import Future
@@ -30,6 +29,7 @@ from ..storage.records import (
 )
 from ..storage.repository import Store
 from .callers import Identity
+from .chat_files import ChatFiles
 from .chat_list import CHAT_LIST_ID, CHAT_LIST_SCRIPT, chat_list_html, search_results_html
 from .chat_list_actions import ChatListActions
 from .image_policy import ImagePolicy
@@ -229,9 +229,10 @@ class ConversationPanel:
             [self.conversations, *opened], **private)
         chat.chatbot.select(self._pick, self.token, [self.versions, self.branch_here],
                             **private)
-        self.export_json.click(self._export, [gr.State("json"), self.token], self.export_file, **private)
-        self.export_md.click(self._export, [gr.State("md"), self.token], self.export_file, **private)
-        self.import_file.upload(self._import, [self.import_file, self.token],
+        files = ChatFiles(self)
+        self.export_json.click(files.export, [gr.State("json"), self.token], self.export_file, **private)
+        self.export_md.click(files.export, [gr.State("md"), self.token], self.export_file, **private)
+        self.import_file.upload(files.import_chat, [self.import_file, self.token],
                                 [self.conversations, *opened, self.token], **private)
         self.memory.wire(self.token)
         chat.textbox.submit(self._list_after_submit, [self.search, self.token],
@@ -385,30 +386,3 @@ class ConversationPanel:
             raise gr.Error("This chat or message is gone.") from None
         opened = self._open(branch, token, request)
         return (self.chat_list(query, token, request), *opened)
-
-    def _export(self, kind: str, token: str, request: gr.Request) -> dict[str, Any]:
-        owner, conversation_id = self.current(token, request)
-        if not (owner and conversation_id):
-            raise gr.Error("Open a chat first.")
-        conversation = self.store.get_conversation(owner, conversation_id)
-        if conversation is None:
-            raise gr.Error("This chat no longer exists.")
-        name = "".join(ch if ch.isalnum() else "-" for ch in (conversation.title or "chat"))[:40]
-        path = self.export_dir / conversation_id / f"{name or 'chat'}.{kind}"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if kind == "json":
-            path.write_text(json.dumps(self.store.export_json(owner, conversation_id),
-                                       ensure_ascii=False, indent=2))
-        else:
-            path.write_text(self.store.export_markdown(owner, conversation_id))
-        return gr.update(value=str(path), visible=True)
-
-    def _import(self, file: Any, token: str, request: gr.Request) -> tuple[Any, ...]:
-        owner = self.identity.owner_or_new(request, token)
-        try:
-            data = Path(file if isinstance(file, str) else file.name).read_bytes()
-            conversation_id = self.store.import_json(owner, data)
-        except ValueError as exc:
-            raise gr.Error(f"This file cannot be imported: {exc}") from None
-        opened = self._open(conversation_id, token, request)
-        return (self.chat_list("", token, request), *opened, self.identity.page_token(request, token))
